@@ -1,0 +1,142 @@
+"""The two commands as library calls: Request in, report dict out. No terminal here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from losscli import compare, io, kinds, report
+from losscli.dataset import Dataset
+from losscli.errors import FitError, InputError, UsageError
+from losscli.families import FAMILIES
+from losscli.request import Request
+from losscli.score import EntropyCache, Scored, score
+
+Progress = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def auto_family(kind: str, ds: Dataset) -> str:
+    """evaluate's default family (SPEC §3)."""
+    if kind in ("categorical", "soft_categorical"):
+        return "categorical"
+    if kind in ("binary", "soft_binary") or (kind == "proportion" and ds.has_prediction):
+        return "bernoulli"
+    if kind == "count":
+        return "poisson"
+    return "gaussian"
+
+
+def _prepare_bernoulli(ds: Dataset, req: Request) -> None:
+    """A point prediction used as P(y = 1): check [0, 1], clip, log-probabilities."""
+    if ds.logq is not None or ds.pred is None:
+        return
+    p = ds.pred
+    bad = (p < 0.0) | (p > 1.0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError("bernoulli needs P(y = 1) in [0, 1]", file=ds.path,
+                         column=ds.prediction[0], row=i + 1, value=float(p[i]))
+    eps = req.eps
+    if eps > 0:
+        clip = (p < eps) | (p > 1.0 - eps)
+        ds.clipped = int(clip.sum())
+        p = np.clip(p, eps, 1.0 - eps) if ds.clipped else p
+    with np.errstate(divide="ignore"):
+        ds.logq = np.stack([np.log1p(-p), np.log(p)])
+
+
+def _load(req: Request, progress: Progress) -> tuple[Dataset, str]:
+    progress(f"reading {req.path}")
+    ds = io.load(req)
+    return ds, kinds.resolve_kind(ds, req.target_kind)
+
+
+def _check_families(names: tuple[str, ...]) -> None:
+    for name in names:
+        if name not in FAMILIES:
+            raise UsageError(f"family {name!r} is not available; "
+                             f"choose from {', '.join(FAMILIES)}")
+
+
+def evaluate(req: Request, progress: Progress = _noop) -> dict:
+    """Score predictions (or the targets alone) under one or more families."""
+    _check_families(req.families)
+    ds, kind = _load(req, progress)
+    names = list(dict.fromkeys(req.families)) or [auto_family(kind, ds)]
+    warnings = list(ds.warnings)
+    entropies = EntropyCache(ds)
+    models = []
+    for name in names:
+        progress(f"fitting {name}")
+        if name == "bernoulli":
+            _prepare_bernoulli(ds, req)
+        if name == "categorical" and not (ds.labels or kind == "soft_categorical"):
+            raise InputError(f"categorical needs class labels; the target is {kind}",
+                             file=ds.path, column=ds.target)
+        try:
+            s = score(name, ds, counting=False, fit_rows=req.fit_rows, entropies=entropies)
+        except FitError as exc:
+            raise InputError(f"{name}: {exc}", file=ds.path) from None
+        if not s.family.discrete and kind in kinds.COUNTING_KINDS:
+            warnings.append(
+                f"{name} is scored by its density on integer targets: its nll is not "
+                "comparable with a discrete family's (compare-noise-models discretises)")
+        warnings.extend(s.result.warnings)
+        models.append(report.model_dict(s.result, req.unit))
+    return report.build(
+        "evaluate", ds, kind, "conditional" if ds.has_prediction else "marginal",
+        models[0]["base_measure"], req.unit, models, warnings)
+
+
+def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
+    """Fit every applicable family, rank them, test the differences, recommend a loss."""
+    _check_families(req.families)
+    ds, kind = _load(req, progress)
+    names, skipped_pairs = kinds.candidates(kind, ds.has_prediction)
+    skipped = [{"family": f, "reason": r} for f, r in skipped_pairs]
+    if req.families:
+        wanted = list(dict.fromkeys(req.families))
+        skipped = [s for s in skipped if s["family"] in wanted]
+        names = [n for n in names if n in wanted]
+    counting = kind in kinds.COUNTING_KINDS
+    warnings = list(ds.warnings)
+    entropies = EntropyCache(ds)
+    scored: list[Scored] = []
+    for name in names:
+        progress(f"fitting {name}")
+        try:
+            if name == "bernoulli":
+                _prepare_bernoulli(ds, req)
+            s = score(name, ds, counting=counting, fit_rows=req.fit_rows, entropies=entropies)
+        except (FitError, InputError) as exc:
+            skipped.append({"family": name, "reason": str(exc)})
+            continue
+        warnings.extend(s.result.warnings)
+        scored.append(s)
+    if not scored:
+        reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
+        raise InputError(f"no family could be fitted ({reasons})", file=ds.path)
+    progress("testing differences")
+    ranked = compare.rank(scored, req.criterion)
+    weights = compare.akaike_weights([s.result.aic for s in ranked])
+    best = ranked[0]
+    models = [
+        report.model_dict(s.result, req.unit, {
+            "rank": i + 1,
+            "delta_cross_entropy": s.result.cross_entropy - best.result.cross_entropy,
+            "akaike_weight": weights[i],
+        })
+        for i, s in enumerate(ranked)
+    ]
+    tests = compare.tests(ranked, ds.w)
+    return report.build(
+        "compare-noise-models", ds, kind, "conditional" if ds.has_prediction else "marginal",
+        "counting" if counting or all(s.family.discrete for s in scored) else "lebesgue",
+        req.unit, models, warnings,
+        criterion=req.criterion, best=best.result.family, skipped=skipped, tests=tests,
+        recommendation=compare.recommendation(best))

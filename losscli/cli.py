@@ -1,0 +1,245 @@
+"""The command line: parse options into a Request, call the core, render. Nothing else.
+
+Heavy modules (numpy, scipy, pyarrow) are imported inside the commands, so `--help` and
+`--version` start fast; a test proves it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from enum import Enum
+from typing import Annotated, Literal
+
+import typer
+
+from losscli import __version__
+from losscli.errors import ExitCode, LossCliError, UsageError
+from losscli.request import DEFAULT_FIT_ROWS, FAMILY_NAMES, TARGET_KINDS, Request
+
+app = typer.Typer(
+    help="Audit the choice of loss function: every standard loss is the negative "
+    "log-likelihood of a noise model. Fit the candidates, rank them, test the "
+    "differences and recommend the loss to train with.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# choices from the core's own lists, so help cannot drift from what the core accepts
+Family = Enum("Family", {n: n for n in FAMILY_NAMES}, type=str)  # type: ignore[misc]
+Kind = Enum("Kind", {n: n for n in TARGET_KINDS}, type=str)  # type: ignore[misc]
+
+# ---- options shared by the commands, declared once
+FileArg = Annotated[str, typer.Argument(
+    metavar="FILE", help="CSV, TSV, .csv.gz or Parquet file; '-' reads CSV from stdin.",
+    show_default=False)]
+TargetOpt = Annotated[str | None, typer.Option(
+    "--target", "-t", help="Target column (default: y, target, label, y_true or actual).")]
+PredOpt = Annotated[str | None, typer.Option(
+    "--pred", "-p", help="Prediction column: the mean, median, location or P(y=1) "
+    "(default: y_pred, pred, prediction, yhat, y_hat, mu, prob or p).")]
+ProbsOpt = Annotated[list[str] | None, typer.Option(
+    "--probs", help="Class-probability columns: comma list or glob such as 'p_*' "
+    "(default: columns named p_*, prob_* or proba_*).")]
+LogitsOpt = Annotated[list[str] | None, typer.Option(
+    "--logits", help="Logit columns (comma list or glob); one column is a binary logit.")]
+SoftOpt = Annotated[list[str] | None, typer.Option(
+    "--soft-target", help="Soft-label columns, in the same class order as the "
+    "probabilities; one column is a soft P(y=1).")]
+WeightOpt = Annotated[str | None, typer.Option(
+    "--weight", "-w", help="Frequency-weight column (≥ 0).")]
+FormatInOpt = Annotated[Literal["csv", "tsv", "parquet"] | None, typer.Option(
+    "--input-format", help="Override the format implied by the file extension.")]
+FamilyOpt = Annotated[list[Family] | None, typer.Option(
+    "--family", "-f", help="Noise family (repeatable).")]
+KindOpt = Annotated[Kind | None, typer.Option(
+    "--target-kind", help="Override the detected target kind.")]
+UnitOpt = Annotated[Literal["nats", "bits"], typer.Option(
+    "--unit", help="Unit of nll, cross-entropy, entropy and KL.")]
+OutFormatOpt = Annotated[Literal["table", "json"], typer.Option(
+    "--format", help="Rich table for people, or strict JSON for tools.")]
+OutputOpt = Annotated[str | None, typer.Option(
+    "--output", "-o", help="Write the result to this file (atomically) instead of stdout.")]
+EpsOpt = Annotated[float, typer.Option(
+    "--eps", min=0.0, max=0.5, help="Clip probabilities to [eps, 1-eps]; 0 disables. "
+    "Default: float64 machine epsilon.")]
+StrictOpt = Annotated[bool, typer.Option(
+    "--strict", help="Rows with missing or non-finite values are an error, not dropped.")]
+RenormOpt = Annotated[bool, typer.Option(
+    "--renormalize", help="Rescale probability rows that do not sum to 1.")]
+FitRowsOpt = Annotated[str, typer.Option(
+    "--fit-rows", help="Fit numeric nuisance parameters on a seeded sample of this many "
+    "rows ('all' disables); scoring always uses every row.")]
+CriterionOpt = Annotated[Literal["aic", "bic", "nll"], typer.Option(
+    "--criterion", help="Ranking criterion.")]
+
+EPS = 2.220446049250313e-16
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"losscli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Show the version and exit.")]
+    = False,
+) -> None:
+    """Audit the choice of loss function as the choice of a noise model."""
+
+
+def _fit_rows(value: str) -> int | None:
+    if value.strip().lower() == "all":
+        return None
+    try:
+        n = int(value.replace("_", ""))
+    except ValueError:
+        raise UsageError(f"--fit-rows takes a whole number or 'all', not {value!r}") from None
+    if n < 100:
+        raise UsageError("--fit-rows must be at least 100")
+    return n
+
+
+def _run(command: str, fmt: str, output: str | None, **fields) -> None:
+    req = Request(command=command, **fields)
+    from losscli import api, render
+
+    show = fmt == "table" and sys.stderr.isatty()
+    with render.DelayedStatus(enabled=show) as progress:
+        run = api.evaluate if command == "evaluate" else api.compare_noise_models
+        rep = run(req, progress)
+    _emit(rep, fmt, output)
+
+
+def _emit(rep, fmt: str, output: str | None) -> None:
+    from losscli import render, report
+
+    if output is None:
+        if fmt == "json":
+            sys.stdout.write(report.to_json(rep))
+        else:
+            render.print_report(rep)
+        return
+    directory = os.path.dirname(os.path.abspath(output))
+    fd, tmp = tempfile.mkstemp(prefix=".losscli-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            if fmt == "json":
+                fh.write(report.to_json(rep))
+            else:
+                render.print_report(rep, file=fh)
+        os.replace(tmp, output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _common(file, target, pred, probs, logits, soft_target, weight, input_format, family,
+            target_kind, unit, eps, strict, renormalize, fit_rows) -> dict:
+    return dict(
+        path=file, target=target, pred=pred, probs=tuple(probs or ()),
+        logits=tuple(logits or ()), soft_target=tuple(soft_target or ()), weight=weight,
+        input_format=input_format, families=tuple(f.value for f in family or ()),
+        target_kind=target_kind.value if target_kind else None,
+        unit=unit, eps=eps, strict=strict, renormalize=renormalize,
+        fit_rows=_fit_rows(fit_rows))
+
+
+@app.command()
+def evaluate(
+    file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
+    logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
+    input_format: FormatInOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
+    unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
+    eps: EpsOpt = EPS, strict: StrictOpt = False, renormalize: RenormOpt = False,
+    fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
+) -> None:
+    """Score predictions under a noise model: cross-entropy = entropy + KL.
+
+    With predictions (conditional mode) only the nuisance is fitted; without them
+    (marginal mode) every parameter is fitted to the target.
+
+    Example: losscli evaluate preds.csv -t y -p y_pred -f gaussian -f laplace
+    """
+    _run("evaluate", format, output, **_common(
+        file, target, pred, probs, logits, soft_target, weight, input_format, family,
+        target_kind, unit, eps, strict, renormalize, fit_rows))
+
+
+@app.command("compare-noise-models")
+def compare_noise_models(
+    file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
+    logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
+    input_format: FormatInOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
+    criterion: CriterionOpt = "aic", unit: UnitOpt = "nats", format: OutFormatOpt = "table",
+    output: OutputOpt = None, eps: EpsOpt = EPS, strict: StrictOpt = False,
+    renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
+) -> None:
+    """Fit every applicable noise model, rank them, test the differences, recommend a loss.
+
+    Example: losscli compare-noise-models data.parquet -t y -p y_pred --format json
+    """
+    _run("compare-noise-models", format, output, criterion=criterion, **_common(
+        file, target, pred, probs, logits, soft_target, weight, input_format, family,
+        target_kind, unit, eps, strict, renormalize, fit_rows))
+
+
+@app.command()
+def families(format: OutFormatOpt = "table") -> None:
+    """List the noise families: support, what the prediction means, nuisance, loss and
+    the equivalent loss in PyTorch, scikit-learn, XGBoost and LightGBM.
+
+    Example: losscli families --format json
+    """
+    from losscli.families import describe
+
+    rows = describe()
+    if format == "json":
+        import json
+
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return
+    from rich.console import Console
+
+    from losscli.render import families_table
+
+    Console().print(families_table(rows))
+
+
+def main() -> None:
+    """The one error boundary: `error: …` on stderr and an exit code, never a traceback
+    (set LOSSCLI_DEBUG=1 to see one). Usage errors are Typer's, in Click's plain format."""
+    debug = os.environ.get("LOSSCLI_DEBUG") == "1"
+    try:
+        app()
+        code = ExitCode.OK
+    except LossCliError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = ExitCode.OK
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        code = 130
+    except MemoryError:
+        print("error: out of memory; try a smaller file or fewer columns", file=sys.stderr)
+        code = ExitCode.DATA_ERROR
+    except Exception as exc:  # a bug: still one line, with the way to see more
+        if debug:
+            raise
+        print(f"error: internal error: {type(exc).__name__}: {exc} "
+              "(run with LOSSCLI_DEBUG=1 for a traceback)", file=sys.stderr)
+        code = ExitCode.DATA_ERROR
+    sys.exit(int(code))

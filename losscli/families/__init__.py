@@ -1,0 +1,38 @@
+"""The registry of noise families, in display order. Adding one: a module and a line here."""
+
+from __future__ import annotations
+
+from losscli.families.base import ContinuousFamily, Family, Support
+from losscli.families.bernoulli import Bernoulli
+from losscli.families.categorical import Categorical
+from losscli.families.gaussian import Gaussian
+from losscli.families.poisson import Poisson
+
+FAMILIES: dict[str, type[Family]] = {
+    "gaussian": Gaussian,
+    "bernoulli": Bernoulli,
+    "categorical": Categorical,
+    "poisson": Poisson,
+}
+
+__all__ = ["FAMILIES", "ContinuousFamily", "Family", "Support"]
+
+
+def describe() -> list[dict]:
+    """Each family's declared facts, as `losscli families` shows them."""
+    rows = []
+    for name, cls in FAMILIES.items():
+        fw = cls.frameworks
+        rows.append({
+            "family": name,
+            "support": "class labels" if name == "categorical" else cls.support.description,
+            "discrete": cls.discrete,
+            "prediction": cls.prediction,
+            "nuisance": ", ".join(cls.nuisance) or "none",
+            "marginal_params": ", ".join(cls.marginal_params),
+            "loss": cls.loss,
+            "transform": cls.transform,
+            "pytorch": fw.pytorch, "sklearn": fw.sklearn,
+            "xgboost": fw.xgboost, "lightgbm": fw.lightgbm,
+        })
+    return rows

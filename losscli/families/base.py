@@ -1,0 +1,280 @@
+"""The noise-family interface and what every family shares.
+
+A family is a parametric distribution q(y | ŷ, φ) whose negative log-likelihood is a
+standard loss. It declares its facts as data (support, what ŷ means, parameter names,
+framework names) and implements one primitive, the per-row log-likelihood in log space;
+every reported number is derived from it.
+
+Two modes (SPEC §1.1): *conditional* — ŷ given per row, only the nuisance φ is fitted;
+*marginal* — all parameters fitted to y alone, ŷ is then the fitted location.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy import optimize, special
+
+from losscli.errors import FitError
+
+Params = dict[str, Any]
+
+LOG_HALF = -math.log(2.0)
+
+
+@dataclass(frozen=True)
+class Support:
+    """An interval of the real line, optionally restricted to the integers.
+
+    `description` is used verbatim in skip reasons, errors and `losscli families`.
+    """
+
+    description: str
+    lower: float = -math.inf
+    upper: float = math.inf
+    lower_open: bool = True
+    upper_open: bool = True
+    integer: bool = False
+
+    def contains(self, x: np.ndarray) -> np.ndarray:
+        """Boolean mask: which values lie in the support."""
+        x = np.asarray(x, dtype=np.float64)
+        mask = np.isfinite(x)
+        if self.lower > -math.inf:
+            mask &= (x > self.lower) if self.lower_open else (x >= self.lower)
+        if self.upper < math.inf:
+            mask &= (x < self.upper) if self.upper_open else (x <= self.upper)
+        if self.integer:
+            mask &= x == np.floor(x)
+        return mask
+
+    def first_outside(self, x: np.ndarray) -> int | None:
+        """Index of the first value outside the support, or None."""
+        bad = ~self.contains(x)
+        if not bad.any():
+            return None
+        return int(np.argmax(bad))
+
+
+REAL = Support("real numbers")
+POSITIVE = Support("reals > 0", lower=0.0)
+NONNEGATIVE = Support("reals ≥ 0", lower=0.0, lower_open=False)
+UNIT_CLOSED = Support("probabilities in [0, 1]", 0.0, 1.0, False, False)
+COUNTS = Support("integers ≥ 0", lower=0.0, lower_open=False, integer=True)
+
+
+@dataclass(frozen=True)
+class Frameworks:
+    """The equivalent training loss in each framework; None where it has none."""
+
+    pytorch: str | None
+    sklearn: str | None
+    xgboost: str | None
+    lightgbm: str | None
+
+
+# ------------------------------------------------------------------ weighted sums
+
+
+def wsum(x: np.ndarray, w: np.ndarray | None) -> float:
+    """Σ w_i x_i (Σ x_i without weights)."""
+    return float(np.sum(x)) if w is None else float(np.dot(w, x))
+
+
+def total_weight(n: int, w: np.ndarray | None) -> float:
+    return float(n) if w is None else float(np.sum(w))
+
+
+def wmean(x: np.ndarray, w: np.ndarray | None) -> float:
+    return wsum(x, w) / total_weight(np.shape(x)[-1], w)
+
+
+def log1mexp(x: np.ndarray) -> np.ndarray:
+    """log(1 − eˣ) for x ≤ 0, accurate on both sides of −ln 2 (Mächler 2012)."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(x > LOG_HALF, np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+
+
+def value_counts(y: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of an integer-valued y and their total weights.
+
+    A marginal fit on integer targets depends on the data only through these, so it
+    costs the same on 100 rows as on 100 million.
+    """
+    lo, hi = float(y.min()), float(y.max())
+    if hi - lo < 4 * y.size + 1_000_000:
+        counts = np.bincount((y - lo).astype(np.int64), weights=w)
+        keep = np.flatnonzero(counts)
+        return keep.astype(np.float64) + lo, counts[keep].astype(np.float64)
+    values, inverse = np.unique(y, return_inverse=True)
+    return values, np.bincount(inverse, weights=w).astype(np.float64)
+
+
+# ------------------------------------------------------------------ the interface
+
+
+class Family:
+    """One noise model. Subclasses declare the facts below and implement the methods."""
+
+    name: ClassVar[str]
+    loss: ClassVar[str]
+    support: ClassVar[Support]  # of the target y
+    pred_domain: ClassVar[Support]  # of the prediction ŷ
+    discrete: ClassVar[bool]
+    prediction: ClassVar[str]  # what ŷ means (SPEC §1.2)
+    nuisance: ClassVar[tuple[str, ...]]  # fitted in conditional mode
+    marginal_params: ClassVar[tuple[str, ...]]  # fitted in marginal mode
+    location: ClassVar[str | None]  # the marginal parameter that plays ŷ
+    frameworks: ClassVar[Frameworks]
+    transform: ClassVar[str | None] = None  # "log" where the losses apply to log y
+    # domains of the parameters fitted numerically: "positive" fits on the log scale
+    param_domains: ClassVar[dict[str, str]] = {}
+
+    # -- the primitive
+    def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """Per-row log q(y_i | ŷ_i, φ), in nats."""
+        raise NotImplementedError
+
+    def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
+        """Weighted MLE: the nuisance given `pred` (conditional), else every parameter."""
+        raise NotImplementedError
+
+    def n_params(self, params: Params, conditional: bool) -> int:
+        """How many parameters were fitted (AIC/BIC's k)."""
+        return len(self.nuisance) if conditional else len(self.marginal_params)
+
+    def marginal_pred(self, params: Params) -> Any:
+        """The prediction implied by a marginal fit, in the form `loglik` takes."""
+        return params[self.location]
+
+    def point_prediction(self, pred: Any) -> Any:
+        """ŷ on the scale of y, for the point metrics (mse, mae, r2)."""
+        return pred
+
+    def numeric_fit(self, conditional: bool, counting: bool) -> bool:
+        """Whether the fit needs an optimiser over the rows (so may use a sample)."""
+        return counting
+
+    def to_scipy(self, pred: Any, params: Params) -> Any:
+        """The equivalent frozen scipy.stats distribution (a test oracle; never hot)."""
+        raise NotImplementedError
+
+
+class ContinuousFamily(Family):
+    """A family with a density; on integer targets it is scored on unit intervals."""
+
+    discrete = False
+
+    def logcdf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        raise NotImplementedError
+
+    def logsf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        raise NotImplementedError
+
+    def interval_loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """log P(y − ½ < Y ≤ y + ½), the interval clipped to the support (SPEC §1.6).
+
+        Computed as log F(b) + log(1 − F(a)/F(b)) in the lower half of the distribution
+        and as log S(a) + log(1 − S(b)/S(a)) in the upper half, so neither tail loses
+        precision to 1 − F.
+        """
+        a = y - 0.5
+        b = y + 0.5
+        lo = self.support.lower
+        if lo > -math.inf:
+            a = np.maximum(a, lo)
+        lcdf_a = self.logcdf(a, pred, params)
+        upper = lcdf_a > LOG_HALF
+        out = np.empty(np.broadcast_shapes(np.shape(y), np.shape(lcdf_a)))
+        lower = ~upper
+        if lower.any():
+            lb = self.logcdf(b[lower], _take(pred, lower), params)
+            out[lower] = lb + log1mexp(lcdf_a[lower] - lb)
+        if upper.any():
+            pu = _take(pred, upper)
+            lsa = self.logsf(a[upper], pu, params)
+            lsb = self.logsf(b[upper], pu, params)
+            out[upper] = lsa + log1mexp(lsb - lsa)
+        return out
+
+    def fit_counting(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
+        """MLE on the discretised likelihood, started from the density's MLE."""
+        start = self.fit_start(y, w, pred)
+        names = self.nuisance if pred is not None else self.marginal_params
+        W = total_weight(y.size, w)
+
+        def mean_nll(params: Params) -> float:
+            p = pred if pred is not None else self.marginal_pred(params)
+            return -wsum(self.interval_loglik(y, p, params), w) / W
+
+        return minimize_params(mean_nll, start, names, self.param_domains)
+
+    def fit_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
+        """Starting point of the discretised fit: the density's MLE, kept off zero scale."""
+        return self.fit(y, w, pred)
+
+
+def _take(pred: Any, mask: np.ndarray) -> Any:
+    return pred[mask] if np.ndim(pred) else pred
+
+
+def minimize_params(
+    objective, start: Params, names: tuple[str, ...], domains: dict[str, str]
+) -> Params:
+    """Minimise `objective(params)` over `names`, positive parameters on the log scale.
+
+    One parameter: a bounded scalar search on a window around the start that slides
+    when the optimum sits on its edge. Several: Nelder–Mead with tight tolerances.
+    """
+    fixed = {k: v for k, v in start.items() if k not in names}
+
+    def to_x(p: Params) -> np.ndarray:
+        return np.array(
+            [math.log(p[k]) if domains.get(k) == "positive" else p[k] for k in names], float
+        )
+
+    def from_x(x: np.ndarray) -> Params:
+        p = dict(fixed)
+        for k, v in zip(names, x, strict=True):
+            p[k] = math.exp(v) if domains.get(k) == "positive" else float(v)
+        return p
+
+    def f(x: np.ndarray) -> float:
+        val = objective(from_x(np.atleast_1d(x)))
+        return val if math.isfinite(val) else 1e300
+
+    x0 = to_x(start)
+    if not np.all(np.isfinite(x0)):
+        raise FitError("the starting point of the numeric fit is not finite")
+    if len(names) == 1:
+        lo, hi = x0[0] - 2.0, x0[0] + 2.0
+        for _ in range(30):
+            res = optimize.minimize_scalar(
+                lambda v: f(np.array([v])), bounds=(lo, hi), method="bounded",
+                options={"xatol": 1e-10},
+            )
+            if res.x - lo < 1e-6:
+                lo, hi = lo - 3.0, lo + 0.5
+            elif hi - res.x < 1e-6:
+                lo, hi = hi - 0.5, hi + 3.0
+            else:
+                break
+        return from_x(np.array([res.x]))
+    res = optimize.minimize(
+        f, x0, method="Nelder-Mead",
+        options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000, "maxfev": 8000},
+    )
+    return from_x(res.x)
+
+
+def gammaln_int(y: np.ndarray) -> np.ndarray:
+    """log Γ(y + 1) for integer-valued y ≥ 0: a table lookup when the range is small."""
+    top = float(y.max()) if y.size else 0.0
+    if top < 1_000_000 and y.size > 10_000:
+        table = special.gammaln(np.arange(int(top) + 1, dtype=np.float64) + 1.0)
+        return table[y.astype(np.int64)]
+    return special.gammaln(y + 1.0)

@@ -1,0 +1,59 @@
+"""Bernoulli noise: the negative log-likelihood behind binary cross-entropy / log loss."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from losscli.families.base import UNIT_CLOSED, Family, Frameworks, Params, wmean
+
+
+def soft_loglik(target: np.ndarray, logq: np.ndarray) -> np.ndarray:
+    """Σ_k t_k log q_k over axis 0, with 0 · log 0 = 0 (a class of no mass costs nothing)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(target > 0.0, target * logq, 0.0).sum(axis=0)
+
+
+class Bernoulli(Family):
+    """y ~ Bernoulli(p), p = ŷ = P(y = 1); soft labels y ∈ [0, 1] give the cross-entropy.
+
+    log q = y log p + (1 − y) log(1 − p). The prediction is held as the class-major
+    log-probability block [log(1 − p), log p] (from probabilities, or from a logit z by
+    log σ(−z), log σ(z)). No nuisance; marginal MLE p = Σ w y / W.
+    """
+
+    name = "bernoulli"
+    loss = "binary cross-entropy (log loss)"
+    support = UNIT_CLOSED
+    pred_domain = UNIT_CLOSED
+    discrete = True
+    prediction = "P(y = 1)"
+    nuisance = ()
+    marginal_params = ("p",)
+    location = "p"
+    frameworks = Frameworks(
+        pytorch="torch.nn.BCEWithLogitsLoss",
+        sklearn="HistGradientBoostingClassifier(loss='log_loss')",
+        xgboost="binary:logistic",
+        lightgbm="binary",
+    )
+
+    def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        return soft_loglik(np.stack([1.0 - y, y]), pred)
+
+    def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
+        return {} if pred is not None else {"p": wmean(y, w)}
+
+    def marginal_pred(self, params: Params) -> np.ndarray:
+        p = params["p"]
+        with np.errstate(divide="ignore"):
+            return np.log(np.array([[1.0 - p], [p]]))
+
+    def numeric_fit(self, conditional: bool, counting: bool) -> bool:
+        return False
+
+    def to_scipy(self, pred: Any, params: Params) -> Any:
+        from scipy import stats
+
+        return stats.bernoulli(p=np.exp(pred[1]))

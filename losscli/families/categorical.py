@@ -1,0 +1,75 @@
+"""Categorical noise: the negative log-likelihood behind softmax cross-entropy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from losscli.families.base import UNIT_CLOSED, Family, Frameworks, Params
+from losscli.families.bernoulli import soft_loglik
+
+
+class Categorical(Family):
+    """y ~ Categorical(q_1 … q_K), ŷ = the class-probability vector; soft labels allowed.
+
+    log q = log q_{y} (hard label) or Σ_k t_k log q_k (soft label t). The prediction is a
+    class-major log-probability block (K, n), from probabilities or log-softmax of logits.
+    No nuisance; marginal MLE q_k = Σ w [y = k] / W, K − 1 free parameters.
+    """
+
+    name = "categorical"
+    loss = "softmax cross-entropy"
+    support = UNIT_CLOSED  # soft-label entries; hard labels are checked against the classes
+    pred_domain = UNIT_CLOSED
+    discrete = True
+    prediction = "class-probability vector"
+    nuisance = ()
+    marginal_params = ("one probability per class",)
+    location = None
+    frameworks = Frameworks(
+        pytorch="torch.nn.CrossEntropyLoss",
+        sklearn="HistGradientBoostingClassifier(loss='log_loss')",
+        xgboost="multi:softprob",
+        lightgbm="multiclass",
+    )
+
+    def __init__(self, classes: list[str] | None = None) -> None:
+        self.classes = list(classes or [])
+
+    def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        if y.ndim == 2:
+            return soft_loglik(y, pred)
+        if pred.shape[1] == 1:
+            return pred[y, 0]
+        return np.take_along_axis(pred, y[None, :], axis=0)[0]
+
+    def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
+        if pred is not None:
+            return {}
+        k = len(self.classes)
+        if y.ndim == 2:
+            probs = (y @ w if w is not None else y.sum(axis=1)) / (
+                float(w.sum()) if w is not None else y.shape[1])
+        else:
+            counts = np.bincount(y, weights=w, minlength=k).astype(np.float64)
+            probs = counts / counts.sum()
+        return {c: float(p) for c, p in zip(self.classes, probs, strict=True)}
+
+    def n_params(self, params: Params, conditional: bool) -> int:
+        return 0 if conditional else max(len(self.classes) - 1, 0)
+
+    def marginal_pred(self, params: Params) -> np.ndarray:
+        probs = np.array([params[c] for c in self.classes], dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            return np.log(probs)[:, None]
+
+    def numeric_fit(self, conditional: bool, counting: bool) -> bool:
+        return False
+
+    def to_scipy(self, pred: Any, params: Params) -> Any:
+        from scipy import stats
+
+        return stats.multinomial(1, np.exp(pred[:, 0]))
+
+

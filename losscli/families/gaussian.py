@@ -1,0 +1,88 @@
+"""Gaussian noise: the negative log-likelihood behind squared error (MSE)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from losscli.families.base import (
+    REAL,
+    ContinuousFamily,
+    Frameworks,
+    Params,
+    total_weight,
+    wmean,
+    wsum,
+)
+from losscli.errors import FitError
+
+HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+class Gaussian(ContinuousFamily):
+    """y ~ N(μ, σ²), μ = ŷ (the mean).
+
+    log q = −½ log(2π) − log σ − (y − μ)² / (2σ²).
+    Conditional MLE: σ² = Σ w (y − ŷ)² / W. Marginal: μ = Σ w y / W, σ² about μ.
+    Minimising it over μ with σ fixed is minimising the squared error.
+    """
+
+    name = "gaussian"
+    loss = "squared error (MSE)"
+    support = REAL
+    pred_domain = REAL
+    prediction = "mean"
+    nuisance = ("sigma",)
+    marginal_params = ("mean", "sigma")
+    location = "mean"
+    param_domains = {"sigma": "positive", "mean": "real"}
+    frameworks = Frameworks(
+        pytorch="torch.nn.MSELoss",
+        sklearn="HistGradientBoostingRegressor(loss='squared_error')",
+        xgboost="reg:squarederror",
+        lightgbm="regression",
+    )
+
+    def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        sigma = params["sigma"]
+        z = (y - pred) / sigma
+        z *= z
+        z *= -0.5
+        z -= math.log(sigma) + HALF_LOG_2PI
+        return z
+
+    def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
+        out: Params = {}
+        if pred is None:
+            pred = out["mean"] = wmean(y, w)
+        r = y - pred
+        var = wsum(r * r, w) / total_weight(y.size, w)
+        if not var > 0.0:
+            raise FitError("every residual is 0, so the Gaussian scale σ is 0 "
+                           "and the likelihood is unbounded")
+        out["sigma"] = math.sqrt(var)
+        return out
+
+    def fit_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
+        try:
+            start = self.fit(y, w, pred)
+        except FitError:
+            start = {"mean": wmean(y, w)} if pred is None else {}
+            start["sigma"] = 0.5
+        # the discretised likelihood is bounded; keep the start away from a zero scale
+        start["sigma"] = max(start["sigma"], 0.05)
+        return start
+
+    def logcdf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        return special.log_ndtr((x - pred) / params["sigma"])
+
+    def logsf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        return special.log_ndtr((pred - x) / params["sigma"])
+
+    def to_scipy(self, pred: Any, params: Params) -> Any:
+        from scipy import stats
+
+        return stats.norm(loc=pred, scale=params["sigma"])

@@ -1,0 +1,81 @@
+"""Family metrics of the point prediction (SPEC §1.5), all weighted by frequency weights.
+
+Classification (bernoulli, categorical): accuracy of the most probable class; Brier
+score Σ_k (q_k − t_k)² (binary: (p − y)²); ECE over 15 equal-width bins (i/15, (i+1)/15]
+of the top-class confidence, Σ_b (W_b / W) |accuracy_b − confidence_b|.
+Everything else: mse, rmse, mae, r2 = 1 − Σw(y − ŷ)² / Σw(y − ȳ)²; for poisson and gamma
+also the mean deviance (as scikit-learn's mean_poisson_deviance / mean_gamma_deviance)
+and d2 = 1 − D(y, ŷ) / D(y, ȳ).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+
+from losscli.families.base import wmean, wsum
+
+ECE_BINS = 15
+
+
+def classification(y: np.ndarray, logq: np.ndarray, w: np.ndarray | None,
+                   binary: bool) -> dict[str, float]:
+    """y: (n,) P(y=1) or codes, or (K, n) soft labels; logq: (K, n) or (K, 1)."""
+    n = y.shape[-1]
+    q = np.exp(np.broadcast_to(logq, (logq.shape[0], n)))
+    if binary:
+        target = np.stack([1.0 - y, y])
+    elif y.ndim == 2:
+        target = y
+    else:
+        target = np.zeros_like(q)
+        target[y, np.arange(n)] = 1.0
+    predicted = np.argmax(q, axis=0)
+    # soft labels count a row correct when the most probable classes agree
+    truth = np.argmax(target, axis=0)
+    correct = (predicted == truth).astype(np.float64)
+    diff = q - target
+    brier_rows = (diff * diff).sum(axis=0)
+    if binary:
+        brier_rows *= 0.5  # (p − y)² counted once, as scikit-learn's brier_score_loss
+    conf = q.max(axis=0)
+    bins = np.clip(np.ceil(conf * ECE_BINS).astype(np.int64) - 1, 0, ECE_BINS - 1)
+    wts = np.ones(n) if w is None else w
+    w_b = np.bincount(bins, weights=wts, minlength=ECE_BINS)
+    acc_b = np.bincount(bins, weights=wts * correct, minlength=ECE_BINS)
+    conf_b = np.bincount(bins, weights=wts * conf, minlength=ECE_BINS)
+    ece = float(np.abs(acc_b - conf_b).sum() / w_b.sum())
+    return {"accuracy": wmean(correct, w), "brier": wmean(brier_rows, w), "ece": ece}
+
+
+def regression(y: np.ndarray, yhat, w: np.ndarray | None) -> dict[str, float | None]:
+    r = y - yhat
+    mse = wmean(r * r, w)
+    mae = wmean(np.abs(r), w)
+    ybar = wmean(y, w)
+    d = y - ybar
+    sst = wsum(d * d, w)
+    r2 = 1.0 - wsum(r * r, w) / sst if sst > 0 else None
+    return {"mse": mse, "rmse": math.sqrt(mse), "mae": mae, "r2": r2}
+
+
+def poisson_deviance_rows(y: np.ndarray, mu) -> np.ndarray:
+    """2 [y log(y/μ) − y + μ] per row."""
+    return 2.0 * (special.xlogy(y, y) - special.xlogy(y, mu) - y + mu)
+
+
+def gamma_deviance_rows(y: np.ndarray, mu) -> np.ndarray:
+    """2 [log(μ/y) + y/μ − 1] per row."""
+    return 2.0 * (np.log(mu / y) + y / mu - 1.0)
+
+
+DEVIANCES = {"poisson": poisson_deviance_rows, "gamma": gamma_deviance_rows}
+
+
+def deviance(family: str, y: np.ndarray, yhat, w: np.ndarray | None) -> dict[str, float | None]:
+    rows = DEVIANCES[family]
+    dev = wmean(rows(y, yhat), w)
+    null = wmean(rows(y, wmean(y, w)), w)
+    return {"mean_deviance": dev, "d2": 1.0 - dev / null if null > 0 else None}

@@ -1,0 +1,198 @@
+"""Rich tables from a report dict, and the transient progress display. Only module with rich."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+SIG = 6  # significant digits shown; the JSON carries full precision
+
+
+def num(x: Any, sig: int = SIG) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return f"{x:,}"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e7 or abs(x) < 1e-4:
+        return f"{x:.{sig - 1}e}"
+    return f"{x:.{sig}g}" if abs(x) < 1e5 else f"{x:,.1f}"
+
+
+def pval(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return "< 1e-16" if p < 1e-16 else f"{p:.3g}"
+
+
+def params_text(params: dict) -> str:
+    return ", ".join(f"{k}={num(v, 5)}" for k, v in params.items()) or "—"
+
+
+def title(rep: dict) -> str:
+    inp = rep["input"]
+    rows = f"{inp['rows_used']:,} rows"
+    if inp["rows_dropped"]:
+        rows += f" ({inp['rows_dropped']:,} dropped)"
+    return (f"{inp['path']} — {rows}, target {inp['target']!r} ({rep['target_kind']}), "
+            f"{rep['mode']} mode, {rep['base_measure']} base measure")
+
+
+def _table(rep: dict, ranked: bool) -> Table:
+    unit = rep["unit"]
+    t = Table(title=title(rep), box=box.SIMPLE_HEAD, title_justify="left")
+    if ranked:
+        t.add_column("#", justify="right")
+    t.add_column("family")
+    t.add_column("loss")
+    t.add_column("params")
+    t.add_column(f"cross-entropy\n{unit}/row", justify="right")
+    t.add_column("entropy", justify="right")
+    t.add_column("KL", justify="right")
+    if ranked:
+        t.add_column("Δ CE", justify="right")
+        t.add_column(rep["criterion"].upper(), justify="right")
+        t.add_column("Akaike w", justify="right")
+    else:
+        t.add_column(f"nll\n{unit}", justify="right")
+        t.add_column("baseline CE", justify="right")
+        t.add_column("info gain", justify="right")
+    for m in rep["models"]:
+        cells = [m["family"], m["loss"], params_text(m["params"]), num(m["cross_entropy"]),
+                 f"{num(m['entropy'])} ({m['entropy_method']})", num(m["kl"])]
+        if ranked:
+            cells = [str(m["rank"])] + cells + [
+                num(m["delta_cross_entropy"]), num(m[rep["criterion"]]),
+                num(m["akaike_weight"], 3)]
+        else:
+            cells += [num(m["nll"]), num(m["baseline_cross_entropy"]),
+                      num(m["information_gain"])]
+        style = "bold" if ranked and m["rank"] == 1 else None
+        t.add_row(*cells, style=style)
+    return t
+
+
+def _metrics_table(rep: dict) -> Table:
+    names: list[str] = []
+    for m in rep["models"]:
+        names += [k for k in m["metrics"] if k not in names]
+    t = Table(title="metrics of the point prediction", box=box.SIMPLE_HEAD,
+              title_justify="left")
+    t.add_column("family")
+    for n in names:
+        t.add_column(n, justify="right")
+    for m in rep["models"]:
+        t.add_row(m["family"], *(num(m["metrics"].get(n)) if n in m["metrics"] else ""
+                                 for n in names))
+    return t
+
+
+def _tests_lines(rep: dict) -> list[Text]:
+    out = []
+    for t in rep.get("tests", []):
+        p = t["p_value"]
+        real = p is not None and p < 0.05
+        if t["kind"] == "likelihood_ratio":
+            verdict = (f"{t['alternative']} fits significantly better than {t['null']}"
+                       if real else f"no evidence that {t['alternative']} beats {t['null']}")
+            stat = f"LR = {num(t['statistic'])}"
+        else:
+            verdict = (f"{t['alternative']} is significantly better than {t['null']}"
+                       if real else f"{t['alternative']} and {t['null']} are not "
+                       "distinguishable")
+            stat = f"Vuong z = {num(t['statistic'])}"
+        out.append(Text(f"  {verdict} ({stat}, p = {pval(p)})",
+                        style="green" if real else "yellow"))
+    return out
+
+
+def render(rep: dict) -> Group:
+    ranked = rep["command"] == "compare-noise-models"
+    parts: list[Any] = [_table(rep, ranked), _metrics_table(rep)]
+    if ranked:
+        tests = _tests_lines(rep)
+        if tests:
+            parts += [Text("Is the difference real?", style="bold")] + tests
+        r = rep["recommendation"]
+        fw = ", ".join(f"{k}: {r[k]}" for k in ("pytorch", "sklearn", "xgboost", "lightgbm")
+                       if r[k]) or "no framework has it built in"
+        transform = " on log y" if r["transform"] == "log" else ""
+        parts.append(Text.assemble(
+            ("\nRecommendation: ", "bold"), (f"{r['family']} — train with {r['loss']}"
+                                             f"{transform}", "bold green")))
+        parts.append(Text(f"  {fw}"))
+        for s in rep.get("skipped", []):
+            parts.append(Text(f"  skipped {s['family']}: {s['reason']}", style="dim"))
+    for w in rep["warnings"]:
+        parts.append(Text(f"warning: {w}", style="yellow"))
+    if rep["input"]["clipped"]:
+        parts.append(Text(f"note: {rep['input']['clipped']:,} probabilities clipped to "
+                          "[ε, 1 − ε]", style="dim"))
+    return Group(*parts)
+
+
+def print_report(rep: dict, file=None) -> None:
+    console = Console(file=file, width=140 if file is not None else None,
+                      no_color=file is not None)
+    console.print(render(rep))
+
+
+def families_table(rows: list[dict]) -> Table:
+    t = Table(title="noise families", box=box.SIMPLE_HEAD, title_justify="left")
+    for col in ("family", "support", "prediction", "nuisance", "loss", "pytorch", "sklearn",
+                "xgboost", "lightgbm"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(*(r[c] or "— (none)" for c in (
+            "family", "support", "prediction", "nuisance", "loss", "pytorch", "sklearn",
+            "xgboost", "lightgbm")))
+    return t
+
+
+class DelayedStatus:
+    """A transient spinner on stderr that appears only if the work lasts > `delay` s."""
+
+    def __init__(self, enabled: bool, delay: float = 1.0) -> None:
+        self.enabled = enabled
+        self.delay = delay
+        self.label = "working"
+        self._status = None
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, label: str) -> None:
+        with self._lock:
+            self.label = label
+            if self._status is not None:
+                self._status.update(label)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._timer is None:
+                return
+            self._status = Console(stderr=True).status(self.label, spinner="dots")
+            self._status.start()
+
+    def __enter__(self) -> DelayedStatus:
+        if self.enabled:
+            self._timer = threading.Timer(self.delay, self._start)
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._status is not None:
+                self._status.stop()
+                self._status = None

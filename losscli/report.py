@@ -1,0 +1,84 @@
+"""The JSON report: SPEC §4 field names, units, and strict JSON (no NaN or Infinity).
+
+Information quantities (nll, cross_entropy, entropy, kl, baseline_cross_entropy,
+information_gain, delta_cross_entropy) are converted to the chosen unit; AIC and BIC are
+criteria on the nats scale (2k + 2·nll), whatever the unit; ratios have none.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from typing import Any
+
+from losscli import __version__
+from losscli.dataset import Dataset
+from losscli.score import ModelResult
+
+LN2 = math.log(2.0)
+IN_UNIT = ("nll", "cross_entropy", "entropy", "kl", "baseline_cross_entropy",
+           "information_gain", "delta_cross_entropy")
+MODEL_FIELDS = (
+    "family", "loss", "params", "n_params", "n", "fit_rows", "nll", "cross_entropy",
+    "entropy", "entropy_method", "kl", "aic", "bic", "baseline_cross_entropy",
+    "information_gain", "normalized_entropy", "metrics", "base_measure",
+)
+
+
+def model_dict(m: ModelResult, unit: str, extra: dict | None = None) -> dict:
+    d = asdict(m)
+    out = {k: d[k] for k in MODEL_FIELDS}
+    out.update(extra or {})
+    if unit == "bits":
+        for k in IN_UNIT:
+            if out.get(k) is not None:
+                out[k] = out[k] / LN2
+    return out
+
+
+def build(command: str, ds: Dataset, kind: str, mode: str, base_measure: str, unit: str,
+          models: list[dict], warnings: list[str], **extra: Any) -> dict:
+    report = {
+        "command": command,
+        "version": __version__,
+        "input": {
+            "path": ds.path, "format": ds.format, "rows_read": ds.rows_read,
+            "rows_used": ds.rows_used, "rows_dropped": ds.rows_dropped,
+            "clipped": ds.clipped, "target": ds.target,
+            "prediction": ",".join(ds.prediction) if ds.prediction else None,
+            "weight": ds.weight,
+        },
+        "target_kind": kind,
+        "mode": mode,
+        "base_measure": base_measure,
+        "unit": unit,
+        "models": models,
+    }
+    report.update(extra)
+    warnings = list(warnings)
+    report = finite(report, warnings)
+    report["warnings"] = warnings
+    return report
+
+
+def finite(report: dict, warnings: list[str]) -> dict:
+    """Replace every non-finite float by None, with a warning naming where it was."""
+
+    def walk(x: Any, where: str) -> Any:
+        if isinstance(x, float) and not math.isfinite(x):
+            warnings.append(f"{where} is {x} and is reported as null")
+            return None
+        if isinstance(x, dict):
+            return {k: walk(v, f"{where}.{k}" if where else k) for k, v in x.items()}
+        if isinstance(x, list):
+            return [walk(v, f"{where}[{i}]") for i, v in enumerate(x)]
+        if hasattr(x, "item") and not isinstance(x, (str, bytes)):  # numpy scalars
+            return walk(x.item(), where)
+        return x
+
+    return walk(report, "")
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, indent=2, allow_nan=False, ensure_ascii=False) + "\n"

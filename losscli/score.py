@@ -1,0 +1,211 @@
+"""Fit one family to a dataset and compute every quantity of SPEC §1.5 (in nats).
+
+The per-row log-likelihood is the one primitive: nll, cross-entropy, KL, AIC/BIC and the
+baseline all derive from it. `Scored.loglik()` recomputes it on demand (the Vuong test
+needs it again), so no per-row array is kept per family on large inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from losscli import entropy, metrics
+from losscli.dataset import Dataset
+from losscli.errors import FitError, InputError
+from losscli.families import FAMILIES, ContinuousFamily, Family
+from losscli.families.base import Params, total_weight, value_counts, wsum
+
+SAMPLE_SEED = 20261125
+
+
+@dataclass
+class ModelResult:
+    """One family's results; field names are the SPEC's JSON names (values in nats)."""
+
+    family: str
+    loss: str
+    params: Params
+    n_params: int
+    n: int
+    fit_rows: int
+    nll: float
+    cross_entropy: float
+    entropy: float | None
+    entropy_method: str
+    kl: float | None
+    aic: float
+    bic: float
+    baseline_cross_entropy: float | None
+    information_gain: float | None
+    normalized_entropy: float | None
+    metrics: dict[str, float | None]
+    base_measure: str
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Scored:
+    """A fitted family and what is needed to recompute its per-row log-likelihood."""
+
+    family: Family
+    y: np.ndarray
+    pred: Any
+    params: Params
+    counting: bool
+    result: ModelResult
+
+    def loglik(self) -> np.ndarray:
+        return row_loglik(self.family, self.y, self.pred, self.params, self.counting)
+
+
+def make_family(name: str, ds: Dataset) -> Family:
+    cls = FAMILIES[name]
+    return cls(ds.classes) if name == "categorical" else cls()
+
+
+def row_loglik(fam: Family, y: np.ndarray, pred: Any, params: Params,
+               counting: bool) -> np.ndarray:
+    if counting and isinstance(fam, ContinuousFamily):
+        return fam.interval_loglik(y, pred, params)
+    return fam.loglik(y, pred, params)
+
+
+def family_inputs(fam: Family, ds: Dataset) -> tuple[np.ndarray, Any]:
+    """(y, prediction) in the form the family's loglik takes; prediction None = marginal."""
+    if fam.name in ("bernoulli", "categorical"):
+        if fam.name == "bernoulli" and ds.logq is None and ds.pred is not None:
+            raise FitError("bernoulli needs P(y = 1) predictions in [0, 1] "
+                           "(--pred, --probs or --logits)")
+        if ds.logq is not None and fam.name == "bernoulli" and ds.logq.shape[0] != 2:
+            raise FitError(f"bernoulli needs one probability column, got {ds.logq.shape[0]}")
+        return ds.y, ds.logq
+    if ds.logq is not None and ds.pred is None:
+        raise FitError(f"{fam.name} needs a point prediction (--pred), not class probabilities")
+    return ds.y, ds.pred
+
+
+def check_domain(fam: Family, ds: Dataset, y: np.ndarray, pred: Any) -> None:
+    """Values outside the family's support raise an InputError naming the first row."""
+    if fam.name != "categorical":
+        i = fam.support.first_outside(y)
+        if i is not None:
+            raise InputError(f"outside {fam.name}'s support ({fam.support.description})",
+                             file=ds.path, column=ds.target, row=i + 1, value=float(y[i]))
+    if fam.name not in ("bernoulli", "categorical") and pred is not None:
+        i = fam.pred_domain.first_outside(pred)
+        if i is not None:
+            raise InputError(
+                f"prediction outside {fam.name}'s domain for the {fam.prediction} "
+                f"({fam.pred_domain.description})", file=ds.path, column=ds.prediction[0],
+                row=i + 1, value=float(pred[i]))
+
+
+def fit_family(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
+               counting: bool, fit_rows: int | None) -> tuple[Params, int]:
+    """Fit by weighted ML; returns (params, rows the fit used)."""
+    continuous = isinstance(fam, ContinuousFamily)
+    n = y.shape[-1]
+    if pred is None:
+        if fam.discrete or counting:
+            if fam.name in ("bernoulli", "categorical"):  # closed forms, soft labels too
+                return fam.fit(y, w), n
+            # marginal fits on integer targets see only the value counts
+            values, weights = value_counts(y, w)
+            if counting and continuous:
+                return fam.fit_counting(values, weights), n
+            return fam.fit(values, weights), n
+        return fam.fit(y, w), n
+    if fit_rows is not None and n > fit_rows and fam.numeric_fit(True, counting):
+        rng = np.random.default_rng(SAMPLE_SEED)
+        idx = np.sort(rng.choice(n, size=fit_rows, replace=False))
+        y, pred = y[idx], pred[idx]
+        w = None if w is None else w[idx]
+        n = fit_rows
+    if counting and continuous:
+        return fam.fit_counting(y, w, pred), n
+    return fam.fit(y, w, pred), n
+
+
+class EntropyCache:
+    """H(P) depends on the data, the mode and the base measure, not on the family."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self.ds = ds
+        self._cache: dict[tuple[bool, bool], tuple[float | None, str, str | None]] = {}
+
+    def get(self, conditional: bool, counting: bool,
+            discrete: bool) -> tuple[float | None, str, str | None]:
+        key = (conditional, counting or discrete)
+        if key not in self._cache:
+            self._cache[key] = self._compute(conditional, counting or discrete)
+        return self._cache[key]
+
+    def _compute(self, conditional: bool, discrete: bool) -> tuple[float | None, str, str | None]:
+        ds = self.ds
+        if ds.soft:
+            return entropy.soft_labels(ds.y, ds.w), "soft-labels", None
+        if discrete and conditional:
+            return 0.0, "hard-labels", None
+        if discrete:
+            return entropy.plug_in(ds.y, ds.w), "plug-in", None
+        if ds.w is not None:
+            return None, "spacing", "the spacing entropy estimate needs unweighted rows"
+        h, why = entropy.spacing(ds.y, ds.pred if conditional else None)
+        return h, "spacing", why
+
+
+def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
+          entropies: EntropyCache) -> Scored:
+    """Fit `name` on `ds` and compute its ModelResult (raises FitError / InputError)."""
+    fam = make_family(name, ds)
+    y, pred = family_inputs(fam, ds)
+    check_domain(fam, ds, y, pred)
+    w = ds.w
+    conditional = pred is not None
+    W = total_weight(y.shape[-1], w)
+    params, used = fit_family(fam, y, w, pred, counting, fit_rows)
+    eval_pred = pred if conditional else fam.marginal_pred(params)
+    ll = row_loglik(fam, y, eval_pred, params, counting)
+    nll = -wsum(ll, w)
+    del ll
+    warnings: list[str] = []
+    if not math.isfinite(nll):
+        raise FitError(f"{name} gives some row probability 0 (nll is infinite)")
+    k = fam.n_params(params, conditional)
+    ce = nll / W
+    h, method, why = entropies.get(conditional, counting, fam.discrete)
+    if why:
+        warnings.append(f"{name}: entropy is null: {why}")
+    baseline = gain = normalized = None
+    if conditional:
+        base_params, _ = fit_family(fam, y, w, None, counting, fit_rows)
+        base_ll = row_loglik(fam, y, fam.marginal_pred(base_params), base_params, counting)
+        baseline = -wsum(base_ll, w) / W
+        gain = baseline - ce
+        if fam.discrete:
+            normalized = ce / baseline if baseline > 0 else None
+    result = ModelResult(
+        family=name, loss=fam.loss, params=params, n_params=k, n=int(y.shape[-1]),
+        fit_rows=used, nll=nll, cross_entropy=ce, entropy=h, entropy_method=method,
+        kl=None if h is None else ce - h, aic=2 * k + 2 * nll,
+        bic=k * math.log(W) + 2 * nll, baseline_cross_entropy=baseline,
+        information_gain=gain, normalized_entropy=normalized,
+        metrics=family_metrics(fam, ds, y, eval_pred),
+        base_measure="counting" if (counting or fam.discrete) else "lebesgue",
+        warnings=warnings,
+    )
+    return Scored(fam, y, eval_pred, params, counting, result)
+
+
+def family_metrics(fam: Family, ds: Dataset, y: np.ndarray, pred: Any) -> dict:
+    if fam.name in ("bernoulli", "categorical"):
+        return metrics.classification(y, pred, ds.w, binary=fam.name == "bernoulli")
+    yhat = fam.point_prediction(pred)
+    out = metrics.regression(y, yhat, ds.w)
+    if fam.name in metrics.DEVIANCES:
+        out.update(metrics.deviance(fam.name, y, yhat, ds.w))
+    return out
