@@ -172,7 +172,7 @@ def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
     ll = row_loglik(fam, y, eval_pred, params, counting)
     nll = -wsum(ll, w)
     del ll
-    warnings: list[str] = []
+    warnings: list[str] = [f"{name}: {m}" for m in fam.fit_warnings(params)]
     if not math.isfinite(nll):
         raise FitError(f"{name} gives some row probability 0 (nll is infinite)")
     k = fam.n_params(params, conditional)
@@ -189,7 +189,7 @@ def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
         if fam.discrete:
             normalized = ce / baseline if baseline > 0 else None
     result = ModelResult(
-        family=name, loss=fam.loss, params=params, n_params=k, n=int(y.shape[-1]),
+        family=name, loss=fam.loss, params=json_params(params), n_params=k, n=int(y.shape[-1]),
         fit_rows=used, nll=nll, cross_entropy=ce, entropy=h, entropy_method=method,
         kl=None if h is None else ce - h, aic=2 * k + 2 * nll,
         bic=k * math.log(W) + 2 * nll, baseline_cross_entropy=baseline,
@@ -199,6 +199,12 @@ def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
         warnings=warnings,
     )
     return Scored(fam, y, eval_pred, params, counting, result)
+
+
+def json_params(params: Params) -> Params:
+    """Parameters as reported: an infinite one (student_t ν = ∞) is null; the family's
+    fit_warnings say why, so the report adds no second warning."""
+    return {k: None if isinstance(v, float) and math.isinf(v) else v for k, v in params.items()}
 
 
 def family_metrics(fam: Family, ds: Dataset, y: np.ndarray, pred: Any) -> dict:

@@ -155,6 +155,10 @@ class Family:
         """ŷ on the scale of y, for the point metrics (mse, mae, r2)."""
         return pred
 
+    def fit_warnings(self, params: Params) -> list[str]:
+        """Plain-words notes on a fit that reached the boundary of its parameter space."""
+        return []
+
     def numeric_fit(self, conditional: bool, counting: bool) -> bool:
         """Whether the fit needs an optimiser over the rows (so may use a sample)."""
         return counting
