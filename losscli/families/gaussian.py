@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from losscli.errors import FitError
 from losscli.families.base import (
     REAL,
     ContinuousFamily,
@@ -17,7 +18,6 @@ from losscli.families.base import (
     wmean,
     wsum,
 )
-from losscli.errors import FitError
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
