@@ -10,7 +10,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-SIG = 6  # significant digits shown; the JSON carries full precision
+SIG = 5  # significant digits shown; the JSON carries full precision
 
 
 def num(x: Any, sig: int = SIG) -> str:
@@ -34,7 +34,9 @@ def pval(p: float | None) -> str:
 
 
 def params_text(params: dict) -> str:
-    return ", ".join(f"{k}={num(v, 5)}" for k, v in params.items()) or "—"
+    if len(params) > 4:  # categorical marginal: one probability per class
+        return f"{len(params)} class probabilities"
+    return ", ".join(f"{k} = {num(v)}" for k, v in params.items()) or "none"
 
 
 def title(rep: dict) -> str:
@@ -48,36 +50,48 @@ def title(rep: dict) -> str:
 
 def _table(rep: dict, ranked: bool) -> Table:
     unit = rep["unit"]
-    t = Table(title=title(rep), box=box.SIMPLE_HEAD, title_justify="left")
+    models = rep["models"]
+    methods = {m["entropy_method"] for m in models}
+    one_method = len(methods) == 1
+    t = Table(title=title(rep), box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
+              caption=f"entropy method: {methods.pop()}" if one_method else None,
+              caption_justify="left")
+    number = {"justify": "right", "no_wrap": True}
     if ranked:
-        t.add_column("#", justify="right")
-    t.add_column("family")
-    t.add_column("loss")
-    t.add_column("params")
-    t.add_column(f"cross-entropy\n{unit}/row", justify="right")
-    t.add_column("entropy", justify="right")
-    t.add_column("KL", justify="right")
+        t.add_column("#", **number)
+    t.add_column("family", no_wrap=True)
+    t.add_column(f"cross-ent.\n{unit}/row", **number)
+    t.add_column("entropy", **number)
+    t.add_column("KL", **number)
     if ranked:
-        t.add_column("Δ CE", justify="right")
-        t.add_column(rep["criterion"].upper(), justify="right")
-        t.add_column("Akaike w", justify="right")
+        t.add_column("Δ CE", **number)
+        t.add_column(rep["criterion"].upper(), **number)
+        t.add_column("Akaike\nweight", **number)
     else:
-        t.add_column(f"nll\n{unit}", justify="right")
-        t.add_column("baseline CE", justify="right")
-        t.add_column("info gain", justify="right")
-    for m in rep["models"]:
-        cells = [m["family"], m["loss"], params_text(m["params"]), num(m["cross_entropy"]),
-                 f"{num(m['entropy'])} ({m['entropy_method']})", num(m["kl"])]
+        t.add_column("baseline\nCE", **number)
+        t.add_column("info\ngain", **number)
+    for m in models:
+        h = num(m["entropy"]) + ("" if one_method else f" ({m['entropy_method']})")
+        cells = [m["family"], num(m["cross_entropy"]), h,
+                 num(m["kl"])]
         if ranked:
             cells = [str(m["rank"])] + cells + [
                 num(m["delta_cross_entropy"]), num(m[rep["criterion"]]),
                 num(m["akaike_weight"], 3)]
         else:
-            cells += [num(m["nll"]), num(m["baseline_cross_entropy"]),
-                      num(m["information_gain"])]
+            cells += [num(m["baseline_cross_entropy"]), num(m["information_gain"])]
         style = "bold" if ranked and m["rank"] == 1 else None
         t.add_row(*cells, style=style)
     return t
+
+
+def _params_lines(rep: dict) -> Text:
+    lines = Text("fitted parameters\n", style="italic")
+    for m in rep["models"]:
+        lines.append(f"  {m['family']}: ", style="bold")
+        lines.append(params_text(m["params"]) + f"  (k = {m['n_params']}")
+        lines.append(f", fit on {m['fit_rows']:,} rows)\n" if m["fit_rows"] < m["n"] else ")\n")
+    return lines
 
 
 def _metrics_table(rep: dict) -> Table:
@@ -116,7 +130,7 @@ def _tests_lines(rep: dict) -> list[Text]:
 
 def render(rep: dict) -> Group:
     ranked = rep["command"] == "compare-noise-models"
-    parts: list[Any] = [_table(rep, ranked), _metrics_table(rep)]
+    parts: list[Any] = [_table(rep, ranked), _params_lines(rep), _metrics_table(rep)]
     if ranked:
         tests = _tests_lines(rep)
         if tests:
