@@ -36,17 +36,39 @@ def plug_in(y: np.ndarray, w: np.ndarray | None) -> float:
     return float(special.entr(f).sum())
 
 
+def differential_entropy(x: np.ndarray) -> float:
+    """scipy.stats.differential_entropy(x) with its default method, computed here for
+    large n (where that default is Vasicek's m-spacing estimate, m = ⌊√n + ½⌋):
+    H = mean_i log(n / (2m) · (x₍ᵢ₊ₘ₎ − x₍ᵢ₋ₘ₎)), order statistics clamped to the ends.
+    An in-place sort of a private copy costs a fraction of scipy's padded version."""
+    n = x.size
+    if n <= 1000:  # scipy's choice of estimator for small samples
+        from scipy import stats
+
+        return float(stats.differential_entropy(x))
+    m = int(math.floor(math.sqrt(n) + 0.5))
+    s = np.array(x, dtype=np.float64, copy=True)
+    s.sort()
+    d = np.empty(n)
+    d[m:n - m] = s[2 * m:] - s[:n - 2 * m]
+    d[:m] = s[m:2 * m] - s[0]
+    d[n - m:] = s[n - 1] - s[n - 2 * m:n - m]
+    del s
+    with np.errstate(divide="ignore"):
+        d *= n / (2.0 * m)
+        np.log(d, out=d)
+    return float(d.mean())
+
+
 def spacing(y: np.ndarray, pred: np.ndarray | None) -> tuple[float | None, str | None]:
     """m-spacing differential entropy; (value, None) or (None, why it is not finite)."""
-    from scipy import stats
-
     if pred is None:
-        h = float(stats.differential_entropy(y))
+        h = differential_entropy(y)
     else:
-        h = float(stats.differential_entropy(y - pred))
+        h = differential_entropy(y - pred)
         if y.min() > 0 and np.min(pred) > 0:
             logy = np.log(y)
-            h_log = float(stats.differential_entropy(logy - np.log(pred))) + float(logy.mean())
+            h_log = differential_entropy(logy - np.log(pred)) + float(logy.mean())
             if math.isfinite(h_log):
                 h = min(h, h_log) if math.isfinite(h) else h_log
     if not math.isfinite(h):

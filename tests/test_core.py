@@ -352,3 +352,11 @@ def test_bits_are_nats_over_ln2(counts):
                   "information_gain", "delta_cross_entropy"):
             assert b[k] == pytest.approx(a[k] / math.log(2), rel=1e-12, abs=1e-300)
         assert b["aic"] == a["aic"]  # criteria stay on the nats scale
+
+
+@pytest.mark.parametrize("n", [5, 50, 999, 1001, 4000, 20001])
+def test_differential_entropy_is_scipys(n, rng):
+    from losscli.entropy import differential_entropy
+
+    x = rng.standard_t(3, size=n)
+    assert differential_entropy(x) == pytest.approx(stats.differential_entropy(x), rel=1e-12)
