@@ -309,7 +309,7 @@ def ensure_dataset(kind: str, rows: int, data_dir: Path, yardstick_dir: Path | N
         log(f"[data] checking row counts of the existing {kind} files ...")
         cmd = [sys.executable, str(Path(__file__).resolve()), "--count-rows"]
         cmd += [str(p) for p in paths.values()]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
         counts = json.loads(proc.stdout) if proc.returncode == 0 else {}
         if all(counts.get(str(p)) == rows for p in paths.values()):
             generator = meta.get("generator", "unknown (found in the cache)")
@@ -332,7 +332,7 @@ def ensure_dataset(kind: str, rows: int, data_dir: Path, yardstick_dir: Path | N
     tmp_paths = {fmt: tmp_stem.with_name(f"{tmp_stem.name}.{fmt}") for fmt in FORMATS}
     try:
         # the generator's own messages go to stderr, so that --json keeps stdout clean
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=sys.stderr)
+        proc = subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL, stdout=sys.stderr)
         if proc.returncode != 0 or not all(p.exists() for p in tmp_paths.values()):
             raise SystemExit(
                 f"error: data generation failed (exit {proc.returncode}): {shlex.join(cmd)}"
@@ -618,6 +618,7 @@ def main(argv: list[str] | None = None) -> int:
 
     probe = subprocess.run(
         [sys.executable, "-c", "import numpy, pyarrow.parquet, pyarrow.csv, scipy.special"],
+        check=False,
         capture_output=True,
         text=True,
     )

@@ -42,17 +42,28 @@ def likelihood_ratio(null: Scored, alt: Scored) -> dict:
 
 def vuong(best: Scored, other: Scored, w: np.ndarray | None) -> dict:
     """Vuong's z for non-nested models: d_i = log q_best(y_i) − log q_other(y_i),
-    z = √W d̄ / s, d̄ = Σ w d / W, s² = Σ w (d − d̄)² / W; two-sided p = 2Φ(−|z|)."""
-    d = best.loglik()
-    d -= other.loglik()
-    W = total_weight(d.size, w)
-    dbar = wsum(d, w) / W
-    d -= dbar
-    s2 = wsum(d * d, w) / W
-    if not s2 > 0:
+    z = √W d̄ / s, d̄ = Σ w d / W, s² = Σ w (d − d̄)² / W; two-sided p = 2Φ(−|z|).
+
+    Summed block by block; the sums are of d − c, c the first block's mean, so the
+    variance does not cancel catastrophically."""
+    W = s1 = s2 = 0.0
+    shift = None
+    for (sl, a), (_, b) in zip(best.loglik_blocks(), other.loglik_blocks(), strict=True):
+        d = a - b
+        wb = None if w is None else w[sl]
+        if shift is None:
+            shift = wsum(d, wb) / total_weight(d.size, wb)
+        d -= shift
+        W += total_weight(d.size, wb)
+        s1 += wsum(d, wb)
+        s2 += wsum(d * d, wb)
+    mean_c = s1 / W
+    dbar = shift + mean_c
+    var = max(s2 / W - mean_c * mean_c, 0.0)
+    if not var > 0:
         z, p = 0.0, 1.0
     else:
-        z = math.sqrt(W) * dbar / math.sqrt(s2)
+        z = math.sqrt(W) * dbar / math.sqrt(var)
         p = 2.0 * float(special.ndtr(-abs(z)))
     return {"kind": "vuong", "null": other.result.family, "alternative": best.result.family,
             "statistic": z, "p_value": p}

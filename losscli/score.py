@@ -1,14 +1,14 @@
 """Fit one family to a dataset and compute every quantity of SPEC §1.5 (in nats).
 
 The per-row log-likelihood is the one primitive: nll, cross-entropy, KL, AIC/BIC and the
-baseline all derive from it. `Scored.loglik()` recomputes it on demand (the Vuong test
-needs it again), so no per-row array is kept per family on large inputs.
+baseline all derive from it. `Scored.loglik_blocks()` recomputes it block by block (the
+Vuong test needs it again), so no per-row array is kept per family on large inputs.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from losscli.families import FAMILIES, ContinuousFamily, Family
 from losscli.families.base import Params, total_weight, value_counts, wsum
 
 SAMPLE_SEED = 20261125
+CHUNK_ROWS = 1 << 20  # rows per block when summing per-row log-likelihoods
 
 
 @dataclass
@@ -58,8 +59,9 @@ class Scored:
     counting: bool
     result: ModelResult
 
-    def loglik(self) -> np.ndarray:
-        return row_loglik(self.family, self.y, self.pred, self.params, self.counting)
+    def loglik_blocks(self):
+        """(slice, per-row log-likelihood) block by block, so memory stays bounded."""
+        return loglik_blocks(self.family, self.y, self.pred, self.params, self.counting)
 
 
 def make_family(name: str, ds: Dataset) -> Family:
@@ -72,6 +74,27 @@ def row_loglik(fam: Family, y: np.ndarray, pred: Any, params: Params,
     if counting and isinstance(fam, ContinuousFamily):
         return fam.interval_loglik(y, pred, params)
     return fam.loglik(y, pred, params)
+
+
+def _rows(x: Any, sl: slice) -> Any:
+    """The rows `sl` of a per-row array; scalars and (K, 1) blocks are shared by all rows."""
+    if np.ndim(x) == 0 or (np.ndim(x) == 2 and x.shape[1] == 1):
+        return x
+    return x[..., sl]
+
+
+def loglik_blocks(fam: Family, y: np.ndarray, pred: Any, params: Params, counting: bool):
+    n = y.shape[-1]
+    for start in range(0, n, CHUNK_ROWS):
+        sl = slice(start, min(start + CHUNK_ROWS, n))
+        yield sl, row_loglik(fam, _rows(y, sl), _rows(pred, sl), params, counting)
+
+
+def total_loglik(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                 params: Params, counting: bool) -> float:
+    """Σ w_i log q(y_i), summed block by block."""
+    return sum(wsum(ll, None if w is None else w[sl])
+               for sl, ll in loglik_blocks(fam, y, pred, params, counting))
 
 
 def family_inputs(fam: Family, ds: Dataset) -> tuple[np.ndarray, Any]:
@@ -88,12 +111,20 @@ def family_inputs(fam: Family, ds: Dataset) -> tuple[np.ndarray, Any]:
     return ds.y, ds.pred
 
 
-def check_domain(fam: Family, ds: Dataset, y: np.ndarray, pred: Any) -> None:
-    """Values outside the family's support raise an InputError naming the first row."""
+def check_domain(fam: Family, ds: Dataset, y: np.ndarray, pred: Any,
+                 counting: bool = False) -> None:
+    """Values outside the family's support raise an InputError naming the first row.
+
+    On the counting base measure a continuous family scores y on [y − ½, y + ½] clipped
+    to its support, so y may equal an open lower bound (gamma, lognormal: y = 0).
+    """
     if fam.name != "categorical":
-        i = fam.support.first_outside(y)
+        support = fam.support
+        if counting and isinstance(fam, ContinuousFamily) and support.lower_open:
+            support = replace(support, lower_open=False)
+        i = support.first_outside(y)
         if i is not None:
-            raise InputError(f"outside {fam.name}'s support ({fam.support.description})",
+            raise InputError(f"outside {fam.name}'s support ({support.description})",
                              file=ds.path, column=ds.target, row=i + 1, value=float(y[i]))
     if fam.name not in ("bernoulli", "categorical") and pred is not None:
         i = fam.pred_domain.first_outside(pred)
@@ -163,15 +194,13 @@ def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
     """Fit `name` on `ds` and compute its ModelResult (raises FitError / InputError)."""
     fam = make_family(name, ds)
     y, pred = family_inputs(fam, ds)
-    check_domain(fam, ds, y, pred)
+    check_domain(fam, ds, y, pred, counting)
     w = ds.w
     conditional = pred is not None
     W = total_weight(y.shape[-1], w)
     params, used = fit_family(fam, y, w, pred, counting, fit_rows)
     eval_pred = pred if conditional else fam.marginal_pred(params)
-    ll = row_loglik(fam, y, eval_pred, params, counting)
-    nll = -wsum(ll, w)
-    del ll
+    nll = -total_loglik(fam, y, w, eval_pred, params, counting)
     warnings: list[str] = [f"{name}: {m}" for m in fam.fit_warnings(params)]
     if not math.isfinite(nll):
         raise FitError(f"{name} gives some row probability 0 (nll is infinite)")
@@ -183,8 +212,8 @@ def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
     baseline = gain = normalized = None
     if conditional:
         base_params, _ = fit_family(fam, y, w, None, counting, fit_rows)
-        base_ll = row_loglik(fam, y, fam.marginal_pred(base_params), base_params, counting)
-        baseline = -wsum(base_ll, w) / W
+        baseline = -total_loglik(fam, y, w, fam.marginal_pred(base_params), base_params,
+                                 counting) / W
         gain = baseline - ce
         if fam.discrete:
             normalized = ce / baseline if baseline > 0 else None
