@@ -40,46 +40,64 @@ def likelihood_ratio(null: Scored, alt: Scored) -> dict:
             "alternative": alt.result.family, "statistic": lr, "p_value": p}
 
 
-def vuong(best: Scored, other: Scored, w: np.ndarray | None) -> dict:
-    """Vuong's z for non-nested models: d_i = log q_best(y_i) − log q_other(y_i),
-    z = √W d̄ / s, d̄ = Σ w d / W, s² = Σ w (d − d̄)² / W; two-sided p = 2Φ(−|z|).
+class _Moments:
+    """Weighted Σw, Σw d, Σw d² of d − c, c the first block's mean, so that the variance
+    does not cancel catastrophically when d̄ is large against its spread."""
 
-    Summed block by block; the sums are of d − c, c the first block's mean, so the
-    variance does not cancel catastrophically."""
-    W = s1 = s2 = 0.0
-    shift = None
-    for (sl, a), (_, b) in zip(best.loglik_blocks(), other.loglik_blocks(), strict=True):
-        d = a - b
+    def __init__(self) -> None:
+        self.shift: float | None = None
+        self.W = self.s1 = self.s2 = 0.0
+
+    def add(self, d: np.ndarray, w: np.ndarray | None) -> None:
+        W = total_weight(d.size, w)
+        if self.shift is None:
+            self.shift = wsum(d, w) / W
+        d -= self.shift
+        self.W += W
+        self.s1 += wsum(d, w)
+        self.s2 += wsum(d * d, w)
+
+    def mean_var(self) -> tuple[float, float]:
+        m = self.s1 / self.W
+        return self.shift + m, max(self.s2 / self.W - m * m, 0.0)
+
+
+def vuong_tests(best: Scored, others: list[Scored], w: np.ndarray | None) -> list[dict]:
+    """Vuong's z for non-nested models, best against each other one, in one pass:
+    d_i = log q_best(y_i) − log q_other(y_i), z = √W d̄ / s, d̄ = Σ w d / W,
+    s² = Σ w (d − d̄)² / W; two-sided p = 2Φ(−|z|); z = 0, p = 1 when s = 0."""
+    if not others:
+        return []
+    moments = [_Moments() for _ in others]
+    streams = [o.loglik_blocks() for o in others]
+    for sl, a in best.loglik_blocks():
         wb = None if w is None else w[sl]
-        if shift is None:
-            shift = wsum(d, wb) / total_weight(d.size, wb)
-        d -= shift
-        W += total_weight(d.size, wb)
-        s1 += wsum(d, wb)
-        s2 += wsum(d * d, wb)
-    mean_c = s1 / W
-    dbar = shift + mean_c
-    var = max(s2 / W - mean_c * mean_c, 0.0)
-    if not var > 0:
-        z, p = 0.0, 1.0
-    else:
-        z = math.sqrt(W) * dbar / math.sqrt(var)
-        p = 2.0 * float(special.ndtr(-abs(z)))
-    return {"kind": "vuong", "null": other.result.family, "alternative": best.result.family,
-            "statistic": z, "p_value": p}
+        for mom, stream in zip(moments, streams, strict=True):
+            _, b = next(stream)
+            mom.add(a - b, wb)
+    out = []
+    for other, mom in zip(others, moments, strict=True):
+        dbar, var = mom.mean_var()
+        if var > 0:
+            z = math.sqrt(mom.W) * dbar / math.sqrt(var)
+            p = 2.0 * float(special.ndtr(-abs(z)))
+        else:
+            z, p = 0.0, 1.0
+        out.append({"kind": "vuong", "null": other.result.family,
+                    "alternative": best.result.family, "statistic": z, "p_value": p})
+    return out
 
 
 def tests(ranked: list[Scored], w: np.ndarray | None) -> list[dict]:
+    """LR tests for the nested pairs present, then Vuong tests of the best against every
+    family not nested with it."""
     by_name = {s.result.family: s for s in ranked}
     out = [likelihood_ratio(by_name[a], by_name[b]) for a, b in NESTED
            if a in by_name and b in by_name]
     best = ranked[0]
-    nested_with_best = {a for a, b in NESTED if b == best.result.family} | {
+    nested = {a for a, b in NESTED if b == best.result.family} | {
         b for a, b in NESTED if a == best.result.family}
-    for other in ranked[1:]:
-        if other.result.family not in nested_with_best:
-            out.append(vuong(best, other, w))
-    return out
+    return out + vuong_tests(best, [o for o in ranked[1:] if o.result.family not in nested], w)
 
 
 def recommendation(best: Scored) -> dict:

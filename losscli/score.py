@@ -21,6 +21,7 @@ from losscli.families.base import Params, total_weight, value_counts, wsum
 
 SAMPLE_SEED = 20261125
 CHUNK_ROWS = 1 << 20  # rows per block when summing per-row log-likelihoods
+KEEP_LOGLIK_ROWS = 32_000_000  # up to here a family's per-row log-likelihoods are kept
 
 
 @dataclass
@@ -58,9 +59,15 @@ class Scored:
     params: Params
     counting: bool
     result: ModelResult
+    ll: np.ndarray | None = None  # kept per-row log-likelihoods, when affordable
 
     def loglik_blocks(self):
-        """(slice, per-row log-likelihood) block by block, so memory stays bounded."""
+        """(slice, per-row log-likelihood) block by block: the kept values, or recomputed
+        so that memory stays bounded on very large inputs."""
+        if self.ll is not None:
+            n = self.ll.size
+            return ((slice(s, min(s + CHUNK_ROWS, n)), self.ll[s:s + CHUNK_ROWS])
+                    for s in range(0, n, CHUNK_ROWS))
         return loglik_blocks(self.family, self.y, self.pred, self.params, self.counting)
 
 
@@ -200,7 +207,13 @@ def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
     W = total_weight(y.shape[-1], w)
     params, used = fit_family(fam, y, w, pred, counting, fit_rows)
     eval_pred = pred if conditional else fam.marginal_pred(params)
-    nll = -total_loglik(fam, y, w, eval_pred, params, counting)
+    keep = y.shape[-1] <= KEEP_LOGLIK_ROWS
+    kept = np.empty(y.shape[-1]) if keep else None
+    nll = 0.0
+    for sl, ll in loglik_blocks(fam, y, eval_pred, params, counting):
+        nll -= wsum(ll, None if w is None else w[sl])
+        if kept is not None:
+            kept[sl] = ll
     warnings: list[str] = [f"{name}: {m}" for m in fam.fit_warnings(params)]
     if not math.isfinite(nll):
         raise FitError(f"{name} gives some row probability 0 (nll is infinite)")
@@ -211,9 +224,7 @@ def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
         warnings.append(f"{name}: entropy is null: {why}")
     baseline = gain = normalized = None
     if conditional:
-        base_params, _ = fit_family(fam, y, w, None, counting, fit_rows)
-        baseline = -total_loglik(fam, y, w, fam.marginal_pred(base_params), base_params,
-                                 counting) / W
+        baseline = marginal_cross_entropy(fam, y, w, counting)
         gain = baseline - ce
         if fam.discrete:
             normalized = ce / baseline if baseline > 0 else None
@@ -227,7 +238,24 @@ def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
         base_measure="counting" if (counting or fam.discrete) else "lebesgue",
         warnings=warnings,
     )
-    return Scored(fam, y, eval_pred, params, counting, result)
+    return Scored(fam, y, eval_pred, params, counting, result, kept)
+
+
+def integer_valued(fam: Family, y: np.ndarray, counting: bool) -> bool:
+    """Whether y is one integer-valued column, so its value counts are sufficient."""
+    return y.ndim == 1 and fam.name not in ("bernoulli", "categorical") and (
+        counting or fam.discrete)
+
+
+def marginal_cross_entropy(fam: Family, y: np.ndarray, w: np.ndarray | None,
+                           counting: bool) -> float:
+    """The family's marginal fit on these rows, scored on them: the conditional baseline.
+    On integer targets it runs on the value counts, at no cost per row."""
+    if integer_valued(fam, y, counting):
+        y, w = value_counts(y, w)
+    params, _ = fit_family(fam, y, w, None, counting, None)
+    return -total_loglik(fam, y, w, fam.marginal_pred(params), params, counting) / \
+        total_weight(y.shape[-1], w)
 
 
 def json_params(params: Params) -> Params:
