@@ -40,7 +40,7 @@ def _prepare_bernoulli(ds: Dataset, req: Request) -> None:
     if bad.any():
         i = int(np.argmax(bad))
         raise InputError("bernoulli needs P(y = 1) in [0, 1]", file=ds.path,
-                         column=ds.prediction[0], row=i + 1, value=float(p[i]))
+                         column=ds.prediction[0], row=ds.file_row(i), value=float(p[i]))
     eps = req.eps
     if eps > 0:
         clip = (p < eps) | (p > 1.0 - eps)
@@ -48,6 +48,7 @@ def _prepare_bernoulli(ds: Dataset, req: Request) -> None:
         p = np.clip(p, eps, 1.0 - eps) if ds.clipped else p
     with np.errstate(divide="ignore"):
         ds.logq = np.stack([np.log1p(-p), np.log(p)])
+    io.check_zero_probability(ds)
 
 
 def _load(req: Request, progress: Progress) -> tuple[Dataset, str]:
@@ -78,6 +79,9 @@ def evaluate(req: Request, progress: Progress = _noop) -> dict:
         if name == "categorical" and not (ds.labels or kind == "soft_categorical"):
             raise InputError(f"categorical needs class labels; the target is {kind}",
                              file=ds.path, column=ds.target)
+        if name != "categorical" and ds.labels:
+            raise InputError(f"{name} needs numeric targets; the target holds class labels "
+                             f"({', '.join(ds.classes[:5])})", file=ds.path, column=ds.target)
         try:
             s = score(name, ds, counting=False, fit_rows=req.fit_rows, entropies=entropies)
         except FitError as exc:

@@ -108,6 +108,10 @@ def _fit_rows(value: str) -> int | None:
 
 def _run(command: str, fmt: str, output: str | None, **fields) -> None:
     req = Request(command=command, **fields)
+    if output is not None and req.path != "-" and os.path.exists(output) \
+            and os.path.exists(req.path) and os.path.samefile(output, req.path):
+        raise UsageError(f"--output {output} is the input file; the input is never "
+                         "overwritten: choose another output file")
     from losscli import api, render
 
     show = fmt == "table" and sys.stderr.isatty()
@@ -125,19 +129,30 @@ def _emit(rep, fmt: str, output: str | None) -> None:
             sys.stdout.write(report.to_json(rep))
         else:
             render.print_report(rep)
-        return
-    directory = os.path.dirname(os.path.abspath(output))
-    fd, tmp = tempfile.mkstemp(prefix=".losscli-", dir=directory)
+    else:
+        _write_atomically(output, lambda fh: fh.write(report.to_json(rep)) if fmt == "json"
+                          else render.print_report(rep, file=fh))
+    if fmt == "json" or output is not None:
+        # a table on the terminal shows its warnings under it; otherwise they go to stderr
+        for warning in rep["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
+
+
+def _write_atomically(output: str, write) -> None:
+    """Write through a temp file in the same directory, then rename over `output`."""
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".losscli-", dir=os.path.dirname(
+            os.path.abspath(output)))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if fmt == "json":
-                fh.write(report.to_json(rep))
-            else:
-                render.print_report(rep, file=fh)
+            write(fh)
         os.replace(tmp, output)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise LossCliError(f"{output}: cannot write the output "
+                               f"({exc.strerror or exc})") from None
         raise
 
 
@@ -217,6 +232,12 @@ def main() -> None:
     """The one error boundary: `error: …` on stderr and an exit code, never a traceback
     (set LOSSCLI_DEBUG=1 to see one). Usage errors are Typer's, in Click's plain format."""
     debug = os.environ.get("LOSSCLI_DEBUG") == "1"
+    if not debug:
+        # libraries' warnings (e.g. scipy's SmallSampleWarning) are not our output: what
+        # matters reaches the report's warnings
+        import warnings
+
+        warnings.simplefilter("ignore")
     try:
         app()
         code = ExitCode.OK

@@ -35,6 +35,11 @@ class Dataset:
     soft: bool = False  # the target holds soft labels
     clipped: int = 0
     warnings: list[str] = field(default_factory=list)
+    kept_rows: np.ndarray | None = None  # 0-based file rows of the rows kept; None: all
+
+    def file_row(self, i: int) -> int:
+        """1-based data row in the file of the i-th kept row (for error messages)."""
+        return i + 1 if self.kept_rows is None else int(self.kept_rows[i]) + 1
 
     @property
     def rows_used(self) -> int:

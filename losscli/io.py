@@ -86,20 +86,30 @@ def _delimiter(fmt: str) -> str:
     return "\t" if fmt == "tsv" else ","
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else text
+def _first_line(text: str, limit: int = 200) -> str:
+    """The first line of a library's message, printable (binary input can echo raw bytes)."""
+    line = text.strip().splitlines()[0] if text.strip() else text
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+    return line if len(line) <= limit else line[:limit] + " …"
 
 
-def open_source(path: str, fmt: str) -> _Source:
+def check_file(path: str) -> None:
+    """A missing or unreadable path is a data error (exit 1), whatever its extension."""
     if path == "-":
-        data = sys.stdin.buffer.read()
-        return _Source(path, fmt, _csv_header(io.BytesIO(data), path, fmt), data)
+        return
     if not os.path.exists(path):
         raise InputError("no such file", file=path)
     if os.path.isdir(path):
         raise InputError("is a directory, not a data file", file=path)
     if not os.access(path, os.R_OK):
         raise InputError("permission denied", file=path)
+
+
+def open_source(path: str, fmt: str) -> _Source:
+    if path == "-":
+        data = sys.stdin.buffer.read()
+        return _Source(path, fmt, _csv_header(io.BytesIO(data), path, fmt), data)
+    check_file(path)
     if fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -122,6 +132,8 @@ def open_source(path: str, fmt: str) -> _Source:
 def _csv_header(fh, path: str, fmt: str) -> list[str]:
     raw = fh.readline()
     if not raw.strip():
+        if raw.strip(b"\r\n") or fh.read(1):
+            raise InputError("the first line is blank; it must be the header", file=path)
         raise InputError("the file is empty (no header line)", file=path)
     if b"\x00" in raw:
         raise InputError(f"is binary, not {fmt.upper()} text", file=path)
@@ -157,9 +169,12 @@ def _match(patterns: tuple[str, ...], names: list[str], path: str, option: str) 
 
 def _delimiter_hint(names: list[str]) -> str:
     if len(names) == 1:
-        for sep, fmt in ((";", "csv with ';'"), ("\t", "tsv"), ("|", "'|'-separated")):
+        if "\t" in names[0]:
+            return " (the header splits on tabs: is this TSV? use --input-format tsv)"
+        for sep in (";", "|"):
             if sep in names[0]:
-                return f" (the header splits on {sep!r}: is this {fmt}? see --input-format)"
+                return (f" (the header splits on {sep!r}: the delimiter seems to be {sep!r}; "
+                        "losscli reads ',' (CSV) or tab (TSV): convert the file)")
     return ""
 
 
@@ -265,8 +280,22 @@ def _numeric(table, name: str, path: str) -> np.ndarray:
     elif not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
               or pa.types.is_decimal(col.type) or pa.types.is_null(col.type)):
         raise InputError(f"has type {col.type}, expected numbers", file=path, column=name)
-    return np.asarray(col.to_numpy(), dtype=np.float64) if col.null_count == 0 else \
-        np.asarray(col.cast(pa.float64()).fill_null(math.nan).to_numpy(), dtype=np.float64)
+    return _float64(col)
+
+
+def _float64(col) -> np.ndarray:
+    """A numeric column as float64, nulls as NaN, read from the Arrow buffers directly:
+    pyarrow's to_numpy() imports pandas (~0.5 s on every run)."""
+    import pyarrow as pa
+
+    col = col.cast(pa.float64(), safe=False)
+    if col.null_count:
+        col = col.fill_null(math.nan)
+    parts = [np.frombuffer(c.buffers()[1], dtype=np.float64, count=len(c), offset=c.offset * 8)
+             for c in col.chunks if len(c)]
+    if not parts:
+        return np.empty(0)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _first_non_number(col) -> tuple[int, str]:
@@ -311,6 +340,7 @@ def _labels(table, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def load(req: Request) -> Dataset:
     """Read the columns `req` needs from its file and return the rows that are usable."""
+    check_file(req.path)
     fmt = detect_format(req.path, req.input_format)
     src = open_source(req.path, fmt)
     cols = resolve_columns(req, src.names, req.path)
@@ -328,8 +358,10 @@ def load(req: Request) -> Dataset:
         pa.types.is_integer(table.column(cols.target).type)
         or pa.types.is_floating(table.column(cols.target).type)
         or pa.types.is_boolean(table.column(cols.target).type))
-    if cols.target and target_is_text and req.target_kind not in (None, "categorical"):
-        # a numeric kind was asked for: report the first text value
+    if cols.target and target_is_text and (
+            req.target_kind not in (None, "categorical") or (cols.pred and not cols.soft)):
+        # a numeric kind was asked for, or a point prediction of a numeric target:
+        # report the first text value
         _numeric(table, cols.target, path)
     labels = bool(cols.target) and not cols.soft and (
         target_is_text or len(prob_cols) >= 2 or req.target_kind == "categorical")
@@ -365,7 +397,8 @@ def load(req: Request) -> Dataset:
 
     ds = Dataset(path=path, format=fmt, rows_read=n, rows_dropped=dropped,
                  target=cols.target or ",".join(cols.soft), y=np.empty(0),
-                 weight=cols.weight, warnings=warnings)
+                 weight=cols.weight, warnings=warnings,
+                 kept_rows=np.flatnonzero(~bad) if dropped else None)
     if cols.weight:
         w = arrays[cols.weight]
         i = np.flatnonzero(w < 0)
@@ -400,7 +433,42 @@ def load(req: Request) -> Dataset:
     elif cols.logits:
         ds.prediction = cols.logits
         _load_logits(ds, [arrays[c] for c in cols.logits])
+    check_zero_probability(ds)
     return ds
+
+
+def check_zero_probability(ds: Dataset) -> None:
+    """A probability of exactly 0 on an observed class (possible with --eps 0) makes the
+    log-loss infinite: an error naming the first such row, not an infinite result."""
+    logq = ds.logq
+    if logq is None or not np.isneginf(logq).any():
+        return
+    y = ds.y
+    if ds.soft:  # soft labels: any class with mass > 0 and probability 0
+        mass = y if y.ndim == 2 else np.stack([1.0 - y, y])
+        if mass.shape != logq.shape:
+            return
+        hit = (mass > 0) & np.isneginf(logq)
+        k, i = np.unravel_index(int(np.argmax(hit)), hit.shape) if hit.any() else (0, -1)
+    else:
+        mapped = ds.labels and len(ds.prediction) == logq.shape[0]  # labels ↔ columns
+        if not (mapped or (not ds.labels and np.isin(y, (0.0, 1.0)).all())):
+            return  # the family reports targets it cannot take
+        codes = y.astype(np.int64)
+        if codes.size == 0 or codes.max() >= logq.shape[0]:
+            return
+        hit = np.isneginf(np.take_along_axis(logq, codes[None, :], axis=0)[0])
+        i = int(np.argmax(hit)) if hit.any() else -1
+        k = int(codes[i]) if i >= 0 else 0
+    if i < 0:
+        return
+    per_class = len(ds.prediction) == logq.shape[0]  # else one column holding P(y = 1)
+    column = ds.prediction[k] if per_class else ds.prediction[0]
+    value = float(np.exp(logq[k, i] if per_class else logq[1, i]))
+    raise InputError(
+        "probability 0 for the observed class: the log-loss is infinite; "
+        "use --eps > 0 to clip probabilities", file=ds.path, column=column,
+        row=ds.file_row(int(i)), value=value)
 
 
 def _row_bad(a: np.ndarray, i: int) -> bool:

@@ -70,7 +70,7 @@ def resolve_kind(ds: Dataset, override: str | None) -> str:
         if not ok.all():
             i = int(np.argmax(~ok))
             raise InputError(f"--target-kind {override} needs {what}", file=ds.path,
-                             column=ds.target, row=i + 1, value=float(ds.y[i]))
+                             column=ds.target, row=ds.file_row(i), value=float(ds.y[i]))
         return override
     raise UsageError(f"--target-kind {override} does not fit this target "
                      f"(detected {detected}: {APPLICABLE[detected][1]})")

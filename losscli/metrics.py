@@ -75,6 +75,10 @@ DEVIANCES = {"poisson": poisson_deviance_rows, "gamma": gamma_deviance_rows}
 
 
 def deviance(family: str, y: np.ndarray, yhat, w: np.ndarray | None) -> dict[str, float | None]:
+    """Mean deviance and D²; null for the gamma deviance when some y ≤ 0 (undefined there:
+    the discretised gamma accepts y = 0, the deviance does not)."""
+    if family == "gamma" and not (y.min() > 0 and np.min(yhat) > 0):
+        return {"mean_deviance": None, "d2": None}
     rows = DEVIANCES[family]
     dev = wmean(rows(y, yhat), w)
     null = wmean(rows(y, wmean(y, w)), w)

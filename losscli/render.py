@@ -29,8 +29,14 @@ def num(x: Any, sig: int = SIG) -> str:
 
 def pval(p: float | None) -> str:
     if p is None:
+        return "p = —"
+    return "p < 1e-16" if p < 1e-16 else f"p = {p:.3g}"
+
+
+def weight(w: float | None) -> str:
+    if w is None:
         return "—"
-    return "< 1e-16" if p < 1e-16 else f"{p:.3g}"
+    return "<0.0001" if w < 1e-4 else f"{w:.4f}"
 
 
 def params_text(params: dict) -> str:
@@ -58,7 +64,7 @@ def _table(rep: dict, ranked: bool) -> Table:
               caption_justify="left")
     number = {"justify": "right", "no_wrap": True}
     if ranked:
-        t.add_column("#", **number)
+        t.title += f", ranked by {rep['criterion'].upper()}"
     t.add_column("family", no_wrap=True)
     t.add_column(f"cross-ent.\n{unit}/row", **number)
     t.add_column("entropy", **number)
@@ -75,9 +81,9 @@ def _table(rep: dict, ranked: bool) -> Table:
         cells = [m["family"], num(m["cross_entropy"]), h,
                  num(m["kl"])]
         if ranked:
-            cells = [str(m["rank"])] + cells + [
-                num(m["delta_cross_entropy"]), num(m[rep["criterion"]]),
-                num(m["akaike_weight"], 3)]
+            cells += [
+                num(m["delta_cross_entropy"], 4), num(m[rep["criterion"]]),
+                weight(m["akaike_weight"])]
         else:
             cells += [num(m["baseline_cross_entropy"]), num(m["information_gain"])]
         style = "bold" if ranked and m["rank"] == 1 else None
@@ -123,7 +129,7 @@ def _tests_lines(rep: dict) -> list[Text]:
                        if real else f"{t['alternative']} and {t['null']} are not "
                        "distinguishable")
             stat = f"Vuong z = {num(t['statistic'])}"
-        out.append(Text(f"  {verdict} ({stat}, p = {pval(p)})",
+        out.append(Text(f"  {verdict} ({stat}, {pval(p)})",
                         style="green" if real else "yellow"))
     return out
 

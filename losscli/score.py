@@ -22,6 +22,7 @@ from losscli.families.base import Params, total_weight, value_counts, wsum
 SAMPLE_SEED = 20261125
 CHUNK_ROWS = 1 << 20  # rows per block when summing per-row log-likelihoods
 KEEP_LOGLIK_ROWS = 32_000_000  # up to here a family's per-row log-likelihoods are kept
+MAX_EXPANDED_ROWS = 100_000_000  # whole-number weights expand for the spacing entropy
 
 
 @dataclass
@@ -132,14 +133,15 @@ def check_domain(fam: Family, ds: Dataset, y: np.ndarray, pred: Any,
         i = support.first_outside(y)
         if i is not None:
             raise InputError(f"outside {fam.name}'s support ({support.description})",
-                             file=ds.path, column=ds.target, row=i + 1, value=float(y[i]))
+                             file=ds.path, column=ds.target, row=ds.file_row(i),
+                             value=float(y[i]))
     if fam.name not in ("bernoulli", "categorical") and pred is not None:
         i = fam.pred_domain.first_outside(pred)
         if i is not None:
             raise InputError(
                 f"prediction outside {fam.name}'s domain for the {fam.prediction} "
                 f"({fam.pred_domain.description})", file=ds.path, column=ds.prediction[0],
-                row=i + 1, value=float(pred[i]))
+                row=ds.file_row(i), value=float(pred[i]))
 
 
 def fit_family(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
@@ -190,9 +192,17 @@ class EntropyCache:
             return 0.0, "hard-labels", None
         if discrete:
             return entropy.plug_in(ds.y, ds.w), "plug-in", None
+        y, pred = ds.y, ds.pred if conditional else None
         if ds.w is not None:
-            return None, "spacing", "the spacing entropy estimate needs unweighted rows"
-        h, why = entropy.spacing(ds.y, ds.pred if conditional else None)
+            # frequency weights are repetitions: whole weights expand exactly
+            w = ds.w
+            if not (np.all(w == np.floor(w)) and w.sum() <= MAX_EXPANDED_ROWS):
+                return None, "spacing", ("the spacing entropy estimate needs unweighted rows "
+                                         "or whole-number frequency weights")
+            reps = w.astype(np.int64)
+            y = np.repeat(y, reps)
+            pred = None if pred is None else np.repeat(pred, reps)
+        h, why = entropy.spacing(y, pred)
         return h, "spacing", why
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from losscli.families.base import ContinuousFamily, Family, Support
 from losscli.families.bernoulli import Bernoulli
+from losscli.families.beta import Beta
 from losscli.families.categorical import Categorical
+from losscli.families.gamma import Gamma
 from losscli.families.gaussian import Gaussian
+from losscli.families.lognormal import LogNormal
+from losscli.families.negative_binomial import NegativeBinomial
 from losscli.families.poisson import Poisson
 
 FAMILIES: dict[str, type[Family]] = {
@@ -13,6 +17,10 @@ FAMILIES: dict[str, type[Family]] = {
     "bernoulli": Bernoulli,
     "categorical": Categorical,
     "poisson": Poisson,
+    "negative_binomial": NegativeBinomial,
+    "gamma": Gamma,
+    "lognormal": LogNormal,
+    "beta": Beta,
 }
 
 __all__ = ["FAMILIES", "ContinuousFamily", "Family", "Support"]

@@ -1,0 +1,107 @@
+"""Log-normal noise: the negative log-likelihood behind squared error on log y."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from losscli.errors import FitError
+from losscli.families.base import (
+    POSITIVE,
+    ContinuousFamily,
+    Frameworks,
+    Params,
+    total_weight,
+    wmean,
+    wsum,
+)
+
+HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+class LogNormal(ContinuousFamily):
+    """log y ~ N(log m, σ²); m = ŷ (the median, exp of the log-scale mean), y > 0.
+
+    log q = −log y − ½ log(2π) − log σ − (log y − log m)² / (2σ²).
+    Conditional MLE: σ² = Σ w (log y − log ŷ)² / W. Marginal: log m = Σ w log y / W,
+    σ² about it. Minimising it over m with σ fixed is minimising the squared error of
+    log ŷ against log y, so the framework losses below apply to log y (transform "log").
+    """
+
+    name = "lognormal"
+    loss = "squared error on log y"
+    support = POSITIVE
+    pred_domain = POSITIVE
+    prediction = "median"
+    nuisance = ("sigma",)
+    marginal_params = ("median", "sigma")
+    location = "median"
+    param_domains = {"median": "positive", "sigma": "positive"}
+    transform = "log"
+    frameworks = Frameworks(
+        pytorch="torch.nn.MSELoss",
+        sklearn="HistGradientBoostingRegressor(loss='squared_error')",
+        xgboost="reg:squarederror",
+        lightgbm="regression",
+    )
+
+    def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        sigma = params["sigma"]
+        logy = np.log(y)
+        z = logy - np.log(pred)
+        z /= sigma
+        z *= z
+        z *= -0.5
+        z -= math.log(sigma) + HALF_LOG_2PI
+        z -= logy
+        return z
+
+    def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
+        out: Params = {}
+        r = np.log(y)
+        if pred is None:
+            center = wmean(r, w)
+            out["median"] = math.exp(center)
+        else:
+            center = np.log(pred)
+        r -= center
+        var = wsum(r * r, w) / total_weight(y.size, w)
+        if not var > 0.0:
+            raise FitError("every log y equals its centre, so the log-normal scale σ is 0 "
+                           "and the likelihood is unbounded")
+        out["sigma"] = math.sqrt(var)
+        return out
+
+    def fit_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
+        # y = 0 is scored on [0, ½]: its density fit needs y > 0, so start from y ≥ ½
+        ys = np.maximum(y, 0.5)
+        try:
+            return self.fit(ys, w, pred)
+        except FitError:
+            # every y equals its prediction: start from the log-scale sd of the unit
+            # interval around each y, about 1/(√12 y)
+            start: Params = {} if pred is not None else {"median": math.exp(wmean(np.log(ys), w))}
+            start["sigma"] = math.sqrt(wmean(1.0 / (12.0 * ys * ys), w))
+            return start
+
+    def logcdf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        with np.errstate(divide="ignore"):  # x = 0 (the interval of y = 0): log 0 = −∞
+            z = np.log(x)
+        z -= np.log(pred)
+        z /= params["sigma"]
+        return special.log_ndtr(z)
+
+    def logsf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            z = np.log(x)
+        np.subtract(np.log(pred), z, out=z)
+        z /= params["sigma"]
+        return special.log_ndtr(z)
+
+    def to_scipy(self, pred: Any, params: Params) -> Any:
+        from scipy import stats
+
+        return stats.lognorm(s=params["sigma"], scale=pred)
