@@ -11,7 +11,7 @@ from losscli.dataset import Dataset
 from losscli.errors import FitError, InputError, UsageError
 from losscli.families import FAMILIES
 from losscli.request import Request
-from losscli.score import EntropyCache, Scored, score
+from losscli.score import Scored, Shared, score
 
 Progress = Callable[[str], None]
 
@@ -70,7 +70,7 @@ def evaluate(req: Request, progress: Progress = _noop) -> dict:
     ds, kind = _load(req, progress)
     names = list(dict.fromkeys(req.families)) or [auto_family(kind, ds)]
     warnings = list(ds.warnings)
-    entropies = EntropyCache(ds)
+    shared = Shared(ds)
     models = []
     for name in names:
         progress(f"fitting {name}")
@@ -83,7 +83,7 @@ def evaluate(req: Request, progress: Progress = _noop) -> dict:
             raise InputError(f"{name} needs numeric targets; the target holds class labels "
                              f"({', '.join(ds.classes[:5])})", file=ds.path, column=ds.target)
         try:
-            s = score(name, ds, counting=False, fit_rows=req.fit_rows, entropies=entropies)
+            s = score(name, ds, counting=False, fit_rows=req.fit_rows, shared=shared)
         except FitError as exc:
             raise InputError(f"{name}: {exc}", file=ds.path) from None
         if not s.family.discrete and kind in kinds.COUNTING_KINDS:
@@ -109,14 +109,14 @@ def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
         names = [n for n in names if n in wanted]
     counting = kind in kinds.COUNTING_KINDS
     warnings = list(ds.warnings)
-    entropies = EntropyCache(ds)
+    shared = Shared(ds)
     scored: list[Scored] = []
     for name in names:
         progress(f"fitting {name}")
         try:
             if name == "bernoulli":
                 _prepare_bernoulli(ds, req)
-            s = score(name, ds, counting=counting, fit_rows=req.fit_rows, entropies=entropies)
+            s = score(name, ds, counting=counting, fit_rows=req.fit_rows, shared=shared)
         except (FitError, InputError) as exc:
             skipped.append({"family": name, "reason": str(exc)})
             continue

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from losscli import entropy, metrics
+from losscli import entropy, metrics, parallel
 from losscli.dataset import Dataset
 from losscli.errors import FitError, InputError
 from losscli.families import FAMILIES, ContinuousFamily, Family
@@ -100,9 +100,12 @@ def loglik_blocks(fam: Family, y: np.ndarray, pred: Any, params: Params, countin
 
 def total_loglik(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
                  params: Params, counting: bool) -> float:
-    """Σ w_i log q(y_i), summed block by block."""
-    return sum(wsum(ll, None if w is None else w[sl])
-               for sl, ll in loglik_blocks(fam, y, pred, params, counting))
+    """Σ w_i log q(y_i), block by block on every core."""
+    def block(sl: slice) -> float:
+        ll = row_loglik(fam, _rows(y, sl), _rows(pred, sl), params, counting)
+        return wsum(ll, None if w is None else w[sl])
+
+    return math.fsum(parallel.map_blocks(block, y.shape[-1], CHUNK_ROWS))
 
 
 def family_inputs(fam: Family, ds: Dataset) -> tuple[np.ndarray, Any]:
@@ -145,8 +148,10 @@ def check_domain(fam: Family, ds: Dataset, y: np.ndarray, pred: Any,
 
 
 def fit_family(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
-               counting: bool, fit_rows: int | None) -> tuple[Params, int]:
-    """Fit by weighted ML; returns (params, rows the fit used)."""
+               counting: bool, fit_rows: int | None,
+               counts: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Params, int]:
+    """Fit by weighted ML; returns (params, rows the fit used). `counts`: the value counts
+    of (y, w), when the caller has them already."""
     continuous = isinstance(fam, ContinuousFamily)
     n = y.shape[-1]
     if pred is None:
@@ -154,7 +159,7 @@ def fit_family(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
             if fam.name in ("bernoulli", "categorical"):  # closed forms, soft labels too
                 return fam.fit(y, w), n
             # marginal fits on integer targets see only the value counts
-            values, weights = value_counts(y, w)
+            values, weights = counts if counts is not None else value_counts(y, w)
             if counting and continuous:
                 return fam.fit_counting(values, weights), n
             return fam.fit(values, weights), n
@@ -170,21 +175,39 @@ def fit_family(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
     return fam.fit(y, w, pred), n
 
 
-class EntropyCache:
-    """H(P) depends on the data, the mode and the base measure, not on the family."""
+class Shared:
+    """What every family's score shares on one dataset, computed once: the entropy H(P)
+    (it depends on the data, the mode and the base measure, not on the family), the value
+    counts of an integer target, and the metrics of the given point prediction."""
 
     def __init__(self, ds: Dataset) -> None:
         self.ds = ds
-        self._cache: dict[tuple[bool, bool], tuple[float | None, str, str | None]] = {}
+        self._entropy: dict[tuple[bool, bool], tuple[float | None, str, str | None]] = {}
+        self._counts: tuple[np.ndarray, np.ndarray] | None = None
+        self._point_metrics: dict | None = None
 
-    def get(self, conditional: bool, counting: bool,
-            discrete: bool) -> tuple[float | None, str, str | None]:
+    def value_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._counts is None:
+            self._counts = value_counts(self.ds.y, self.ds.w)
+        return self._counts
+
+    def point_metrics(self, yhat: Any) -> dict:
+        """mse, rmse, mae, r2 of ŷ; computed once for the prediction column itself."""
+        if yhat is not self.ds.pred:
+            return metrics.regression(self.ds.y, yhat, self.ds.w)
+        if self._point_metrics is None:
+            self._point_metrics = metrics.regression(self.ds.y, yhat, self.ds.w)
+        return dict(self._point_metrics)
+
+    def entropy(self, conditional: bool, counting: bool,
+                discrete: bool) -> tuple[float | None, str, str | None]:
         key = (conditional, counting or discrete)
-        if key not in self._cache:
-            self._cache[key] = self._compute(conditional, counting or discrete)
-        return self._cache[key]
+        if key not in self._entropy:
+            self._entropy[key] = self._compute_entropy(conditional, counting or discrete)
+        return self._entropy[key]
 
-    def _compute(self, conditional: bool, discrete: bool) -> tuple[float | None, str, str | None]:
+    def _compute_entropy(self, conditional: bool,
+                         discrete: bool) -> tuple[float | None, str, str | None]:
         ds = self.ds
         if ds.soft:
             return entropy.soft_labels(ds.y, ds.w), "soft-labels", None
@@ -207,7 +230,7 @@ class EntropyCache:
 
 
 def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
-          entropies: EntropyCache) -> Scored:
+          shared: Shared) -> Scored:
     """Fit `name` on `ds` and compute its ModelResult (raises FitError / InputError)."""
     fam = make_family(name, ds)
     y, pred = family_inputs(fam, ds)
@@ -215,26 +238,29 @@ def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
     w = ds.w
     conditional = pred is not None
     W = total_weight(y.shape[-1], w)
-    params, used = fit_family(fam, y, w, pred, counting, fit_rows)
+    counts = shared.value_counts() if integer_valued(fam, y, counting) else None
+    params, used = fit_family(fam, y, w, pred, counting, fit_rows, counts)
     eval_pred = pred if conditional else fam.marginal_pred(params)
-    keep = y.shape[-1] <= KEEP_LOGLIK_ROWS
-    kept = np.empty(y.shape[-1]) if keep else None
-    nll = 0.0
-    for sl, ll in loglik_blocks(fam, y, eval_pred, params, counting):
-        nll -= wsum(ll, None if w is None else w[sl])
+    kept = np.empty(y.shape[-1]) if y.shape[-1] <= KEEP_LOGLIK_ROWS else None
+
+    def block_nll(sl: slice) -> float:
+        ll = row_loglik(fam, _rows(y, sl), _rows(eval_pred, sl), params, counting)
         if kept is not None:
             kept[sl] = ll
+        return -wsum(ll, None if w is None else w[sl])
+
+    nll = math.fsum(parallel.map_blocks(block_nll, y.shape[-1], CHUNK_ROWS))
     warnings: list[str] = [f"{name}: {m}" for m in fam.fit_warnings(params)]
     if not math.isfinite(nll):
         raise FitError(f"{name} gives some row probability 0 (nll is infinite)")
     k = fam.n_params(params, conditional)
     ce = nll / W
-    h, method, why = entropies.get(conditional, counting, fam.discrete)
+    h, method, why = shared.entropy(conditional, counting, fam.discrete)
     if why:
         warnings.append(f"{name}: entropy is null: {why}")
     baseline = gain = normalized = None
     if conditional:
-        baseline = marginal_cross_entropy(fam, y, w, counting)
+        baseline = marginal_cross_entropy(fam, y, w, counting, counts)
         gain = baseline - ce
         if fam.discrete:
             normalized = ce / baseline if baseline > 0 else None
@@ -244,7 +270,7 @@ def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
         kl=None if h is None else ce - h, aic=2 * k + 2 * nll,
         bic=k * math.log(W) + 2 * nll, baseline_cross_entropy=baseline,
         information_gain=gain, normalized_entropy=normalized,
-        metrics=family_metrics(fam, ds, y, eval_pred),
+        metrics=family_metrics(fam, ds, y, eval_pred, shared),
         base_measure="counting" if (counting or fam.discrete) else "lebesgue",
         warnings=warnings,
     )
@@ -258,11 +284,12 @@ def integer_valued(fam: Family, y: np.ndarray, counting: bool) -> bool:
 
 
 def marginal_cross_entropy(fam: Family, y: np.ndarray, w: np.ndarray | None,
-                           counting: bool) -> float:
+                           counting: bool,
+                           counts: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """The family's marginal fit on these rows, scored on them: the conditional baseline.
     On integer targets it runs on the value counts, at no cost per row."""
-    if integer_valued(fam, y, counting):
-        y, w = value_counts(y, w)
+    if counts is not None:
+        y, w = counts
     params, _ = fit_family(fam, y, w, None, counting, None)
     return -total_loglik(fam, y, w, fam.marginal_pred(params), params, counting) / \
         total_weight(y.shape[-1], w)
@@ -274,11 +301,12 @@ def json_params(params: Params) -> Params:
     return {k: None if isinstance(v, float) and math.isinf(v) else v for k, v in params.items()}
 
 
-def family_metrics(fam: Family, ds: Dataset, y: np.ndarray, pred: Any) -> dict:
+def family_metrics(fam: Family, ds: Dataset, y: np.ndarray, pred: Any,
+                   shared: Shared) -> dict:
     if fam.name in ("bernoulli", "categorical"):
         return metrics.classification(y, pred, ds.w, binary=fam.name == "bernoulli")
     yhat = fam.point_prediction(pred)
-    out = metrics.regression(y, yhat, ds.w)
+    out = shared.point_metrics(yhat)
     if fam.name in metrics.DEVIANCES:
         out.update(metrics.deviance(fam.name, y, yhat, ds.w))
     return out

@@ -54,6 +54,8 @@ def weighted_median(y: np.ndarray, w: np.ndarray | None) -> float:
         below = float(np.dot(w, y < lo))
         yi, wi = y[inside], w[inside]
         if below < 0.5 * total - tol and below + float(wi.sum()) > 0.5 * total + tol:
+            if lo == hi:  # the cumulative weight crosses W/2 inside a run of ties
+                return lo
             return _sorted_median(yi, wi, below, total, tol)
     return _sorted_median(y, w, 0.0, total, tol)
 

@@ -42,8 +42,8 @@ class StudentT(ContinuousFamily):
     freedom, y real.
 
     log q = log Γ((ν+1)/2) − log Γ(ν/2) − ½ log(νπ) − log σ − (ν+1)/2 · log(1 + z²/ν),
-    z = (y − loc)/σ; computed as −B(ν/2, ½) − ½ log ν − log σ − (ν+1)/2 · log1p(z²/ν)
-    with B = log Beta, which has no cancellation at large ν.
+    z = (y − loc)/σ; computed as −log B(ν/2, ½) − ½ log ν − log σ − (ν+1)/2 · log1p(z²/ν)
+    (B the Beta function, via betaln), which does not cancel at large ν.
     ν = ∞ is the Gaussian N(loc, σ²) (the Gaussian family's formula is used there).
     Conditional: (ν, σ) by numeric MLE; marginal: (loc, ν, σ). The loss is the Student-t
     negative log-likelihood of robust regression: as ν → ∞ it becomes squared error.
@@ -114,10 +114,9 @@ class StudentT(ContinuousFamily):
             what = "residual is 0" if pred is not None else "target is equal"
             raise FitError(f"every {what}, so the Student-t scale σ is 0 "
                            "and the likelihood is unbounded") from None
+        loc, df, scale = _fit_density(y, pred, w, gauss.get("mean", 0.0), gauss["sigma"])
         if pred is None:
-            loc, df, scale = _fit_density(y, w, True, gauss["mean"], gauss["sigma"])
             return {"loc": loc, "df": df, "scale": scale}
-        _, df, scale = _fit_density(np.subtract(y, pred), w, False, 0.0, gauss["sigma"])
         return {"df": df, "scale": scale}
 
     def numeric_fit(self, conditional: bool, counting: bool) -> bool:
@@ -135,11 +134,13 @@ class StudentT(ContinuousFamily):
         return start
 
     def fit_counting(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
-        """MLE on the discretised likelihood (SPEC §1.6), by damped Newton.
+        """MLE on the discretised likelihood (SPEC §1.6), by damped Newton from the
+        density's MLE (explored on a strided sample above 4·SUBSAMPLE_ROWS rows).
 
         Derivatives in loc and log σ are analytic (from the t density at the interval
         ends); those in log ν are central differences. The Gaussian limit (ν = ∞) is fitted
-        too and kept when it is at least as likely.
+        too when the search heads there or ends above ν = 100, and kept when it is at
+        least as likely.
         """
         start = self.fit_start(y, w, pred)
         fit_loc = pred is None
@@ -157,23 +158,23 @@ class StudentT(ContinuousFamily):
             step = -(-n // SUBSAMPLE_ROWS)
             sub = _IntervalObjective(a[::step], b[::step], None if w is None else w[::step],
                                      fit_loc)
-            theta_sub, status = _maximise(sub, theta, fit_loc, counting=True)
+            theta_sub, status, _ = _maximise(sub, theta, fit_loc, counting=True)
             if status != "diverged":
                 theta = theta_sub
         f_t = -math.inf
         if status == "ok":  # the sample found an interior maximum (or there is no sample)
             obj = _IntervalObjective(a, b, w, fit_loc)
-            theta, status = _maximise(obj, theta, fit_loc, counting=True)
+            theta, status, f_obj = _maximise(obj, theta, fit_loc, counting=True)
             if status == "ok" and theta[-1] < math.log(DF_CAP) - 1e-9:
-                f_t = obj(theta, False)[0]
+                f_t = f_obj
         df = math.exp(theta[-1])
         # The Gaussian limit, when the interior search went there or ended at a large ν
         # (a profile likelihood that peaks at small ν and again at ∞ would be exotic).
         if not math.isfinite(f_t) or df > 100.0:
             gauss = _IntervalObjective(a, b, w, fit_loc, gaussian=True)
             start_g = theta[:-1] if status != "diverged" else np.zeros(theta.size - 1)
-            theta_g, _ = _maximise(gauss, start_g, fit_loc, counting=True)
-            if gauss(theta_g, False)[0] >= f_t:
+            theta_g, _, f_g = _maximise(gauss, start_g, fit_loc, counting=True)
+            if f_g >= f_t:
                 theta, df = theta_g, math.inf
         out: Params = {}
         if fit_loc:
@@ -301,17 +302,25 @@ def _dot(x: np.ndarray, w: np.ndarray | None) -> float:
 
 
 class _DensityObjective:
-    """Mean log-likelihood of t_ν(m, σ) on standardised values z, with its gradient and
-    Hessian in θ = (m, log σ, log ν) (or (log σ, log ν) when m = 0 is fixed).
+    """Mean log-likelihood of t_ν(m, σ) on the standardised values z = (x − c0)/s0, with
+    its gradient and Hessian in θ = (m, log σ, log ν) (or (log σ, log ν), m = 0 fixed);
+    x = y (marginal) or the residual y − ŷ (conditional, c0 = 0).
 
-    Per row u = (z − m)²/(σ²ν), g = 1/(1 + u), v = u g; five weighted sums
-    (Σ log1p u, Σ g, Σ g², Σ r g, Σ r g²) give everything in one pass over the rows.
+    Per row r = z − m, u = r²/(σ²ν), g = 1/(1 + u), v = u g; five weighted sums
+    (Σ log1p u, Σ g, Σ g², Σ r g, Σ r g²) give everything in one pass over the rows,
+    made in blocks of BLOCK rows so that the work arrays stay in cache (and small).
     """
 
-    def __init__(self, z: np.ndarray, w: np.ndarray | None, fit_loc: bool) -> None:
-        self.z, self.w, self.fit_loc = z, w, fit_loc
-        self.W = total_weight(z.size, w)
+    BLOCK = 1 << 15
+
+    def __init__(self, y: np.ndarray, pred: np.ndarray | None, w: np.ndarray | None,
+                 c0: float, s0: float) -> None:
+        self.y, self.pred, self.w, self.c0, self.s0 = y, pred, w, c0, s0
+        self.fit_loc = pred is None
+        self.W = total_weight(y.size, w)
         self._last: tuple[bytes, tuple] | None = None
+        size = min(self.BLOCK, y.size)
+        self._r, self._u, self._t = (np.empty(size) for _ in range(3))
 
     def __call__(self, theta: np.ndarray, derivs: bool = True) -> tuple:
         key = theta.tobytes()
@@ -321,24 +330,39 @@ class _DensityObjective:
         self._last = (key, res)
         return res
 
+    def _sums(self, shift: float, k: float) -> tuple[float, ...]:
+        """Σ log1p u, Σ g, Σ g², Σ r g, Σ r g² (weighted), with r in the units of y."""
+        y, pred, w = self.y, self.pred, self.w
+        s_l = s_g = s_g2 = s_rg = s_rg2 = 0.0
+        for lo in range(0, y.size, self.BLOCK):
+            hi = min(lo + self.BLOCK, y.size)
+            r, u, tmp = self._r[:hi - lo], self._u[:hi - lo], self._t[:hi - lo]
+            np.subtract(y[lo:hi], shift, out=r)
+            if pred is not None:
+                r -= pred[lo:hi]
+            wb = None if w is None else w[lo:hi]
+            np.multiply(r, r, out=u)
+            u *= k
+            s_l += _dot(np.log1p(u, out=tmp), wb)
+            u += 1.0
+            g = np.reciprocal(u, out=u)
+            wg = g if wb is None else np.multiply(wb, g, out=tmp)
+            s_g += float(wg.sum())
+            s_g2 += float(np.dot(wg, g))
+            if self.fit_loc:
+                s_rg += float(np.dot(wg, r))
+                s_rg2 += float(np.dot(np.multiply(wg, g, out=tmp), r))
+        return s_l, s_g, s_g2, s_rg, s_rg2
+
     def _evaluate(self, theta: np.ndarray) -> tuple:
-        z, w, W = self.z, self.w, self.W
+        W, s0 = self.W, self.s0
         if self.fit_loc:
             m, tau, s = (float(v) for v in theta)
-            r = z - m
         else:
             m, (tau, s) = 0.0, (float(v) for v in theta)
-            r = z
         nu = math.exp(s)
         k = math.exp(-2.0 * tau - s)
-        u = r * r
-        u *= k
-        s_l = _dot(np.log1p(u), w)
-        u += 1.0
-        g = np.reciprocal(u, out=u)
-        wg = g if w is None else w * g
-        s_g = float(wg.sum())
-        s_g2 = float(np.dot(wg, g))
+        s_l, s_g, s_g2, s_rg, s_rg2 = self._sums(self.c0 + s0 * m, k / (s0 * s0))
         s_v = W - s_g
         s_vg = s_g - s_g2
         c = -float(special.betaln(0.5 * nu, 0.5)) - 0.5 * s
@@ -351,8 +375,8 @@ class _DensityObjective:
         h_ss = c2 + (-0.5 * nu * s_l + nu * s_v - 0.5 * (nu + 1.0) * s_vg) / W
         if not self.fit_loc:
             return f, np.array([g_tau, g_s]), np.array([[h_tt, h_ts], [h_ts, h_ss]])
-        s_rg = float(np.dot(wg, r))
-        s_rg2 = float(np.dot(wg * g, r))
+        s_rg /= s0  # r in standardised units
+        s_rg2 /= s0
         g_m = (nu + 1.0) * k * s_rg / W
         h_mm = -(nu + 1.0) * k * (s_g - 2.0 * s_vg) / W
         h_mt = -2.0 * (nu + 1.0) * k * s_rg2 / W
@@ -369,17 +393,20 @@ class _IntervalObjective:
 
     In m and log σ the derivatives are analytic: ∂F(t)/∂m = −f(t)/σ, ∂F(t)/∂log σ = −t f(t),
     and f'(t) = h(t) f(t) with h = −(ν+1) t/(ν + t²) (−t for the Gaussian). In log ν they
-    are central differences of step 1e-4, which costs two more evaluations.
+    are central differences of step 1e-4, which costs two more evaluations. Rows are
+    taken in blocks of BLOCK; log P at the last point is kept for the derivatives there.
     """
 
     STEP = 1e-4
+    BLOCK = 1 << 16
 
     def __init__(self, a: np.ndarray, b: np.ndarray, w: np.ndarray | None, fit_loc: bool,
                  gaussian: bool = False) -> None:
         self.a, self.b, self.w, self.fit_loc, self.gaussian = a, b, w, fit_loc, gaussian
         self.W = total_weight(a.size, w)
         self._last: tuple[tuple, tuple] | None = None
-        self._centre: tuple[tuple, np.ndarray] | None = None  # log P at the last point
+        self._lp = np.empty(a.size)  # log P per row at the point `_lp_key`
+        self._lp_key: tuple | None = None
 
     def _split(self, theta: np.ndarray) -> tuple[float, float, float]:
         vals = [float(v) for v in theta]
@@ -388,45 +415,58 @@ class _IntervalObjective:
         df = math.inf if self.gaussian else math.exp(vals.pop(0))
         return m, tau, df
 
-    def _rows(self, m: float, tau: float, df: float, derivs: bool) -> tuple:
-        """Mean log P and, if asked, the mean first and second derivatives in (m, τ)."""
+    def _rows(self, m: float, tau: float, df: float, derivs: int) -> tuple:
+        """Mean log P and, for derivs ≥ 1, the mean gradient in (m, τ) (or τ), for
+        derivs = 2 also the Hessian there."""
         sigma = math.exp(tau)
-        ta = (self.a - m) / sigma
-        tb = (self.b - m) / sigma
-        key = (m, tau, df)
-        if self._centre is not None and self._centre[0] == key:
-            lp = self._centre[1]
-        else:
-            lp = _interval_std(ta, tb, df)
-            self._centre = (key, lp)
-        f = _dot(lp, self.w) / self.W
-        if not derivs:
-            return (f,)
-        with np.errstate(over="ignore", invalid="ignore"):
-            pa = np.exp(_log_density_std(ta, df) - lp)  # f(t_a)/P
-            pb = np.exp(_log_density_std(tb, df) - lp)
-            if math.isinf(df):
-                ha, hb = -ta, -tb
+        w = self.w
+        keep = derivs != 1  # the centre point, whose log P the derivatives reuse
+        cached = keep and self._lp_key == (m, tau, df)
+        k = 2 if self.fit_loc else 1
+        f = 0.0
+        grad = np.zeros(k)
+        hess = np.zeros((k, k))
+        for lo in range(0, self.a.size, self.BLOCK):
+            hi = min(lo + self.BLOCK, self.a.size)
+            wb = None if w is None else w[lo:hi]
+            ta = (self.a[lo:hi] - m) / sigma
+            tb = (self.b[lo:hi] - m) / sigma
+            if cached:
+                lp = self._lp[lo:hi]
             else:
-                ha = -(df + 1.0) * ta / (df + ta * ta)
-                hb = -(df + 1.0) * tb / (df + tb * tb)
-            tha, thb = ta * ha, tb * hb
-        # P_x / P and P_xy / P per row, then ℓ_xy = P_xy/P − ℓ_x ℓ_y
-        l_t = -(tb * pb - ta * pa)
-        p_tt = tb * pb * (1.0 + thb) - ta * pa * (1.0 + tha)
-        W, w = self.W, self.w
-        g_t = _dot(l_t, w) / W
-        h_tt = _dot(p_tt - l_t * l_t, w) / W
-        if not self.fit_loc:
-            return f, np.array([g_t]), np.array([[h_tt]]), l_t
-        l_m = -(pb - pa) / sigma
-        p_mm = (pb * hb - pa * ha) / (sigma * sigma)
-        p_mt = (pb * (1.0 + thb) - pa * (1.0 + tha)) / sigma
-        g_m = _dot(l_m, w) / W
-        h_mm = _dot(p_mm - l_m * l_m, w) / W
-        h_mt = _dot(p_mt - l_m * l_t, w) / W
-        return (f, np.array([g_m, g_t]), np.array([[h_mm, h_mt], [h_mt, h_tt]]),
-                np.stack([l_m, l_t]))
+                lp = _interval_std(ta, tb, df)
+                if keep:
+                    self._lp[lo:hi] = lp
+            f += _dot(lp, wb)
+            if not derivs:
+                continue
+            with np.errstate(over="ignore", invalid="ignore"):
+                pa = np.exp(_log_density_std(ta, df) - lp)  # f(t_a)/P
+                pb = np.exp(_log_density_std(tb, df) - lp)
+                if math.isinf(df):
+                    ha, hb = -ta, -tb
+                else:
+                    ha = -(df + 1.0) * ta / (df + ta * ta)
+                    hb = -(df + 1.0) * tb / (df + tb * tb)
+                tha, thb = ta * ha, tb * hb
+            # ℓ_x = P_x / P per row; ℓ_xy = P_xy / P − ℓ_x ℓ_y
+            l_t = -(tb * pb - ta * pa)
+            grad[-1] += _dot(l_t, wb)
+            if derivs == 2:
+                p_tt = tb * pb * (1.0 + thb) - ta * pa * (1.0 + tha)
+                hess[-1, -1] += _dot(p_tt - l_t * l_t, wb)
+            if self.fit_loc:
+                l_m = -(pb - pa) / sigma
+                grad[0] += _dot(l_m, wb)
+                if derivs == 2:
+                    p_mm = (pb * hb - pa * ha) / (sigma * sigma)
+                    p_mt = (pb * (1.0 + thb) - pa * (1.0 + tha)) / sigma
+                    hess[0, 0] += _dot(p_mm - l_m * l_m, wb)
+                    hess[0, 1] += _dot(p_mt - l_m * l_t, wb)
+        if keep and not cached:
+            self._lp_key = (m, tau, df)
+        hess[1:, :1] = hess[:1, 1:].T
+        return f / self.W, grad / self.W, hess / self.W
 
     def __call__(self, theta: np.ndarray, derivs: bool = True) -> tuple:
         key = (theta.tobytes(), derivs)
@@ -434,15 +474,14 @@ class _IntervalObjective:
             return self._last[1]
         m, tau, df = self._split(theta)
         if not derivs:
-            res: tuple = self._rows(m, tau, df, False)
+            res: tuple = self._rows(m, tau, df, 0)[:1]
         elif self.gaussian:
-            f, g, h, _ = self._rows(m, tau, df, True)
-            res = (f, g, h)
+            res = self._rows(m, tau, df, 2)
         else:
-            f, g, h, _ = self._rows(m, tau, df, True)
+            f, g, h = self._rows(m, tau, df, 2)
             s, e = math.log(df), self.STEP
-            fp, gp, _, _ = self._rows(m, tau, math.exp(s + e), True)
-            fm, gm, _, _ = self._rows(m, tau, math.exp(s - e), True)
+            fp, gp, _ = self._rows(m, tau, math.exp(s + e), 1)
+            fm, gm, _ = self._rows(m, tau, math.exp(s - e), 1)
             k = g.size
             grad = np.append(g, (fp - fm) / (2 * e))
             hess = np.zeros((k + 1, k + 1))
@@ -455,11 +494,12 @@ class _IntervalObjective:
 
 
 def _maximise(fun: Callable, theta0: np.ndarray, fit_loc: bool,
-              counting: bool = False) -> tuple[np.ndarray, str]:
+              counting: bool = False) -> tuple[np.ndarray, str, float]:
     """Damped Newton ascent on θ = ([m,] log σ, [log ν]).
 
     The Hessian's eigenvalues are made negative (|λ|, floored), steps are capped at 2 and
-    backtracked until the objective rises (Armijo). Returns θ and a status: "ok";
+    backtracked until the objective rises (Armijo). Returns θ, a status and the objective
+    at the last point evaluated (within rounding of its value at θ). The status is "ok";
     "limit" when log ν reaches log DF_CAP with the objective still rising in it; or
     "diverged" when ν falls below DF_MIN or σ collapses (an unbounded likelihood).
     """
@@ -471,21 +511,21 @@ def _maximise(fun: Callable, theta0: np.ndarray, fit_loc: bool,
     f, g, h = fun(theta, True)
     for _ in range(200):
         if not (math.isfinite(f) and np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
-            return theta, "diverged"
+            return theta, "diverged", f
         lam, vec = np.linalg.eigh(h)
         floor = 1e-12 * max(1.0, float(np.max(np.abs(lam))))
         newton = bool(np.all(lam < -floor))
         step = vec @ ((vec.T @ g) / np.maximum(np.abs(lam), floor))
         big = float(np.max(np.abs(step)))
-        if newton and big < 1e-7:  # quadratic convergence: the error left is ~big²
-            return theta + step, "ok"
+        if newton and big < 1e-6:  # quadratic convergence: the error left is ~big²
+            return theta + step, "ok", f
         if big > 2.0:
             step *= 2.0 / big
         if has_df and theta[-1] + step[-1] > log_cap:
             room = log_cap - theta[-1]
             if room <= 1e-9:  # at the cap: stop if the likelihood still rises in ν
                 if g[-1] > 0.0:
-                    return theta, "limit"
+                    return theta, "limit", f
                 step[-1] = 0.0
             else:
                 step *= room / step[-1]
@@ -498,75 +538,91 @@ def _maximise(fun: Callable, theta0: np.ndarray, fit_loc: bool,
                 break
             t *= 0.5
             if t < 1e-10:
-                return theta, "ok"  # no ascent left at this precision
+                return theta, "ok", f  # no ascent left at this precision
         theta = cand
         f, g, h = fun(theta, True)
         if has_df and theta[-1] < log_min:
-            return theta, "diverged"
-        if theta[tau_i] < -30.0:
-            return theta, "ok" if counting else "diverged"
-    return theta, "ok"
+            return theta, "diverged", f
+        # σ below a millionth of the starting (robust) scale: the density's likelihood
+        # is running off to infinity at tied values; the discretised one is bounded (≤ 1)
+        if theta[tau_i] < (-30.0 if counting else -14.0):
+            return theta, ("ok" if counting else "diverged"), f
+    return theta, "ok", f
 
 
-def _fit_density(x: np.ndarray, w: np.ndarray | None, fit_loc: bool, mean: float,
+def _fit_density(y: np.ndarray, pred: np.ndarray | None, w: np.ndarray | None, mean: float,
                  sigma: float) -> tuple[float, float, float]:
-    """(loc, ν, σ) by ML on values x (fit_loc) or residuals x (loc = 0 fixed), given the
-    Gaussian MLE (mean, sigma) of the same data.
+    """(loc, ν, σ) by ML, loc fitted when pred is None (else the residuals y − ŷ have
+    location 0), given the Gaussian MLE (mean, sigma) of the same data.
 
-    Newton from a robust start on a strided sample of at most SUBSAMPLE_ROWS rows, then
-    on every row from there (2–3 passes); the Gaussian limit is taken when ν reaches
-    DF_CAP with the likelihood still rising, or when it is at least as likely.
+    Newton from a robust start on a strided sample of SUBSAMPLE_ROWS rows, then on samples
+    ten times larger, then on every row, each from the last answer (2–3 passes at the
+    end); the Gaussian limit is taken when ν reaches DF_CAP with the likelihood still
+    rising, or when it is at least as likely.
     """
-    n = x.size
-    W = total_weight(n, w)
+    fit_loc = pred is None
+    n = y.size
     var = sigma * sigma
     gauss_ll = -0.5 * math.log(2.0 * math.pi * var) - 0.5
-    step = max(1, -(-n // SUBSAMPLE_ROWS))
-    xs = x[::step]
-    ws = None if w is None else w[::step]
-    # a robust start: the median and the median absolute deviation, scaled for ν = 5
+
+    def sample(rows: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        step = max(1, -(-n // rows))
+        return (y[::step], None if pred is None else pred[::step],
+                None if w is None else w[::step])
+
+    # a robust start on the smallest sample: the median and the median absolute deviation,
+    # scaled for ν = 5
+    ys, ps, ws = sample(SUBSAMPLE_ROWS)
+    xs = ys if ps is None else ys - ps
     loc0 = weighted_median(xs, ws) if fit_loc else 0.0
     mad = weighted_median(np.abs(xs - loc0), ws)
     if not mad > 0.0:
         mad = sigma
     df0 = 5.0
-    sigma0 = mad / float(special.stdtrit(df0, 0.75))
-    theta = np.array(([0.0] if fit_loc else []) + [0.0, math.log(df0)])
-    result = _fit_standardised(xs, ws, fit_loc, loc0, sigma0, theta)
-    if result is not None and step > 1:
-        loc1, df1, sigma1, _ = result
+    result: tuple[float, float, float, float] | None = (
+        loc0, df0, mad / float(special.stdtrit(df0, 0.75)), -math.inf)
+
+    def refit(start: tuple[float, float, float, float], rows: int | None):
+        loc1, df1, sigma1, _ = start
         theta = np.array(([0.0] if fit_loc else []) + [0.0, math.log(df1)])
-        result = _fit_standardised(x, w, fit_loc, loc1, sigma1, theta)
-    elif result is None and step > 1:
-        # the sample reached the Gaussian limit; on all rows try the interior only if the
+        return _fit_standardised(*(sample(rows) if rows else (y, pred, w)), loc1, sigma1,
+                                 theta)
+
+    rows = SUBSAMPLE_ROWS
+    while 4 * rows <= n and result is not None:  # samples at least 4 times smaller
+        result = refit(result, rows)
+        rows *= 10
+    if result is not None:
+        result = refit(result, None)
+    else:
+        # a sample reached the Gaussian limit; on all rows try the interior only if the
         # excess kurtosis is positive (else ν = ∞ is a local maximum of the profile)
-        r2 = np.subtract(x, mean)
+        r2 = np.subtract(y, mean) if pred is None else y - pred
         r2 *= r2
-        kurt = _dot(r2 * r2, w) / W / (var * var) - 3.0
+        kurt = _dot(r2 * r2, w) / total_weight(n, w) / (var * var) - 3.0
+        del r2
         if kurt > 0.0:
             df_k = min(max(4.0 + 6.0 / kurt, 2.5), 1e3)
-            theta = np.array(([0.0] if fit_loc else []) + [0.0, math.log(df_k)])
-            result = _fit_standardised(x, w, fit_loc, mean,
-                                       math.sqrt(var * (df_k - 2.0) / df_k), theta)
+            result = refit((mean, df_k, math.sqrt(var * (df_k - 2.0) / df_k), 0.0), None)
     if result is None or result[3] <= gauss_ll:
         return mean, math.inf, sigma
     loc, df, sigma, _ = result
     return loc, df, sigma
 
 
-def _fit_standardised(x: np.ndarray, w: np.ndarray | None, fit_loc: bool, loc0: float,
-                      sigma0: float, theta: np.ndarray) -> tuple[float, float, float, float] | None:
+def _fit_standardised(y: np.ndarray, pred: np.ndarray | None, w: np.ndarray | None,
+                      loc0: float, sigma0: float,
+                      theta: np.ndarray) -> tuple[float, float, float, float] | None:
     """Newton on z = (x − loc0)/σ0; (loc, ν, σ, mean log-likelihood), None at the limit."""
-    z = np.subtract(x, loc0)
-    z /= sigma0
-    obj = _DensityObjective(z, w, fit_loc)
-    theta, status = _maximise(obj, theta, fit_loc)
+    fit_loc = pred is None
+    obj = _DensityObjective(y, pred, w, loc0, sigma0)
+    theta, status, f = _maximise(obj, theta, fit_loc)
     if status == "diverged":
         raise FitError("the Student-t likelihood has no maximum on these data: it grows "
                        "without bound as df and scale go to 0 at a value many rows share")
     if status == "limit":
         return None
-    f = obj(theta)[0] - math.log(sigma0)
+    f -= math.log(sigma0)
     loc = loc0 + sigma0 * float(theta[0]) if fit_loc else 0.0
     tau, s = float(theta[-2]), float(theta[-1])
     if s >= math.log(DF_CAP):
