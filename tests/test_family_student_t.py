@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import integrate, optimize, special, stats
 
 import losscli.families.student_t as student_t
@@ -116,6 +118,20 @@ def test_far_tail_matches_quadrature(df, t):
     got = FAM.logcdf(np.array([t]), 0.0, {"df": df, "scale": 1.0})[0]
     assert got == pytest.approx(_log_tail_by_quadrature(t, df), rel=1e-9)
     assert FAM.logsf(np.array([-t]), 0.0, {"df": df, "scale": 1.0})[0] == got
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0.05, 1e7), st.floats(-1e6, 1e6), st.floats(1e-3, 1e3))
+def test_cdf_and_sf_are_complements_and_bound_the_interval(df, x, scale):
+    params = {"df": df, "scale": scale}
+    xs = np.array([x])
+    lc, ls = FAM.logcdf(xs, 0.0, params)[0], FAM.logsf(xs, 0.0, params)[0]
+    assert lc <= 0.0 and ls <= 0.0
+    assert np.logaddexp(lc, ls) == pytest.approx(0.0, abs=1e-13)
+    y = np.array([float(np.round(x))])
+    li = FAM.interval_loglik(y, 0.0, params)[0]
+    upper = min(FAM.logcdf(y + 0.5, 0.0, params)[0], FAM.logsf(y - 0.5, 0.0, params)[0])
+    assert np.isfinite(li) and li <= upper + 1e-12
 
 
 @pytest.mark.parametrize("df", [0.5, 3.0, 40.0])
