@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -97,10 +98,27 @@ def evaluate(req: Request, progress: Progress = _noop) -> dict:
         models[0]["base_measure"], req.unit, models, warnings)
 
 
+def by_value(ds: Dataset) -> Dataset:
+    """The same data as distinct target values with their total weights.
+
+    Without predictions every row with the same target value contributes the same
+    log-likelihood, so on an integer target every fit, sum and test of the comparison runs
+    on the value counts, at a cost independent of the number of rows. Error messages
+    point at the first row holding a value."""
+    values, inverse = np.unique(ds.y, return_inverse=True)
+    weights = np.bincount(inverse, weights=ds.w, minlength=values.size).astype(np.float64)
+    first = np.full(values.size, ds.y.size, dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(ds.y.size))
+    rows = first if ds.kept_rows is None else ds.kept_rows[first]
+    return dataclasses.replace(ds, y=values, w=weights, kept_rows=rows, n_rows=ds.rows_used)
+
+
 def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
     """Fit every applicable family, rank them, test the differences, recommend a loss."""
     _check_families(req.families)
     ds, kind = _load(req, progress)
+    if not ds.has_prediction and kind in kinds.COUNTING_KINDS:
+        ds = by_value(ds)
     names, skipped_pairs = kinds.candidates(kind, ds.has_prediction)
     skipped = [{"family": f, "reason": r} for f, r in skipped_pairs]
     if req.families:

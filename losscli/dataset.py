@@ -36,6 +36,8 @@ class Dataset:
     clipped: int = 0
     warnings: list[str] = field(default_factory=list)
     kept_rows: np.ndarray | None = None  # 0-based file rows of the rows kept; None: all
+    # set when y, w hold distinct values and their total weights instead of rows
+    n_rows: int | None = None
 
     def file_row(self, i: int) -> int:
         """1-based data row in the file of the i-th kept row (for error messages)."""
@@ -43,7 +45,7 @@ class Dataset:
 
     @property
     def rows_used(self) -> int:
-        return int(self.y.shape[-1])
+        return int(self.y.shape[-1]) if self.n_rows is None else self.n_rows
 
     @property
     def total_weight(self) -> float:

@@ -265,8 +265,9 @@ def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
         if fam.discrete:
             normalized = ce / baseline if baseline > 0 else None
     result = ModelResult(
-        family=name, loss=fam.loss, params=json_params(params), n_params=k, n=int(y.shape[-1]),
-        fit_rows=used, nll=nll, cross_entropy=ce, entropy=h, entropy_method=method,
+        family=name, loss=fam.loss, params=json_params(params), n_params=k, n=ds.rows_used,
+        fit_rows=ds.rows_used if used == y.shape[-1] else used, nll=nll, cross_entropy=ce,
+        entropy=h, entropy_method=method,
         kl=None if h is None else ce - h, aic=2 * k + 2 * nll,
         bic=k * math.log(W) + 2 * nll, baseline_cross_entropy=baseline,
         information_gain=gain, normalized_entropy=normalized,

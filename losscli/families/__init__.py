@@ -8,12 +8,16 @@ from losscli.families.beta import Beta
 from losscli.families.categorical import Categorical
 from losscli.families.gamma import Gamma
 from losscli.families.gaussian import Gaussian
+from losscli.families.laplace import Laplace
 from losscli.families.lognormal import LogNormal
 from losscli.families.negative_binomial import NegativeBinomial
 from losscli.families.poisson import Poisson
+from losscli.families.student_t import StudentT
 
 FAMILIES: dict[str, type[Family]] = {
     "gaussian": Gaussian,
+    "laplace": Laplace,
+    "student_t": StudentT,
     "bernoulli": Bernoulli,
     "categorical": Categorical,
     "poisson": Poisson,
