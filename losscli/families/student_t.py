@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from losscli import parallel
 from losscli.errors import FitError
 from losscli.families.base import (
     LOG_HALF,
@@ -426,11 +427,12 @@ class _IntervalObjective:
         keep = derivs != 1  # the centre point, whose log P the derivatives reuse
         cached = keep and self._lp_key == (m, tau, df)
         k = 2 if self.fit_loc else 1
-        f = 0.0
-        grad = np.zeros(k)
-        hess = np.zeros((k, k))
-        for lo in range(0, self.a.size, self.BLOCK):
-            hi = min(lo + self.BLOCK, self.a.size)
+
+        def block(sl: slice) -> tuple[float, np.ndarray, np.ndarray]:
+            lo, hi = sl.start, sl.stop
+            f = 0.0
+            grad = np.zeros(k)
+            hess = np.zeros((k, k))
             wb = None if w is None else w[lo:hi]
             ta = (self.a[lo:hi] - m) / sigma
             tb = (self.b[lo:hi] - m) / sigma
@@ -442,7 +444,7 @@ class _IntervalObjective:
                     self._lp[lo:hi] = lp
             f += _dot(lp, wb)
             if not derivs:
-                continue
+                return f, grad, hess
             with np.errstate(over="ignore", invalid="ignore"):
                 pa = np.exp(_log_density_std(ta, df) - lp)  # f(t_a)/P
                 pb = np.exp(_log_density_std(tb, df) - lp)
@@ -466,6 +468,14 @@ class _IntervalObjective:
                     p_mt = (pb * (1.0 + thb) - pa * (1.0 + tha)) / sigma
                     hess[0, 0] += _dot(p_mm - l_m * l_m, wb)
                     hess[0, 1] += _dot(p_mt - l_m * l_t, wb)
+            return f, grad, hess
+
+        # blocks on every core; the sums are added in block order, so the result does not
+        # depend on the number of threads
+        parts = parallel.map_blocks(block, self.a.size, self.BLOCK)
+        f = math.fsum(p[0] for p in parts)
+        grad = np.sum([p[1] for p in parts], axis=0)
+        hess = np.sum([p[2] for p in parts], axis=0)
         if keep and not cached:
             self._lp_key = (m, tau, df)
         hess[1:, :1] = hess[:1, 1:].T
