@@ -59,9 +59,12 @@ def _table(rep: dict, ranked: bool) -> Table:
     models = rep["models"]
     methods = {m["entropy_method"] for m in models}
     one_method = len(methods) == 1
+    caption = f"entropy method: {methods.pop()}" if one_method else ""
+    if any(m["entropy_method"] == "spacing" for m in models):
+        caption += ("; KL is an estimate for a continuous target (entropy of the residuals, "
+                    "an upper bound, so KL may come out below 0)")
     t = Table(title=title(rep), box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
-              caption=f"entropy method: {methods.pop()}" if one_method else None,
-              caption_justify="left")
+              caption=caption or None, caption_justify="left")
     number = {"justify": "right", "no_wrap": True}
     if ranked:
         t.title += f", ranked by {rep['criterion'].upper()}"
@@ -100,16 +103,34 @@ def _params_lines(rep: dict) -> Text:
     return lines
 
 
+POINT_METRICS = ("mse", "rmse", "mae", "r2")
+
+
 def _metrics_table(rep: dict) -> Table:
+    """Family metrics; the point-prediction metrics once when every family shares ŷ."""
+    models = rep["models"]
+    point = [{k: m["metrics"].get(k) for k in POINT_METRICS} for m in models]
+    shared = len(models) > 1 and all(p == point[0] and p["mse"] is not None for p in point)
     names: list[str] = []
-    for m in rep["models"]:
-        names += [k for k in m["metrics"] if k not in names]
+    for m in models:
+        names += [k for k in m["metrics"] if k not in names
+                  and not (shared and k in POINT_METRICS)]
     t = Table(title="metrics of the point prediction", box=box.SIMPLE_HEAD,
-              title_justify="left")
-    t.add_column("family")
-    for n in names:
-        t.add_column(n, justify="right")
-    for m in rep["models"]:
+              title_justify="left", pad_edge=False)
+    t.add_column("family", no_wrap=True)
+    cols = list(POINT_METRICS) + names if shared else names
+    for n in cols:
+        t.add_column(n, justify="right", no_wrap=True)
+    if shared:
+        t.add_row("every family (same ŷ)", *(num(point[0][k]) for k in POINT_METRICS),
+                  *("" for _ in names))
+        for m in models:
+            if any(n in m["metrics"] for n in names):
+                t.add_row(m["family"], *("" for _ in POINT_METRICS),
+                          *(num(m["metrics"].get(n)) if n in m["metrics"] else ""
+                            for n in names))
+        return t
+    for m in models:
         t.add_row(m["family"], *(num(m["metrics"].get(n)) if n in m["metrics"] else ""
                                  for n in names))
     return t
@@ -134,6 +155,21 @@ def _tests_lines(rep: dict) -> list[Text]:
     return out
 
 
+FRAMEWORKS = ("pytorch", "sklearn", "xgboost", "lightgbm")
+FRAMEWORK_LABELS = ("PyTorch", "scikit-learn", "XGBoost", "LightGBM")
+
+
+def _frameworks(r: dict) -> str:
+    return ", ".join(f"{k}: {r[k]}" for k in FRAMEWORKS if r.get(k))
+
+
+def _fw_of(family: str) -> dict:
+    from losscli.families import FAMILIES
+
+    fw = FAMILIES[family].frameworks
+    return {k: getattr(fw, k) for k in FRAMEWORKS}
+
+
 def render(rep: dict) -> Group:
     ranked = rep["command"] == "compare-noise-models"
     parts: list[Any] = [_table(rep, ranked), _params_lines(rep), _metrics_table(rep)]
@@ -142,15 +178,26 @@ def render(rep: dict) -> Group:
         if tests:
             parts += [Text("Is the difference real?", style="bold")] + tests
         r = rep["recommendation"]
-        fw = ", ".join(f"{k}: {r[k]}" for k in ("pytorch", "sklearn", "xgboost", "lightgbm")
-                       if r[k]) or "no framework has it built in"
         transform = " on log y" if r["transform"] == "log" else ""
         parts.append(Text.assemble(
             ("\nRecommendation: ", "bold"), (f"{r['family']} — train with {r['loss']}"
                                              f"{transform}", "bold green")))
-        parts.append(Text(f"  {fw}"))
-        for s in rep.get("skipped", []):
-            parts.append(Text(f"  skipped {s['family']}: {s['reason']}", style="dim"))
+        shown = r
+        if not _frameworks(r):
+            nearest = next((m["family"] for m in rep["models"][1:]
+                            if _frameworks(_fw_of(m["family"]))), None)
+            note = "  no built-in loss in PyTorch, scikit-learn, XGBoost or LightGBM"
+            if nearest is not None:
+                shown = _fw_of(nearest)
+                note += f"; the best-ranked family with one is {nearest}:"
+            parts.append(Text(note))
+        for key, label in zip(FRAMEWORKS, FRAMEWORK_LABELS, strict=True):
+            if shown.get(key):
+                parts.append(Text(f"    {label:<14}{shown[key]}"))
+        if rep.get("skipped"):
+            names = ", ".join(s["family"] for s in rep["skipped"])
+            parts.append(Text(f"  not fitted: {names} (reasons in --format json)",
+                              style="dim"))
     for w in rep["warnings"]:
         parts.append(Text(f"warning: {w}", style="yellow"))
     if rep["input"]["clipped"]:
