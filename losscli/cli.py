@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
 from enum import Enum
 from typing import Annotated, Literal
 
@@ -115,10 +116,20 @@ def _run(command: str, fmt: str, output: str | None, **fields) -> None:
     from losscli import api, render
 
     show = fmt == "table" and sys.stderr.isatty()
-    with render.DelayedStatus(enabled=show) as progress:
+    stages: list[tuple[str, float]] = [("start", time.perf_counter())]
+    with render.DelayedStatus(enabled=show) as status:
+
+        def progress(label: str) -> None:
+            stages.append((label, time.perf_counter()))
+            status(label)
+
         run = api.evaluate if command == "evaluate" else api.compare_noise_models
         rep = run(req, progress)
+    stages.append(("output", time.perf_counter()))
     _emit(rep, fmt, output)
+    if os.environ.get("LOSSCLI_TIMINGS") == "1":  # per-stage wall times, for benchmarks
+        for (label, t0), (_, t1) in zip(stages[1:], stages[2:], strict=False):
+            print(f"timing: {label}: {t1 - t0:.3f} s", file=sys.stderr)
 
 
 def _emit(rep, fmt: str, output: str | None) -> None:
