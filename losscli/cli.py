@@ -38,32 +38,39 @@ FileArg = Annotated[str, typer.Argument(
     metavar="FILE", help="CSV, TSV, .csv.gz or Parquet file; '-' reads CSV from stdin.",
     show_default=False)]
 TargetOpt = Annotated[str | None, typer.Option(
-    "--target", "-t", help="Target column (default: y, target, label, y_true or actual).")]
+    "--target", "-t", metavar="COLUMN",
+    help="Target column (default: y, target, label, y_true or actual).")]
 PredOpt = Annotated[str | None, typer.Option(
-    "--pred", "-p", help="Prediction column: the mean, median, location or P(y=1) "
+    "--pred", "-p", metavar="COLUMN",
+    help="Prediction column: the mean, median, location or P(y=1) "
     "(default: y_pred, pred, prediction, yhat, y_hat, mu, prob or p).")]
 ProbsOpt = Annotated[list[str] | None, typer.Option(
-    "--probs", help="Class-probability columns: comma list or glob such as 'p_*' "
+    "--probs", metavar="COLUMNS",
+    help="Class-probability columns: comma list or glob such as 'p_*' "
     "(default: columns named p_*, prob_* or proba_*).")]
 LogitsOpt = Annotated[list[str] | None, typer.Option(
-    "--logits", help="Logit columns (comma list or glob); one column is a binary logit.")]
+    "--logits", metavar="COLUMNS",
+    help="Logit columns (comma list or glob); one column is a binary logit.")]
 SoftOpt = Annotated[list[str] | None, typer.Option(
-    "--soft-target", help="Soft-label columns, in the same class order as the "
+    "--soft-target", metavar="COLUMNS", help="Soft-label columns, in the same class order as the "
     "probabilities; one column is a soft P(y=1).")]
 WeightOpt = Annotated[str | None, typer.Option(
-    "--weight", "-w", help="Frequency-weight column (≥ 0).")]
+    "--weight", "-w", metavar="COLUMN", help="Frequency-weight column (≥ 0).")]
 FormatInOpt = Annotated[Literal["csv", "tsv", "parquet"] | None, typer.Option(
     "--input-format", help="Override the format implied by the file extension.")]
 FamilyOpt = Annotated[list[Family] | None, typer.Option(
-    "--family", "-f", help="Noise family (repeatable).")]
+    "--family", "-f", metavar="FAMILY", help="Noise family (repeatable): "
+    + ", ".join(FAMILY_NAMES) + ".")]
 KindOpt = Annotated[Kind | None, typer.Option(
-    "--target-kind", help="Override the detected target kind.")]
+    "--target-kind", metavar="KIND", help="Override the detected target kind: "
+    + ", ".join(TARGET_KINDS) + ".")]
 UnitOpt = Annotated[Literal["nats", "bits"], typer.Option(
     "--unit", help="Unit of nll, cross-entropy, entropy and KL.")]
 OutFormatOpt = Annotated[Literal["table", "json"], typer.Option(
     "--format", help="Rich table for people, or strict JSON for tools.")]
 OutputOpt = Annotated[str | None, typer.Option(
-    "--output", "-o", help="Write the result to this file (atomically) instead of stdout.")]
+    "--output", "-o", metavar="FILE",
+    help="Write the result to this file (atomically) instead of stdout.")]
 EpsOpt = Annotated[float, typer.Option(
     "--eps", min=0.0, max=0.5, help="Clip probabilities to [eps, 1-eps]; 0 disables. "
     "Default: float64 machine epsilon.")]
@@ -72,7 +79,8 @@ StrictOpt = Annotated[bool, typer.Option(
 RenormOpt = Annotated[bool, typer.Option(
     "--renormalize", help="Rescale probability rows that do not sum to 1.")]
 FitRowsOpt = Annotated[str, typer.Option(
-    "--fit-rows", help="Fit numeric nuisance parameters on a seeded sample of this many "
+    "--fit-rows", metavar="N|all",
+    help="Fit numeric nuisance parameters on a seeded sample of this many "
     "rows ('all' disables); scoring always uses every row.")]
 CriterionOpt = Annotated[Literal["aic", "bic", "nll"], typer.Option(
     "--criterion", help="Ranking criterion.")]
@@ -234,9 +242,9 @@ def families(format: OutFormatOpt = "table") -> None:
         return
     from rich.console import Console
 
-    from losscli.render import families_table
+    from losscli.render import families_tables
 
-    Console().print(families_table(rows))
+    Console().print(families_tables(rows))
 
 
 def main() -> None:

@@ -212,16 +212,21 @@ def print_report(rep: dict, file=None) -> None:
     console.print(render(rep))
 
 
-def families_table(rows: list[dict]) -> Table:
-    t = Table(title="noise families", box=box.SIMPLE_HEAD, title_justify="left")
-    for col in ("family", "support", "prediction", "nuisance", "loss", "pytorch", "sklearn",
-                "xgboost", "lightgbm"):
-        t.add_column(col, overflow="fold")
+def families_tables(rows: list[dict]) -> Group:
+    """Two tables: what each family models, and its loss in each framework."""
+    what = Table(title="noise families", box=box.SIMPLE_HEAD, title_justify="left",
+                 pad_edge=False)
+    for col in ("family", "target support", "prediction is", "fitted nuisance", "loss"):
+        what.add_column(col, no_wrap=col == "family")
+    names = Table(title="the same loss in each framework (— none built in)",
+                  box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    names.add_column("family", no_wrap=True)
+    for label in FRAMEWORK_LABELS:
+        names.add_column(label, overflow="fold")
     for r in rows:
-        t.add_row(*(r[c] or "— (none)" for c in (
-            "family", "support", "prediction", "nuisance", "loss", "pytorch", "sklearn",
-            "xgboost", "lightgbm")))
-    return t
+        what.add_row(r["family"], r["support"], r["prediction"], r["nuisance"], r["loss"])
+        names.add_row(r["family"], *(r[k] or "—" for k in FRAMEWORKS))
+    return Group(what, Text(""), names)
 
 
 class DelayedStatus:
