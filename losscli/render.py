@@ -232,9 +232,11 @@ def families_tables(rows: list[dict]) -> Group:
 class DelayedStatus:
     """A transient spinner on stderr that appears only if the work lasts > `delay` s."""
 
-    def __init__(self, enabled: bool, delay: float = 1.0) -> None:
+    def __init__(self, enabled: bool, delay: float = 1.0,
+                 console: Console | None = None) -> None:
         self.enabled = enabled
         self.delay = delay
+        self.console = console
         self.label = "working"
         self._status = None
         self._timer: threading.Timer | None = None
@@ -250,7 +252,8 @@ class DelayedStatus:
         with self._lock:
             if self._timer is None:
                 return
-            self._status = Console(stderr=True).status(self.label, spinner="dots")
+            console = self.console or Console(stderr=True)
+            self._status = console.status(self.label, spinner="dots")
             self._status.start()
 
     def __enter__(self) -> DelayedStatus:
