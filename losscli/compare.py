@@ -10,8 +10,11 @@ from scipy import special
 from losscli.families.base import total_weight, wsum
 from losscli.score import Scored
 
-# (null, alternative): the null is the alternative with a parameter on its boundary
-NESTED = (("poisson", "negative_binomial"), ("gaussian", "student_t"))
+# (null, alternative, parameter, value): the null is the alternative with that parameter
+# at that boundary value
+NESTED_AT = (("poisson", "negative_binomial", "alpha", 0.0),
+             ("gaussian", "student_t", "df", math.inf))
+NESTED = tuple((a, b) for a, b, _, _ in NESTED_AT)
 SIGNIFICANCE = 0.05
 
 
@@ -35,6 +38,10 @@ def likelihood_ratio(null: Scored, alt: Scored) -> dict:
     """LR = 2(nll_null − nll_alt), floored at 0; the null sits on the boundary, so
     p = ½ P(χ²₁ > LR) for LR > 0 and 1 at LR = 0 (the ½χ²₀ + ½χ²₁ mixture)."""
     lr = max(2.0 * (null.result.nll - alt.result.nll), 0.0)
+    at = next(((p, v) for a, b, p, v in NESTED_AT
+               if (a, b) == (null.result.family, alt.result.family)), None)
+    if at is not None and alt.params.get(at[0]) == at[1]:
+        lr = 0.0  # the alternative's fit is the null model: only optimiser noise differs
     p = 0.5 * float(special.chdtrc(1, lr)) if lr > 0 else 1.0
     return {"kind": "likelihood_ratio", "null": null.result.family,
             "alternative": alt.result.family, "statistic": lr, "p_value": p}
