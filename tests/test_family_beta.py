@@ -18,6 +18,7 @@ from losscli.dataset import Dataset
 from losscli.errors import FitError, InputError
 from losscli.families.beta import Beta
 from losscli.score import check_domain
+from tests.oracles import wsum
 
 RTOL_LL = 1e-9
 RTOL_FIT = 1e-4
@@ -32,9 +33,6 @@ def data(rng):
     w = rng.integers(1, 5, n).astype(float)
     return y, mu, w
 
-
-def _wsum(x, w):
-    return float(np.sum(x if w is None else w * x))
 
 
 # ------------------------------------------------------------------ declared facts
@@ -98,7 +96,7 @@ def test_conditional_precision_matches_scipy_optimum(data, weighted):
 
     def nll(log_phi):
         phi = math.exp(log_phi)
-        return -_wsum(stats.beta(mu * phi, (1 - mu) * phi).logpdf(y), w)
+        return -wsum(stats.beta(mu * phi, (1 - mu) * phi).logpdf(y), w)
 
     res = optimize.minimize_scalar(nll, bounds=(-2, 8), method="bounded",
                                    options={"xatol": 1e-10})
@@ -130,7 +128,7 @@ def test_marginal_fit_matches_scipy_optimum(data, weighted):
 
     def nll(v):
         a, b = np.exp(v)
-        return -_wsum(stats.beta(a, b).logpdf(y), w)
+        return -wsum(stats.beta(a, b).logpdf(y), w)
 
     res = optimize.minimize(nll, [0.0, 0.0], method="Nelder-Mead",
                             options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000})

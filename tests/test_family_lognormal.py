@@ -20,6 +20,7 @@ from losscli.errors import FitError, InputError
 from losscli.families.base import value_counts
 from losscli.families.lognormal import LogNormal
 from losscli.score import check_domain, fit_family, row_loglik
+from tests.oracles import interval_logprob, wsum
 
 RTOL_LL = 1e-9
 RTOL_FIT = 1e-4
@@ -45,16 +46,10 @@ def counts(rng):
     return y, m, w
 
 
-def _wsum(x, w):
-    return float(np.sum(x if w is None else w * x))
 
 
-def interval_logprob(dist, y):
-    """log P(max(y − ½, 0) < Y ≤ y + ½) from scipy, by the CDF below the median, else the SF."""
-    a, b = np.maximum(y - 0.5, 0.0), y + 0.5
-    lower = dist.cdf(a) <= 0.5
-    with np.errstate(divide="ignore"):
-        return np.where(lower, np.log(dist.cdf(b) - dist.cdf(a)), np.log(dist.sf(a) - dist.sf(b)))
+def _interval0(dist, y):
+    return interval_logprob(dist, y, lower=0.0)
 
 
 # ------------------------------------------------------------------ declared facts
@@ -110,7 +105,7 @@ def test_conditional_sigma_closed_form_and_scipy_optimum(data, weighted):
     w = w if weighted else None
 
     def nll(log_s):
-        return -_wsum(stats.lognorm(s=math.exp(log_s), scale=m).logpdf(y), w)
+        return -wsum(stats.lognorm(s=math.exp(log_s), scale=m).logpdf(y), w)
 
     res = optimize.minimize_scalar(nll, bounds=(-4, 2), method="bounded",
                                    options={"xatol": 1e-10})
@@ -127,7 +122,7 @@ def test_marginal_fit_matches_scipy_optimum(data, weighted):
     w = w if weighted else None
 
     def nll(v):
-        return -_wsum(stats.lognorm(s=math.exp(v[1]), scale=math.exp(v[0])).logpdf(y), w)
+        return -wsum(stats.lognorm(s=math.exp(v[1]), scale=math.exp(v[0])).logpdf(y), w)
 
     res = optimize.minimize(nll, [1.0, 0.0], method="Nelder-Mead",
                             options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000})
@@ -203,7 +198,7 @@ def test_interval_probabilities_sum_to_one(sigma, m):
 def test_interval_loglik_matches_scipy(counts):
     y, m, _ = counts
     params = {"sigma": 0.8}
-    expected = interval_logprob(FAM.to_scipy(m, params), y)
+    expected = _interval0(FAM.to_scipy(m, params), y)
     np.testing.assert_allclose(FAM.interval_loglik(y, m, params), expected, rtol=RTOL_LL)
 
 
@@ -213,7 +208,7 @@ def test_counting_conditional_fit_matches_scipy_optimum(counts, weighted):
     w = w if weighted else None
 
     def nll(log_s):
-        return -_wsum(interval_logprob(stats.lognorm(s=math.exp(log_s), scale=m), y), w)
+        return -wsum(_interval0(stats.lognorm(s=math.exp(log_s), scale=m), y), w)
 
     res = optimize.minimize_scalar(nll, bounds=(-4, 2), method="bounded",
                                    options={"xatol": 1e-10})
@@ -229,7 +224,7 @@ def test_counting_marginal_fit_matches_scipy_optimum(counts, weighted):
 
     def nll(v):
         dist = stats.lognorm(s=math.exp(v[1]), scale=math.exp(v[0]))
-        return -_wsum(interval_logprob(dist, values), vw)
+        return -wsum(_interval0(dist, values), vw)
 
     res = optimize.minimize(nll, [1.0, 0.0], method="Nelder-Mead",
                             options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 4000})

@@ -41,6 +41,7 @@ from sklearn.preprocessing import StandardScaler
 from statsmodels.discrete.discrete_model import NegativeBinomial as SMNegativeBinomial
 
 from tests.conftest import model, run_api
+from tests.oracles import interval_logprob
 
 RTOL_LL = 1e-7
 RTOL_FIT = 1e-4
@@ -77,17 +78,6 @@ def minimize_nd(f, x0) -> np.ndarray:
     assert res.success, res.message
     return res.x
 
-
-def interval_logprob(dist, y: np.ndarray, lower: float = -np.inf) -> np.ndarray:
-    """log P(a < Y ≤ b), [a, b] = [max(y − ½, lower), y + ½], from a frozen scipy.stats
-    distribution: c.d.f. differences below the median, survival-function differences
-    above it (where 1 − F would lose every digit)."""
-    a = np.maximum(y - 0.5, lower)
-    b = y + 0.5
-    upper = a >= dist.median()
-    with np.errstate(divide="ignore"):
-        p = np.where(upper, dist.sf(a) - dist.sf(b), dist.cdf(b) - dist.cdf(a))
-        return np.log(p)
 
 
 def ranked(rep: dict) -> list[str]:
