@@ -161,6 +161,10 @@ def fit_family(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
             # marginal fits on integer targets see only the value counts
             values, weights = counts if counts is not None else value_counts(y, w)
             if counting and continuous:
+                if values.size == 1:
+                    raise FitError("every target has the same value, so the discretised "
+                                   "likelihood keeps rising as the spread goes to 0: no "
+                                   "maximum with a spread > 0")
                 return fam.fit_counting(values, weights), n
             return fam.fit(values, weights), n
         return fam.fit(y, w), n
@@ -171,6 +175,11 @@ def fit_family(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
         w = None if w is None else w[idx]
         n = fit_rows
     if counting and continuous:
+        if np.all(np.abs(y - pred) <= 0.5):
+            raise FitError(
+                "every prediction lies within ½ of its integer target, so the discretised "
+                "likelihood keeps rising as the spread goes to 0: no maximum with a spread "
+                "> 0 (the limit is a point mass at the prediction)")
         return fam.fit_counting(y, w, pred), n
     return fam.fit(y, w, pred), n
 

@@ -318,6 +318,10 @@ def test_counting_accepts_zero_targets_and_perfect_predictions():
     pred[:2] = 0.3
     start = FAM.fit_start(np.array([1.0, 2.0, 4.0]), None, np.array([1.0, 2.0, 4.0]))
     assert math.isfinite(start["shape"]) and start["shape"] > 0
+    # every prediction inside its target's unit interval: the maximum is a point mass
+    with pytest.raises(FitError, match="no maximum"):
+        fit_family(FAM, y, None, pred, counting=True, fit_rows=None)
+    pred[4] = 3.2  # one row outside: an interior maximum, every row scored
     fit, _ = fit_family(FAM, y, None, pred, counting=True, fit_rows=None)
     ll = row_loglik(FAM, y, pred, fit, counting=True)
     assert np.all(np.isfinite(ll)) and np.all(ll <= 0)

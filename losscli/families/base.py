@@ -23,6 +23,9 @@ from losscli.errors import FitError
 Params = dict[str, Any]
 
 LOG_HALF = -math.log(2.0)
+# a numeric fit that moves a parameter by more than e^20 from its start has run off to a
+# boundary of the parameter space (a degenerate scale), where c.d.f.s lose all precision
+MAX_LOG_STEP = 20.0
 PILOT_ROWS = 50_000  # rows of the pilot fit that starts a discretised fit on many rows
 PILOT_SEED = 7
 
@@ -280,7 +283,12 @@ def minimize_params(
         return p
 
     def f(x: np.ndarray) -> float:
-        val = objective(from_x(np.atleast_1d(x)))
+        if np.any(np.abs(x - x0) > MAX_LOG_STEP):  # far outside any sensible fit
+            return 1e300
+        try:
+            val = objective(from_x(np.atleast_1d(x)))
+        except (OverflowError, FloatingPointError, ZeroDivisionError):
+            return 1e300
         return val if math.isfinite(val) else 1e300
 
     x0 = to_x(start)
@@ -293,12 +301,18 @@ def minimize_params(
             lambda v: f(np.array([v])), bracket=(x0[0], x0[0] + step), method="brent",
             options={"xtol": 1e-6},
         )
-        return from_x(np.array([res.x]))
-    res = optimize.minimize(
-        f, x0, method="Nelder-Mead",
-        options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000, "maxfev": 8000},
-    )
-    return from_x(res.x)
+        x = np.array([res.x])
+    else:
+        res = optimize.minimize(
+            f, x0, method="Nelder-Mead",
+            options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000, "maxfev": 8000},
+        )
+        x = res.x
+    if np.any(np.abs(x - x0) > MAX_LOG_STEP - 1.0) or not f(x) < 1e300:
+        raise FitError(
+            "the likelihood has no maximum inside the parameter space (on these data "
+            "the fit runs to a zero or infinite scale)")
+    return from_x(x)
 
 
 def gammaln_int(y: np.ndarray) -> np.ndarray:
