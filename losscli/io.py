@@ -379,21 +379,30 @@ def load(req: Request) -> Dataset:
         bad |= ~np.isfinite(a)
     del table
 
-    dropped = int(bad.sum())
     warnings: list[str] = []
-    if dropped:
+    missing = int(bad.sum())
+    if missing:
         first = int(np.argmax(bad))
         which = next(c for c in cols.all() if _row_bad(arrays[c], first))
         if req.strict:
             raise InputError("missing or non-finite value (--strict)", file=path,
                              column=which, row=first + 1, value=str(arrays[which][first]))
-        keep = ~bad
-        arrays = {k: v[keep] for k, v in arrays.items()}
-        warnings.append(f"{dropped} of {n} rows dropped: missing or non-finite values "
+        warnings.append(f"{missing} of {n} rows dropped: missing or non-finite values "
                         f"(first: row {first + 1}, column {which!r})")
-        if not keep.any():
+        if bad.all():
             raise InputError(f"no rows left: all {n} rows have a missing or non-finite value",
                              file=path)
+    if cols.weight:
+        # a frequency weight of 0 is a row that is not there: it must not steer the
+        # target kind or a support check (negative weights are an error further down)
+        zero = (arrays[cols.weight] == 0.0) & ~bad
+        if zero.any() and not (zero | bad).all():
+            bad |= zero
+            warnings.append(f"{int(zero.sum())} rows with weight 0 ignored")
+    dropped = int(bad.sum())
+    if dropped:
+        keep = ~bad
+        arrays = {k: v[keep] for k, v in arrays.items()}
 
     ds = Dataset(path=path, format=fmt, rows_read=n, rows_dropped=dropped,
                  target=cols.target or ",".join(cols.soft), y=np.empty(0),
