@@ -93,9 +93,14 @@ def evaluate(req: Request, progress: Progress = _noop) -> dict:
                 "comparable with a discrete family's (compare-noise-models discretises)")
         warnings.extend(s.result.warnings)
         models.append(report.model_dict(s.result, req.unit))
+    measures = {m["base_measure"] for m in models}
+    if len(measures) > 1:
+        warnings.append("the families are scored on different base measures (counting and "
+                        "lebesgue): their nll are not comparable; compare-noise-models "
+                        "discretises the continuous ones")
     return report.build(
         "evaluate", ds, kind, "conditional" if ds.has_prediction else "marginal",
-        models[0]["base_measure"], req.unit, models, warnings)
+        measures.pop() if len(measures) == 1 else "mixed", req.unit, models, warnings)
 
 
 def by_value(ds: Dataset) -> Dataset:

@@ -112,13 +112,16 @@ def family_inputs(fam: Family, ds: Dataset) -> tuple[np.ndarray, Any]:
     """(y, prediction) in the form the family's loglik takes; prediction None = marginal."""
     if fam.name in ("bernoulli", "categorical"):
         if fam.name == "bernoulli" and ds.logq is None and ds.pred is not None:
-            raise FitError("bernoulli needs P(y = 1) predictions in [0, 1] "
+            raise FitError("needs P(y = 1) predictions in [0, 1] "
                            "(--pred, --probs or --logits)")
         if ds.logq is not None and fam.name == "bernoulli" and ds.logq.shape[0] != 2:
-            raise FitError(f"bernoulli needs one probability column, got {ds.logq.shape[0]}")
+            raise FitError(f"needs one probability column, got {ds.logq.shape[0]}")
+        if fam.name == "categorical" and ds.logq is None and ds.pred is not None:
+            raise FitError("needs class-probability columns (--probs or "
+                           f"--logits), not the point prediction {ds.prediction[0]!r}")
         return ds.y, ds.logq
     if ds.logq is not None and ds.pred is None:
-        raise FitError(f"{fam.name} needs a point prediction (--pred), not class probabilities")
+        raise FitError("needs a point prediction (--pred), not class probabilities")
     return ds.y, ds.pred
 
 
@@ -218,7 +221,9 @@ class Shared:
     def _compute_entropy(self, conditional: bool,
                          discrete: bool) -> tuple[float | None, str, str | None]:
         ds = self.ds
-        if ds.soft:
+        if ds.soft or (discrete and ds.y.ndim == 1 and not ds.labels
+                       and not np.all(ds.y == np.floor(ds.y))):
+            # soft labels given as such, or a proportion target read as soft labels
             return entropy.soft_labels(ds.y, ds.w), "soft-labels", None
         if discrete and conditional:
             return 0.0, "hard-labels", None
@@ -261,7 +266,7 @@ def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
     nll = math.fsum(parallel.map_blocks(block_nll, y.shape[-1], CHUNK_ROWS))
     warnings: list[str] = [f"{name}: {m}" for m in fam.fit_warnings(params)]
     if not math.isfinite(nll):
-        raise FitError(f"{name} gives some row probability 0 (nll is infinite)")
+        raise FitError(_zero_probability(fam, ds, y, eval_pred, params, counting, kept))
     k = fam.n_params(params, conditional)
     ce = nll / W
     h, method, why = shared.entropy(conditional, counting, fam.discrete)
@@ -285,6 +290,18 @@ def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
         warnings=warnings,
     )
     return Scored(fam, y, eval_pred, params, counting, result, kept)
+
+
+def _zero_probability(fam: Family, ds: Dataset, y: np.ndarray, pred: Any, params: Params,
+                      counting: bool, kept: np.ndarray | None) -> str:
+    """Why the nll is infinite: the first row the fitted model gives probability 0."""
+    ll = kept if kept is not None else row_loglik(fam, y, pred, params, counting)
+    i = int(np.argmax(~np.isfinite(ll)))
+    where = f"row {ds.file_row(i)}"
+    if y.ndim == 1 and not ds.labels:
+        where += f" (target {y[i]:g}"
+        where += f", prediction {pred[i]:g})" if np.ndim(pred) == 1 else ")"
+    return f"gives {where} probability 0, so the nll is infinite"
 
 
 def integer_valued(fam: Family, y: np.ndarray, counting: bool) -> bool:
