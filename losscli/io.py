@@ -210,6 +210,14 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise InputError(f"the header names column {dup!r} twice", file=path)
+    for option, value in (("--target", req.target), ("--pred", req.pred),
+                          ("--weight", req.weight)):
+        if value is not None and not value.strip():
+            raise UsageError(f"{option} needs a column name, not an empty string")
+    for option, values in (("--probs", req.probs), ("--logits", req.logits),
+                           ("--soft-target", req.soft_target)):
+        if values and not any(v.strip(" ,") for v in values):
+            raise UsageError(f"{option} needs column names or a glob, not an empty string")
     soft = _match(req.soft_target, names, path, "--soft-target")
     probs = _match(req.probs, names, path, "--probs")
     logits = _match(req.logits, names, path, "--logits")
@@ -235,7 +243,7 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
             raise InputError(
                 f"ambiguous prediction: a prediction column {pred!r} and probability columns "
                 f"{', '.join(auto_probs)}; choose with --pred/-p or --probs", file=path)
-        if len(auto_probs) >= 2:
+        if auto_probs and not pred:
             prefixes = {next(p for p in PROB_PREFIXES if n.lower().startswith(p))
                         for n in auto_probs}
             if len(prefixes) > 1:
@@ -255,8 +263,10 @@ def class_names(columns: list[str]) -> list[str]:
     for prefix in PROB_PREFIXES + ("t_", "soft_", "logit_", "logits_", "z_"):
         if all(c.lower().startswith(prefix) for c in columns):
             return [c[len(prefix):] for c in columns]
+    # a shared prefix counts only up to its last separator: score_cat, score_car → cat, car
     common = os.path.commonprefix(columns)
-    return [c[len(common):] or c for c in columns]
+    cut = max(common.rfind(sep) for sep in "_-.:") + 1
+    return [c[cut:] or c for c in columns]
 
 
 # ------------------------------------------------------------------ values
@@ -432,6 +442,15 @@ def load(req: Request) -> Dataset:
             raise InputError(f"{len(cols.soft)} soft-target columns but {len(prob_cols)} "
                              "prediction columns; give them in the same class order",
                              file=path)
+        soft_names = class_names(cols.soft)
+        if prob_cols and soft_names != classes:
+            # align by class name when both sides name the same classes
+            if sorted(soft_names) != sorted(classes):
+                raise InputError(
+                    f"the soft-target classes ({', '.join(soft_names)}) are not the "
+                    f"prediction's ({', '.join(classes)})", file=path,
+                    column=",".join(cols.soft))
+            ds.y = ds.y[[soft_names.index(c) for c in classes]]
 
     if cols.pred:
         ds.prediction = [cols.pred]
@@ -503,8 +522,10 @@ def _load_labels(ds: Dataset, cols: Columns, arrays: dict, classes: list[str],
         return
     index = {c: k for k, c in enumerate(classes)}
     if not all(str(u) in index for u in uniq):
-        # integer labels 0..K-1 map to the columns by position
-        if all(u.lstrip("-").isdigit() and 0 <= int(u) < len(classes) for u in uniq):
+        # integer labels 0..K-1 map to the columns by position, when no label names one
+        # (a partial match by name is an error, never a silent switch to position)
+        if not any(str(u) in index for u in uniq) and all(
+                u.lstrip("-").isdigit() and 0 <= int(u) < len(classes) for u in uniq):
             index = {str(k): k for k in range(len(classes))}
         else:
             missing = next(str(u) for u in uniq if str(u) not in index)
