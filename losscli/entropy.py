@@ -43,9 +43,13 @@ def differential_entropy(x: np.ndarray) -> float:
     An in-place sort of a private copy costs a fraction of scipy's padded version."""
     n = x.size
     if n <= 1000:  # scipy's choice of estimator for small samples
+        import warnings
+
         from scipy import stats
 
-        return float(stats.differential_entropy(x))
+        with warnings.catch_warnings():  # too small a sample: NaN, reported as null
+            warnings.simplefilter("ignore")
+            return float(stats.differential_entropy(x))
     m = int(math.floor(math.sqrt(n) + 0.5))
     s = np.array(x, dtype=np.float64, copy=True)
     s.sort()

@@ -51,13 +51,18 @@ def classification(y: np.ndarray, logq: np.ndarray, w: np.ndarray | None,
 
 
 def regression(y: np.ndarray, yhat, w: np.ndarray | None) -> dict[str, float | None]:
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow → inf → null, with a warning
+        return _regression(y, yhat, w)
+
+
+def _regression(y: np.ndarray, yhat, w: np.ndarray | None) -> dict[str, float | None]:
     r = y - yhat
     mse = wmean(r * r, w)
     mae = wmean(np.abs(r), w)
     ybar = wmean(y, w)
     d = y - ybar
     sst = wsum(d * d, w)
-    r2 = 1.0 - wsum(r * r, w) / sst if sst > 0 else None
+    r2 = 1.0 - wsum(r * r, w) / sst if sst > 0 and math.isfinite(sst) else None
     return {"mse": mse, "rmse": math.sqrt(mse), "mae": mae, "r2": r2}
 
 

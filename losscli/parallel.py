@@ -22,14 +22,24 @@ def blocks(n: int, size: int) -> list[slice]:
 
 
 def map_blocks(fn: Callable[[slice], T], n: int, size: int) -> list[T]:
-    """[fn(rows) for each block of `size` rows], in order, on a shared thread pool."""
+    """[fn(rows) for each block of `size` rows], in order, on a shared thread pool.
+
+    Floating-point warnings are off inside the blocks (numpy's error state is per thread):
+    the callers test their sums for finiteness and say what went wrong."""
     parts = blocks(n, size)
+
+    def quiet(sl: slice) -> T:
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            return fn(sl)
+
     if len(parts) <= 1 or workers() == 1:
-        return [fn(sl) for sl in parts]
+        return [quiet(sl) for sl in parts]
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="losscli")
-    return list(_pool.map(fn, parts))
+    return list(_pool.map(quiet, parts))
 
 
 def split_size(n: int, minimum: int = 65_536) -> int:

@@ -245,7 +245,16 @@ class Shared:
 
 def score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
           shared: Shared) -> Scored:
-    """Fit `name` on `ds` and compute its ModelResult (raises FitError / InputError)."""
+    """Fit `name` on `ds` and compute its ModelResult (raises FitError / InputError).
+
+    Floating-point warnings are off: a fit or sum that is not finite is caught and named
+    (FitError, or null with a warning in the report), never left to numpy's warnings."""
+    with np.errstate(all="ignore"):
+        return _score(name, ds, counting, fit_rows, shared)
+
+
+def _score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
+           shared: Shared) -> Scored:
     fam = make_family(name, ds)
     y, pred = family_inputs(fam, ds)
     check_domain(fam, ds, y, pred, counting)

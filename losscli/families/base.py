@@ -197,6 +197,12 @@ class ContinuousFamily(Family):
         log S(a) + log(1 − S(b)/S(a)): each side uses the tail that is small there, so
         neither loses precision to 1 − F, and each row costs two c.d.f. evaluations.
         """
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            # far outside the data's scale a difference of two −∞ is NaN: the caller
+            # sees a non-finite likelihood and the optimiser steps back
+            return self._interval_loglik(y, pred, params)
+
+    def _interval_loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         a = y - 0.5
         b = y + 0.5
         if self.support.lower > -math.inf:

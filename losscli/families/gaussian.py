@@ -59,7 +59,11 @@ class Gaussian(ContinuousFamily):
         if pred is None:
             pred = out["mean"] = wmean(y, w)
         r = y - pred
-        var = wsum(r * r, w) / total_weight(y.size, w)
+        with np.errstate(over="ignore", invalid="ignore"):
+            var = wsum(r * r, w) / total_weight(y.size, w)
+        if not math.isfinite(var):
+            raise FitError("the squared residuals overflow float64 (values near 1e154 "
+                           "or beyond)")
         if not var > 0.0:
             raise FitError("every residual is 0, so the Gaussian scale σ is 0 "
                            "and the likelihood is unbounded")

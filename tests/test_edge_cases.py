@@ -1,0 +1,117 @@
+"""Edge cases a real file brings: degenerate fits, zero weights, partial label matches,
+soft targets in another class order, proportions read as soft labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from losscli.errors import InputError, UsageError
+from tests.conftest import model, run_api
+
+
+def _skipped(rep: dict) -> dict:
+    return {s["family"]: s["reason"] for s in rep["skipped"]}
+
+
+def test_predictions_inside_every_unit_interval_skip_the_discretised_families(write_csv):
+    # round(p) == y on every row: σ → 0 would give every continuous family probability 1
+    path = write_csv("b.csv", y=[1, 0, 1, 0, 1], p=[0.9, 0.2, 0.7, 0.1, 0.6])
+    rep = run_api("compare-noise-models", path)
+    assert rep["best"] == "bernoulli"
+    reasons = _skipped(rep)
+    for name in ("gaussian", "laplace", "student_t"):
+        assert "no maximum" in reasons[name]
+    assert all(m["cross_entropy"] > 0 for m in rep["models"])
+
+
+def test_single_value_target_skips_discretised_marginal_fits(write_csv):
+    rep = run_api("compare-noise-models", write_csv("c.csv", y=[3, 3, 3, 3]))
+    reasons = _skipped(rep)
+    assert "no maximum" in reasons["gaussian"]
+    assert rep["best"] in ("poisson", "negative_binomial")
+
+
+def test_huge_values_do_not_crash(write_csv):
+    rep = run_api("compare-noise-models",
+                  write_csv("h.csv", y=[1e300, 2.0, -3.0], y_pred=[1.0, 2.0, 1.0]))
+    assert rep["models"]  # fitted what it could; the rest skipped with a reason
+    assert all(np.isfinite(m["nll"]) for m in rep["models"])
+
+
+def test_zero_weight_rows_are_absent_rows(write_csv):
+    a = run_api("compare-noise-models",
+                write_csv("w.csv", y=[1, 2, -3, 0, 1], w=[1, 0, 0, 2, 3]), weight="w")
+    b = run_api("compare-noise-models", write_csv("r.csv", y=[1, 0, 0, 1, 1, 1]))
+    assert a["target_kind"] == b["target_kind"] == "binary"
+    assert a["input"]["rows_used"] == 3
+    for ma, mb in zip(a["models"], b["models"], strict=True):
+        assert ma["family"] == mb["family"]
+        assert ma["nll"] == pytest.approx(mb["nll"], rel=1e-9)
+
+
+def test_partial_label_match_is_an_error_not_a_switch_to_position(write_csv):
+    path = write_csv("p.csv", label=[0, 1], p_1=[0.8, 0.3], p_2=[0.2, 0.7])
+    with pytest.raises(InputError, match="label has no probability column") as exc:
+        run_api("evaluate", path)
+    assert exc.value.value == "0" and exc.value.row == 1
+
+
+def test_integer_labels_map_by_position_when_no_label_names_a_column(write_csv):
+    path = write_csv("q.csv", label=[0, 1, 1], p_a=[0.8, 0.3, 0.4], p_b=[0.2, 0.7, 0.6])
+    m = model(run_api("evaluate", path), "categorical")
+    assert m["cross_entropy"] == pytest.approx(-np.mean(np.log([0.8, 0.7, 0.6])), rel=1e-12)
+
+
+def test_class_names_cut_at_a_separator(write_csv):
+    path = write_csv("s.csv", label=["cat", "car"], score_cat=[0.8, 0.3], score_car=[0.2, 0.7])
+    m = model(run_api("evaluate", path, probs=("score_*",)), "categorical")
+    assert m["cross_entropy"] == pytest.approx(-np.mean(np.log([0.8, 0.7])), rel=1e-12)
+
+
+def test_soft_targets_align_with_probabilities_by_class_name(write_csv):
+    t = np.array([[0.9, 0.1], [0.3, 0.7]])  # columns a, b
+    q = np.array([[0.8, 0.2], [0.4, 0.6]])
+    path = write_csv("t.csv", t_a=t[:, 0], t_b=t[:, 1], p_b=q[:, 1], p_a=q[:, 0])
+    m = model(run_api("evaluate", path, soft_target=("t_*",), probs=("p_b,p_a",)),
+              "categorical")
+    assert m["cross_entropy"] == pytest.approx(-np.mean((t * np.log(q)).sum(1)), rel=1e-12)
+    with pytest.raises(InputError, match="soft-target classes"):
+        run_api("evaluate", write_csv("u.csv", t_a=t[:, 0], t_c=t[:, 1], p_b=q[:, 1],
+                                      p_a=q[:, 0]), soft_target=("t_*",), probs=("p_*",))
+
+
+def test_proportion_target_under_bernoulli_is_a_soft_label(write_csv):
+    y = np.array([0.2, 0.9, 0.5, 0.7])
+    p = np.array([0.3, 0.8, 0.4, 0.6])
+    m = model(run_api("evaluate", write_csv("pr.csv", y=y, p=p)), "bernoulli")
+    h = -np.mean(y * np.log(y) + (1 - y) * np.log1p(-y))
+    ce = -np.mean(y * np.log(p) + (1 - y) * np.log1p(-p))
+    assert m["entropy_method"] == "soft-labels"
+    assert m["entropy"] == pytest.approx(h, rel=1e-12)
+    assert m["kl"] == pytest.approx(ce - h, rel=1e-9)
+
+
+def test_a_lone_probability_column_is_the_prediction(write_csv):
+    rep = run_api("evaluate", write_csv("o.csv", y=[1, 0, 1], p_1=[0.8, 0.3, 0.6]))
+    assert rep["mode"] == "conditional"
+    assert model(rep, "bernoulli")["cross_entropy"] == pytest.approx(
+        -np.mean(np.log([0.8, 0.7, 0.6])), rel=1e-12)
+
+
+def test_categorical_with_a_point_prediction_is_refused(write_csv):
+    path = write_csv("k.csv", y=[0, 1, 2], y_pred=[0.5, 1.2, 1.9])
+    with pytest.raises(InputError, match="class-probability columns"):
+        run_api("evaluate", path, target_kind="categorical")
+
+
+def test_evaluate_with_mixed_base_measures_says_so(write_csv):
+    rep = run_api("evaluate", write_csv("m.csv", y=[0, 2, 5, 1], y_pred=[1.0, 2.5, 4.0, 1.5]),
+                  families=("poisson", "gaussian"))
+    assert rep["base_measure"] == "mixed"
+    assert any("different base measures" in w for w in rep["warnings"])
+
+
+def test_empty_column_option_is_a_usage_error(write_csv):
+    with pytest.raises(UsageError):
+        run_api("evaluate", write_csv("e.csv", y=[1, 0], p=[0.2, 0.3]), pred="")
