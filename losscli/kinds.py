@@ -7,6 +7,7 @@ import numpy as np
 from losscli.dataset import Dataset
 from losscli.errors import InputError, UsageError
 from losscli.families import FAMILIES
+from losscli.families.base import integral
 
 REAL_FAMILIES = ("gaussian", "laplace", "student_t")
 POSITIVE_FAMILIES = ("gamma", "lognormal")
@@ -38,7 +39,7 @@ def detect(ds: Dataset) -> str:
     y = ds.y
     if np.all((y == 0.0) | (y == 1.0)):
         return "binary"
-    integer = bool(np.all(y == np.floor(y)))
+    integer = bool(np.all(integral(y)))
     if integer:
         return "count" if y.min() >= 0 else "integer"
     if y.min() >= 0.0 and y.max() <= 1.0:
@@ -51,8 +52,8 @@ def detect(ds: Dataset) -> str:
 # what a kind demands of every value, for checking --target-kind against the data
 _KIND_RULES = {
     "binary": (lambda y: (y == 0.0) | (y == 1.0), "0 or 1"),
-    "count": (lambda y: (y >= 0) & (y == np.floor(y)), "integers ≥ 0"),
-    "integer": (lambda y: y == np.floor(y), "integers"),
+    "count": (lambda y: (y >= 0) & integral(y), "integers ≥ 0"),
+    "integer": (lambda y: integral(y), "integers"),
     "proportion": (lambda y: (y >= 0.0) & (y <= 1.0), "reals in [0, 1]"),
     "positive": (lambda y: y > 0.0, "reals > 0"),
     "real": (lambda y: np.isfinite(y), "real numbers"),

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from scipy import special
 
-from losscli.families.base import wmean, wsum
+from losscli.families.base import block_sums, total_weight, wmean
 
 ECE_BINS = 15
 
@@ -56,14 +56,21 @@ def regression(y: np.ndarray, yhat, w: np.ndarray | None) -> dict[str, float | N
 
 
 def _regression(y: np.ndarray, yhat, w: np.ndarray | None) -> dict[str, float | None]:
-    r = y - yhat
-    mse = wmean(r * r, w)
-    mae = wmean(np.abs(r), w)
-    ybar = wmean(y, w)
-    d = y - ybar
-    sst = wsum(d * d, w)
-    r2 = 1.0 - wsum(r * r, w) / sst if sst > 0 and math.isfinite(sst) else None
-    return {"mse": mse, "rmse": math.sqrt(mse), "mae": mae, "r2": r2}
+    n = y.shape[-1]
+    W = total_weight(n, w)
+    per_row = np.ndim(yhat) == 1
+
+    def residual_sums(sl: slice):
+        r = y[sl] - (yhat[sl] if per_row else yhat)
+        return np.abs(r), np.square(r, out=r), y[sl]
+
+    abs_sum, sq_sum, y_sum = block_sums(residual_sums, n, w)
+    ybar = y_sum / W
+    # Σ w (y − ȳ)² in a second pass: the one-pass Σ w y² − W ȳ² cancels catastrophically
+    (sst,) = block_sums(lambda sl: (np.square(y[sl] - ybar),), n, w)
+    mse = sq_sum / W
+    r2 = 1.0 - sq_sum / sst if sst > 0 and math.isfinite(sst) else None
+    return {"mse": mse, "rmse": math.sqrt(mse), "mae": abs_sum / W, "r2": r2}
 
 
 def poisson_deviance_rows(y: np.ndarray, mu) -> np.ndarray:

@@ -17,7 +17,7 @@ from losscli import entropy, metrics, parallel
 from losscli.dataset import Dataset
 from losscli.errors import FitError, InputError
 from losscli.families import FAMILIES, ContinuousFamily, Family
-from losscli.families.base import Params, total_weight, value_counts, wsum
+from losscli.families.base import Params, integral, total_weight, value_counts, wsum
 
 SAMPLE_SEED = 20261125
 CHUNK_ROWS = 1 << 20  # rows per block when summing per-row log-likelihoods
@@ -170,13 +170,16 @@ def fit_family(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
                                    "maximum with a spread > 0")
                 return fam.fit_counting(values, weights), n
             return fam.fit(values, weights), n
-        return fam.fit(y, w), n
-    if fit_rows is not None and n > fit_rows and fam.numeric_fit(True, counting):
-        rng = np.random.default_rng(SAMPLE_SEED)
-        idx = np.sort(rng.choice(n, size=fit_rows, replace=False))
-        y, pred = y[idx], pred[idx]
+    if fit_rows is not None and n > fit_rows and fam.numeric_fit(pred is not None, counting):
+        # a seeded sample of rows for an optimiser that would otherwise dominate the run
+        idx = np.sort(np.random.default_rng(SAMPLE_SEED).choice(n, size=fit_rows,
+                                                                replace=False))
+        y = y[idx]
+        pred = None if pred is None else pred[idx]
         w = None if w is None else w[idx]
         n = fit_rows
+    if pred is None:
+        return fam.fit(y, w), n
     if counting and continuous:
         if np.all(np.abs(y - pred) <= 0.5):
             raise FitError(
@@ -222,7 +225,7 @@ class Shared:
                          discrete: bool) -> tuple[float | None, str, str | None]:
         ds = self.ds
         if ds.soft or (discrete and ds.y.ndim == 1 and not ds.labels
-                       and not np.all(ds.y == np.floor(ds.y))):
+                       and not np.all(integral(ds.y))):
             # soft labels given as such, or a proportion target read as soft labels
             return entropy.soft_labels(ds.y, ds.w), "soft-labels", None
         if discrete and conditional:
@@ -233,7 +236,7 @@ class Shared:
         if ds.w is not None:
             # frequency weights are repetitions: whole weights expand exactly
             w = ds.w
-            if not (np.all(w == np.floor(w)) and w.sum() <= MAX_EXPANDED_ROWS):
+            if not (np.all(integral(w)) and w.sum() <= MAX_EXPANDED_ROWS):
                 return None, "spacing", ("the spacing entropy estimate needs unweighted rows "
                                          "or whole-number frequency weights")
             reps = w.astype(np.int64)
@@ -264,7 +267,10 @@ def _score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
     counts = shared.value_counts() if integer_valued(fam, y, counting) else None
     params, used = fit_family(fam, y, w, pred, counting, fit_rows, counts)
     eval_pred = pred if conditional else fam.marginal_pred(params)
-    kept = np.empty(y.shape[-1]) if y.shape[-1] <= KEEP_LOGLIK_ROWS else None
+    # the Vuong tests need the per-row log-likelihoods again: keep them where they are
+    # costly to recompute (interval probabilities), recompute the cheap closed forms
+    costly = counting and isinstance(fam, ContinuousFamily)
+    kept = np.empty(y.shape[-1]) if costly and y.shape[-1] <= KEEP_LOGLIK_ROWS else None
 
     def block_nll(sl: slice) -> float:
         ll = row_loglik(fam, _rows(y, sl), _rows(eval_pred, sl), params, counting)
@@ -283,7 +289,7 @@ def _score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
         warnings.append(f"{name}: entropy is null: {why}")
     baseline = gain = normalized = None
     if conditional:
-        baseline = marginal_cross_entropy(fam, y, w, counting, counts)
+        baseline = marginal_cross_entropy(fam, y, w, counting, fit_rows, counts)
         gain = baseline - ce
         if fam.discrete:
             normalized = ce / baseline if baseline > 0 else None
@@ -320,13 +326,13 @@ def integer_valued(fam: Family, y: np.ndarray, counting: bool) -> bool:
 
 
 def marginal_cross_entropy(fam: Family, y: np.ndarray, w: np.ndarray | None,
-                           counting: bool,
+                           counting: bool, fit_rows: int | None,
                            counts: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """The family's marginal fit on these rows, scored on them: the conditional baseline.
     On integer targets it runs on the value counts, at no cost per row."""
     if counts is not None:
         y, w = counts
-    params, _ = fit_family(fam, y, w, None, counting, None)
+    params, _ = fit_family(fam, y, w, None, counting, fit_rows)
     return -total_loglik(fam, y, w, fam.marginal_pred(params), params, counting) / \
         total_weight(y.shape[-1], w)
 

@@ -53,7 +53,7 @@ class Support:
         if self.upper < math.inf:
             mask &= (x < self.upper) if self.upper_open else (x <= self.upper)
         if self.integer:
-            mask &= x == np.floor(x)
+            mask &= integral(x)
         return mask
 
     def first_outside(self, x: np.ndarray) -> int | None:
@@ -82,6 +82,32 @@ class Frameworks:
 
 
 # ------------------------------------------------------------------ weighted sums
+
+BLOCK = 1 << 20  # rows per block where a full-size temporary would cost a fresh 8 bytes/row
+
+
+def integral(x: np.ndarray) -> np.ndarray:
+    """Mask of the whole-number values of x, block by block (no full-size temporary)."""
+    x = np.asarray(x, dtype=np.float64)
+    mask = np.empty(x.shape, dtype=bool)
+    flat, out = x.reshape(-1), mask.reshape(-1)
+    for s in range(0, flat.size, BLOCK):
+        v = flat[s:s + BLOCK]
+        np.equal(v, np.floor(v), out=out[s:s + BLOCK])
+    return mask
+
+
+def block_sums(fn, n: int, w: np.ndarray | None) -> np.ndarray:
+    """Σ_i w_i fn(rows)_i for each output of fn, accumulated block by block, so that a
+    quantity such as (y − ŷ)² never exists as a full-size array."""
+    total = None
+    for s in range(0, n, BLOCK):
+        sl = slice(s, min(s + BLOCK, n))
+        wb = None if w is None else w[sl]
+        part = np.array([float(np.sum(v)) if wb is None else float(np.dot(wb, v))
+                         for v in fn(sl)])
+        total = part if total is None else total + part
+    return total if total is not None else np.zeros(0)
 
 
 def wsum(x: np.ndarray, w: np.ndarray | None) -> float:

@@ -14,9 +14,9 @@ from losscli.families.base import (
     ContinuousFamily,
     Frameworks,
     Params,
+    block_sums,
     total_weight,
     wmean,
-    wsum,
 )
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -58,9 +58,11 @@ class Gaussian(ContinuousFamily):
         out: Params = {}
         if pred is None:
             pred = out["mean"] = wmean(y, w)
-        r = y - pred
         with np.errstate(over="ignore", invalid="ignore"):
-            var = wsum(r * r, w) / total_weight(y.size, w)
+            per_row = np.ndim(pred) == 1
+            (ss,) = block_sums(
+                lambda sl: (np.square(y[sl] - (pred[sl] if per_row else pred)),), y.size, w)
+            var = ss / total_weight(y.size, w)
         if not math.isfinite(var):
             raise FitError("the squared residuals overflow float64 (values near 1e154 "
                            "or beyond)")
