@@ -281,7 +281,8 @@ class ContinuousFamily(Family):
 
             return -math.fsum(parallel.map_blocks(block, y.size, size)) / W
 
-        return minimize_params(mean_nll, start, names, self.param_domains, step)
+        return minimize_params(mean_nll, start, names, self.param_domains, step,
+                               refine=step < 0.05)
 
     def fit_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         """Starting point of the discretised fit: the density's MLE, kept off zero scale."""
@@ -292,13 +293,32 @@ def _take(pred: Any, mask: np.ndarray) -> Any:
     return pred[mask] if np.ndim(pred) else pred
 
 
+def _parabola_refine(f, x0: float, h: float) -> float | None:
+    """Two Newton steps by central differences from a start within ~h of the optimum:
+    the vertex of the parabola through x0 ± h, then through x1 ± h/10. Six evaluations;
+    the error left is of order (h/10)² · f‴/f″. None when the start is not near enough
+    (the curvature is not positive or the vertex leaves the bracket)."""
+    x = x0
+    for width in (h, h / 10.0):
+        lo, mid, hi = f(np.array([x - width])), f(np.array([x])), f(np.array([x + width]))
+        curvature = hi - 2.0 * mid + lo
+        if not (curvature > 0.0 and max(lo, mid, hi) < 1e300):
+            return None
+        shift = -width * (hi - lo) / (2.0 * curvature)
+        if abs(shift) > 3.0 * width:
+            return None
+        x += shift
+    return x
+
+
 def minimize_params(
     objective, start: Params, names: tuple[str, ...], domains: dict[str, str],
-    step: float = 0.05,
+    step: float = 0.05, refine: bool = False,
 ) -> Params:
     """Minimise `objective(params)` over `names`, positive parameters on the log scale.
 
-    One parameter: Brent's method after a downhill bracket search from the start.
+    One parameter: with `refine` (a start from a pilot fit) two central-difference
+    Newton steps, else Brent's method after a downhill bracket search from the start.
     Several: Nelder–Mead with tight tolerances.
     """
     fixed = {k: v for k, v in start.items() if k not in names}
@@ -326,12 +346,15 @@ def minimize_params(
     x0 = to_x(start)
     if not np.all(np.isfinite(x0)):
         raise FitError("the starting point of the numeric fit is not finite")
-    if len(names) == 1:
+    refined = _parabola_refine(f, x0[0], step) if len(names) == 1 and refine else None
+    if refined is not None:
+        x = np.array([refined])
+    elif len(names) == 1:
         # Brent's method from a downhill bracket search: no window for the optimum to
         # sit on the edge of, and ~10–15 evaluations from a start near the optimum
         res = optimize.minimize_scalar(
             lambda v: f(np.array([v])), bracket=(x0[0], x0[0] + step), method="brent",
-            options={"xtol": 1e-6},
+            options={"xtol": 1e-5},
         )
         x = np.array([res.x])
     else:

@@ -530,7 +530,7 @@ def _maximise(fun: Callable, theta0: np.ndarray, fit_loc: bool,
         newton = bool(np.all(lam < -floor))
         step = vec @ ((vec.T @ g) / np.maximum(np.abs(lam), floor))
         big = float(np.max(np.abs(step)))
-        if newton and big < 1e-6:  # quadratic convergence: the error left is ~big²
+        if newton and big < 1e-4:  # quadratic convergence: the error left is ~big² ≤ 1e-8
             return theta + step, "ok", f
         if big > 2.0:
             step *= 2.0 / big
