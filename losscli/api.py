@@ -132,7 +132,7 @@ def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
     ds, kind = _load(req, progress)
     if not ds.has_prediction and kind in kinds.COUNTING_KINDS:
         ds = by_value(ds)
-    names, skipped_pairs = kinds.candidates(kind, ds.has_prediction)
+    names, skipped_pairs = kinds.candidates(kind)
     skipped = [{"family": f, "reason": r} for f, r in skipped_pairs]
     if req.families:
         wanted = list(dict.fromkeys(req.families))

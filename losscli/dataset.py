@@ -48,9 +48,5 @@ class Dataset:
         return int(self.y.shape[-1]) if self.n_rows is None else self.n_rows
 
     @property
-    def total_weight(self) -> float:
-        return float(self.rows_used) if self.w is None else float(self.w.sum())
-
-    @property
     def has_prediction(self) -> bool:
         return self.pred is not None or self.logq is not None

@@ -77,7 +77,7 @@ def resolve_kind(ds: Dataset, override: str | None) -> str:
                      f"(detected {detected}: {APPLICABLE[detected][1]})")
 
 
-def candidates(kind: str, has_prediction: bool) -> tuple[list[str], list[tuple[str, str]]]:
+def candidates(kind: str) -> tuple[list[str], list[tuple[str, str]]]:
     """Families to fit on this kind (registered ones), and the others with the reason."""
     names = [f for f in APPLICABLE[kind][0] if f in FAMILIES]
     skipped = []

@@ -123,3 +123,10 @@ def test_families_declare_their_facts():
             assert cls.location in cls.marginal_params
         for k in cls.param_domains:
             assert k in cls.nuisance + cls.marginal_params, (name, k)
+
+
+def test_the_cli_choices_are_the_registry():
+    # request.py keeps the names importable without numpy (the --help start-up path)
+    from losscli.request import FAMILY_NAMES
+
+    assert set(FAMILY_NAMES) == set(FAMILIES)
