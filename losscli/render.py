@@ -50,6 +50,8 @@ def title(rep: dict) -> str:
     rows = f"{inp['rows_used']:,} rows"
     if inp["rows_dropped"]:
         rows += f" ({inp['rows_dropped']:,} dropped)"
+    if inp["weight"]:
+        rows += f" weighted by {inp['weight']!r}"
     return (f"{inp['path']} — {rows}, target {inp['target']!r} ({rep['target_kind']}), "
             f"{rep['mode']} mode, {rep['base_measure']} base measure")
 

@@ -12,12 +12,12 @@ from losscli.errors import FitError
 from losscli.families.base import (
     POSITIVE,
     ContinuousFamily,
-    Frameworks,
     Params,
     total_weight,
     wmean,
     wsum,
 )
+from losscli.families.gaussian import Gaussian
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -41,12 +41,8 @@ class LogNormal(ContinuousFamily):
     location = "median"
     param_domains = {"median": "positive", "sigma": "positive"}
     transform = "log"
-    frameworks = Frameworks(
-        pytorch="torch.nn.MSELoss",
-        sklearn="HistGradientBoostingRegressor(loss='squared_error')",
-        xgboost="reg:squarederror",
-        lightgbm="regression",
-    )
+    # the squared-error losses, applied to log y (transform = "log")
+    frameworks = Gaussian.frameworks
 
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         sigma = params["sigma"]
