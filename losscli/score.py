@@ -110,7 +110,7 @@ def total_loglik(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
 
 def family_inputs(fam: Family, ds: Dataset) -> tuple[np.ndarray, Any]:
     """(y, prediction) in the form the family's loglik takes; prediction None = marginal."""
-    if fam.name in ("bernoulli", "categorical"):
+    if fam.classifier:
         if fam.name == "bernoulli" and ds.logq is None and ds.pred is not None:
             raise FitError("needs P(y = 1) predictions in [0, 1] "
                            "(--pred, --probs or --logits)")
@@ -141,7 +141,7 @@ def check_domain(fam: Family, ds: Dataset, y: np.ndarray, pred: Any,
             raise InputError(f"outside {fam.name}'s support ({support.description})",
                              file=ds.path, column=ds.target, row=ds.file_row(i),
                              value=float(y[i]))
-    if fam.name not in ("bernoulli", "categorical") and pred is not None:
+    if not fam.classifier and pred is not None:
         i = fam.pred_domain.first_outside(pred)
         if i is not None:
             raise InputError(
@@ -159,7 +159,7 @@ def fit_family(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
     n = y.shape[-1]
     if pred is None:
         if fam.discrete or counting:
-            if fam.name in ("bernoulli", "categorical"):  # closed forms, soft labels too
+            if fam.classifier:  # closed forms, soft labels too
                 return fam.fit(y, w), n
             # marginal fits on integer targets see only the value counts
             values, weights = counts if counts is not None else value_counts(y, w)
@@ -321,7 +321,7 @@ def _zero_probability(fam: Family, ds: Dataset, y: np.ndarray, pred: Any, params
 
 def integer_valued(fam: Family, y: np.ndarray, counting: bool) -> bool:
     """Whether y is one integer-valued column, so its value counts are sufficient."""
-    return y.ndim == 1 and fam.name not in ("bernoulli", "categorical") and (
+    return y.ndim == 1 and not fam.classifier and (
         counting or fam.discrete)
 
 
@@ -345,7 +345,7 @@ def json_params(params: Params) -> Params:
 
 def family_metrics(fam: Family, ds: Dataset, y: np.ndarray, pred: Any,
                    shared: Shared) -> dict:
-    if fam.name in ("bernoulli", "categorical"):
+    if fam.classifier:
         return metrics.classification(y, pred, ds.w, binary=fam.name == "bernoulli")
     yhat = fam.point_prediction(pred)
     out = shared.point_metrics(yhat)
