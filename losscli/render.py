@@ -226,7 +226,8 @@ def families_tables(rows: list[dict]) -> Group:
     for label in FRAMEWORK_LABELS:
         names.add_column(label, overflow="fold")
     for r in rows:
-        what.add_row(r["family"], r["support"], r["prediction"], r["nuisance"], r["loss"])
+        what.add_row(r["family"], r["support"], r["prediction"],
+                     ", ".join(r["nuisance"]) or "none", r["loss"])
         names.add_row(r["family"], *(r[k] or "—" for k in FRAMEWORKS))
     return Group(what, Text(""), names)
 
