@@ -17,7 +17,13 @@ import typer
 
 from losscli import __version__
 from losscli.errors import ExitCode, LossCliError, UsageError
-from losscli.request import DEFAULT_FIT_ROWS, FAMILY_NAMES, TARGET_KINDS, Request
+from losscli.request import (
+    DEFAULT_EPS,
+    DEFAULT_FIT_ROWS,
+    FAMILY_NAMES,
+    TARGET_KINDS,
+    Request,
+)
 
 app = typer.Typer(
     help="Audit the choice of loss function: every standard loss is the negative "
@@ -85,7 +91,6 @@ FitRowsOpt = Annotated[str, typer.Option(
 CriterionOpt = Annotated[Literal["aic", "bic", "nll"], typer.Option(
     "--criterion", help="Ranking criterion.")]
 
-EPS = 2.220446049250313e-16
 
 
 def _version(value: bool) -> None:
@@ -192,7 +197,7 @@ def evaluate(
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
     input_format: FormatInOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
     unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
-    eps: EpsOpt = EPS, strict: StrictOpt = False, renormalize: RenormOpt = False,
+    eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False, renormalize: RenormOpt = False,
     fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
 ) -> None:
     """Score predictions under a noise model: cross-entropy = entropy + KL.
@@ -213,7 +218,7 @@ def compare_noise_models(
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
     input_format: FormatInOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
     criterion: CriterionOpt = "aic", unit: UnitOpt = "nats", format: OutFormatOpt = "table",
-    output: OutputOpt = None, eps: EpsOpt = EPS, strict: StrictOpt = False,
+    output: OutputOpt = None, eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
     renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
 ) -> None:
     """Fit every applicable noise model, rank them, test the differences, recommend a loss.

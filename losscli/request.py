@@ -13,6 +13,7 @@ TARGET_KINDS = (
     "soft_binary", "soft_categorical",
 )
 DEFAULT_FIT_ROWS = 1_000_000
+DEFAULT_EPS = 2.220446049250313e-16  # float64 machine epsilon (numpy stays out of start-up)
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Request:
     target_kind: str | None = None
     unit: str = "nats"
     criterion: str = "aic"
-    eps: float = 2.220446049250313e-16  # float64 machine epsilon
+    eps: float = DEFAULT_EPS
     strict: bool = False
     renormalize: bool = False
     fit_rows: int | None = DEFAULT_FIT_ROWS  # None: fit on every row

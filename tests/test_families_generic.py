@@ -130,3 +130,9 @@ def test_the_cli_choices_are_the_registry():
     from losscli.request import FAMILY_NAMES
 
     assert set(FAMILY_NAMES) == set(FAMILIES)
+
+
+def test_default_eps_is_machine_epsilon():
+    from losscli.request import DEFAULT_EPS
+
+    assert DEFAULT_EPS == np.finfo(np.float64).eps
