@@ -174,4 +174,4 @@ def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
         "counting" if counting or all(s.family.discrete for s in scored) else "lebesgue",
         req.unit, models, warnings,
         criterion=req.criterion, best=best.result.family, skipped=skipped, tests=tests,
-        recommendation=compare.recommendation(best))
+        recommendation=compare.recommendation(ranked))

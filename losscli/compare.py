@@ -107,9 +107,29 @@ def tests(ranked: list[Scored], w: np.ndarray | None) -> list[dict]:
     return out + vuong_tests(best, [o for o in ranked[1:] if o.result.family not in nested], w)
 
 
-def recommendation(best: Scored) -> dict:
+def recommendation(ranked: list[Scored]) -> dict:
+    """The best family's loss and its framework names (SPEC §1.7). When no framework has
+    it built in, `alternative` names the family to train with instead: the one the best
+    family nests if it has a built-in loss for the same prediction (Poisson loss for the
+    negative binomial's mean), else the best-ranked family with a built-in loss whose
+    support holds every target (gamma deviance is undefined at y = 0)."""
+    best = ranked[0]
     fam = best.family
     fw = fam.frameworks
-    return {"family": fam.name, "loss": fam.loss, "pytorch": fw.pytorch,
-            "sklearn": fw.sklearn, "xgboost": fw.xgboost, "lightgbm": fw.lightgbm,
-            "transform": fam.transform}
+    out = {"family": fam.name, "loss": fam.loss, "pytorch": fw.pytorch,
+           "sklearn": fw.sklearn, "xgboost": fw.xgboost, "lightgbm": fw.lightgbm,
+           "transform": fam.transform}
+    if not _has_builtin(fam):
+        nested = {b: a for a, b in NESTED}
+        prefer = [s for s in ranked[1:] if s.result.family == nested.get(fam.name)
+                  and fam.prediction == s.family.prediction]
+        others = [s for s in ranked[1:] if s.family.classifier or bool(
+            np.all(s.family.support.contains(s.y)))]
+        alt = next((s for s in prefer + others if _has_builtin(s.family)), None)
+        out["alternative"] = alt.result.family if alt is not None else None
+    return out
+
+
+def _has_builtin(fam) -> bool:
+    fw = fam.frameworks
+    return any((fw.pytorch, fw.sklearn, fw.xgboost, fw.lightgbm))

@@ -186,12 +186,11 @@ def render(rep: dict) -> Group:
                                              f"{transform}", "bold green")))
         shown = r
         if not _frameworks(r):
-            nearest = next((m["family"] for m in rep["models"][1:]
-                            if _frameworks(_fw_of(m["family"]))), None)
+            nearest = r.get("alternative")
             note = "  no built-in loss in PyTorch, scikit-learn, XGBoost or LightGBM"
             if nearest is not None:
                 shown = _fw_of(nearest)
-                note += f"; the best-ranked family with one is {nearest}:"
+                note += f"; instead, train with the {nearest} loss:"
             parts.append(Text(note))
         for key, label in zip(FRAMEWORKS, FRAMEWORK_LABELS, strict=True):
             if shown.get(key):

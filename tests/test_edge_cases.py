@@ -115,3 +115,16 @@ def test_evaluate_with_mixed_base_measures_says_so(write_csv):
 def test_empty_column_option_is_a_usage_error(write_csv):
     with pytest.raises(UsageError):
         run_api("evaluate", write_csv("e.csv", y=[1, 0], p=[0.2, 0.3]), pred="")
+
+
+def test_a_loss_no_framework_has_comes_with_an_alternative(write_csv, rng):
+    mu = np.exp(rng.normal(1.0, 0.6, 800))
+    y = rng.poisson(mu * rng.gamma(1.0, 1.0, mu.size))  # NB2 with α = 1, many zeros
+    rep = run_api("compare-noise-models", write_csv("nb.csv", y=y, y_pred=mu))
+    rec = rep["recommendation"]
+    assert rec["family"] == "negative_binomial" and rec["pytorch"] is None
+    assert rec["alternative"] == "poisson"  # the nested family, same mean, built in
+    # without poisson among the candidates: never a family whose support misses y = 0
+    rep = run_api("compare-noise-models", write_csv("nb2.csv", y=y, y_pred=mu),
+                  families=("negative_binomial", "gamma", "lognormal", "laplace"))
+    assert rep["recommendation"]["alternative"] == "laplace"
