@@ -112,6 +112,24 @@ def test_weights_equal_repetition_in_the_fit(name, conditional):
         assert a[k] == pytest.approx(b[k], rel=1e-6), k
 
 
+@pytest.mark.parametrize("name", [n for n in NUMERIC
+                                  if issubclass(FAMILIES[n], ContinuousFamily) and n != "beta"])
+def test_weights_equal_repetition_in_the_discretised_fit(name):
+    rng = np.random.default_rng(5)
+    draw_y, draw_pred, _, _, _ = CASES[name]
+    fam = FAMILIES[name]()
+    pred = draw_pred(rng, 80)
+    y = np.round(draw_y(rng, pred, 80))
+    if fam.support.lower > -math.inf:
+        y = np.maximum(y, 0.0)
+    w = rng.integers(1, 4, 80).astype(float)
+    reps = w.astype(int)
+    a = fam.fit_counting(y, w, pred)
+    b = fam.fit_counting(np.repeat(y, reps), None, np.repeat(pred, reps))
+    for k in fam.nuisance:
+        assert a[k] == pytest.approx(b[k], rel=1e-6), k
+
+
 def test_families_declare_their_facts():
     rows = describe()
     assert [r["family"] for r in rows] == list(FAMILIES)

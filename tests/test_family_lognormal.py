@@ -233,14 +233,6 @@ def test_counting_marginal_fit_matches_scipy_optimum(counts, weighted):
     assert fit["sigma"] == pytest.approx(math.exp(res.x[1]), rel=RTOL_FIT)
 
 
-def test_counting_weights_equal_repetition(counts):
-    y, m, w = counts
-    reps = w.astype(int)
-    a = FAM.fit_counting(y, w, m)
-    b = FAM.fit_counting(np.repeat(y, reps), None, np.repeat(m, reps))
-    assert a["sigma"] == pytest.approx(b["sigma"], rel=1e-7)
-
-
 def test_counting_accepts_zero_targets_and_perfect_predictions():
     y = np.array([0.0, 0.0, 1.0, 3.0, 2.0])
     ds = Dataset(path="t.csv", format="csv", rows_read=5, rows_dropped=0, target="y", y=y)
