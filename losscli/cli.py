@@ -170,6 +170,15 @@ def _write_atomically(output: str, write) -> None:
             os.path.abspath(output)))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             write(fh)
+        # mkstemp makes the file 0600: give it the mode a shell redirect would (or the
+        # mode of the file it replaces)
+        try:
+            mode = os.stat(output).st_mode & 0o7777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         os.replace(tmp, output)
     except BaseException as exc:
         if tmp is not None and os.path.exists(tmp):

@@ -112,13 +112,14 @@ def recommendation(ranked: list[Scored]) -> dict:
     it built in, `alternative` names the family to train with instead: the one the best
     family nests if it has a built-in loss for the same prediction (Poisson loss for the
     negative binomial's mean), else the best-ranked family with a built-in loss whose
-    support holds every target (gamma deviance is undefined at y = 0)."""
+    support holds every target (gamma deviance is undefined at y = 0); null otherwise."""
     best = ranked[0]
     fam = best.family
     fw = fam.frameworks
     out = {"family": fam.name, "loss": fam.loss, "pytorch": fw.pytorch,
            "sklearn": fw.sklearn, "xgboost": fw.xgboost, "lightgbm": fw.lightgbm,
            "transform": fam.transform}
+    out["alternative"] = None
     if not _has_builtin(fam):
         nested = {b: a for a, b in NESTED}
         prefer = [s for s in ranked[1:] if s.result.family == nested.get(fam.name)

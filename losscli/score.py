@@ -164,12 +164,21 @@ def fit_family(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
             # marginal fits on integer targets see only the value counts
             values, weights = counts if counts is not None else value_counts(y, w)
             if counting and continuous:
-                if values.size == 1:
-                    raise FitError("every target has the same value, so the discretised "
-                                   "likelihood keeps rising as the spread goes to 0: no "
-                                   "maximum with a spread > 0")
+                if values.size == 1 or (values.size == 2 and values[1] - values[0] == 1):
+                    # one value, or two neighbours: a location at (or near) their midpoint
+                    # with a vanishing spread reproduces the empirical distribution exactly
+                    raise FitError(
+                        "the target takes only " + ("one value" if values.size == 1 else
+                                                    "two neighbouring integer values")
+                        + ", so the discretised likelihood keeps rising as the spread "
+                        "goes to 0: no maximum with a spread > 0")
                 return fam.fit_counting(values, weights), n
             return fam.fit(values, weights), n
+    if counting and continuous and pred is not None and np.all(np.abs(y - pred) <= 0.5):
+        raise FitError(
+            "every prediction lies within ½ of its integer target, so the discretised "
+            "likelihood keeps rising as the spread goes to 0: no maximum with a spread "
+            "> 0 (the limit is a point mass at the prediction)")
     if fit_rows is not None and n > fit_rows and fam.numeric_fit(pred is not None, counting):
         # a seeded sample of rows for an optimiser that would otherwise dominate the run
         idx = np.sort(np.random.default_rng(SAMPLE_SEED).choice(n, size=fit_rows,
@@ -181,11 +190,6 @@ def fit_family(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
     if pred is None:
         return fam.fit(y, w), n
     if counting and continuous:
-        if np.all(np.abs(y - pred) <= 0.5):
-            raise FitError(
-                "every prediction lies within ½ of its integer target, so the discretised "
-                "likelihood keeps rising as the spread goes to 0: no maximum with a spread "
-                "> 0 (the limit is a point mass at the prediction)")
         return fam.fit_counting(y, w, pred), n
     return fam.fit(y, w, pred), n
 
@@ -289,10 +293,16 @@ def _score(name: str, ds: Dataset, counting: bool, fit_rows: int | None,
         warnings.append(f"{name}: entropy is null: {why}")
     baseline = gain = normalized = None
     if conditional:
-        baseline = marginal_cross_entropy(fam, y, w, counting, fit_rows, counts)
-        gain = baseline - ce
-        if fam.discrete:
-            normalized = ce / baseline if baseline > 0 else None
+        try:
+            baseline = marginal_cross_entropy(fam, y, w, counting, fit_rows, counts)
+        except FitError as exc:
+            baseline = None
+            warnings.append(f"{name}: baseline_cross_entropy is null (no fit to the "
+                            f"target alone: {exc})")
+        if baseline is not None:
+            gain = baseline - ce
+            if fam.discrete:
+                normalized = ce / baseline if baseline > 0 else None
     result = ModelResult(
         family=name, loss=fam.loss, params=json_params(params), n_params=k, n=ds.rows_used,
         fit_rows=ds.rows_used if used == y.shape[-1] else used, nll=nll, cross_entropy=ce,

@@ -413,3 +413,18 @@ def test_help_imports_no_heavy_modules(runs):
                 for line in r.err.splitlines() if line.startswith("import time:")}
     assert "losscli" in imported  # the -X importtime output was parsed
     assert not imported & {"pandas", "scipy", "pyarrow", "numpy"}
+
+
+def test_output_file_gets_the_mode_of_a_shell_redirect(tmp_path):
+    import os
+    import stat
+
+    from tests.conftest import SAMPLES, run_cli
+
+    out = tmp_path / "out.json"
+    proc = run_cli("compare-noise-models", SAMPLES / "counts.csv", "--format", "json",
+                   "-o", out)
+    assert proc.returncode == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask

@@ -128,3 +128,35 @@ def test_a_loss_no_framework_has_comes_with_an_alternative(write_csv, rng):
     rep = run_api("compare-noise-models", write_csv("nb2.csv", y=y, y_pred=mu),
                   families=("negative_binomial", "gamma", "lognormal", "laplace"))
     assert rep["recommendation"]["alternative"] == "laplace"
+
+
+def test_two_neighbouring_values_have_no_discretised_maximum(write_csv):
+    rep = run_api("compare-noise-models", write_csv("t.csv", y=[1, 2, 2, 1, 2, 2, 1, 2]))
+    reasons = _skipped(rep)
+    for name in ("gaussian", "laplace", "student_t", "gamma", "lognormal"):
+        assert "two neighbouring integer values" in reasons[name], name
+    assert rep["best"] == "poisson"
+
+
+def test_binary_target_baseline_of_a_continuous_family_is_null_with_a_warning(write_csv, rng):
+    y = rng.integers(0, 2, 60)
+    p = np.clip(y + rng.normal(0, 0.6, 60), 0.01, 0.99)
+    rep = run_api("compare-noise-models", write_csv("bb.csv", y=y, p=p))
+    g = model(rep, "gaussian")
+    assert g["baseline_cross_entropy"] is None and g["information_gain"] is None
+    assert any("gaussian: baseline_cross_entropy is null" in w for w in rep["warnings"])
+
+
+def test_counts_far_from_zero_refuse_the_gamma_quickly(write_csv):
+    y = [1_000_000_000_000, 1_000_000_000_003, 999_999_999_990, 1_000_000_000_050]
+    rep = run_api("compare-noise-models", write_csv("big.csv", y=y))
+    assert "incomplete gamma" in _skipped(rep)["gamma"]
+
+
+def test_the_within_half_check_sees_every_row_not_the_fit_sample(write_csv, rng):
+    y = rng.poisson(3.0, 2000).astype(float)
+    pred = y + rng.uniform(-0.4, 0.4, 2000)
+    pred[1234] = y[1234] + 3.0  # one row outside: an interior maximum exists
+    rep = run_api("compare-noise-models", write_csv("n.csv", y=y, y_pred=pred), fit_rows=100)
+    assert "gaussian" not in _skipped(rep)
+    assert model(rep, "gaussian")["fit_rows"] == 100

@@ -22,6 +22,9 @@ from losscli.families.base import (
 # below this, gammainc / gammaincc are recomputed in log space (they underflow to 0 near 1e-308)
 _TINY = 1e-300
 _MAX_TERMS = 100_000
+# above this shape the unit-interval probabilities of the discretised gamma lose their
+# digits (and the tail series need ~√shape terms): such fits are refused, not ground out
+MAX_COUNTING_SHAPE = 1e10
 # above this, log P is computed as log1p(−Q) (and log Q as log1p(−P)): log of a value
 # within 1e-3 of 1 keeps at least 13 digits, and only the few tail rows pay the second call
 _NEAR_ONE = 0.999
@@ -90,20 +93,29 @@ class Gamma(ContinuousFamily):
         # y = 0 is scored on [0, ½]: its density fit needs y > 0, so start from y ≥ ½
         ys = np.maximum(y, 0.5)
         try:
-            return self.fit(ys, w, pred)
+            start = self.fit(ys, w, pred)
         except FitError:
             # every y equals its prediction: start where the sd is the unit interval's, 1/√12
-            start: Params = {} if pred is not None else {"mean": wmean(ys, w)}
+            start = {} if pred is not None else {"mean": wmean(ys, w)}
             mu = pred if pred is not None else start["mean"]
             start["shape"] = max(12.0 * wmean(np.broadcast_to(mu * mu, ys.shape), w), 1.0)
-            return start
+        if start["shape"] > MAX_COUNTING_SHAPE / 100.0:
+            raise FitError(
+                f"the shape would be about {start['shape']:.3g}: the incomplete gamma "
+                "function cannot resolve unit intervals of a distribution that narrow "
+                "relative to its mean (targets far from 0 with a small spread)")
+        return start
 
     def logcdf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         k = params["shape"]
+        if k > MAX_COUNTING_SHAPE:  # beyond resolution: not finite, the optimiser backs off
+            return np.full(np.broadcast_shapes(np.shape(x), np.shape(pred)), np.nan)
         return log_gammainc(k, np.maximum(x, 0.0) * (k / pred))
 
     def logsf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         k = params["shape"]
+        if k > MAX_COUNTING_SHAPE:
+            return np.full(np.broadcast_shapes(np.shape(x), np.shape(pred)), np.nan)
         return log_gammaincc(k, np.maximum(x, 0.0) * (k / pred))
 
     def to_scipy(self, pred: Any, params: Params) -> Any:
