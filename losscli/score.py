@@ -174,7 +174,7 @@ def fit_family(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
                         "goes to 0: no maximum with a spread > 0")
                 return fam.fit_counting(values, weights), n
             return fam.fit(values, weights), n
-    if counting and continuous and pred is not None and np.all(np.abs(y - pred) <= 0.5):
+    if counting and continuous and pred is not None and _all_within_half(y, pred):
         raise FitError(
             "every prediction lies within ½ of its integer target, so the discretised "
             "likelihood keeps rising as the spread goes to 0: no maximum with a spread "
@@ -192,6 +192,14 @@ def fit_family(fam: Family, y: np.ndarray, w: np.ndarray | None, pred: Any,
     if counting and continuous:
         return fam.fit_counting(y, w, pred), n
     return fam.fit(y, w, pred), n
+
+
+def _all_within_half(y: np.ndarray, pred: np.ndarray) -> bool:
+    """Whether |y − ŷ| ≤ ½ on every row; block by block, stopping at the first row out."""
+    for a in range(0, y.size, CHUNK_ROWS):
+        if not np.all(np.abs(y[a:a + CHUNK_ROWS] - pred[a:a + CHUNK_ROWS]) <= 0.5):
+            return False
+    return True
 
 
 class Shared:
