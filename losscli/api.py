@@ -78,6 +78,8 @@ def evaluate(req: Request, progress: Progress = _noop) -> dict:
     _check_families(req.families)
     ds, kind = _load(req, progress)
     names = list(dict.fromkeys(req.families)) or [auto_family(kind, ds)]
+    if not ds.has_prediction and kind in kinds.COUNTING_KINDS:
+        ds = by_value(ds)
     warnings = list(ds.warnings)
     shared = Shared(ds)
     models = []

@@ -160,3 +160,18 @@ def test_the_within_half_check_sees_every_row_not_the_fit_sample(write_csv, rng)
     rep = run_api("compare-noise-models", write_csv("n.csv", y=y, y_pred=pred), fit_rows=100)
     assert "gaussian" not in _skipped(rep)
     assert model(rep, "gaussian")["fit_rows"] == 100
+
+
+def test_marginal_evaluate_on_integer_targets_runs_on_value_counts_exactly(write_csv, rng):
+    from scipy import stats
+
+    y = rng.poisson(4.0, 500)
+    rep = run_api("evaluate", write_csv("v.csv", y=y), families=("gaussian", "poisson"))
+    g, p = model(rep, "gaussian"), model(rep, "poisson")
+    loc, scale = stats.norm.fit(y)
+    assert g["params"]["mean"] == pytest.approx(loc, rel=1e-12)
+    assert g["params"]["sigma"] == pytest.approx(scale, rel=1e-12)
+    assert g["nll"] == pytest.approx(-stats.norm.logpdf(y, loc, scale).sum(), rel=1e-9)
+    assert p["nll"] == pytest.approx(-stats.poisson.logpmf(y, y.mean()).sum(), rel=1e-9)
+    assert g["n"] == p["n"] == rep["input"]["rows_used"] == 500
+    assert g["metrics"]["mse"] == pytest.approx(np.mean((y - y.mean()) ** 2), rel=1e-12)
