@@ -20,3 +20,9 @@ def interval_logprob(dist, y: np.ndarray, lower: float = -np.inf) -> np.ndarray:
     with np.errstate(divide="ignore"):
         p = np.where(upper, dist.sf(a) - dist.sf(b), dist.cdf(b) - dist.cdf(a))
         return np.log(p)
+
+
+def interval_logprob_from_zero(dist, y: np.ndarray) -> np.ndarray:
+    """interval_logprob on a support that starts at 0 (gamma, lognormal): [max(y − ½, 0),
+    y + ½]."""
+    return interval_logprob(dist, y, lower=0.0)

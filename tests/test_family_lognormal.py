@@ -20,7 +20,7 @@ from losscli.errors import FitError, InputError
 from losscli.families.base import value_counts
 from losscli.families.lognormal import LogNormal
 from losscli.score import check_domain, fit_family, row_loglik
-from tests.oracles import interval_logprob, wsum
+from tests.oracles import interval_logprob_from_zero, wsum
 
 RTOL_LL = 1e-9
 RTOL_FIT = 1e-4
@@ -44,12 +44,6 @@ def counts(rng):
     w = rng.integers(1, 5, n).astype(float)
     assert (y == 0).any()  # the interval [0, ½] is exercised
     return y, m, w
-
-
-
-
-def _interval0(dist, y):
-    return interval_logprob(dist, y, lower=0.0)
 
 
 # ------------------------------------------------------------------ declared facts
@@ -198,7 +192,7 @@ def test_interval_probabilities_sum_to_one(sigma, m):
 def test_interval_loglik_matches_scipy(counts):
     y, m, _ = counts
     params = {"sigma": 0.8}
-    expected = _interval0(FAM.to_scipy(m, params), y)
+    expected = interval_logprob_from_zero(FAM.to_scipy(m, params), y)
     np.testing.assert_allclose(FAM.interval_loglik(y, m, params), expected, rtol=RTOL_LL)
 
 
@@ -208,7 +202,7 @@ def test_counting_conditional_fit_matches_scipy_optimum(counts, weighted):
     w = w if weighted else None
 
     def nll(log_s):
-        return -wsum(_interval0(stats.lognorm(s=math.exp(log_s), scale=m), y), w)
+        return -wsum(interval_logprob_from_zero(stats.lognorm(s=math.exp(log_s), scale=m), y), w)
 
     res = optimize.minimize_scalar(nll, bounds=(-4, 2), method="bounded",
                                    options={"xatol": 1e-10})
@@ -224,7 +218,7 @@ def test_counting_marginal_fit_matches_scipy_optimum(counts, weighted):
 
     def nll(v):
         dist = stats.lognorm(s=math.exp(v[1]), scale=math.exp(v[0]))
-        return -wsum(_interval0(dist, values), vw)
+        return -wsum(interval_logprob_from_zero(dist, values), vw)
 
     res = optimize.minimize(nll, [1.0, 0.0], method="Nelder-Mead",
                             options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 4000})
