@@ -40,8 +40,9 @@ Family = Enum("Family", {n: n for n in FAMILY_NAMES}, type=str)  # type: ignore[
 Kind = Enum("Kind", {n: n for n in TARGET_KINDS}, type=str)  # type: ignore[misc]
 
 # ---- options shared by the commands, declared once
-FileArg = Annotated[str, typer.Argument(
-    metavar="FILE", help="CSV, TSV, .csv.gz or Parquet file; '-' reads CSV from stdin.",
+FileArg = Annotated[list[str], typer.Argument(
+    metavar="FILE...", help="CSV, TSV, .csv.gz or Parquet files, quoted globs or directories "
+    "of Parquet parts, read as one data set; '-' reads CSV from stdin.",
     show_default=False)]
 TargetOpt = Annotated[str | None, typer.Option(
     "--target", "-t", metavar="COLUMN",
@@ -88,6 +89,9 @@ FitRowsOpt = Annotated[str, typer.Option(
     "--fit-rows", metavar="N|all",
     help="Fit numeric nuisance parameters on a seeded sample of this many "
     "rows ('all' disables); scoring always uses every row.")]
+BatchRowsOpt = Annotated[int | None, typer.Option(
+    "--batch-rows", metavar="N", min=1,
+    help="Rows per batch (default: one Parquet row group, or 1,048,576 rows of text).")]
 CriterionOpt = Annotated[Literal["aic", "bic", "nll"], typer.Option(
     "--criterion", help="Ranking criterion.")]
 
@@ -122,10 +126,11 @@ def _fit_rows(value: str) -> int | None:
 
 def _run(command: str, fmt: str, output: str | None, **fields) -> None:
     req = Request(command=command, **fields)
-    if output is not None and req.path != "-" and os.path.exists(output) \
-            and os.path.exists(req.path) and os.path.samefile(output, req.path):
-        raise UsageError(f"--output {output} is the input file; the input is never "
-                         "overwritten: choose another output file")
+    if output is not None and os.path.exists(output):
+        for path in req.paths:
+            if path != "-" and os.path.exists(path) and os.path.samefile(output, path):
+                raise UsageError(f"--output {output} is an input file; the input is never "
+                                 "overwritten: choose another output file")
     from losscli import api, render
 
     show = fmt == "table" and sys.stderr.isatty()
@@ -190,9 +195,10 @@ def _write_atomically(output: str, write) -> None:
 
 
 def _common(file, target, pred, probs, logits, soft_target, weight, input_format, family,
-            target_kind, unit, eps, strict, renormalize, fit_rows) -> dict:
+            target_kind, unit, eps, strict, renormalize, fit_rows, batch_rows) -> dict:
     return dict(
-        path=file, target=target, pred=pred, probs=tuple(probs or ()),
+        path=file[0] if len(file) == 1 else tuple(file), batch_rows=batch_rows,
+        target=target, pred=pred, probs=tuple(probs or ()),
         logits=tuple(logits or ()), soft_target=tuple(soft_target or ()), weight=weight,
         input_format=input_format, families=tuple(f.value for f in family or ()),
         target_kind=target_kind.value if target_kind else None,
@@ -207,7 +213,7 @@ def evaluate(
     input_format: FormatInOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
     unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
     eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False, renormalize: RenormOpt = False,
-    fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
+    fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS), batch_rows: BatchRowsOpt = None,
 ) -> None:
     """Score predictions under a noise model: cross-entropy = entropy + KL.
 
@@ -218,7 +224,7 @@ def evaluate(
     """
     _run("evaluate", format, output, **_common(
         file, target, pred, probs, logits, soft_target, weight, input_format, family,
-        target_kind, unit, eps, strict, renormalize, fit_rows))
+        target_kind, unit, eps, strict, renormalize, fit_rows, batch_rows))
 
 
 @app.command("compare-noise-models")
@@ -229,6 +235,7 @@ def compare_noise_models(
     criterion: CriterionOpt = "aic", unit: UnitOpt = "nats", format: OutFormatOpt = "table",
     output: OutputOpt = None, eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
     renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
+    batch_rows: BatchRowsOpt = None,
 ) -> None:
     """Fit every applicable noise model, rank them, test the differences, recommend a loss.
 
@@ -236,7 +243,7 @@ def compare_noise_models(
     """
     _run("compare-noise-models", format, output, criterion=criterion, **_common(
         file, target, pred, probs, logits, soft_target, weight, input_format, family,
-        target_kind, unit, eps, strict, renormalize, fit_rows))
+        target_kind, unit, eps, strict, renormalize, fit_rows, batch_rows))
 
 
 @app.command()

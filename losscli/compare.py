@@ -1,30 +1,38 @@
-"""Model selection (SPEC §1.7): ranking, Akaike weights, LR and Vuong tests, recommendation."""
+"""Model selection (SPEC §1.7): ranking, Akaike weights, LR and Vuong tests, recommendation.
+
+Which pairs are nested, and at which boundary value, is what the families declare
+(`Family.nests`); the Vuong test reads the last pass's moments of the per-row
+log-likelihood differences of every pair of models.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
 
-from losscli.families.base import total_weight, wsum
-from losscli.score import Scored
-
-# (null, alternative, parameter, value): the null is the alternative with that parameter
-# at that boundary value
-NESTED_AT = (("poisson", "negative_binomial", "alpha", 0.0),
-             ("gaussian", "student_t", "df", math.inf))
-NESTED = tuple((a, b) for a, b, _, _ in NESTED_AT)
-SIGNIFICANCE = 0.05
+from losscli.plan import Model, ScorePlan, Scores
+from losscli.score import ModelResult
 
 
-def criterion_value(s: Scored, criterion: str) -> float:
-    return getattr(s.result, criterion)
+@dataclass
+class Scored:
+    """A fitted model, its results, and its index in the last pass's plan."""
+
+    model: Model
+    result: ModelResult
+    index: int
+
+    @property
+    def family(self):
+        return self.model.family
 
 
 def rank(scored: list[Scored], criterion: str) -> list[Scored]:
     """Best first by the criterion; ties go to the family with fewer parameters."""
-    return sorted(scored, key=lambda s: (criterion_value(s, criterion), s.result.n_params))
+    return sorted(scored, key=lambda s: (getattr(s.result, criterion), s.result.n_params))
 
 
 def akaike_weights(aics: list[float]) -> list[float]:
@@ -38,76 +46,53 @@ def likelihood_ratio(null: Scored, alt: Scored) -> dict:
     """LR = 2(nll_null − nll_alt), floored at 0; the null sits on the boundary, so
     p = ½ P(χ²₁ > LR) for LR > 0 and 1 at LR = 0 (the ½χ²₀ + ½χ²₁ mixture)."""
     lr = max(2.0 * (null.result.nll - alt.result.nll), 0.0)
-    at = next(((p, v) for a, b, p, v in NESTED_AT
-               if (a, b) == (null.result.family, alt.result.family)), None)
-    if at is not None and alt.params.get(at[0]) == at[1]:
+    at = alt.family.nests
+    if alt.model.params.get(at.param) == at.value:
         lr = 0.0  # the alternative's fit is the null model: only optimiser noise differs
     p = 0.5 * float(special.chdtrc(1, lr)) if lr > 0 else 1.0
     return {"kind": "likelihood_ratio", "null": null.result.family,
             "alternative": alt.result.family, "statistic": lr, "p_value": p}
 
 
-class _Moments:
-    """Weighted Σw, Σw d, Σw d² of d − c, c the first block's mean, so that the variance
-    does not cancel catastrophically when d̄ is large against its spread."""
-
-    def __init__(self) -> None:
-        self.shift: float | None = None
-        self.W = self.s1 = self.s2 = 0.0
-
-    def add(self, d: np.ndarray, w: np.ndarray | None) -> None:
-        W = total_weight(d.size, w)
-        if self.shift is None:
-            self.shift = wsum(d, w) / W
-        d -= self.shift
-        self.W += W
-        self.s1 += wsum(d, w)
-        self.s2 += wsum(d * d, w)
-
-    def mean_var(self) -> tuple[float, float]:
-        m = self.s1 / self.W
-        return self.shift + m, max(self.s2 / self.W - m * m, 0.0)
+def nested_pairs(ranked: list[Scored]) -> list[tuple[Scored, Scored]]:
+    """(null, alternative) for every declared nesting whose two families were fitted."""
+    by_name = {s.result.family: s for s in ranked}
+    return [(by_name[s.family.nests.family], s) for s in by_name.values()
+            if s.family.nests is not None and s.family.nests.family in by_name]
 
 
-def vuong_tests(best: Scored, others: list[Scored], w: np.ndarray | None) -> list[dict]:
-    """Vuong's z for non-nested models, best against each other one, in one pass:
-    d_i = log q_best(y_i) − log q_other(y_i), z = √W d̄ / s, d̄ = Σ w d / W,
-    s² = Σ w (d − d̄)² / W; two-sided p = 2Φ(−|z|); z = 0, p = 1 when s = 0."""
-    if not others:
-        return []
-    moments = [_Moments() for _ in others]
-    streams = [o.loglik_blocks() for o in others]
-    for sl, a in best.loglik_blocks():
-        wb = None if w is None else w[sl]
-        for mom, stream in zip(moments, streams, strict=True):
-            _, b = next(stream)
-            mom.add(a - b, wb)
-    out = []
-    for other, mom in zip(others, moments, strict=True):
-        dbar, var = mom.mean_var()
-        if var > 0:
-            z = math.sqrt(mom.W) * dbar / math.sqrt(var)
-            p = 2.0 * float(special.ndtr(-abs(z)))
-        else:
-            z, p = 0.0, 1.0
-        out.append({"kind": "vuong", "null": other.result.family,
-                    "alternative": best.result.family, "statistic": z, "p_value": p})
-    return out
+def vuong(best: Scored, other: Scored, scores: Scores, plan: ScorePlan) -> dict:
+    """Vuong's z for non-nested models: d_i = log q_best(y_i) − log q_other(y_i),
+    z = √W d̄ / s, d̄ = Σ w d / W, s² = Σ w (d − d̄)² / W; two-sided p = 2Φ(−|z|);
+    z = 0, p = 1 when s = 0. The moments of d come from the last pass."""
+    i, j = best.index, other.index
+    k = plan.pairs.index((min(i, j), max(i, j)))
+    sign = 1.0 if i < j else -1.0
+    W = scores.pairs.W
+    dbar = sign * float(scores.pairs.mean[k])
+    var = max(float(scores.pairs.m2[k]) / W, 0.0)
+    if var > 0 and math.isfinite(var):
+        z = math.sqrt(W) * dbar / math.sqrt(var)
+        p = 2.0 * float(special.ndtr(-abs(z)))
+    else:
+        z, p = 0.0, 1.0
+    return {"kind": "vuong", "null": other.result.family, "alternative": best.result.family,
+            "statistic": z, "p_value": p}
 
 
-def tests(ranked: list[Scored], w: np.ndarray | None) -> list[dict]:
+def tests(ranked: list[Scored], scores: Scores, plan: ScorePlan) -> list[dict]:
     """LR tests for the nested pairs present, then Vuong tests of the best against every
     family not nested with it."""
-    by_name = {s.result.family: s for s in ranked}
-    out = [likelihood_ratio(by_name[a], by_name[b]) for a, b in NESTED
-           if a in by_name and b in by_name]
+    pairs = nested_pairs(ranked)
+    out = [likelihood_ratio(null, alt) for null, alt in pairs]
     best = ranked[0]
-    nested = {a for a, b in NESTED if b == best.result.family} | {
-        b for a, b in NESTED if a == best.result.family}
-    return out + vuong_tests(best, [o for o in ranked[1:] if o.result.family not in nested], w)
+    nested = {a.result.family for n, a in pairs if n is best} | {
+        n.result.family for n, a in pairs if a is best}
+    return out + [vuong(best, o, scores, plan) for o in ranked[1:]
+                  if o.result.family not in nested]
 
 
-def recommendation(ranked: list[Scored]) -> dict:
+def recommendation(ranked: list[Scored], run) -> dict:
     """The best family's loss and its framework names (SPEC §1.7). When no framework has
     it built in, `alternative` names the family to train with instead: the one the best
     family nests if it has a built-in loss for the same prediction (Poisson loss for the
@@ -116,16 +101,16 @@ def recommendation(ranked: list[Scored]) -> dict:
     best = ranked[0]
     fam = best.family
     fw = fam.frameworks
-    out = {"family": fam.name, "loss": fam.loss, "pytorch": fw.pytorch,
+    out = {"family": best.result.family, "loss": fam.loss, "pytorch": fw.pytorch,
            "sklearn": fw.sklearn, "xgboost": fw.xgboost, "lightgbm": fw.lightgbm,
            "transform": fam.transform}
     out["alternative"] = None
     if not _has_builtin(fam):
-        nested = {b: a for a, b in NESTED}
-        prefer = [s for s in ranked[1:] if s.result.family == nested.get(fam.name)
+        nested = fam.nests.family if fam.nests is not None else None
+        prefer = [s for s in ranked[1:] if s.result.family == nested
                   and fam.prediction == s.family.prediction]
-        others = [s for s in ranked[1:] if s.family.classifier or bool(
-            np.all(s.family.support.contains(s.y)))]
+        others = [s for s in ranked[1:] if s.family.input != "point"
+                  or run.scan.outside[s.family.loss_support or s.family.support].row is None]
         alt = next((s for s in prefer + others if _has_builtin(s.family)), None)
         out["alternative"] = alt.result.family if alt is not None else None
     return out

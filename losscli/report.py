@@ -13,7 +13,6 @@ from dataclasses import asdict
 from typing import Any
 
 from losscli import __version__
-from losscli.dataset import Dataset
 from losscli.score import ModelResult
 
 LN2 = math.log(2.0)
@@ -37,18 +36,12 @@ def model_dict(m: ModelResult, unit: str, extra: dict | None = None) -> dict:
     return out
 
 
-def build(command: str, ds: Dataset, kind: str, mode: str, base_measure: str, unit: str,
+def build(command: str, inp: dict, kind: str, mode: str, base_measure: str, unit: str,
           models: list[dict], warnings: list[str], **extra: Any) -> dict:
     report = {
         "command": command,
         "version": __version__,
-        "input": {
-            "path": ds.path, "format": ds.format, "rows_read": ds.rows_read,
-            "rows_used": ds.rows_used, "rows_dropped": ds.rows_dropped,
-            "clipped": ds.clipped, "target": ds.target,
-            "prediction": ",".join(ds.prediction) if ds.prediction else None,
-            "weight": ds.weight,
-        },
+        "input": inp,
         "target_kind": kind,
         "mode": mode,
         "base_measure": base_measure,

@@ -19,7 +19,7 @@ DEFAULT_EPS = 2.220446049250313e-16  # float64 machine epsilon (numpy stays out 
 @dataclass(frozen=True)
 class Request:
     command: str  # "evaluate" | "compare-noise-models"
-    path: str
+    path: str | tuple[str, ...]  # one path, or several read as one data set
     target: str | None = None
     pred: str | None = None
     probs: tuple[str, ...] = ()
@@ -35,3 +35,8 @@ class Request:
     strict: bool = False
     renormalize: bool = False
     fit_rows: int | None = DEFAULT_FIT_ROWS  # None: fit on every row
+    batch_rows: int | None = None  # None: a Parquet row group, or 1M rows of text
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return (self.path,) if isinstance(self.path, str) else tuple(self.path)

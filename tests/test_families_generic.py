@@ -14,7 +14,17 @@ import pytest
 from scipy import integrate
 
 from losscli.families import FAMILIES, ContinuousFamily, describe
-from losscli.score import fit_family
+from losscli.families.discretised import Discretised
+from losscli.kinds import COUNTING_KINDS
+from losscli.reduce import Moments
+
+K_CLASSES = 4
+
+
+def _log_probs(r, n: int, k: int) -> np.ndarray:
+    """A class-major log-probability block (k, n) of random probability vectors."""
+    return np.log(r.dirichlet(np.ones(k), n).T)
+
 
 # name -> (draw y given (rng, pred, n), draw pred (rng, n), params, inside, outside)
 CASES = {
@@ -37,27 +47,51 @@ CASES = {
                   [0.0, -1.0]),
     "beta": (lambda r, m, n: r.beta(m * 8.0, (1 - m) * 8.0), lambda r, n: r.uniform(0.2, 0.8, n),
              {"precision": 8.0}, [1e-6, 0.5, 1 - 1e-6], [0.0, 1.0, 1.2]),
+    # classifiers: the prediction is a class-major log-probability block (K, n)
+    "bernoulli": (lambda r, q, n: (r.uniform(size=n) < np.exp(q[1])).astype(float),
+                  lambda r, n: _log_probs(r, n, 2), {}, [0.0, 0.3, 1.0],
+                  [-0.1, 1.5, np.nan]),
+    "categorical": (lambda r, q, n: np.array([r.choice(q.shape[0], p=np.exp(q[:, i]))
+                                              for i in range(n)]),
+                    lambda r, n: _log_probs(r, n, K_CLASSES), {}, [0.0, 0.25, 1.0],
+                    [-0.5, 2.0, np.nan]),
 }
-NUMERIC = [name for name in FAMILIES if name in CASES]
+DISCRETISED = [n for n, cls in FAMILIES.items() if issubclass(cls, ContinuousFamily)
+               and set(cls.applies_to) & set(COUNTING_KINDS)]
 
 
-def test_every_family_has_a_case_or_is_a_class_family():
-    assert set(FAMILIES) - set(CASES) <= {"bernoulli", "categorical"}
+def make(name: str):
+    """The family as a run builds it (a class family knows its class labels)."""
+    return FAMILIES[name]([str(k) for k in range(K_CLASSES)])
 
 
-@pytest.mark.parametrize("name", NUMERIC)
+def oracle_logpmf(fam, y, pred, params) -> np.ndarray:
+    """log q from the family's scipy.stats twin; a class family's twin is one multinomial
+    per row."""
+    if fam.input == "classes":
+        eye = np.eye(pred.shape[0])
+        return np.array([fam.to_scipy(pred[:, [i]], params).logpmf(eye[int(y[i])])
+                         for i in range(y.size)])
+    dist = fam.to_scipy(pred, params)
+    return dist.logpmf(y) if fam.discrete else dist.logpdf(y)
+
+
+def test_every_family_has_a_case():
+    assert set(FAMILIES) == set(CASES)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
 def test_loglik_equals_scipy(name):
     rng = np.random.default_rng(1)
     draw_y, draw_pred, params, _, _ = CASES[name]
-    fam = FAMILIES[name]()
+    fam = make(name)
     pred = draw_pred(rng, 200)
     y = draw_y(rng, pred, 200)
-    dist = fam.to_scipy(pred, params)
-    ref = dist.logpmf(y) if fam.discrete else dist.logpdf(y)
-    np.testing.assert_allclose(fam.loglik(y, pred, params), ref, rtol=1e-9)
+    np.testing.assert_allclose(fam.loglik(y, pred, params), oracle_logpmf(fam, y, pred, params),
+                               rtol=1e-9)
 
 
-@pytest.mark.parametrize("name", NUMERIC)
+@pytest.mark.parametrize("name", FAMILIES)
 def test_support_accepts_and_rejects(name):
     _, _, _, inside, outside = CASES[name]
     support = FAMILIES[name].support
@@ -67,14 +101,17 @@ def test_support_accepts_and_rejects(name):
     assert support.description  # used verbatim in skip reasons and errors
 
 
-@pytest.mark.parametrize("name", NUMERIC)
+@pytest.mark.parametrize("name", FAMILIES)
 def test_mass_or_density_is_normalised(name):
     _, draw_pred, params, _, _ = CASES[name]
-    fam = FAMILIES[name]()
-    mu = float(draw_pred(np.random.default_rng(2), 1)[0])
-    if fam.discrete:
-        grid = np.arange(0.0, 400.0)
-        total = np.exp(fam.loglik(grid, mu, params)).sum()
+    fam = make(name)
+    mu = draw_pred(np.random.default_rng(2), 1)
+    mu = mu if np.ndim(mu) == 2 else float(mu[0])
+    if fam.input == "classes":
+        total = np.exp(fam.loglik(np.arange(K_CLASSES), mu, params)).sum()
+    elif fam.discrete:
+        top = fam.support.upper if math.isfinite(fam.support.upper) else 400.0
+        total = np.exp(fam.loglik(np.arange(0.0, top + 1.0), mu, params)).sum()
     else:
         lo, hi = fam.support.lower, fam.support.upper
         total, _ = integrate.quad(lambda v: math.exp(fam.loglik(np.array([v]), mu, params)[0]),
@@ -82,50 +119,88 @@ def test_mass_or_density_is_normalised(name):
     assert total == pytest.approx(1.0, abs=1e-7)
 
 
-@pytest.mark.parametrize("name", [n for n in NUMERIC
-                                  if issubclass(FAMILIES[n], ContinuousFamily) and n != "beta"])
+@pytest.mark.parametrize("name", DISCRETISED)
 def test_discretised_probabilities_sum_to_one(name):
     _, draw_pred, params, _, _ = CASES[name]
-    fam = FAMILIES[name]()
+    fam = Discretised(make(name))
     mu = float(draw_pred(np.random.default_rng(3), 1)[0])
     lo = 0.0 if fam.support.lower > -math.inf else -2000.0
     grid = np.arange(lo, 2001.0)
-    p = np.exp(fam.interval_loglik(grid, mu, params))
+    assert fam.support.contains(grid).all()
+    p = np.exp(fam.loglik(grid, mu, params))
     assert p.sum() == pytest.approx(1.0, abs=1e-9)
 
 
-@pytest.mark.parametrize("name", NUMERIC)
+@pytest.mark.parametrize("name", FAMILIES)
 @pytest.mark.parametrize("conditional", [True, False])
 def test_weights_equal_repetition_in_the_fit(name, conditional):
     rng = np.random.default_rng(4)
     draw_y, draw_pred, _, _, _ = CASES[name]
-    fam = FAMILIES[name]()
+    fam = make(name)
     pred = draw_pred(rng, 60)
     y = draw_y(rng, pred, 60)
     w = rng.integers(1, 4, 60).astype(float)
     reps = w.astype(int)
-    a, _ = fit_family(fam, y, w, pred if conditional else None, False, None)
-    b, _ = fit_family(fam, np.repeat(y, reps), None,
-                      np.repeat(pred, reps) if conditional else None, False, None)
+    a = fam.fit(y, w, pred if conditional else None)
+    b = fam.fit(np.repeat(y, reps), None,
+                np.repeat(pred, reps, axis=-1) if conditional else None)
     assert a.keys() == b.keys()
+    assert set(a) == set(fam.nuisance if conditional else a)
     for k in a:
         assert a[k] == pytest.approx(b[k], rel=1e-6), k
 
 
-@pytest.mark.parametrize("name", [n for n in NUMERIC
-                                  if issubclass(FAMILIES[n], ContinuousFamily) and n != "beta"])
+def _moments(fam, y, w, pred, parts: int) -> Moments:
+    """The closed-form statistics reduced over `parts` batches, as the first pass does."""
+    out = None
+    for idx in np.array_split(np.arange(y.shape[-1]), parts):
+        x = fam.fit_stats(y[..., idx], None if pred is None else pred[idx])
+        m = Moments(np.atleast_2d(x).shape[0])
+        m.update(x, w[idx])
+        out = m if out is None else out.merge(m)
+    return out
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize("conditional", [True, False])
+def test_closed_form_fits_from_batched_moments_equal_the_fit(name, conditional):
+    """A family that declares a closed form in a mode fits the same parameters from the
+    batch-reduced moments of its `fit_stats` as from the rows, however they are
+    batched."""
+    fam = make(name)
+    mode = "conditional" if conditional else "marginal"
+    rng = np.random.default_rng(8)
+    draw_y, draw_pred, _, _, _ = CASES[name]
+    pred = draw_pred(rng, 300)
+    y = draw_y(rng, pred, 300)
+    given = pred if conditional else None
+    if fam.input == "classes":  # hard labels fit on value counts; soft labels here
+        y = np.exp(pred)
+    if mode not in fam.closed_form:
+        assert fam.fit_stats(y, given) is None or not fam.nuisance
+        return
+    w = rng.integers(1, 4, y.shape[-1]).astype(float)
+    direct = fam.fit(y, w, given)
+    for parts in (1, 7):
+        fitted = fam.fit_from_stats(_moments(fam, y, w, given, parts), conditional)
+        assert fitted.keys() == direct.keys()
+        for k in direct:
+            assert fitted[k] == pytest.approx(direct[k], rel=1e-12), (k, parts)
+
+
+@pytest.mark.parametrize("name", DISCRETISED)
 def test_weights_equal_repetition_in_the_discretised_fit(name):
     rng = np.random.default_rng(5)
     draw_y, draw_pred, _, _, _ = CASES[name]
-    fam = FAMILIES[name]()
+    fam = Discretised(make(name))
     pred = draw_pred(rng, 80)
     y = np.round(draw_y(rng, pred, 80))
     if fam.support.lower > -math.inf:
         y = np.maximum(y, 0.0)
     w = rng.integers(1, 4, 80).astype(float)
     reps = w.astype(int)
-    a = fam.fit_counting(y, w, pred)
-    b = fam.fit_counting(np.repeat(y, reps), None, np.repeat(pred, reps))
+    a = fam.fit(y, w, pred)
+    b = fam.fit(np.repeat(y, reps), None, np.repeat(pred, reps))
     for k in fam.nuisance:
         assert a[k] == pytest.approx(b[k], rel=1e-6), k
 
@@ -137,10 +212,14 @@ def test_families_declare_their_facts():
         assert cls.name == name
         assert cls.loss and cls.prediction and cls.__doc__
         assert cls.marginal_params
+        assert cls.applies_to, name  # every family applies to some target kind
+        assert cls.input in ("point", "probability", "classes")
         if cls.location is not None:
             assert cls.location in cls.marginal_params
         for k in cls.param_domains:
             assert k in cls.nuisance + cls.marginal_params, (name, k)
+        if cls.nests is not None:  # a nesting names a family and one of this one's params
+            assert cls.nests.family in FAMILIES and cls.nests.param in cls.nuisance
 
 
 def test_the_cli_choices_are_the_registry():

@@ -15,11 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, optimize, special, stats
 
-from losscli.dataset import Dataset
-from losscli.errors import FitError, InputError
+from losscli.errors import FitError
 from losscli.families.base import value_counts
+from losscli.families.discretised import Discretised
 from losscli.families.gamma import Gamma, log_gammainc, log_gammaincc, solve_shape
-from losscli.score import check_domain, fit_family, row_loglik
 from tests.oracles import interval_logprob_from_zero, wsum
 
 RTOL_LL = 1e-9
@@ -57,7 +56,7 @@ def test_declared_facts():
     assert FAM.frameworks.pytorch is None and FAM.transform is None
     assert FAM.support.contains(np.array([0.0, 1e-300, 5.0])).tolist() == [False, True, True]
     assert not FAM.discrete
-    assert FAM.numeric_fit(True, False) is False and FAM.numeric_fit(True, True) is True
+    assert "conditional" in FAM.closed_form and Discretised(FAM).closed_form == ()
 
 
 def test_to_scipy_has_mean_pred_and_variance_mu2_over_k():
@@ -271,8 +270,7 @@ def test_counting_conditional_fit_matches_scipy_optimum(counts, weighted):
 
     res = optimize.minimize_scalar(nll, bounds=(-3, 5), method="bounded",
                                    options={"xatol": 1e-10})
-    fit, used = fit_family(FAM, y, w, mu, counting=True, fit_rows=None)
-    assert used == y.size
+    fit = Discretised(FAM).fit(y, w, mu)
     assert fit["shape"] == pytest.approx(math.exp(res.x), rel=RTOL_FIT)
     # the discretised fit is not the density's fit on the same integers
     assert fit["shape"] != pytest.approx(FAM.fit_start(y, w, mu)["shape"], rel=1e-3)
@@ -290,27 +288,22 @@ def test_counting_marginal_fit_matches_scipy_optimum(counts, weighted):
 
     res = optimize.minimize(nll, [1.0, 0.0], method="Nelder-Mead",
                             options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 4000})
-    fit, _ = fit_family(FAM, y, w, None, counting=True, fit_rows=None)
+    fit = Discretised(FAM).fit(*value_counts(y, w))
     assert fit["mean"] == pytest.approx(math.exp(res.x[0]), rel=RTOL_FIT)
     assert fit["shape"] == pytest.approx(math.exp(res.x[1]), rel=RTOL_FIT)
 
 
 def test_counting_accepts_zero_targets_and_perfect_predictions():
     y = np.array([0.0, 0.0, 1.0, 3.0, 2.0])
-    ds = Dataset(path="t.csv", format="csv", rows_read=5, rows_dropped=0, target="y", y=y)
-    with pytest.raises(InputError, match="reals > 0"):
-        check_domain(FAM, ds, y, None)  # the density needs y > 0
-    check_domain(FAM, ds, y, None, counting=True)  # the interval [0, ½] does not
+    assert FAM.support.first_outside(y) == 0  # the density needs y > 0
+    assert Discretised(FAM).support.first_outside(y) is None  # the interval [0, ½] does not
     # every y equals its prediction: the density fit fails, the discretised one starts
     # from a finite shape and scores every row
     pred = np.maximum(y, 1.0)
     pred[:2] = 0.3
     start = FAM.fit_start(np.array([1.0, 2.0, 4.0]), None, np.array([1.0, 2.0, 4.0]))
     assert math.isfinite(start["shape"]) and start["shape"] > 0
-    # every prediction inside its target's unit interval: the maximum is a point mass
-    with pytest.raises(FitError, match="no maximum"):
-        fit_family(FAM, y, None, pred, counting=True, fit_rows=None)
     pred[4] = 3.2  # one row outside: an interior maximum, every row scored
-    fit, _ = fit_family(FAM, y, None, pred, counting=True, fit_rows=None)
-    ll = row_loglik(FAM, y, pred, fit, counting=True)
+    fit = Discretised(FAM).fit(y, None, pred)
+    ll = Discretised(FAM).loglik(y, pred, fit)
     assert np.all(np.isfinite(ll)) and np.all(ll <= 0)

@@ -15,11 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize, stats
 
-from losscli.dataset import Dataset
-from losscli.errors import FitError, InputError
+from losscli.errors import FitError
 from losscli.families.base import value_counts
+from losscli.families.discretised import Discretised
 from losscli.families.lognormal import LogNormal
-from losscli.score import check_domain, fit_family, row_loglik
 from tests.oracles import interval_logprob_from_zero, wsum
 
 RTOL_LL = 1e-9
@@ -58,7 +57,7 @@ def test_declared_facts():
     assert FAM.frameworks.xgboost == "reg:squarederror"
     assert FAM.frameworks.lightgbm == "regression"
     assert FAM.support.contains(np.array([0.0, 1e-300, 5.0])).tolist() == [False, True, True]
-    assert FAM.numeric_fit(True, False) is False and FAM.numeric_fit(True, True) is True
+    assert "conditional" in FAM.closed_form and Discretised(FAM).closed_form == ()
 
 
 def test_to_scipy_median_is_pred():
@@ -206,7 +205,7 @@ def test_counting_conditional_fit_matches_scipy_optimum(counts, weighted):
 
     res = optimize.minimize_scalar(nll, bounds=(-4, 2), method="bounded",
                                    options={"xatol": 1e-10})
-    fit, _ = fit_family(FAM, y, w, m, counting=True, fit_rows=None)
+    fit = Discretised(FAM).fit(y, w, m)
     assert fit["sigma"] == pytest.approx(math.exp(res.x), rel=RTOL_FIT)
 
 
@@ -222,23 +221,21 @@ def test_counting_marginal_fit_matches_scipy_optimum(counts, weighted):
 
     res = optimize.minimize(nll, [1.0, 0.0], method="Nelder-Mead",
                             options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 4000})
-    fit, _ = fit_family(FAM, y, w, None, counting=True, fit_rows=None)
+    fit = Discretised(FAM).fit(*value_counts(y, w))
     assert fit["median"] == pytest.approx(math.exp(res.x[0]), rel=RTOL_FIT)
     assert fit["sigma"] == pytest.approx(math.exp(res.x[1]), rel=RTOL_FIT)
 
 
 def test_counting_accepts_zero_targets_and_perfect_predictions():
     y = np.array([0.0, 0.0, 1.0, 3.0, 2.0])
-    ds = Dataset(path="t.csv", format="csv", rows_read=5, rows_dropped=0, target="y", y=y)
-    with pytest.raises(InputError, match="reals > 0"):
-        check_domain(FAM, ds, y, None)
-    check_domain(FAM, ds, y, None, counting=True)
+    assert FAM.support.first_outside(y) == 0  # the density needs y > 0
+    assert Discretised(FAM).support.first_outside(y) is None  # the interval [0, ½] does not
     # every y equals its prediction: the density fit fails, the discretised one starts
     # from the unit interval's log-scale spread
     exact = np.array([1.0, 2.0, 4.0])
     start = FAM.fit_start(exact, None, exact)
     assert start["sigma"] == pytest.approx(math.sqrt(np.mean(1 / (12 * exact**2))), rel=1e-12)
     pred = np.maximum(y, 1.0)
-    fit, _ = fit_family(FAM, y, None, pred, counting=True, fit_rows=None)
-    ll = row_loglik(FAM, y, pred, fit, counting=True)
+    fit = Discretised(FAM).fit(y, None, pred)
+    ll = Discretised(FAM).loglik(y, pred, fit)
     assert np.all(np.isfinite(ll)) and np.all(ll <= 0)

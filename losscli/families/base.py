@@ -72,6 +72,15 @@ COUNTS = Support("integers ≥ 0", lower=0.0, lower_open=False, integer=True)
 
 
 @dataclass(frozen=True)
+class Nesting:
+    """This family with `param` at `value` (a boundary of its space) is `family`."""
+
+    family: str
+    param: str
+    value: float
+
+
+@dataclass(frozen=True)
 class Frameworks:
     """The equivalent training loss in each framework; None where it has none."""
 
@@ -172,6 +181,40 @@ class Family:
     classifier: ClassVar[bool] = False
     # domains of the parameters fitted numerically: "positive" fits on the log scale
     param_domains: ClassVar[dict[str, str]] = {}
+    # what the prediction columns must hold: "point" (ŷ, one column), "probability"
+    # (P(y = 1): one probability, a two-class block or a logit) or "classes" (one
+    # probability or logit per class)
+    input: ClassVar[str] = "point"
+    # the target kinds it applies to (SPEC §1.4), and those where evaluate picks it
+    # by default ("KIND with prediction": only when predictions are given)
+    applies_to: ClassVar[tuple[str, ...]] = ()
+    default_for: ClassVar[tuple[str, ...]] = ()
+    requirement: ClassVar[str | None] = None  # what it needs, in skip reasons
+    nests: ClassVar[Nesting | None] = None  # the simpler family it contains
+    # the unit deviance d(y, ŷ) whose mean and D² are reported, and where it is defined
+    deviance: ClassVar[Any] = None
+    deviance_support: ClassVar[Support | None] = None
+    # true on the integers where the likelihood keeps rising as the spread goes to 0 when
+    # every residual is at most ½ (a continuous family put on unit intervals)
+    unbounded_within_half: ClassVar[bool] = False
+    # where the family's own loss accepts y (the recommendation checks the data against it)
+    loss_support: ClassVar[Support | None] = None
+    # the modes ("marginal", "conditional") whose fit has a closed form in `fit_stats`
+    closed_form: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, classes: list[str] | None = None) -> None:
+        self.classes = list(classes or [])
+
+    # -- closed-form fits from reductions over every row
+    def fit_stats(self, y: np.ndarray, pred: Any) -> np.ndarray | None:
+        """The variables (k, n) whose weighted means and variances give the fit in
+        closed form (`fit_from_stats`), or None when it needs an optimiser (which runs
+        on the seeded sample of rows). `pred` None: the marginal fit."""
+        return None
+
+    def fit_from_stats(self, stats: Any, conditional: bool) -> Params:
+        """The fit from the Moments of `fit_stats` over every row."""
+        raise NotImplementedError
 
     # -- the primitive
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
@@ -197,10 +240,6 @@ class Family:
     def fit_warnings(self, params: Params) -> list[str]:
         """Plain-words notes on a fit that reached the boundary of its parameter space."""
         return []
-
-    def numeric_fit(self, conditional: bool, counting: bool) -> bool:
-        """Whether the fit needs an optimiser over the rows (so may use a sample)."""
-        return counting
 
     def to_scipy(self, pred: Any, params: Params) -> Any:
         """The equivalent frozen scipy.stats distribution (a test oracle; never hot)."""

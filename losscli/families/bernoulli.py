@@ -33,6 +33,11 @@ class Bernoulli(Family):
     nuisance = ()
     marginal_params = ("p",)
     location = "p"
+    input = "probability"
+    closed_form = ("marginal",)
+    applies_to = ("binary", "soft_binary")
+    default_for = ("binary", "soft_binary", "proportion with prediction")
+    requirement = "targets in {0, 1} or soft labels"
     frameworks = Frameworks(
         pytorch="torch.nn.BCEWithLogitsLoss",
         sklearn="HistGradientBoostingClassifier(loss='log_loss')",
@@ -51,8 +56,11 @@ class Bernoulli(Family):
         with np.errstate(divide="ignore"):
             return np.log(np.array([[1.0 - p], [p]]))
 
-    def numeric_fit(self, conditional: bool, counting: bool) -> bool:
-        return False
+    def fit_stats(self, y: np.ndarray, pred: Any) -> np.ndarray | None:
+        return y[None, :] if pred is None else None  # p = the mean of y
+
+    def fit_from_stats(self, stats: Any, conditional: bool) -> Params:
+        return {"p": float(stats.mean[0])}
 
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats

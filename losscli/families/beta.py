@@ -44,6 +44,8 @@ class Beta(ContinuousFamily):
     marginal_params = ("mean", "precision")
     location = "mean"
     param_domains = {"precision": "positive"}
+    closed_form = ("marginal",)
+    applies_to = ("proportion",)
     # none of the four has a beta objective; LightGBM's cross_entropy takes labels in
     # [0, 1] but is the Bernoulli cross-entropy, not a beta likelihood
     frameworks = Frameworks(pytorch=None, sklearn=None, xgboost=None, lightgbm=None)
@@ -65,10 +67,16 @@ class Beta(ContinuousFamily):
             return self._fit_marginal(y, w)
         return {"precision": self._fit_precision(y, w, pred)}
 
-    def numeric_fit(self, conditional: bool, counting: bool) -> bool:
-        # the conditional fit evaluates ψ on every row per step; the marginal one works on
-        # two sufficient statistics
-        return conditional or counting
+    def fit_stats(self, y: np.ndarray, pred: Any) -> np.ndarray | None:
+        """Marginal: y, log y, log(1 − y) (the sufficient statistics and the moment
+        start). The conditional precision needs an optimiser."""
+        if pred is not None:
+            return None
+        return np.stack([y, np.log(y), np.log1p(-y)])
+
+    def fit_from_stats(self, stats: Any, conditional: bool) -> Params:
+        return self._marginal(float(stats.mean[1]), float(stats.mean[2]),
+                              float(stats.mean[0]), float(stats.var[0]))
 
     def _fit_precision(self, y: np.ndarray, w: np.ndarray | None, mu: np.ndarray) -> float:
         W = total_weight(y.size, w)
@@ -107,11 +115,14 @@ class Beta(ContinuousFamily):
         return math.exp(_bracketed_root(score, u0))
 
     def _fit_marginal(self, y: np.ndarray, w: np.ndarray | None) -> Params:
-        ly = wmean(np.log(y), w)
-        l1 = wmean(np.log1p(-y), w)
         m = wmean(y, w)
         r = y - m
-        var = wmean(r * r, w)
+        return self._marginal(wmean(np.log(y), w), wmean(np.log1p(-y), w), m,
+                              wmean(r * r, w))
+
+    def _marginal(self, ly: float, l1: float, m: float, var: float) -> Params:
+        """Newton on (a, b) from the means of log y and log(1 − y), started at the
+        method-of-moments estimate from the mean m and variance var of y."""
         if not var > 0.0:
             raise FitError(f"every target is the same, {_UNBOUNDED}")
 

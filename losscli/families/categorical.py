@@ -28,15 +28,17 @@ class Categorical(Family):
     nuisance = ()
     marginal_params = ("one probability per class",)
     location = None
+    input = "classes"
+    closed_form = ("marginal",)
+    applies_to = ("categorical", "soft_categorical")
+    default_for = ("categorical", "soft_categorical")
+    requirement = "class labels"
     frameworks = Frameworks(
         pytorch="torch.nn.CrossEntropyLoss",
         sklearn="HistGradientBoostingClassifier(loss='log_loss')",
         xgboost="multi:softprob",
         lightgbm="multiclass",
     )
-
-    def __init__(self, classes: list[str] | None = None) -> None:
-        self.classes = list(classes or [])
 
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         if y.ndim == 2:
@@ -65,8 +67,13 @@ class Categorical(Family):
         with np.errstate(divide="ignore"):
             return np.log(probs)[:, None]
 
-    def numeric_fit(self, conditional: bool, counting: bool) -> bool:
-        return False
+    def fit_stats(self, y: np.ndarray, pred: Any) -> np.ndarray | None:
+        """Soft labels (K, n): the class probabilities are their means. Hard labels are
+        fitted on their value counts."""
+        return y if pred is None and y.ndim == 2 else None
+
+    def fit_from_stats(self, stats: Any, conditional: bool) -> Params:
+        return {c: float(p) for c, p in zip(self.classes, stats.mean, strict=True)}
 
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats

@@ -49,6 +49,9 @@ class Gamma(ContinuousFamily):
     marginal_params = ("mean", "shape")
     location = "mean"
     param_domains = {"mean": "positive", "shape": "positive"}
+    closed_form = ("marginal", "conditional")
+    applies_to = ("count", "positive")
+    deviance_support = POSITIVE  # the deviance needs y > 0 (and ŷ > 0)
     frameworks = Frameworks(
         pytorch=None,
         sklearn="HistGradientBoostingRegressor(loss='gamma')",
@@ -88,6 +91,35 @@ class Gamma(ContinuousFamily):
                            "infinite and the likelihood is unbounded")
         out["shape"] = solve_shape(D)
         return out
+
+    def fit_stats(self, y: np.ndarray, pred: Any) -> np.ndarray:
+        """Marginal: y and log y (μ = mean y, D = log μ − mean log y); conditional:
+        r − log(1 + r) with r = (y − ŷ)/ŷ (D is its mean, exact when y ≈ ŷ)."""
+        if pred is None:
+            return np.stack([y, np.log(y)])
+        r = y - pred
+        r /= pred
+        d = np.log1p(r)
+        np.subtract(r, d, out=d)
+        return d[None, :]
+
+    def fit_from_stats(self, stats: Any, conditional: bool) -> Params:
+        out: Params = {}
+        if conditional:
+            D = float(stats.mean[0])
+        else:
+            mean = out["mean"] = float(stats.mean[0])
+            D = math.log(mean) - float(stats.mean[1])
+        if not D > 0.0:
+            raise FitError("every target equals its predicted mean, so the gamma shape k is "
+                           "infinite and the likelihood is unbounded")
+        out["shape"] = solve_shape(D)
+        return out
+
+    @staticmethod
+    def deviance(y: np.ndarray, mu: Any) -> np.ndarray:
+        """The gamma unit deviance 2 [log(μ/y) + y/μ − 1]."""
+        return 2.0 * (np.log(mu / y) + y / mu - 1.0)
 
     def fit_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         # y = 0 is scored on [0, ½]: its density fit needs y > 0, so start from y ≥ ½

@@ -39,6 +39,9 @@ class Gaussian(ContinuousFamily):
     marginal_params = ("mean", "sigma")
     location = "mean"
     param_domains = {"sigma": "positive", "mean": "real"}
+    closed_form = ("marginal", "conditional")
+    applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
+    default_for = ("integer", "proportion", "positive", "real")
     frameworks = Frameworks(
         pytorch="torch.nn.MSELoss",
         sklearn="HistGradientBoostingRegressor(loss='squared_error')",
@@ -63,6 +66,25 @@ class Gaussian(ContinuousFamily):
             (ss,) = block_sums(
                 lambda sl: (np.square(y[sl] - (pred[sl] if per_row else pred)),), y.size, w)
             var = ss / total_weight(y.size, w)
+        return self._with_sigma(out, var)
+
+    def fit_stats(self, y: np.ndarray, pred: Any) -> np.ndarray:
+        """Marginal: y (σ² is its variance); conditional: (y − ŷ)² (σ² is its mean)."""
+        if pred is None:
+            return y[None, :]
+        r = np.subtract(y, pred)
+        return np.square(r, out=r)[None, :]
+
+    def fit_from_stats(self, stats: Any, conditional: bool) -> Params:
+        out: Params = {}
+        if conditional:
+            var = float(stats.mean[0])
+        else:
+            out["mean"] = float(stats.mean[0])
+            var = float(stats.var[0])
+        return self._with_sigma(out, var)
+
+    def _with_sigma(self, out: Params, var: float) -> Params:
         if not math.isfinite(var):
             raise FitError("the squared residuals overflow float64 (values near 1e154 "
                            "or beyond)")

@@ -96,6 +96,8 @@ class Laplace(ContinuousFamily):
     marginal_params = ("median", "scale")
     location = "median"
     param_domains = {"scale": "positive", "median": "real"}
+    closed_form = ("conditional",)
+    applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
     frameworks = Frameworks(
         pytorch="torch.nn.L1Loss",
         sklearn="HistGradientBoostingRegressor(loss='absolute_error')",
@@ -123,6 +125,21 @@ class Laplace(ContinuousFamily):
             raise FitError(f"{where}, so the Laplace scale b is 0 and the likelihood is unbounded")
         out["scale"] = b
         return out
+
+    def fit_stats(self, y: np.ndarray, pred: Any) -> np.ndarray | None:
+        """Conditional: |y − ŷ| (b is its mean). The marginal median needs sorted data:
+        it comes from the value counts or the seeded sample."""
+        if pred is None:
+            return None
+        r = np.subtract(y, pred)
+        return np.abs(r, out=r)[None, :]
+
+    def fit_from_stats(self, stats: Any, conditional: bool) -> Params:
+        b = float(stats.mean[0])
+        if not b > 0.0:
+            raise FitError("every residual is 0, so the Laplace scale b is 0 and the "
+                           "likelihood is unbounded")
+        return {"scale": b}
 
     def fit_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         try:

@@ -41,6 +41,8 @@ class LogNormal(ContinuousFamily):
     location = "median"
     param_domains = {"median": "positive", "sigma": "positive"}
     transform = "log"
+    closed_form = ("marginal", "conditional")
+    applies_to = ("count", "positive")
     # the squared-error losses, applied to log y (transform = "log")
     frameworks = Gaussian.frameworks
 
@@ -65,6 +67,28 @@ class LogNormal(ContinuousFamily):
             center = np.log(pred)
         r -= center
         var = wsum(r * r, w) / total_weight(y.size, w)
+        if not var > 0.0:
+            raise FitError("every log y equals its centre, so the log-normal scale σ is 0 "
+                           "and the likelihood is unbounded")
+        out["sigma"] = math.sqrt(var)
+        return out
+
+    def fit_stats(self, y: np.ndarray, pred: Any) -> np.ndarray:
+        """Marginal: log y (log m its mean, σ² its variance); conditional:
+        (log y − log ŷ)² (σ² its mean)."""
+        r = np.log(y)
+        if pred is None:
+            return r[None, :]
+        r -= np.log(pred)
+        return np.square(r, out=r)[None, :]
+
+    def fit_from_stats(self, stats: Any, conditional: bool) -> Params:
+        out: Params = {}
+        if conditional:
+            var = float(stats.mean[0])
+        else:
+            out["median"] = math.exp(float(stats.mean[0]))
+            var = float(stats.var[0])
         if not var > 0.0:
             raise FitError("every log y equals its centre, so the log-normal scale σ is 0 "
                            "and the likelihood is unbounded")

@@ -24,6 +24,7 @@ from losscli.families.base import (
     NONNEGATIVE,
     Family,
     Frameworks,
+    Nesting,
     Params,
     gammaln_int,
     total_weight,
@@ -74,6 +75,8 @@ class NegativeBinomial(Family):
     nuisance = ("alpha",)
     marginal_params = ("mean", "alpha")
     location = "mean"
+    applies_to = ("binary", "count")
+    nests = Nesting("poisson", "alpha", 0.0)
     # No built-in NB loss in any of the four (checked against their docs): torch.nn has
     # PoissonNLLLoss and GaussianNLLLoss only (torch.distributions.NegativeBinomial is a
     # distribution, not a loss); HistGradientBoostingRegressor's losses are squared_error,
@@ -102,11 +105,6 @@ class NegativeBinomial(Family):
 
     def fit_warnings(self, params: Params) -> list[str]:
         return [POISSON_LIMIT] if params["alpha"] == 0.0 else []
-
-    def numeric_fit(self, conditional: bool, counting: bool) -> bool:
-        # the Newton fit costs two to four passes over the rows (under 1 s on 10M rows), so
-        # it uses every row rather than a --fit-rows sample
-        return False
 
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats

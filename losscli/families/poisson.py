@@ -34,6 +34,9 @@ class Poisson(Family):
     nuisance = ()
     marginal_params = ("mean",)
     location = "mean"
+    closed_form = ("marginal",)
+    applies_to = ("binary", "count")
+    default_for = ("count",)
     frameworks = Frameworks(
         pytorch="torch.nn.PoissonNLLLoss(log_input=False)",
         sklearn="HistGradientBoostingRegressor(loss='poisson')",
@@ -50,8 +53,16 @@ class Poisson(Family):
     def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         return {} if pred is not None else {"mean": wmean(y, w)}
 
-    def numeric_fit(self, conditional: bool, counting: bool) -> bool:
-        return False
+    def fit_stats(self, y: np.ndarray, pred: Any) -> np.ndarray | None:
+        return y[None, :] if pred is None else None  # μ = the mean of y
+
+    def fit_from_stats(self, stats: Any, conditional: bool) -> Params:
+        return {"mean": float(stats.mean[0])}
+
+    @staticmethod
+    def deviance(y: np.ndarray, mu: Any) -> np.ndarray:
+        """The Poisson unit deviance 2 [y log(y/μ) − y + μ]."""
+        return 2.0 * (special.xlogy(y, y) - special.xlogy(y, mu) - y + mu)
 
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats

@@ -16,6 +16,7 @@ from losscli.families.base import (
     REAL,
     ContinuousFamily,
     Frameworks,
+    Nesting,
     Params,
     log1mexp,
     total_weight,
@@ -59,6 +60,8 @@ class StudentT(ContinuousFamily):
     marginal_params = ("loc", "df", "scale")
     location = "loc"
     param_domains = {"df": "positive", "scale": "positive", "loc": "real"}
+    applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
+    nests = Nesting("gaussian", "df", math.inf)
     # No framework has a built-in Student-t loss: torch.distributions.StudentT is a
     # distribution (its log_prob can build a custom loss), not a torch.nn loss;
     # scikit-learn's HistGradientBoostingRegressor offers squared_error, absolute_error,
@@ -119,9 +122,6 @@ class StudentT(ContinuousFamily):
         if pred is None:
             return {"loc": loc, "df": df, "scale": scale}
         return {"df": df, "scale": scale}
-
-    def numeric_fit(self, conditional: bool, counting: bool) -> bool:
-        return True
 
     def fit_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         """The density's MLE, kept to a finite df and a scale of at least 0.05."""

@@ -1,0 +1,395 @@
+"""One batch of rows as validated float64 arrays: the unit every reduction updates on.
+
+`Converter` turns a pyarrow Table of the needed columns into a `Batch`: numbers checked
+(text in a numeric column is an error naming the file, column, global row and value),
+rows with a missing or non-finite used value dropped and counted, frequency weights of 0
+ignored, probabilities checked, clipped and turned into log-probabilities, logits through
+log-softmax, soft labels aligned with the probability columns by class name, class labels
+mapped to codes. Row numbers are 1-based data rows counted across every input file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from losscli.columns import Columns, class_names
+from losscli.errors import InputError, UsageError
+from losscli.request import Request
+
+SUM_TOLERANCE = 1e-6
+
+
+@dataclass
+class Batch:
+    """Targets, predictions and weights of the kept rows of one piece.
+
+    y       (n,) float64 numeric targets; (n,) int64 class codes for hard class labels
+            (text labels before the classes are known); (K, n) float64 soft labels.
+    pred    (n,) float64 point predictions (a mean, median, location or P(y = 1)).
+    logq    (K, n) float64 class-major log-probabilities (K = 2 for a binary model).
+    w       (n,) float64 frequency weights, or None for 1 each.
+    """
+
+    file: str
+    offset: int  # global 0-based row number of the piece's first row
+    n_read: int
+    y: np.ndarray
+    pred: np.ndarray | None = None
+    logq: np.ndarray | None = None
+    w: np.ndarray | None = None
+    keep: np.ndarray | None = None  # local indices of the kept rows; None: all kept
+    dropped: int = 0  # rows with a missing or non-finite used value
+    first_dropped: tuple[int, str] | None = None  # (1-based global row, column)
+    zero_weight: int = 0
+    clipped: int = 0
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[-1])
+
+    def rows(self) -> np.ndarray:
+        """Global 0-based row numbers of the kept rows."""
+        local = np.arange(self.n_read) if self.keep is None else self.keep
+        return local + self.offset
+
+    def row(self, i: int) -> int:
+        """1-based global row number of the i-th kept row (for error messages)."""
+        return self.offset + 1 + (i if self.keep is None else int(self.keep[i]))
+
+
+@dataclass
+class Layout:
+    """How the columns are read, fixed for the whole data set."""
+
+    labels: bool = False  # the target holds class labels
+    soft: bool = False  # the target holds soft labels
+    classes: list[str] = field(default_factory=list)  # from the probability columns
+    soft_order: list[int] | None = None  # soft columns permuted into the classes' order
+    label_index: dict[str, int] | None = None  # label → class code, once known
+
+
+def numeric(col, file: str, name: str, offset: int) -> np.ndarray:
+    """A column as float64 (nulls NaN); text in it is an error naming the first row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_boolean(col.type):
+        col = col.cast(pa.int8())
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        try:
+            col = pc.cast(col, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            try:
+                col = pc.cast(pc.utf8_trim_whitespace(col), pa.float64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                row, value = _first_non_number(col)
+                raise InputError("text in a numeric column", file=file, column=name,
+                                 row=offset + row, value=value) from None
+    elif not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
+              or pa.types.is_decimal(col.type) or pa.types.is_null(col.type)):
+        raise InputError(f"has type {col.type}, expected numbers", file=file, column=name)
+    return _float64(col)
+
+
+def _float64(col) -> np.ndarray:
+    """A numeric column as float64, nulls as NaN, from the Arrow buffers directly:
+    pyarrow's to_numpy() imports pandas (~0.5 s on every run)."""
+    import pyarrow as pa
+
+    col = col.cast(pa.float64(), safe=False)
+    if col.null_count:
+        col = col.fill_null(math.nan)
+    chunks = col.chunks if hasattr(col, "chunks") else [col]
+    parts = [np.frombuffer(c.buffers()[1], dtype=np.float64, count=len(c), offset=c.offset * 8)
+             for c in chunks if len(c)]
+    if not parts:
+        return np.empty(0)
+    return parts[0].copy() if len(parts) == 1 else np.concatenate(parts)
+
+
+def _first_non_number(col) -> tuple[int, str]:
+    """1-based row and text of the first value that is not a number (error path only)."""
+    offset = 0
+    chunks = col.chunks if hasattr(col, "chunks") else [col]
+    for chunk in chunks:
+        for i, v in enumerate(chunk.to_pylist()):
+            if v is None:
+                continue
+            try:
+                float(v)
+            except ValueError:
+                return offset + i + 1, v
+        offset += len(chunk)
+    return 0, ""
+
+
+def is_text(arrow_type) -> bool:
+    import pyarrow as pa
+
+    return not (pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
+                or pa.types.is_boolean(arrow_type) or pa.types.is_decimal(arrow_type))
+
+
+def labels_of(col) -> tuple[np.ndarray, np.ndarray]:
+    """A label column as text: (labels, missing mask). Integral numbers print as ints."""
+    import pyarrow as pa
+
+    missing = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
+        vals = _float64(col)
+        missing |= ~np.isfinite(vals)
+        ok = np.where(missing, 0.0, vals)
+        if np.all(ok == np.floor(ok)):
+            return ok.astype(np.int64).astype(str), missing
+        return vals.astype(str), missing
+    if pa.types.is_boolean(col.type):
+        col = col.cast(pa.int8())
+    arr = col.cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False)
+    return np.asarray(arr, dtype=str), missing
+
+
+def layout(req: Request, cols: Columns, schema, path: str) -> Layout:
+    """Decide once how the target and predictions are read (from the column types)."""
+    prob_cols = cols.probs or cols.logits
+    target_text = bool(cols.target) and is_text(schema.field(cols.target).type)
+    out = Layout()
+    if target_text and (req.target_kind not in (None, "categorical")
+                        or (cols.pred and not cols.soft)):
+        # a numeric kind was asked for, or a point prediction of a numeric target: the
+        # target is read as numbers, and its first text value is the error
+        target_text = False
+        out.labels = False
+    else:
+        out.labels = bool(cols.target) and not cols.soft and (
+            target_text or len(prob_cols) >= 2 or req.target_kind == "categorical")
+    out.soft = bool(cols.soft)
+    out.classes = class_names(prob_cols) if len(prob_cols) >= 2 else []
+    if cols.soft:
+        out.classes = out.classes or (class_names(cols.soft) if len(cols.soft) >= 2 else [])
+        if len(cols.soft) >= 2 and prob_cols:
+            if len(prob_cols) != len(cols.soft):
+                raise InputError(f"{len(cols.soft)} soft-target columns but {len(prob_cols)} "
+                                 "prediction columns; give them in the same class order",
+                                 file=path)
+            soft_names = class_names(cols.soft)
+            if soft_names != out.classes:
+                # aligned by class name when both sides name the same classes
+                if sorted(soft_names) != sorted(out.classes):
+                    raise InputError(
+                        f"the soft-target classes ({', '.join(soft_names)}) are not the "
+                        f"prediction's ({', '.join(out.classes)})", file=path,
+                        column=",".join(cols.soft))
+                out.soft_order = [soft_names.index(c) for c in out.classes]
+    return out
+
+
+def label_index(uniques: list[str], first_rows: dict[str, int], classes: list[str],
+                path: str, column: str) -> dict[str, int]:
+    """Class code of every observed label: by name when the labels name the probability
+    columns, by position for integer labels 0..K−1 when none names one (a partial match by
+    name is an error, never a silent switch to position). Without probability columns
+    the classes are the observed labels, sorted."""
+    if not classes:
+        return {u: k for k, u in enumerate(sorted(uniques))}
+    index = {c: k for k, c in enumerate(classes)}
+    if all(u in index for u in uniques):
+        return index
+    if not any(u in index for u in uniques) and all(
+            u.lstrip("-").isdigit() and 0 <= int(u) < len(classes) for u in uniques):
+        return {str(k): k for k in range(len(classes))}
+    missing = min((u for u in uniques if u not in index), key=lambda u: first_rows[u])
+    raise InputError(f"label has no probability column (classes: {', '.join(classes)})",
+                     file=path, column=column, row=first_rows[missing], value=missing)
+
+
+class Converter:
+    """Arrow tables of the needed columns → Batches, under one Request and Layout."""
+
+    def __init__(self, req: Request, cols: Columns, lay: Layout) -> None:
+        self.req, self.cols, self.layout = req, cols, lay
+
+    def convert(self, table, file: str, offset: int) -> Batch:
+        req, cols, lay = self.req, self.cols, self.layout
+        n = table.num_rows
+        bad = np.zeros(n, dtype=bool)  # rows with a missing or non-finite used value
+        arrays: dict[str, np.ndarray] = {}
+        if cols.target and not lay.labels and is_text(table.column(cols.target).type):
+            numeric(table.column(cols.target), file, cols.target, offset)  # names the text
+        for name in cols.all():
+            if name == cols.target and lay.labels:
+                text, missing = labels_of(table.column(name))
+                arrays[name] = text
+                bad |= missing
+                continue
+            a = numeric(table.column(name), file, name, offset)
+            arrays[name] = a
+            bad |= ~np.isfinite(a)
+        batch = Batch(file=file, offset=offset, n_read=n, y=np.empty(0))
+        missing = int(bad.sum())
+        if missing:
+            first = int(np.argmax(bad))
+            which = next(c for c in cols.all() if _row_bad(arrays[c], first))
+            if req.strict:
+                raise InputError("missing or non-finite value (--strict)", file=file,
+                                 column=which, row=offset + first + 1,
+                                 value=str(arrays[which][first]))
+            batch.dropped = missing
+            batch.first_dropped = (offset + first + 1, which)
+        if cols.weight:
+            # a frequency weight of 0 is a row that is not there: it must not steer the
+            # target kind or a support check (negative weights are an error below)
+            zero = (arrays[cols.weight] == 0.0) & ~bad
+            if zero.any():
+                bad |= zero
+                batch.zero_weight = int(zero.sum())
+        if bad.any():
+            keep = np.flatnonzero(~bad)
+            batch.keep = keep
+            arrays = {k: v[keep] for k, v in arrays.items()}
+        if cols.weight:
+            w = arrays[cols.weight]
+            i = np.flatnonzero(w < 0)
+            if i.size:
+                raise InputError("negative frequency weight", file=file, column=cols.weight,
+                                 row=batch.row(int(i[0])), value=float(w[i[0]]))
+            batch.w = w
+        if cols.soft:
+            block = self._check_sums(np.stack([arrays[c] for c in cols.soft]), cols.soft,
+                                     batch, "soft labels")
+            if lay.soft_order is not None:
+                block = block[lay.soft_order]
+            batch.y = block[0] if block.shape[0] == 1 else block
+        elif lay.labels:
+            text = arrays[cols.target]
+            if lay.label_index is None:
+                batch.y = text  # classes not known yet (the first pass collects them)
+            else:
+                uniq, inverse = np.unique(text, return_inverse=True)
+                lut = np.array([lay.label_index[str(u)] for u in uniq], dtype=np.int64)
+                batch.y = lut[inverse] if uniq.size else np.zeros(0, dtype=np.int64)
+        else:
+            batch.y = arrays[cols.target]
+        if cols.pred:
+            batch.pred = arrays[cols.pred]
+        elif cols.probs:
+            self._probs(batch, [arrays[c] for c in cols.probs], cols.probs)
+        elif cols.logits:
+            self._logits(batch, [arrays[c] for c in cols.logits])
+        return batch
+
+    def _check_sums(self, block: np.ndarray, names: list[str], batch: Batch,
+                    what: str) -> np.ndarray:
+        """Rows of a class-major block must lie in [0, 1] and sum to 1 within 1e-6."""
+        file = batch.file
+        low = block < 0.0
+        high = block > 1.0
+        if low.any() or high.any():
+            k, i = np.unravel_index(int(np.argmax(low | high)), block.shape)
+            raise InputError(f"{what} outside [0, 1]", file=file, column=names[k],
+                             row=batch.row(int(i)), value=float(block[k, i]))
+        if block.shape[0] == 1:
+            return block
+        sums = block.sum(axis=0)
+        off = np.abs(sums - 1.0) > SUM_TOLERANCE
+        if off.any():
+            if self.req.renormalize:
+                if not (sums > 0).all():
+                    i = int(np.argmax(~(sums > 0)))
+                    raise InputError(f"{what} sum to 0, cannot renormalise", file=file,
+                                     column=",".join(names), row=batch.row(i))
+                return block / sums
+            i = int(np.argmax(off))
+            raise InputError(
+                f"{what} sum to {sums[i]:.10g}, not 1 (tolerance {SUM_TOLERANCE:g}); "
+                "fix them or pass --renormalize", file=file, column=",".join(names),
+                row=batch.row(i))
+        return block
+
+    def _probs(self, batch: Batch, arrays: list[np.ndarray], names: list[str]) -> None:
+        """Probabilities → clipped to [ε, 1 − ε] (counted) → class-major log-probabilities."""
+        block = self._check_sums(np.stack(arrays), names, batch, "probabilities")
+        eps = self.req.eps
+        if eps > 0:
+            clip = (block < eps) | (block > 1.0 - eps)
+            batch.clipped = int(clip.sum())
+            if batch.clipped:
+                np.clip(block, eps, 1.0 - eps, out=block)
+        with np.errstate(divide="ignore"):
+            if block.shape[0] == 1:  # one column, P(y = 1): log1p keeps log(1 − p) exact
+                p = block[0]
+                batch.pred = p
+                batch.logq = np.stack([np.log1p(-p), np.log(p)])
+            else:
+                batch.logq = np.log(block, out=block)
+
+    def _logits(self, batch: Batch, arrays: list[np.ndarray]) -> None:
+        from scipy import special
+
+        if len(arrays) == 1:  # a binary logit z: log σ(−z), log σ(z)
+            z = arrays[0]
+            batch.logq = np.stack([special.log_expit(-z), special.log_expit(z)])
+        else:
+            batch.logq = special.log_softmax(np.stack(arrays), axis=0)
+
+
+def probability_block(batch: Batch, column: str, eps: float) -> tuple[np.ndarray, int]:
+    """A point prediction used as P(y = 1): checked in [0, 1] (an error
+    naming the first row outside), clipped to [ε, 1 − ε] (counted), as the log-probability
+    block [log(1 − p), log p]."""
+    p = batch.pred
+    bad = (p < 0.0) | (p > 1.0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError("a probability outside [0, 1]", file=batch.file,
+                         column=column, row=batch.row(i), value=float(p[i]))
+    clipped = 0
+    if eps > 0:
+        clip = (p < eps) | (p > 1.0 - eps)
+        clipped = int(clip.sum())
+        p = np.clip(p, eps, 1.0 - eps) if clipped else p
+    with np.errstate(divide="ignore"):
+        return np.stack([np.log1p(-p), np.log(p)]), clipped
+
+
+def check_zero_probability(batch: Batch, logq: np.ndarray, prediction: list[str],
+                           labels: bool) -> None:
+    """A probability of exactly 0 on an observed class (possible with --eps 0) makes the
+    log-loss infinite: an error naming the first such row, not an infinite result."""
+    if not np.isneginf(logq).any():
+        return
+    y = batch.y
+    if y.ndim == 2 or (y.dtype.kind == "f" and not np.all((y == 0.0) | (y == 1.0))):
+        mass = y if y.ndim == 2 else np.stack([1.0 - y, y])
+        if mass.shape != logq.shape:
+            return
+        hit = (mass > 0) & np.isneginf(logq)
+        if not hit.any():
+            return
+        k, i = np.unravel_index(int(np.argmax(hit)), hit.shape)
+    else:
+        codes = y.astype(np.int64)
+        if codes.size == 0 or codes.max() >= logq.shape[0] or codes.min() < 0:
+            return
+        hit = np.isneginf(np.take_along_axis(logq, codes[None, :], axis=0)[0])
+        if not hit.any():
+            return
+        i = int(np.argmax(hit))
+        k = int(codes[i])
+    per_class = len(prediction) == logq.shape[0]  # else one column holding P(y = 1)
+    column = prediction[k] if per_class else prediction[0]
+    value = float(np.exp(logq[k, i] if per_class else logq[1, i]))
+    raise InputError(
+        "probability 0 for the observed class: the log-loss is infinite; "
+        "use --eps > 0 to clip probabilities", file=batch.file, column=column,
+        row=batch.row(int(i)), value=value)
+
+
+def _row_bad(a: np.ndarray, i: int) -> bool:
+    v = a[i]
+    return (isinstance(v, str) and v == "") or (not isinstance(v, str) and not np.isfinite(v))
+
+
+__all__ = ["Batch", "Converter", "Layout", "UsageError", "label_index", "layout"]

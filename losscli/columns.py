@@ -1,0 +1,136 @@
+"""Which columns a run reads: the target, the prediction (a point prediction, class
+probabilities or logits), soft labels and weights, from the options or by their usual
+names (SPEC §2). Ambiguity is an error that lists the candidates and the option to use.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+
+from losscli.errors import InputError, UsageError
+from losscli.request import Request
+
+TARGET_NAMES = ("y", "target", "label", "y_true", "actual")
+PRED_NAMES = ("y_pred", "pred", "prediction", "yhat", "y_hat", "mu", "prob", "p")
+PROB_PREFIXES = ("p_", "prob_", "proba_")
+
+def _match(patterns: tuple[str, ...], names: list[str], path: str, option: str) -> list[str]:
+    """Columns named by a comma list of names or globs, in file order per pattern."""
+    out: list[str] = []
+    for pattern in (p.strip() for spec in patterns for p in spec.split(",")):
+        if not pattern:
+            continue
+        if any(ch in pattern for ch in "*?["):
+            hits = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        else:
+            hits = [n for n in names if n == pattern]
+        if not hits:
+            raise InputError(
+                f"no column matches {option} {pattern!r}; columns are: "
+                f"{', '.join(names)}{delimiter_hint(names)}", file=path)
+        out.extend(h for h in hits if h not in out)
+    return out
+
+
+def delimiter_hint(names: list[str]) -> str:
+    if len(names) == 1:
+        if "\t" in names[0]:
+            return " (the header splits on tabs: is this TSV? use --input-format tsv)"
+        for sep in (";", "|"):
+            if sep in names[0]:
+                return (f" (the header splits on {sep!r}: the delimiter seems to be {sep!r}; "
+                        "losscli reads ',' (CSV) or tab (TSV): convert the file)")
+    return ""
+
+
+def _auto(names: list[str], candidates: tuple[str, ...], what: str, option: str,
+          path: str, exclude: set[str]) -> str | None:
+    lower = {n.lower(): n for n in names if n not in exclude}
+    hits = [lower[c] for c in candidates if c in lower]
+    if len(hits) > 1:
+        raise InputError(
+            f"ambiguous {what} column: candidates {', '.join(hits)}; choose one with {option}",
+            file=path)
+    return hits[0] if hits else None
+
+
+@dataclass
+class Columns:
+    target: str
+    pred: str | None
+    probs: list[str]
+    logits: list[str]
+    soft: list[str]
+    weight: str | None
+
+    def all(self) -> list[str]:
+        cols = [self.target] if self.target else []
+        cols += [self.pred] if self.pred else []
+        cols += self.probs + self.logits + self.soft
+        cols += [self.weight] if self.weight else []
+        return list(dict.fromkeys(cols))
+
+
+def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise InputError(f"the header names column {dup!r} twice", file=path)
+    for option, value in (("--target", req.target), ("--pred", req.pred),
+                          ("--weight", req.weight)):
+        if value is not None and not value.strip():
+            raise UsageError(f"{option} needs a column name, not an empty string")
+    for option, values in (("--probs", req.probs), ("--logits", req.logits),
+                           ("--soft-target", req.soft_target)):
+        if values and not any(v.strip(" ,") for v in values):
+            raise UsageError(f"{option} needs column names or a glob, not an empty string")
+    soft = _match(req.soft_target, names, path, "--soft-target")
+    probs = _match(req.probs, names, path, "--probs")
+    logits = _match(req.logits, names, path, "--logits")
+    weight = _match((req.weight,), names, path, "--weight")[0] if req.weight else None
+    pred = _match((req.pred,), names, path, "--pred")[0] if req.pred else None
+    target = _match((req.target,), names, path, "--target")[0] if req.target else None
+    taken = set(soft + probs + logits + ([weight] if weight else []))
+    if target is None and not soft:
+        target = _auto(names, TARGET_NAMES, "target", "--target/-t", path, taken)
+        if target is None:
+            raise InputError(
+                f"no target column found (looked for {', '.join(TARGET_NAMES)}); "
+                f"name it with --target/-t; columns are: {', '.join(names)}"
+                f"{delimiter_hint(names)}", file=path)
+    if target:
+        taken.add(target)
+    explicit_pred = bool(req.pred or req.probs or req.logits)
+    if not explicit_pred:
+        pred = _auto(names, PRED_NAMES, "prediction", "--pred/-p", path, taken)
+        auto_probs = [n for n in names if n.lower().startswith(PROB_PREFIXES)
+                      and n not in taken]
+        if pred and auto_probs:
+            raise InputError(
+                f"ambiguous prediction: a prediction column {pred!r} and probability columns "
+                f"{', '.join(auto_probs)}; choose with --pred/-p or --probs", file=path)
+        if auto_probs and not pred:
+            prefixes = {next(p for p in PROB_PREFIXES if n.lower().startswith(p))
+                        for n in auto_probs}
+            if len(prefixes) > 1:
+                raise InputError(
+                    f"ambiguous probability columns {', '.join(auto_probs)}; "
+                    "choose with --probs", file=path)
+            probs = auto_probs
+    if sum(bool(x) for x in (pred, probs, logits)) > 1:
+        raise UsageError("give one kind of prediction: --pred, --probs or --logits")
+    return Columns(target or "", pred, probs, logits, soft, weight)
+
+
+def class_names(columns: list[str]) -> list[str]:
+    """Class names from probability columns: the suffix after a shared prefix."""
+    if len(columns) == 1:
+        return [columns[0]]
+    for prefix in PROB_PREFIXES + ("t_", "soft_", "logit_", "logits_", "z_"):
+        if all(c.lower().startswith(prefix) for c in columns):
+            return [c[len(prefix):] for c in columns]
+    # a shared prefix counts only up to its last separator: score_cat, score_car → cat, car
+    common = os.path.commonprefix(columns)
+    cut = max(common.rfind(sep) for sep in "_-.:") + 1
+    return [c[cut:] or c for c in columns]

@@ -1,0 +1,781 @@
+"""The passes over the data (SPEC §5).
+
+Pass 1 (`Scan`) validates every row, detects the target kind, and reduces what the fits
+need: totals and moments of y, value counts of an integer target (or of class labels),
+the first row outside each support, the closed-form fit statistics (`Family.fit_stats`)
+and a seeded sample of `--fit-rows` rows. Closed-form fits then come from those moments,
+fits that need an optimiser run on the sample (every row when there are at most
+`--fit-rows`), marginal fits on integer targets on the value counts. The last pass
+(`Scores`) scores every row under every fitted model: log-likelihood sums, baselines,
+metrics and the Vuong sums of every pair of models. Marginal runs on integer targets or
+class labels score the value counts instead, at a cost independent of the rows.
+
+Nothing here knows where batches come from (the engine reduces pieces) or what a family
+is called: it reads what the families declare.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from losscli import entropy as entropy_mod
+from losscli import sources
+from losscli.batches import Batch, Converter, check_zero_probability, label_index, layout
+from losscli.columns import Columns, resolve_columns
+from losscli.engines import local
+from losscli.errors import FitError, InputError
+from losscli.families import FAMILIES
+from losscli.families.base import ContinuousFamily, Params, Support, integral
+from losscli.families.discretised import Discretised
+from losscli.reduce import First, Moments, Sample, Sum, ValueCounts, wsum
+from losscli.request import Request
+
+SAMPLE_SEED = 20261125
+BLOCK = 1 << 18  # rows per block inside a batch: keeps each model's temporaries small
+MAX_EXPANDED_ROWS = 100_000_000  # whole-number weights expand for the spacing entropy
+ECE_BINS = 15
+
+
+def supports() -> list[Support]:
+    """Every support and prediction domain the registry declares, and their versions
+    closed at the lower bound (the counting base measure scores y = 0 on [0, ½])."""
+    from losscli.kinds import RULES
+
+    out: list[Support] = [s for s, _ in RULES.values()]
+    for cls in FAMILIES.values():
+        for s in (cls.support, cls.pred_domain, cls.deviance_support, cls.loss_support):
+            if s is None:
+                continue
+            for v in (s, Support(s.description, s.lower, s.upper, False, s.upper_open,
+                                 s.integer)):
+                if v not in out:
+                    out.append(v)
+    return out
+
+
+# ------------------------------------------------------------------ pass 1
+
+
+class Scan:
+    """Pass 1's state: everything the fits and the checks need, as fixed-size sums."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.rows_read = 0
+        self.dropped = 0
+        self.first_dropped = First()
+        self.zero_weight = 0
+        self.clipped = 0
+        self.batches = 0
+        self.W = Sum()
+        self.n = 0
+        self.binary = True
+        self.integral = True
+        self.inside_unit = True  # every y in [0, 1] (proportions read as soft labels)
+        self.ymin, self.ymax = math.inf, -math.inf
+        self.y = Moments(1)
+        self.counts = ValueCounts()
+        self.labels: dict[str, list] = {}  # label → [weight, first 1-based row]
+        self.outside = {s: First() for s in run.supports}  # y outside each support
+        self.pred_outside = {s: First() for s in run.supports}
+        self.beyond_half = False  # some |y − ŷ| > ½
+        self.soft_entropy = Sum()
+        self.stats: dict[tuple[str, bool], Moments] = {}
+        self.sample = Sample(run.fit_rows, SAMPLE_SEED)
+
+    def update(self, b: Batch) -> Scan:
+        run = self.run
+        self.batches += 1
+        self.rows_read += b.n_read
+        self.dropped += b.dropped
+        if b.first_dropped is not None:
+            self.first_dropped.offer(*b.first_dropped)
+        self.zero_weight += b.zero_weight
+        self.clipped += b.clipped
+        n = b.n
+        if n == 0:
+            return self
+        self.n += n
+        w = b.w
+        self.W.add(float(n) if w is None else float(np.sum(w)))
+        y = b.y
+        if run.layout.labels:
+            uniq, first, inverse = np.unique(y, return_index=True, return_inverse=True)
+            weights = np.bincount(inverse, weights=w, minlength=uniq.size)
+            for u, f, wt in zip(uniq.tolist(), first.tolist(), weights.tolist(), strict=True):
+                row = b.row(f)
+                cur = self.labels.get(u)
+                if cur is None:
+                    self.labels[u] = [wt, row]
+                else:
+                    cur[0] += wt
+                    cur[1] = min(cur[1], row)
+            return self
+        if y.ndim == 2:  # soft categorical labels (K, n)
+            self.soft_entropy.add(wsum(special.entr(y).sum(axis=0), w))
+            self._stats(b, y, None)
+            return self
+        rows = b.rows()
+        lo, hi = float(y.min()), float(y.max())
+        self.ymin, self.ymax = min(self.ymin, lo), max(self.ymax, hi)
+        whole = bool(np.all(integral(y)))
+        self.integral &= whole
+        self.binary &= whole and lo >= 0.0 and hi <= 1.0
+        self.y.update(y, w)
+        self.counts.update(y, w, whole)
+        masks = {}
+        for s in run.supports:
+            ok = s.contains(y)
+            masks[s] = ok
+            if not ok.all():
+                i = int(np.argmax(~ok))
+                self.outside[s].offer(int(rows[i]) + 1, float(y[i]))
+        pred = b.pred
+        if pred is not None:
+            for s in run.supports:
+                ok = s.contains(pred)
+                if not ok.all():
+                    i = int(np.argmax(~ok))
+                    self.pred_outside[s].offer(int(rows[i]) + 1, float(pred[i]))
+            if not self.beyond_half:
+                with np.errstate(invalid="ignore", over="ignore"):
+                    self.beyond_half = not bool(np.all(np.abs(y - pred) <= 0.5))
+        if lo >= 0.0 and hi <= 1.0:
+            self.soft_entropy.add(wsum(special.entr(y) + special.entr(1.0 - y), w))
+        else:
+            self.inside_unit = False
+        self._stats(b, y, masks)
+        columns = {"y": y}
+        if pred is not None:
+            columns["pred"] = pred
+        if w is not None:
+            columns["w"] = w
+        self.sample.update(rows, columns)
+        return self
+
+    def _stats(self, b: Batch, y: np.ndarray, masks: dict | None) -> None:
+        """The closed-form fit statistics of every family whose support holds here (one
+        that fails anywhere does not apply, so its statistics are never read)."""
+        run = self.run
+        for name, fam in run.prototypes.items():
+            for conditional in run.fit_modes:
+                mode = "conditional" if conditional else "marginal"
+                if mode not in fam.closed_form:
+                    continue
+                pred = b.pred if conditional else None
+                if conditional and (pred is None or fam.input != "point"):
+                    continue
+                if masks is None and fam.input != "classes":
+                    continue  # soft label vectors: only a class-probability family
+                if masks is not None and not masks[fam.support].all():
+                    continue
+                if conditional and not fam.pred_domain.contains(pred).all():
+                    continue
+                with np.errstate(all="ignore"):
+                    x = fam.fit_stats(y, pred)
+                if x is None:
+                    continue
+                key = (name, conditional)
+                if key not in self.stats:
+                    self.stats[key] = Moments(np.atleast_2d(x).shape[0])
+                self.stats[key].update(x, b.w)
+
+    def merge(self, other: Scan) -> Scan:
+        self.batches += other.batches
+        self.rows_read += other.rows_read
+        self.dropped += other.dropped
+        self.first_dropped.merge(other.first_dropped)
+        self.zero_weight += other.zero_weight
+        self.clipped += other.clipped
+        self.n += other.n
+        self.W.merge(other.W)
+        self.binary &= other.binary
+        self.integral &= other.integral
+        self.inside_unit &= other.inside_unit
+        self.ymin, self.ymax = min(self.ymin, other.ymin), max(self.ymax, other.ymax)
+        self.y.merge(other.y)
+        self.counts.merge(other.counts)
+        for u, (wt, row) in other.labels.items():
+            cur = self.labels.get(u)
+            if cur is None:
+                self.labels[u] = [wt, row]
+            else:
+                cur[0] += wt
+                cur[1] = min(cur[1], row)
+        for s in self.outside:
+            self.outside[s].merge(other.outside[s])
+            self.pred_outside[s].merge(other.pred_outside[s])
+        self.beyond_half |= other.beyond_half
+        self.soft_entropy.merge(other.soft_entropy)
+        for k, m in other.stats.items():
+            if k in self.stats:
+                self.stats[k].merge(m)
+            else:
+                self.stats[k] = m
+        self.sample.merge(other.sample)
+        return self
+
+
+# ------------------------------------------------------------------ the run
+
+
+@dataclass
+class Run:
+    """One data set being read: its input, columns, layout and what pass 1 found."""
+
+    req: Request
+    inp: sources.Input
+    cols: Columns
+    layout: Any
+    converter: Converter
+    fit_rows: int | None
+    supports: list[Support]
+    prototypes: dict[str, Any]
+    fit_modes: tuple[bool, ...]
+    scan: Scan | None = None
+    passes: int = 0
+    batches: int = 0
+    bytes_read: int = 0
+    classes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    sample: dict[str, np.ndarray] = field(default_factory=dict)
+    value_counts: tuple[np.ndarray, np.ndarray] | None = None
+    progress: Any = None
+
+    # -- reading
+    def reduce(self, make, label: str):
+        """One pass: convert every piece and reduce it with a fresh state from `make`."""
+        self.passes += 1
+        total = self.inp.total_rows
+        done_rows = [0]
+
+        def count(nbytes: int) -> None:
+            self.bytes_read += nbytes
+
+        def update(piece: sources.Piece):
+            table = piece.read()
+            batch = self.converter.convert(table, piece.file.path, piece.offset)
+            state = make()
+            with np.errstate(all="ignore"):
+                state.update(batch)
+            return state
+
+        def merge(a, b):
+            return a.merge(b)
+
+        def done(piece: sources.Piece) -> None:
+            self.batches += 1
+            done_rows[0] += piece.rows or 0
+            if self.progress is not None:
+                of = f" of {total:,}" if total else ""
+                self.progress(f"pass {self.passes}: {label} — {done_rows[0]:,}{of} rows")
+
+        if self.progress is not None:
+            self.progress(f"pass {self.passes}: {label}")
+        pieces = sources.pieces(self.inp, self.cols.all(), self.req.batch_rows, count)
+        return local.reduce(pieces, update, merge, make(), done)
+
+    @property
+    def n(self) -> int:
+        return self.scan.n
+
+    @property
+    def W(self) -> float:
+        return float(self.scan.W.value[0])
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.cols.pred or self.cols.probs or self.cols.logits)
+
+    @property
+    def sample_rows(self) -> int:
+        return int(self.sample["y"].shape[-1]) if self.sample else 0
+
+
+def open_run(req: Request, progress=None) -> Run:
+    """Open the input, resolve the columns, and run pass 1."""
+    inp = sources.open_input(req.paths, req.input_format)
+    first = inp.files[0]
+    cols = resolve_columns(req, first.names, first.path)
+    for f in inp.files[1:]:
+        missing = [c for c in cols.all() if c not in f.names]
+        if missing:
+            raise InputError(f"has no column {missing[0]!r} (the first file, {first.path}, "
+                             "has it): one data set has the same columns", file=f.path)
+    schema = _schema(inp, cols)
+    lay = layout(req, cols, schema, first.path)
+    prototypes = {name: cls(lay.classes) for name, cls in FAMILIES.items()}
+    conditional = bool(cols.pred or cols.probs or cols.logits)
+    run = Run(req=req, inp=inp, cols=cols, layout=lay, converter=Converter(req, cols, lay),
+              fit_rows=req.fit_rows, supports=supports(), prototypes=prototypes,
+              fit_modes=(True, False) if conditional else (False,), progress=progress)
+    scan = run.reduce(lambda: Scan(run), "reading and checking")
+    run.scan = scan
+    _finish_scan(run)
+    return run
+
+
+def _schema(inp: sources.Input, cols: Columns):
+    """The Arrow types of the needed columns (Parquet footer, or a text file's first
+    block), which fix how the target is read."""
+    import pyarrow as pa
+
+    f = inp.files[0]
+    if f.format == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(f.source).schema_arrow
+    types = sources._column_types(f, cols.all())
+    return pa.schema([(c, types[c]) for c in cols.all()])
+
+
+def _finish_scan(run: Run) -> None:
+    scan = run.scan
+    path = run.inp.files[0].path if len(run.inp.files) == 1 else ", ".join(run.inp.spec)
+    if scan.rows_read == 0:
+        raise InputError("has a header but no data rows", file=path)
+    if scan.dropped:
+        if scan.dropped == scan.rows_read:
+            raise InputError(f"no rows left: all {scan.rows_read} rows have a missing or "
+                             "non-finite value", file=path)
+        row, column = scan.first_dropped.row, scan.first_dropped.value
+        run.warnings.append(f"{scan.dropped} of {scan.rows_read} rows dropped: missing or "
+                            f"non-finite values (first: row {row}, column {column!r})")
+    if scan.zero_weight:
+        if scan.n == 0:
+            raise InputError("the weights sum to 0", file=path, column=run.cols.weight)
+        run.warnings.append(f"{scan.zero_weight} rows with weight 0 ignored")
+    if not run.W > 0.0:
+        raise InputError("the weights sum to 0", file=path, column=run.cols.weight)
+    lay = run.layout
+    if lay.labels:
+        uniques = list(scan.labels)
+        first_rows = {u: v[1] for u, v in scan.labels.items()}
+        lay.label_index = label_index(uniques, first_rows, lay.classes, path,
+                                      run.cols.target)
+        run.classes = lay.classes or sorted(uniques)
+        codes = np.array([lay.label_index[u] for u in uniques], dtype=np.int64)
+        weights = np.array([scan.labels[u][0] for u in uniques])
+        order = np.argsort(codes, kind="stable")
+        run.value_counts = codes[order], weights[order]
+    else:
+        run.classes = list(lay.classes)
+        if scan.integral and not lay.soft:
+            run.value_counts = scan.counts.result()
+    for fam in run.prototypes.values():
+        fam.classes = list(run.classes)
+    if scan.sample.keys.size:
+        run.sample = scan.sample.finish()
+    if scan.clipped:
+        pass  # reported in input.clipped
+
+
+# ------------------------------------------------------------------ kinds
+
+
+def detect_kind(run: Run) -> str:
+    """The target kind from pass 1's reductions (SPEC §1.4)."""
+    scan = run.scan
+    if run.layout.soft:
+        return "soft_binary" if run.layout.classes == [] and len(run.cols.soft) == 1 \
+            else "soft_categorical"
+    if run.layout.labels:
+        return "categorical"
+    if scan.binary:
+        return "binary"
+    if scan.integral:
+        return "count" if scan.ymin >= 0 else "integer"
+    if scan.ymin >= 0.0 and scan.ymax <= 1.0:
+        return "proportion"
+    if scan.ymin > 0.0:
+        return "positive"
+    return "real"
+
+
+# ------------------------------------------------------------------ models
+
+
+@dataclass
+class Model:
+    """A family fitted on this run, and how its prediction is read."""
+
+    name: str
+    family: Any
+    params: Params
+    conditional: bool
+    fit_rows: int
+    warnings: list[str] = field(default_factory=list)
+    baseline: Model | None = None  # the same family fitted to the target alone
+    baseline_error: str | None = None
+
+
+def make_family(run: Run, name: str, counting: bool):
+    """The family object for this run: discretised when the base measure is counting."""
+    fam = FAMILIES[name](run.classes)
+    if counting and isinstance(fam, ContinuousFamily):
+        return Discretised(fam)
+    return fam
+
+
+def check_family(run: Run, fam, name: str) -> None:
+    """The family can take this target and prediction: a FitError (its skip reason) when
+    the columns do not give what it needs, an InputError naming the first row outside its
+    support or its prediction's domain."""
+    cols = run.cols
+    path = _file_of(run)
+    if fam.input == "classes":
+        if not (run.layout.labels or run.layout.soft):
+            raise InputError(f"{name} needs {fam.requirement}; the target is "
+                             f"{detect_kind(run)}", file=path, column=cols.target)
+        if run.conditional and not (cols.probs or cols.logits):
+            raise FitError("needs class-probability columns (--probs or "
+                           f"--logits), not the point prediction {cols.pred!r}")
+        return
+    if run.layout.labels:
+        raise InputError(f"{name} needs numeric targets; the target holds class labels "
+                         f"({', '.join(run.classes[:5])})", file=path, column=cols.target)
+    k = len(cols.probs or cols.logits)
+    if fam.input == "probability" and k > 2:
+        raise FitError(f"needs one probability column, got {k}")
+    if fam.input == "point" and run.conditional and not (cols.pred or len(cols.probs) == 1):
+        raise FitError("needs a point prediction (--pred), not class probabilities")
+    first = run.scan.outside[fam.support]
+    if first.row is not None:
+        raise InputError(f"outside {name}'s support ({fam.support.description})",
+                         file=path, column=cols.target, row=first.row, value=first.value)
+    if run.conditional and (fam.input == "point" or cols.pred):
+        first = run.scan.pred_outside[fam.pred_domain]
+        if first.row is not None:
+            raise InputError(
+                f"prediction outside {name}'s domain for the {fam.prediction} "
+                f"({fam.pred_domain.description})", file=path,
+                column=(cols.pred or cols.probs[0]), row=first.row, value=first.value)
+
+
+def _file_of(run: Run) -> str:
+    return run.inp.files[0].path if len(run.inp.files) == 1 else ", ".join(run.inp.spec)
+
+
+def fit(run: Run, name: str, fam, conditional: bool) -> Model:
+    """Fit by weighted ML: closed forms from pass 1's moments (every row), marginal fits
+    on the value counts, everything else on the seeded sample (every row when there are
+    at most --fit-rows)."""
+    n = run.n
+    mode = "conditional" if conditional else "marginal"
+    if conditional:
+        if not fam.nuisance:
+            return Model(name, fam, {}, True, n)
+        if fam.unbounded_within_half and not run.scan.beyond_half:
+            raise FitError(
+                "every prediction lies within ½ of its integer target, so the discretised "
+                "likelihood keeps rising as the spread goes to 0: no maximum with a spread "
+                "> 0 (the limit is a point mass at the prediction)")
+        if mode in fam.closed_form and (name, True) in run.scan.stats:
+            params = fam.fit_from_stats(run.scan.stats[(name, True)], True)
+            return Model(name, fam, params, True, n)
+        s = _sample_inputs(run, fam)
+        return Model(name, fam, fam.fit(s["y"], s.get("w"), s["pred"]), True, s["rows"])
+    if run.value_counts is not None:
+        values, weights = run.value_counts
+        if fam.unbounded_within_half and (
+                values.size == 1 or (values.size == 2 and values[1] - values[0] == 1)):
+            # one value, or two neighbours: a location at (or near) their midpoint with a
+            # vanishing spread reproduces the empirical distribution exactly
+            raise FitError(
+                "the target takes only " + ("one value" if values.size == 1 else
+                                            "two neighbouring integer values")
+                + ", so the discretised likelihood keeps rising as the spread "
+                "goes to 0: no maximum with a spread > 0")
+        return Model(name, fam, fam.fit(values, weights), False, n)
+    if mode in fam.closed_form and (name, False) in run.scan.stats:
+        return Model(name, fam, fam.fit_from_stats(run.scan.stats[(name, False)], False),
+                     False, n)
+    s = _sample_inputs(run, fam)
+    return Model(name, fam, fam.fit(s["y"], s.get("w")), False, s["rows"])
+
+
+def _sample_inputs(run: Run, fam) -> dict:
+    """The seeded sample as the family's fit takes it (rows: how many it holds)."""
+    s = run.sample
+    if not s:
+        raise FitError("no rows to fit on")
+    out = {"y": s["y"], "pred": s.get("pred"), "rows": run.n if run.scan.sample.complete
+           else int(s["y"].size)}
+    if "w" in s:
+        out["w"] = s["w"]
+    return out
+
+
+def marginal_pred(model: Model) -> Any:
+    return model.family.marginal_pred(model.params)
+
+
+# ------------------------------------------------------------------ the last pass
+
+
+class Scores:
+    """The last pass's state for the models of a run (all sums compensated)."""
+
+    def __init__(self, plan: ScorePlan) -> None:
+        self.plan = plan
+        m = len(plan.models)
+        self.ll = Sum(m)
+        self.baseline = Sum(m)
+        self.bad = [First() for _ in range(m)]
+        self.clipped = 0
+        self.cls = Sum(m * (2 + 3 * ECE_BINS))  # classifier metrics
+        self.point = Sum(2 * len(plan.point_keys))  # Σw|r|, Σw r² per point prediction
+        self.dev = Sum(2 * m)  # Σw d(y, ŷ), Σw d(y, ȳ)
+        self.pairs = Moments(len(plan.pairs))
+
+    def update(self, b: Batch) -> Scores:
+        for s in range(0, b.n, BLOCK):
+            self._block(_slice(b, s, min(s + BLOCK, b.n)))
+        return self
+
+    def _block(self, b: Batch) -> None:
+        plan = self.plan
+        y, w = b.y, b.w
+        lls = []
+        m = len(plan.models)
+        ll_part = np.zeros(m)
+        bl_part = np.zeros(m)
+        cls_part = np.zeros(m * (2 + 3 * ECE_BINS))
+        dev_part = np.zeros(2 * m)
+        for i, model in enumerate(plan.models):
+            fam = model.family
+            pred = self._pred(model, b)
+            ll = fam.loglik(y, pred, model.params)
+            total = wsum(ll, w)
+            ll_part[i] = total
+            if not math.isfinite(total):
+                bad = ~np.isfinite(ll)
+                j = int(np.argmax(bad))
+                yv = y[..., j]
+                pv = pred[j] if np.ndim(pred) == 1 else None
+                self.bad[i].offer(b.row(j), (float(yv) if np.ndim(yv) == 0 and not
+                                             run_labels(self.plan) else None,
+                                             None if pv is None else float(pv)))
+            lls.append(ll)
+            if model.baseline is not None and plan.baseline_on_rows:
+                bm = model.baseline
+                bl_part[i] = wsum(bm.family.loglik(y, marginal_pred(bm), bm.params), w)
+            if fam.input != "point":
+                cls_part[i * (2 + 3 * ECE_BINS):(i + 1) * (2 + 3 * ECE_BINS)] = \
+                    _class_sums(y, pred, w, fam.input == "probability")
+            elif fam.deviance is not None and plan.deviance_ok[i]:
+                yhat = fam.point_prediction(pred)
+                dev_part[2 * i] = wsum(fam.deviance(y, yhat), w)
+                dev_part[2 * i + 1] = wsum(fam.deviance(y, plan.ybar), w)
+        self.ll.add(ll_part)
+        self.baseline.add(bl_part)
+        self.cls.add(cls_part)
+        self.dev.add(dev_part)
+        if plan.point_keys:
+            part = np.zeros(2 * len(plan.point_keys))
+            for k, source in enumerate(plan.point_keys.values()):
+                yhat = b.pred if source is None else source
+                r = np.subtract(y, yhat)
+                part[2 * k] = wsum(np.abs(r), w)
+                part[2 * k + 1] = wsum(np.square(r, out=r), w)
+            self.point.add(part)
+        if plan.pairs:
+            block = np.empty((len(plan.pairs), b.n))
+            for k, (i, j) in enumerate(plan.pairs):
+                np.subtract(lls[i], lls[j], out=block[k])
+            self.pairs.update(block, w)
+
+    def _pred(self, model: Model, b: Batch) -> Any:
+        fam = model.family
+        if not model.conditional:
+            return marginal_pred(model)
+        if fam.input == "point":
+            return b.pred
+        if b.logq is not None:
+            check_zero_probability(b, b.logq, self.plan.prediction, self.plan.labels)
+            return b.logq
+        from losscli.batches import probability_block
+
+        logq, clipped = probability_block(b, self.plan.prediction[0], self.plan.eps)
+        self.clipped += clipped
+        check_zero_probability(b, logq, self.plan.prediction, self.plan.labels)
+        return logq
+
+    def merge(self, other: Scores) -> Scores:
+        self.ll.merge(other.ll)
+        self.baseline.merge(other.baseline)
+        for a, c in zip(self.bad, other.bad, strict=True):
+            a.merge(c)
+        self.clipped += other.clipped
+        self.cls.merge(other.cls)
+        self.point.merge(other.point)
+        self.dev.merge(other.dev)
+        self.pairs.merge(other.pairs)
+        return self
+
+
+def run_labels(plan: ScorePlan) -> bool:
+    return plan.labels
+
+
+def _slice(b: Batch, lo: int, hi: int) -> Batch:
+    if lo == 0 and hi == b.n:
+        return b
+    keep = np.arange(lo, hi) if b.keep is None else b.keep[lo:hi]
+    return Batch(file=b.file, offset=b.offset, n_read=b.n_read, y=b.y[..., lo:hi],
+                 pred=None if b.pred is None else b.pred[lo:hi],
+                 logq=None if b.logq is None else b.logq[:, lo:hi],
+                 w=None if b.w is None else b.w[lo:hi], keep=keep)
+
+
+def _class_sums(y: np.ndarray, logq: np.ndarray, w: np.ndarray | None,
+                binary: bool) -> np.ndarray:
+    """Σw correct, Σw Brier, and per ECE bin Σw, Σw correct, Σw confidence.
+
+    Accuracy is that of the most probable class (soft labels: the most probable classes
+    agree); Brier Σ_k (q_k − t_k)² (binary: (p − y)², counted once as scikit-learn's
+    brier_score_loss); ECE over 15 equal-width bins (i/15, (i+1)/15] of the top-class
+    confidence."""
+    n = y.shape[-1]
+    q = np.exp(np.broadcast_to(logq, (logq.shape[0], n)))
+    if binary:
+        target = np.stack([1.0 - y, y])
+    elif y.ndim == 2:
+        target = y
+    else:
+        target = np.zeros_like(q)
+        target[y.astype(np.int64), np.arange(n)] = 1.0
+    correct = (np.argmax(q, axis=0) == np.argmax(target, axis=0)).astype(np.float64)
+    diff = q - target
+    brier_rows = (diff * diff).sum(axis=0)
+    if binary:
+        brier_rows *= 0.5
+    conf = q.max(axis=0)
+    bins = np.clip(np.ceil(conf * ECE_BINS).astype(np.int64) - 1, 0, ECE_BINS - 1)
+    wts = np.ones(n) if w is None else w
+    out = np.empty(2 + 3 * ECE_BINS)
+    out[0] = wsum(correct, w)
+    out[1] = wsum(brier_rows, w)
+    out[2:2 + ECE_BINS] = np.bincount(bins, weights=wts, minlength=ECE_BINS)
+    out[2 + ECE_BINS:2 + 2 * ECE_BINS] = np.bincount(bins, weights=wts * correct,
+                                                     minlength=ECE_BINS)
+    out[2 + 2 * ECE_BINS:] = np.bincount(bins, weights=wts * conf, minlength=ECE_BINS)
+    return out
+
+
+@dataclass
+class ScorePlan:
+    """What the last pass computes: the models, their point predictions, the pairs."""
+
+    models: list[Model]
+    pairs: list[tuple[int, int]]
+    point_keys: dict[str, Any]  # key → None (the prediction column) or a fitted location
+    deviance_ok: list[bool]
+    ybar: float
+    baseline_on_rows: bool
+    prediction: list[str]
+    labels: bool
+    eps: float
+
+
+def score(run: Run, models: list[Model], pairs: bool) -> tuple[Scores, ScorePlan]:
+    """The last pass: every model scored on every row (or on the value counts)."""
+    on_counts = not run.conditional and run.value_counts is not None
+    point_keys: dict[str, Any] = {}
+    deviance_ok = []
+    for m in models:
+        fam = m.family
+        if fam.input == "point":
+            point_keys.setdefault(_point_key(m), None if m.conditional
+                                  else fam.point_prediction(marginal_pred(m)))
+        ok = fam.deviance is not None
+        if ok and fam.deviance_support is not None:
+            ok = run.scan.outside[fam.deviance_support].row is None and (
+                not m.conditional
+                or run.scan.pred_outside[fam.deviance_support].row is None)
+        deviance_ok.append(ok)
+    cols = run.cols
+    plan = ScorePlan(
+        models=models,
+        pairs=[(i, j) for i in range(len(models)) for j in range(i + 1, len(models))]
+        if pairs else [],
+        point_keys=point_keys, deviance_ok=deviance_ok,
+        ybar=float(run.scan.y.mean[0]) if run.scan.y.W > 0 else math.nan,
+        baseline_on_rows=run.value_counts is None,
+        prediction=[cols.pred] if cols.pred else list(cols.probs or cols.logits),
+        labels=run.layout.labels, eps=run.req.eps)
+    if on_counts:
+        values, weights = run.value_counts
+        batch = Batch(file=_file_of(run), offset=0, n_read=values.size,
+                      y=values.astype(np.int64) if run.layout.labels else values, w=weights)
+        state = Scores(plan)
+        with np.errstate(all="ignore"):
+            state.update(batch)
+        return state, plan
+    return run.reduce(lambda: Scores(plan), "scoring"), plan
+
+
+def _point_key(m: Model) -> str:
+    return "prediction" if m.conditional else f"{m.name}.location"
+
+
+def baseline_on_counts(run: Run, model: Model) -> float:
+    """Σ w log q of the baseline model over the value counts."""
+    values, weights = run.value_counts
+    bm = model.baseline
+    with np.errstate(all="ignore"):
+        return float(np.dot(weights, bm.family.loglik(values, marginal_pred(bm), bm.params)))
+
+
+# ------------------------------------------------------------------ entropy
+
+
+class Entropies:
+    """H(P) by the method SPEC §1.5 names; it depends on the data, the mode and the base
+    measure, not on the family, so each is computed once per run."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._cache: dict[tuple[bool, bool], tuple[float | None, str, str | None]] = {}
+
+    def get(self, conditional: bool, discrete: bool) -> tuple[float | None, str, str | None]:
+        key = (conditional, discrete)
+        if key not in self._cache:
+            self._cache[key] = self._compute(conditional, discrete)
+        return self._cache[key]
+
+    def _compute(self, conditional: bool, discrete: bool):
+        run = self.run
+        scan = run.scan
+        if run.layout.soft or (discrete and not run.layout.labels and not scan.integral
+                               and scan.inside_unit):
+            # soft labels given as such, or a proportion target read as soft labels
+            return float(scan.soft_entropy.value[0]) / run.W, "soft-labels", None
+        if discrete and conditional:
+            return 0.0, "hard-labels", None
+        if discrete:
+            if run.value_counts is None:
+                return None, "plug-in", "the target has too many distinct values"
+            f = run.value_counts[1] / run.value_counts[1].sum()
+            return float(special.entr(f).sum()), "plug-in", None
+        s = run.sample
+        y, pred = s["y"], s.get("pred") if conditional else None
+        why_sample = None
+        if "w" in s:
+            w = s["w"]
+            if not (np.all(integral(w)) and w.sum() <= MAX_EXPANDED_ROWS):
+                return None, "spacing", ("the spacing entropy estimate needs unweighted rows "
+                                         "or whole-number frequency weights")
+            reps = w.astype(np.int64)
+            y = np.repeat(y, reps)
+            pred = None if pred is None else np.repeat(pred, reps)
+        if not scan.sample.complete:
+            why_sample = (f"the spacing entropy is estimated on a seeded sample of "
+                          f"{run.sample_rows:,} rows (--fit-rows)")
+        h, why = entropy_mod.spacing(y, pred)
+        return h, "spacing", why or why_sample

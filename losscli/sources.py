@@ -1,0 +1,413 @@
+"""Where the rows come from: files, globs, directories of Parquet parts and stdin, read
+as batches of only the needed columns (SPEC §2, §5).
+
+Several inputs are one data set, read in sorted order; rows are numbered across them
+(1-based data rows, the header not counted). Parquet is read one row group at a time
+(`read_row_group`; a row group larger than the batch size in slices), never through
+`ParquetFile.iter_batches()` over the whole file, whose memory is not bounded. CSV, TSV,
+gzip and stdin stream block by block through `pyarrow.csv.open_csv`.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import gzip
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from losscli.errors import InputError, UsageError
+
+FORMATS = ("csv", "tsv", "parquet")
+TEXT_BATCH_ROWS = 1 << 20  # rows per batch from text files (and the default slice size)
+CSV_BLOCK_BYTES = 1 << 24
+
+
+def detect_format(path: str, override: str | None) -> str:
+    if override:
+        return override
+    name = path.lower()
+    if path == "-":
+        return "csv"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".tsv", ".tsv.gz", ".tab")):
+        return "tsv"
+    if name.endswith((".csv", ".csv.gz", ".txt")):
+        return "csv"
+    raise UsageError(
+        f"{path}: cannot tell the format from the extension; "
+        f"use --input-format {{{','.join(FORMATS)}}}"
+    )
+
+
+def delimiter(fmt: str) -> str:
+    return "\t" if fmt == "tsv" else ","
+
+
+def first_line(text: str, limit: int = 200) -> str:
+    """The first line of a library's message, printable (binary input can echo raw bytes)."""
+    line = text.strip().splitlines()[0] if text.strip() else text
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+    return line if len(line) <= limit else line[:limit] + " …"
+
+
+@dataclass
+class DataFile:
+    """One input file: its path as the user named it, format, columns and what its footer
+    tells before any row is read (Parquet: rows per row group)."""
+
+    path: str
+    format: str
+    names: list[str]
+    row_groups: list[int] | None = None  # Parquet: rows of each row group
+    size: int | None = None  # bytes on disk
+    source: str = ""  # where the bytes are read from (stdin: its spooled copy)
+
+    @property
+    def rows(self) -> int | None:
+        return sum(self.row_groups) if self.row_groups is not None else None
+
+
+@dataclass
+class Input:
+    """The files of one data set, in reading order."""
+
+    files: list[DataFile]
+    spec: tuple[str, ...]  # the paths as given
+
+    @property
+    def names(self) -> list[str]:
+        return self.files[0].names
+
+    @property
+    def display(self) -> str | list[str]:
+        """`input.path` in the report: the path, or a list when several files were read."""
+        return self.files[0].path if len(self.files) == 1 else [f.path for f in self.files]
+
+    @property
+    def format(self) -> str:
+        return self.files[0].format
+
+    @property
+    def total_rows(self) -> int | None:
+        rows = [f.rows for f in self.files]
+        return None if any(r is None for r in rows) else sum(rows)
+
+    @property
+    def total_bytes(self) -> int | None:
+        sizes = [f.size for f in self.files]
+        return None if any(s is None for s in sizes) else sum(sizes)
+
+
+def expand(paths: tuple[str, ...]) -> list[str]:
+    """The files named by paths, quoted globs and directories (of Parquet parts), in
+    sorted order within each argument; a missing or unreadable path is a data error."""
+    out: list[str] = []
+    for path in paths:
+        if path == "-":
+            out.append(path)
+            continue
+        if any(ch in path for ch in "*?[") and not os.path.exists(path):
+            hits = sorted(p for p in glob.glob(path) if os.path.isfile(p))
+            if not hits:
+                raise InputError("no file matches this pattern", file=path)
+            out.extend(hits)
+            continue
+        if os.path.isdir(path):
+            parts = sorted(
+                os.path.join(root, f) for root, dirs, files in os.walk(path)
+                for f in files if f.lower().endswith((".parquet", ".pq"))
+                and not f.startswith((".", "_")))
+            if not parts:
+                raise InputError("is a directory with no Parquet files (*.parquet, *.pq)",
+                                 file=path)
+            out.extend(parts)
+            continue
+        check_file(path)
+        out.append(path)
+    if out.count("-") > 1:
+        raise UsageError("standard input ('-') can be read only once")
+    return out
+
+
+def check_file(path: str) -> None:
+    """A missing or unreadable path is a data error (exit 1), whatever its extension."""
+    if not os.path.exists(path):
+        raise InputError("no such file", file=path)
+    if os.path.isdir(path):
+        raise InputError("is a directory, not a data file", file=path)
+    if not os.access(path, os.R_OK):
+        raise InputError("permission denied", file=path)
+
+
+def open_input(paths: tuple[str, ...], input_format: str | None) -> Input:
+    files = [open_file(p, detect_format(p, input_format)) for p in expand(paths)]
+    first = files[0]
+    for f in files[1:]:
+        if f.format != first.format:
+            raise InputError(f"is {f.format.upper()}, but {first.path} is "
+                             f"{first.format.upper()}: one data set has one format",
+                             file=f.path)
+    return Input(files, paths)
+
+
+def open_file(path: str, fmt: str) -> DataFile:
+    source = path
+    if path == "-":
+        # several passes read the data: standard input is spooled to a temporary file
+        # once (block by block, so memory stays flat) and read from there
+        source = _spool(sys.stdin.buffer)
+        if fmt != "parquet":
+            with open(source, "rb") as fh:
+                _csv_header(fh, path, fmt)
+    size = os.path.getsize(source)
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            meta = pq.ParquetFile(source)
+            names = list(meta.schema_arrow.names)
+            groups = [meta.metadata.row_group(i).num_rows
+                      for i in range(meta.metadata.num_row_groups)]
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"not a Parquet file ({first_line(str(exc))})",
+                             file=path) from None
+        return DataFile(path, fmt, names, row_groups=groups, size=size, source=source)
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    try:
+        with opener(source, "rb") as fh:
+            names = _csv_header(fh, path, fmt)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot be read ({exc})", file=path) from None
+    return DataFile(path, fmt, names, size=size, source=source)
+
+
+def _spool(stream) -> str:
+    """Copy a stream to a temporary file (removed at exit); its path."""
+    import atexit
+    import shutil
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="losscli-stdin-")
+    atexit.register(lambda: os.path.exists(name) and os.unlink(name))
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(stream, out, 1 << 20)
+    return name
+
+
+def _csv_header(fh, path: str, fmt: str) -> list[str]:
+    raw = fh.readline()
+    if not raw.strip():
+        if raw.strip(b"\r\n") or fh.read(1):
+            raise InputError("the first line is blank; it must be the header", file=path)
+        raise InputError("the file is empty (no header line)", file=path)
+    if b"\x00" in raw:
+        raise InputError(f"is binary, not {fmt.upper()} text", file=path)
+    try:
+        line = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"is not UTF-8 {fmt.upper()} text", file=path) from None
+    names = next(csv.reader([line], delimiter=delimiter(fmt)))
+    return [n.strip() for n in names]
+
+
+# ------------------------------------------------------------------ batches
+
+
+@dataclass
+class Piece:
+    """Some rows of one file: `read()` returns them as a pyarrow Table of the needed
+    columns. `offset` is the global 0-based row number of the first of them."""
+
+    file: DataFile
+    offset: int
+    rows: int | None
+    read: Callable[[], object] = field(repr=False)
+
+
+def pieces(inp: Input, columns: list[str], batch_rows: int | None,
+           counter: Callable[[int], None] | None = None) -> Iterator[Piece]:
+    """Every piece of the data set in order. Parquet pieces read lazily (so an engine may
+    read them on its workers); text pieces are read here, block by block, in order.
+    `counter(bytes)` is told the bytes each piece read."""
+    offset = 0
+    for f in inp.files:
+        if f.format == "parquet":
+            yield from _parquet_pieces(f, columns, batch_rows, offset, counter)
+            offset += f.rows or 0
+        else:
+            for piece in _text_pieces(f, columns, batch_rows, offset, counter):
+                yield piece
+                offset += piece.rows
+
+
+def _parquet_pieces(f: DataFile, columns: list[str], batch_rows: int | None, offset: int,
+                    counter) -> Iterator[Piece]:
+    import pyarrow.parquet as pq
+
+    for i, n in enumerate(f.row_groups or []):
+        if batch_rows is None or n <= batch_rows:
+            def read(i=i) -> object:
+                pf = pq.ParquetFile(f.source)  # a handle per read: safe on any thread
+                table = pf.read_row_group(i, columns=columns, use_threads=False)
+                if counter is not None:
+                    counter(_column_bytes(pf, i, columns))
+                return table
+            yield Piece(f, offset, n, read)
+            offset += n
+            continue
+        # a row group larger than a batch: slices of it, from one handle, in order
+        pf = pq.ParquetFile(f.source)
+        if counter is not None:
+            counter(_column_bytes(pf, i, columns))
+        for rb in pf.iter_batches(batch_size=batch_rows, row_groups=[i], columns=columns,
+                                  use_threads=False):
+            import pyarrow as pa
+
+            table = pa.Table.from_batches([rb])
+            yield Piece(f, offset, table.num_rows, lambda t=table: t)
+            offset += table.num_rows
+
+
+def _column_bytes(pf, i: int, columns: list[str]) -> int:
+    """Compressed bytes of the needed column chunks of row group i."""
+    rg = pf.metadata.row_group(i)
+    wanted = set(columns)
+    return sum(rg.column(j).total_compressed_size for j in range(rg.num_columns)
+               if rg.column(j).path_in_schema.split(".")[0] in wanted)
+
+
+def _open_text(f: DataFile, columns: list[str], types: dict):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if f.path.lower().endswith(".gz"):
+        raw = pa.CompressedInputStream(pa.OSFile(f.source), "gzip")
+    else:
+        raw = pa.OSFile(f.source)
+    reader = pacsv.open_csv(
+        raw,
+        read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=True),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter(f.format)),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=columns, strings_can_be_null=True, column_types=types),
+    )
+    return raw, reader
+
+
+def _column_types(f: DataFile, columns: list[str]) -> dict:
+    """The types to read the needed columns as, fixed for the whole file: pyarrow infers
+    types per block, so a column of integers in the first block and 2.5 in a later one
+    would fail. Numbers are read as float64; text, booleans and the rest as the first
+    block shows them."""
+    import pyarrow as pa
+
+    try:
+        raw, reader = _open_text(f, columns, {})
+        try:
+            schema = reader.schema
+        finally:
+            raw.close()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot be read as {f.format.upper()}: {first_line(str(exc))}",
+                         file=f.path) from None
+    types = {}
+    for c in columns:
+        t = schema.field(c).type
+        if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+            types[c] = pa.float64()
+        elif pa.types.is_null(t):
+            types[c] = pa.string()
+        else:
+            types[c] = t
+    return types
+
+
+def _text_pieces(f: DataFile, columns: list[str], batch_rows: int | None, offset: int,
+                 counter) -> Iterator[Piece]:
+    import pyarrow as pa
+
+    try:
+        types = _column_types(f, columns)
+        raw, reader = _open_text(f, columns, types)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot be read as {f.format.upper()}: {first_line(str(exc))}",
+                         file=f.path) from None
+    target = batch_rows or TEXT_BATCH_ROWS
+    pending: list = []
+    held = 0
+    last_pos = 0
+    start_offset = offset
+    while True:
+        try:
+            rb = reader.read_next_batch()
+        except StopIteration:
+            break
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
+            text = str(exc)
+            if "conversion error" in text:
+                _locate_text(f, columns, types, start_offset)
+            raise InputError(f"cannot be read as {f.format.upper()}: {first_line(text)}",
+                             file=f.path) from None
+        pending.append(rb)
+        held += rb.num_rows
+        if held >= target:
+            table = pa.Table.from_batches(pending)
+            pending, held = [], 0
+            for start in range(0, table.num_rows, target):
+                part = table.slice(start, target)
+                if part.num_rows < target:
+                    pending, held = [b for b in part.to_batches()], part.num_rows
+                    break
+                yield Piece(f, offset, part.num_rows, lambda t=part: t)
+                offset += part.num_rows
+            if counter is not None:
+                pos = _tell(raw)
+                counter(pos - last_pos)
+                last_pos = pos
+    if pending:
+        table = pa.Table.from_batches(pending)
+        yield Piece(f, offset, table.num_rows, lambda t=table: t)
+    if counter is not None:
+        counter(max(_tell(raw) - last_pos, 0))
+    raw.close()
+
+
+def _locate_text(f: DataFile, columns: list[str], types: dict, offset: int) -> None:
+    """A later block held text where the first had numbers: read the file again as text
+    to name the first such row (only on this error path)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    numeric = [c for c in columns if types.get(c) == pa.float64()]
+    raw, reader = _open_text(f, columns, {c: pa.string() for c in columns})
+    row = offset
+    try:
+        for rb in reader:
+            for c in numeric:
+                col = rb.column(c)
+                try:
+                    pc.cast(pc.utf8_trim_whitespace(col), pa.float64())
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    for i, v in enumerate(col.to_pylist()):
+                        if v is None:
+                            continue
+                        try:
+                            float(v)
+                        except ValueError:
+                            raise InputError("text in a numeric column", file=f.path,
+                                             column=c, row=row + i + 1, value=v) from None
+            row += rb.num_rows
+    finally:
+        raw.close()
+
+
+def _tell(raw) -> int:
+    try:
+        return int(raw.tell())
+    except (OSError, ValueError):
+        return 0
