@@ -1,10 +1,10 @@
-"""H(P), the entropy of the target's own distribution, by the method SPEC §1.5 names.
+"""The spacing estimate of differential entropy (SPEC §1.5's `spacing` method).
 
-- soft-labels: the weighted mean row entropy −Σ_k t_k log t_k of soft labels (exact).
-- hard-labels: 0 for hard labels on a discrete support given the predictions: each
-  target is a point mass, so KL = cross-entropy.
-- plug-in: −Σ_v f_v log f_v over the empirical value frequencies f_v (marginal mode,
-  discrete targets); then KL(P̂ ‖ Q) ≥ 0 exactly.
+The other methods are reductions the passes compute (plan.Entropies): soft-labels, the
+weighted mean row entropy −Σ_k t_k log t_k; hard-labels, 0; plug-in, −Σ_v f_v log f_v over
+the value counts. The spacing estimate needs sorted data, so it runs on the seeded
+sample (every row when there are at most --fit-rows).
+
 - spacing: scipy's m-spacing (Vasicek) estimate of differential entropy of y (marginal)
   or, given ŷ, the smaller of H(y − ŷ) and, for positive data, H(log(y/ŷ)) + mean log y
   (each an upper bound of H(Y | Ŷ)). Unweighted only.
@@ -15,25 +15,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
-from losscli.families.base import BLOCK, value_counts, wmean
-
-
-def soft_labels(y: np.ndarray, w: np.ndarray | None) -> float:
-    """Mean row entropy of soft labels: (n,) for P(y=1), (K, n) class-major otherwise."""
-    if y.ndim == 1:
-        rows = special.entr(y) + special.entr(1.0 - y)
-    else:
-        rows = special.entr(y).sum(axis=0)
-    return wmean(rows, w)
-
-
-def plug_in(y: np.ndarray, w: np.ndarray | None) -> float:
-    """Entropy of the empirical distribution of the values (or class codes) of y."""
-    _, weights = value_counts(y.astype(np.float64), w)
-    f = weights / weights.sum()
-    return float(special.entr(f).sum())
+from losscli.families.base import BLOCK
 
 
 def differential_entropy(x: np.ndarray, owned: bool = False) -> float:

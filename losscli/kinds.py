@@ -7,17 +7,18 @@ from losscli.errors import InputError, UsageError
 from losscli.families import FAMILIES
 from losscli.families.base import COUNTS, POSITIVE, REAL, UNIT_CLOSED, Support
 
-DESCRIPTIONS = {
-    "binary": "every value in {0, 1}",
-    "count": "integers ≥ 0, some value > 1",
-    "integer": "integers, some negative",
-    "proportion": "reals in [0, 1], not all in {0, 1}",
-    "positive": "reals > 0",
-    "real": "real numbers",
-    "categorical": "class labels",
-    "soft_binary": "soft labels for P(y = 1)",
-    "soft_categorical": "soft label vectors",
-}
+DESCRIPTIONS = dict(
+    binary="every value in {0, 1}",
+    count="integers ≥ 0, some value > 1",
+    integer="integers, some negative",
+    proportion="reals in [0, 1], not all in {0, 1}",
+    positive="reals > 0",
+    real="real numbers",
+    categorical="class labels",
+    soft_binary="soft labels for P(y = 1)",
+    soft_categorical="soft label vectors",
+)
+LABEL_KINDS = ("categorical", "soft_categorical", "soft_binary")  # targets that are not numbers
 # target kinds on which a discrete family competes, so continuous ones are discretised
 COUNTING_KINDS = ("binary", "count", "integer")
 # what a kind demands of every value, for checking --target-kind against the data
@@ -71,7 +72,7 @@ def skip_reason(cls, kind: str) -> str:
     what = DESCRIPTIONS[kind]
     if cls.requirement is not None:
         return f"needs {cls.requirement}; the target is {kind} ({what})"
-    if kind in ("categorical", "soft_categorical", "soft_binary"):
+    if kind in LABEL_KINDS:
         return f"needs numeric targets; the target holds {what}"
     if kind == "proportion" and cls.support.upper > 1.0:
         return f"its support ({cls.support.description}) runs past 1; the target is {kind}"

@@ -239,8 +239,8 @@ class Run:
     fit_modes: tuple[bool, ...]
     scan: Scan | None = None
     passes: int = 0
-    batches: int = 0
-    bytes_read: int = 0
+    batches: int = 0  # batches in one pass over the data
+    bytes_read: int = 0  # over every pass
     classes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     sample: dict[str, np.ndarray] = field(default_factory=dict)
@@ -269,7 +269,8 @@ class Run:
             return a.merge(b)
 
         def done(piece: sources.Piece) -> None:
-            self.batches += 1
+            if self.passes == 1:  # every pass reads the same batches
+                self.batches += 1
             done_rows[0] += piece.rows or 0
             if self.progress is not None:
                 of = f" of {total:,}" if total else ""

@@ -104,7 +104,7 @@ class Input:
 
 def expand(paths: tuple[str, ...]) -> list[str]:
     """The files named by paths, quoted globs and directories (of Parquet parts), in
-    sorted order within each argument; a missing or unreadable path is a data error."""
+    sorted order; a missing or unreadable path is a data error."""
     out: list[str] = []
     for path in paths:
         if path == "-":
@@ -130,7 +130,9 @@ def expand(paths: tuple[str, ...]) -> list[str]:
         out.append(path)
     if out.count("-") > 1:
         raise UsageError("standard input ('-') can be read only once")
-    return out
+    if len(out) > 1 and "-" in out:
+        raise UsageError("standard input ('-') cannot be read together with files")
+    return sorted(dict.fromkeys(out))  # one data set, in sorted order
 
 
 def check_file(path: str) -> None:

@@ -19,7 +19,7 @@ SAMPLES = ROOT / "sample_data"
 
 
 def run_api(command: str, path, **kw) -> dict:
-    req = Request(command=command, path=str(path), **kw)
+    req = Request(command=command, path=path if isinstance(path, tuple) else str(path), **kw)
     fn = api.evaluate if command == "evaluate" else api.compare_noise_models
     rep = fn(req)
     # what the CLI prints must be strict JSON

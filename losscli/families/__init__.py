@@ -37,7 +37,7 @@ def describe() -> list[dict]:
         fw = cls.frameworks
         rows.append({
             "family": name,
-            "support": "class labels" if name == "categorical" else cls.support.description,
+            "support": cls.requirement if cls.input == "classes" else cls.support.description,
             "discrete": cls.discrete,
             "prediction": cls.prediction,
             "nuisance": list(cls.nuisance),

@@ -1,0 +1,270 @@
+"""The core as reductions over batches: states merge to the one-pass answer, results do
+not depend on batch size, file splitting or format, and the streamed paths (several
+files, globs, directories of parts, slices of row groups, text blocks whose types change,
+the seeded sample below the rows) run on small data with their thresholds shrunk."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from losscli import sources
+from losscli.errors import InputError
+from losscli.reduce import Moments, Sample, Sum, ValueCounts, row_keys
+from tests.conftest import run_api, run_cli
+
+IGNORED = {"path", "format", "passes", "batches", "bytes_read"}
+
+
+def numbers(rep: dict) -> list[tuple[str, object]]:
+    """Every leaf of a report but the fields that say how it was read."""
+    out = []
+
+    def walk(x, where):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k not in IGNORED:
+                    walk(v, f"{where}.{k}")
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                walk(v, f"{where}[{i}]")
+        else:
+            out.append((where, x))
+
+    walk({k: v for k, v in rep.items() if k != "warnings"}, "")
+    return out
+
+
+def assert_same(a: dict, b: dict, rel: float = 1e-12) -> None:
+    na, nb = numbers(a), numbers(b)
+    assert [k for k, _ in na] == [k for k, _ in nb]
+    for (k, x), (_, y) in zip(na, nb, strict=True):
+        if isinstance(x, float) and isinstance(y, float):
+            assert x == pytest.approx(y, rel=rel, abs=1e-300), k
+        else:
+            assert x == y, k
+
+
+# ------------------------------------------------------------------ the states
+
+
+def test_compensated_sum_and_chan_moments_merge_to_one_pass(rng):
+    x = rng.normal(1e6, 1e-3, 10_000)  # a large mean against a tiny spread
+    w = rng.integers(1, 5, x.size).astype(float)
+    whole = Moments(1)
+    whole.update(x, w)
+    parts = [Moments(1) for _ in range(7)]
+    for part, idx in zip(parts, np.array_split(np.arange(x.size), 7), strict=True):
+        part.update(x[idx], w[idx])
+    merged = parts[3].merge(parts[0]).merge(parts[6]).merge(parts[1])
+    merged.merge(parts[5]).merge(parts[2]).merge(parts[4])
+    mean = np.average(x, weights=w)
+    var = np.average((x - mean) ** 2, weights=w)
+    for m in (whole, merged):
+        assert m.W == w.sum()
+        assert m.mean[0] == pytest.approx(mean, rel=1e-15)
+        assert m.var[0] == pytest.approx(var, rel=1e-9)
+    s = Sum(1)
+    for v in (1e16, 1.0, -1e16, 1.0):
+        s.add(v)
+    assert s.value[0] == 2.0  # a naive float sum gives 0 or 1
+
+
+def test_the_seeded_sample_is_the_rows_with_the_smallest_keys_however_split(rng):
+    rows = np.arange(5_000)
+    y = rng.normal(size=rows.size)
+    keys = row_keys(rows, 3)
+    expected = np.sort(rows[np.argsort(keys)[:700]])
+    for splits in (1, 4, 13):
+        states = []
+        for idx in np.array_split(rows, splits):
+            s = Sample(700, 3)
+            s.update(idx, {"y": y[idx]})
+            states.append(s)
+        merged = states[-1]
+        for s in states[:-1]:
+            merged.merge(s)
+        got = merged.finish()
+        np.testing.assert_array_equal(got["rows"], expected)
+        np.testing.assert_array_equal(got["y"], y[expected])
+        assert not merged.complete
+    small = Sample(10_000, 3)
+    small.update(rows, {"y": y})
+    assert small.complete and small.finish()["rows"].size == rows.size
+
+
+def test_value_counts_dense_sparse_and_abandoned(rng):
+    y = rng.integers(0, 50, 1000).astype(float)
+    w = rng.uniform(0.5, 2, y.size)
+    a, b = ValueCounts(), ValueCounts()
+    a.update(y[:400], w[:400], True)
+    b.update(y[400:] + 10_000_000, w[400:], True)  # a far range: the state goes sparse
+    a.merge(b)
+    values, weights = a.result()
+    ref_v, inv = np.unique(np.concatenate([y[:400], y[400:] + 10_000_000]), return_inverse=True)
+    np.testing.assert_array_equal(values, ref_v)
+    np.testing.assert_allclose(weights, np.bincount(inv, weights=w), rtol=1e-14)
+    c = ValueCounts()
+    c.update(np.array([1.0, 2.5]), None, False)
+    assert c.result() is None
+
+
+# ------------------------------------------------------------------ independence
+
+
+def _frame(kind: str, n: int, seed: int) -> dict:
+    r = np.random.default_rng(seed)
+    if kind == "counts":
+        mu = np.exp(r.normal(1.0, 0.6, n))
+        return {"y": r.poisson(mu * r.gamma(2.0, 0.5, n)).astype(float), "y_pred": mu,
+                "w": r.integers(1, 4, n).astype(float)}
+    if kind == "regression":
+        m = r.normal(0, 2, n)
+        return {"y": m + r.standard_t(4, n), "y_pred": m}
+    if kind == "binary":
+        p = r.uniform(0.05, 0.95, n)
+        return {"y": (r.uniform(size=n) < p).astype(float), "prob": p}
+    q = r.dirichlet(np.ones(3), n)
+    return {"label": np.array(["a", "b", "c"])[[r.choice(3, p=row) for row in q]],
+            "p_a": q[:, 0], "p_b": q[:, 1], "p_c": q[:, 2]}
+
+
+def _write_parts(tmp, data: dict, parts: int, group_rows: int) -> str:
+    """The rows as `parts` Parquet files in a directory, row groups of `group_rows`."""
+    folder = tmp / f"parts{parts}-{group_rows}"
+    folder.mkdir()
+    n = len(next(iter(data.values())))
+    for i, idx in enumerate(np.array_split(np.arange(n), parts)):
+        table = pa.table({k: np.asarray(v)[idx] for k, v in data.items()})
+        pq.write_table(table, folder / f"part-{i:02d}.parquet", row_group_size=group_rows)
+    return str(folder)
+
+
+def _write_csv(tmp, data: dict) -> str:
+    import pandas as pd
+
+    path = tmp / "all.csv"
+    pd.DataFrame(data).to_csv(path, index=False, float_format="%.17g")
+    return str(path)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                               HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["counts", "regression", "binary", "multiclass"]),
+       seed=st.integers(0, 10_000), parts=st.integers(1, 4), group=st.integers(7, 90),
+       batch=st.integers(5, 120), fit_rows=st.sampled_from([None, 150]))
+def test_results_do_not_depend_on_batches_files_or_format(tmp_path_factory, kind, seed, parts,
+                                                          group, batch, fit_rows):
+    """CSV in one batch, and Parquet split over files, row groups and batches of any size,
+    give the same report to 1e-12; with --fit-rows below the rows too, since the seeded
+    sample depends on the rows alone."""
+    tmp = tmp_path_factory.mktemp("s")
+    data = _frame(kind, 400, seed)
+    weight = "w" if "w" in data else None
+    kw = {"fit_rows": fit_rows} if fit_rows else {}
+    whole = run_api("compare-noise-models", _write_csv(tmp, data), weight=weight, **kw)
+    split = run_api("compare-noise-models", _write_parts(tmp, data, parts, group),
+                    weight=weight, batch_rows=batch, **kw)
+    assert_same(whole, split)
+    assert split["input"]["batches"] >= whole["input"]["batches"]
+    assert split["input"]["rows_read"] == 400
+
+
+def test_several_files_and_globs_are_one_data_set_numbered_across_files(tmp_path):
+    data = _frame("regression", 90, 1)
+    folder = _write_parts(tmp_path, data, 3, 20)
+    files = sorted(str(p) for p in (tmp_path / "parts3-20").iterdir())
+    one = run_api("evaluate", folder)
+    listed = run_api("evaluate", tuple(reversed(files)))  # read in sorted order
+    globbed = run_api("evaluate", str(tmp_path / "parts3-20" / "part-*.parquet"))
+    assert_same(one, listed)
+    assert_same(one, globbed)
+    assert one["input"]["path"] == files and one["input"]["rows_read"] == 90
+    # text in the third file: its own path, the global row and the value
+    import pandas as pd
+
+    frames = [pd.DataFrame({"y": ["1.5"] * 30, "y_pred": ["1.0"] * 30}) for _ in range(3)]
+    frames[2].loc[4, "y"] = "oops"
+    paths = []
+    for i, f in enumerate(frames):
+        p = tmp_path / f"t{i}.csv"
+        f.to_csv(p, index=False)
+        paths.append(str(p))
+    with pytest.raises(InputError) as err:
+        run_api("evaluate", tuple(paths))
+    assert err.value.file == paths[2] and err.value.row == 65 and err.value.value == "oops"
+
+
+def test_files_of_one_data_set_must_share_columns_and_format(tmp_path, write_csv):
+    a = write_csv("a.csv", y=[1.0, 2.0], y_pred=[1.0, 2.0])
+    b = write_csv("b.csv", y=[1.0, 2.0], guess=[1.0, 2.0])
+    with pytest.raises(InputError, match="has no column 'y_pred'") as err:
+        run_api("evaluate", (str(a), str(b)))
+    assert err.value.file == str(b)
+    pq.write_table(pa.table({"y": [1.0, 2.0], "y_pred": [1.0, 2.0]}), tmp_path / "c.parquet")
+    with pytest.raises(InputError, match="one data set has one format"):
+        run_api("evaluate", (str(a), str(tmp_path / "c.parquet")))
+    with pytest.raises(InputError, match="no file matches"):
+        run_api("evaluate", str(tmp_path / "nothing-*.csv"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no Parquet files"):
+        run_api("evaluate", str(tmp_path / "empty"))
+
+
+def test_a_row_group_larger_than_the_batch_is_read_in_slices(tmp_path):
+    data = _frame("counts", 500, 2)
+    path = tmp_path / "one-group.parquet"
+    pq.write_table(pa.table(data), path, row_group_size=500)
+    whole = run_api("compare-noise-models", path, weight="w")
+    sliced = run_api("compare-noise-models", path, weight="w", batch_rows=64)
+    assert whole["input"]["batches"] == 1 and sliced["input"]["batches"] == 8
+    assert_same(whole, sliced)
+
+
+def test_text_blocks_whose_inferred_types_change_are_read_as_numbers(tmp_path, monkeypatch):
+    # integers in the first block, decimals later; then text in a later block
+    monkeypatch.setattr(sources, "CSV_BLOCK_BYTES", 256)
+    lines = ["y,y_pred"] + [f"{i % 7},{1 + i % 3}" for i in range(200)]
+    lines += [f"{(i % 7) + 0.5},{1.25 + i % 3}" for i in range(200)]
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join(lines) + "\n")
+    rep = run_api("evaluate", path, families=("gaussian",), batch_rows=50)
+    y = np.array([i % 7 for i in range(200)] + [(i % 7) + 0.5 for i in range(200)])
+    p = np.array([1 + i % 3 for i in range(200)] + [1.25 + i % 3 for i in range(200)])
+    assert rep["models"][0]["params"]["sigma"] == pytest.approx(
+        math.sqrt(np.mean((y - p) ** 2)), rel=1e-12)
+    lines[301] = "abc,1.0"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="text in a numeric column") as err:
+        run_api("evaluate", path)
+    assert err.value.row == 301 and err.value.value == "abc" and err.value.column == "y"
+
+
+def test_dropped_rows_are_counted_across_batches_with_the_first_global_row(write_csv):
+    y = np.arange(1.0, 61.0)
+    p = y + 0.3
+    y[[37, 52]] = np.nan
+    rep = run_api("evaluate", write_csv("d.csv", y=y, y_pred=p), batch_rows=10)
+    assert rep["input"]["rows_dropped"] == 2 and rep["input"]["rows_used"] == 58
+    assert any("first: row 38, column 'y'" in w for w in rep["warnings"])
+
+
+def test_parquet_on_stdin_and_csv_on_stdin_match_the_file(tmp_path):
+    data = _frame("regression", 120, 4)
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.table(data), path, row_group_size=40)
+    ref = run_cli("evaluate", path, "--format", "json")
+    via = run_cli("evaluate", "-", "--input-format", "parquet", "--format", "json",
+                  stdin=path.read_bytes())
+    assert ref.returncode == 0 and via.returncode == 0, via.stderr
+    import json
+
+    a, b = json.loads(ref.stdout), json.loads(via.stdout)
+    assert b["input"]["path"] == "-"
+    assert_same(a, b)
