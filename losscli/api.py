@@ -75,6 +75,7 @@ def evaluate(req: Request, progress: Progress = _noop) -> dict:
             models.append(_fit(run, name, fam))
         except FitError as exc:
             raise InputError(f"{name}: {exc}", file=plan._file_of(run)) from None
+    plan.polish(run, models + [m.baseline for m in models if m.baseline is not None])
     scores, splan = plan.score(run, models, pairs=False)
     entropies = plan.Entropies(run)
     out = []
@@ -125,6 +126,7 @@ def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
     if not models:
         reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
         raise InputError(f"no family could be fitted ({reasons})", file=plan._file_of(run))
+    plan.polish(run, models + [m.baseline for m in models if m.baseline is not None])
     scores, splan = plan.score(run, models, pairs=True)
     entropies = plan.Entropies(run)
     scored: list[compare.Scored] = []

@@ -33,7 +33,7 @@ from losscli.families import FAMILIES
 from losscli.families.base import ContinuousFamily, Params, Support, integral
 from losscli.families.discretised import Discretised
 from losscli.reduce import First, Moments, Sample, Sum, ValueCounts, wsum
-from losscli.request import Request
+from losscli.request import DEFAULT_FIT_ROWS, Request
 
 SAMPLE_SEED = 20261125
 BLOCK = 1 << 18  # rows per block inside a batch: keeps each model's temporaries small
@@ -313,7 +313,8 @@ def open_run(req: Request, progress=None) -> Run:
     prototypes = {name: cls(lay.classes) for name, cls in FAMILIES.items()}
     conditional = bool(cols.pred or cols.probs or cols.logits)
     run = Run(req=req, inp=inp, cols=cols, layout=lay, converter=Converter(req, cols, lay),
-              fit_rows=req.fit_rows, supports=supports(), prototypes=prototypes,
+              fit_rows=req.fit_rows or DEFAULT_FIT_ROWS, supports=supports(),
+              prototypes=prototypes,
               fit_modes=(True, False) if conditional else (False,), progress=progress)
     scan = run.reduce(lambda: Scan(run), "reading and checking")
     run.scan = scan
@@ -413,6 +414,7 @@ class Model:
     warnings: list[str] = field(default_factory=list)
     baseline: Model | None = None  # the same family fitted to the target alone
     baseline_error: str | None = None
+    from_sample: bool = False  # fitted on the seeded sample (not every row)
 
 
 def make_family(run: Run, name: str, counting: bool):
@@ -480,7 +482,8 @@ def fit(run: Run, name: str, fam, conditional: bool) -> Model:
             params = fam.fit_from_stats(run.scan.stats[(name, True)], True)
             return Model(name, fam, params, True, n)
         s = _sample_inputs(run, fam)
-        return Model(name, fam, fam.fit(s["y"], s.get("w"), s["pred"]), True, s["rows"])
+        return Model(name, fam, fam.fit(s["y"], s.get("w"), s["pred"]), True, s["rows"],
+                     from_sample=True)
     if run.value_counts is not None:
         values, weights = run.value_counts
         if fam.unbounded_within_half and (
@@ -497,7 +500,7 @@ def fit(run: Run, name: str, fam, conditional: bool) -> Model:
         return Model(name, fam, fam.fit_from_stats(run.scan.stats[(name, False)], False),
                      False, n)
     s = _sample_inputs(run, fam)
-    return Model(name, fam, fam.fit(s["y"], s.get("w")), False, s["rows"])
+    return Model(name, fam, fam.fit(s["y"], s.get("w")), False, s["rows"], from_sample=True)
 
 
 def _sample_inputs(run: Run, fam) -> dict:
@@ -514,6 +517,70 @@ def _sample_inputs(run: Run, fam) -> dict:
 
 def marginal_pred(model: Model) -> Any:
     return model.family.marginal_pred(model.params)
+
+
+# ------------------------------------------------------------------ --fit-rows all
+
+MAX_NEWTON_PASSES = 8
+
+
+class Polish:
+    """One Newton pass's state: Σ w log q at every stencil point of every model."""
+
+    def __init__(self, jobs: list[tuple[Model, list[Params]]]) -> None:
+        self.jobs = jobs
+        self.sums = Sum(sum(len(points) for _, points in jobs))
+
+    def update(self, b: Batch) -> Polish:
+        part = []
+        for model, points in self.jobs:
+            fam = model.family
+            for params in points:
+                pred = b.pred if model.conditional else fam.marginal_pred(params)
+                part.append(wsum(fam.loglik(b.y, pred, params), b.w))
+        self.sums.add(np.array(part))
+        return self
+
+    def merge(self, other: Polish) -> Polish:
+        self.sums.merge(other.sums)
+        return self
+
+
+def polish(run: Run, models: list[Model]) -> None:
+    """With --fit-rows all on more rows than the sample holds: Newton steps from the
+    sample's fit whose gradient and Hessian are reductions over every row (one pass per
+    step, every model at once), until each step is below 1e-8; then fit_rows = every
+    row. Fits on a boundary of their space (df = ∞, α = 0) are kept as they are."""
+    from losscli import optimize
+
+    if run.req.fit_rows is not None or run.scan.sample.complete:
+        return
+    todo = [m for m in models if m.from_sample and not m.family.fit_warnings(m.params)]
+    for _ in range(MAX_NEWTON_PASSES):
+        jobs = []
+        for m in todo:
+            names = m.family.numeric_params(m.conditional)
+            x = optimize.to_x(m.params, names, m.family.param_domains)
+            if not np.all(np.isfinite(x)):
+                continue
+            jobs.append((m, [optimize.from_x(p, m.params, names, m.family.param_domains)
+                             for p in optimize.stencil(x)], names, x))
+        if not jobs:
+            break
+        state = run.reduce(lambda jobs=jobs: Polish([(m, pts) for m, pts, _, _ in jobs]),
+                           "polishing the fits on every row")
+        values = state.sums.value
+        k = 0
+        todo = []
+        for m, points, names, x in jobs:
+            new, done = optimize.newton_step(x, values[k:k + len(points)])
+            k += len(points)
+            m.params = optimize.from_x(new, m.params, names, m.family.param_domains)
+            m.fit_rows = run.n
+            if not done:
+                todo.append(m)
+        if not todo:
+            break
 
 
 # ------------------------------------------------------------------ the last pass

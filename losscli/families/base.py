@@ -16,16 +16,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
-from losscli.errors import FitError
+from losscli.optimize import minimize_params
+from losscli.reduce import row_keys
 
 Params = dict[str, Any]
 
 LOG_HALF = -math.log(2.0)
-# a numeric fit that moves a parameter by more than e^20 from its start has run off to a
-# boundary of the parameter space (a degenerate scale), where c.d.f.s lose all precision
-MAX_LOG_STEP = 20.0
 PILOT_ROWS = 50_000  # rows of the pilot fit that starts a discretised fit on many rows
 PILOT_SEED = 7
 
@@ -225,6 +223,10 @@ class Family:
         """Weighted MLE: the nuisance given `pred` (conditional), else every parameter."""
         raise NotImplementedError
 
+    def numeric_params(self, conditional: bool) -> tuple[str, ...]:
+        """The parameters a Newton polish over every row refines (`--fit-rows all`)."""
+        return self.nuisance if conditional else self.marginal_params
+
     def n_params(self, params: Params, conditional: bool) -> int:
         """How many parameters were fitted (AIC/BIC's k)."""
         return len(self.nuisance) if conditional else len(self.marginal_params)
@@ -302,7 +304,8 @@ class ContinuousFamily(Family):
         if pred is not None and y.size > 4 * PILOT_ROWS:
             # a pilot fit on a seeded sample lands within sampling error of the optimum,
             # so the fit on every row starts there and needs few evaluations
-            idx = np.random.default_rng(PILOT_SEED).choice(y.size, PILOT_ROWS, replace=False)
+            idx = np.sort(np.argpartition(row_keys(np.arange(y.size), PILOT_SEED),
+                                          PILOT_ROWS)[:PILOT_ROWS])
             start = self.fit_counting(y[idx], None if w is None else w[idx], pred[idx])
             step = 0.01
         else:
@@ -332,83 +335,6 @@ class ContinuousFamily(Family):
 
 def _take(pred: Any, mask: np.ndarray) -> Any:
     return pred[mask] if np.ndim(pred) else pred
-
-
-def _parabola_refine(f, x0: float, h: float) -> float | None:
-    """Two Newton steps by central differences from a start within ~h of the optimum:
-    the vertex of the parabola through x0 ± h, then through x1 ± h/10. Six evaluations;
-    the error left is of order (h/10)² · f‴/f″. None when the start is not near enough
-    (the curvature is not positive or the vertex leaves the bracket)."""
-    x = x0
-    for width in (h, h / 10.0):
-        lo, mid, hi = f(np.array([x - width])), f(np.array([x])), f(np.array([x + width]))
-        curvature = hi - 2.0 * mid + lo
-        if not (curvature > 0.0 and max(lo, mid, hi) < 1e300):
-            return None
-        shift = -width * (hi - lo) / (2.0 * curvature)
-        if abs(shift) > 3.0 * width:
-            return None
-        x += shift
-    return x
-
-
-def minimize_params(
-    objective, start: Params, names: tuple[str, ...], domains: dict[str, str],
-    step: float = 0.05, refine: bool = False,
-) -> Params:
-    """Minimise `objective(params)` over `names`, positive parameters on the log scale.
-
-    One parameter: with `refine` (a start from a pilot fit) two central-difference
-    Newton steps, else Brent's method after a downhill bracket search from the start.
-    Several: Nelder–Mead with tight tolerances.
-    """
-    fixed = {k: v for k, v in start.items() if k not in names}
-
-    def to_x(p: Params) -> np.ndarray:
-        return np.array(
-            [math.log(p[k]) if domains.get(k) == "positive" else p[k] for k in names], float
-        )
-
-    def from_x(x: np.ndarray) -> Params:
-        p = dict(fixed)
-        for k, v in zip(names, x, strict=True):
-            p[k] = math.exp(v) if domains.get(k) == "positive" else float(v)
-        return p
-
-    def f(x: np.ndarray) -> float:
-        if np.any(np.abs(x - x0) > MAX_LOG_STEP):  # far outside any sensible fit
-            return 1e300
-        try:
-            val = objective(from_x(np.atleast_1d(x)))
-        except (OverflowError, FloatingPointError, ZeroDivisionError):
-            return 1e300
-        return val if math.isfinite(val) else 1e300
-
-    x0 = to_x(start)
-    if not np.all(np.isfinite(x0)):
-        raise FitError("the starting point of the numeric fit is not finite")
-    refined = _parabola_refine(f, x0[0], step) if len(names) == 1 and refine else None
-    if refined is not None:
-        x = np.array([refined])
-    elif len(names) == 1:
-        # Brent's method from a downhill bracket search: no window for the optimum to
-        # sit on the edge of, and ~10–15 evaluations from a start near the optimum
-        res = optimize.minimize_scalar(
-            lambda v: f(np.array([v])), bracket=(x0[0], x0[0] + step), method="brent",
-            options={"xtol": 1e-5},
-        )
-        x = np.array([res.x])
-    else:
-        res = optimize.minimize(
-            f, x0, method="Nelder-Mead",
-            options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000, "maxfev": 8000},
-        )
-        x = res.x
-    if np.any(np.abs(x - x0) > MAX_LOG_STEP - 1.0) or not f(x) < 1e300:
-        raise FitError(
-            "the likelihood has no maximum inside the parameter space (on these data "
-            "the fit runs to a zero or infinite scale)")
-    return from_x(x)
 
 
 def gammaln_int(y: np.ndarray) -> np.ndarray:

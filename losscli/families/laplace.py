@@ -14,10 +14,10 @@ from losscli.families.base import (
     ContinuousFamily,
     Frameworks,
     Params,
-    minimize_params,
     total_weight,
     wsum,
 )
+from losscli.optimize import minimize_params
 
 LOG_2 = math.log(2.0)
 
@@ -140,6 +140,11 @@ class Laplace(ContinuousFamily):
             raise FitError("every residual is 0, so the Laplace scale b is 0 and the "
                            "likelihood is unbounded")
         return {"scale": b}
+
+    def numeric_params(self, conditional: bool) -> tuple[str, ...]:
+        # the median is not a smooth optimum: it comes from the sample (SPEC §5), and a
+        # polish over every row refines the scale given it
+        return ("scale",) if not conditional else self.nuisance
 
     def fit_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         try:
