@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from losscli.families import FAMILIES
 from losscli.plan import Model, ScorePlan, Scores
 from losscli.score import ModelResult
 
@@ -57,8 +58,11 @@ def likelihood_ratio(null: Scored, alt: Scored) -> dict:
 def nested_pairs(ranked: list[Scored]) -> list[tuple[Scored, Scored]]:
     """(null, alternative) for every declared nesting whose two families were fitted."""
     by_name = {s.result.family: s for s in ranked}
-    return [(by_name[s.family.nests.family], s) for s in by_name.values()
-            if s.family.nests is not None and s.family.nests.family in by_name]
+    order = list(FAMILIES)  # registry order: the list does not move with the ranking
+    alts = sorted((s for s in ranked if s.family.nests is not None
+                   and s.family.nests.family in by_name),
+                  key=lambda s: order.index(s.result.family))
+    return [(by_name[s.family.nests.family], s) for s in alts]
 
 
 def vuong(best: Scored, other: Scored, scores: Scores, plan: ScorePlan) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from losscli.errors import InputError, UsageError
 from losscli.families import FAMILIES
-from losscli.families.base import COUNTS, POSITIVE, REAL, UNIT_CLOSED, Support
+from losscli.families.support import COUNTS, POSITIVE, REAL, UNIT_CLOSED, Support
 
 DESCRIPTIONS = dict(
     binary="every value in {0, 1}",

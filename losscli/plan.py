@@ -30,8 +30,9 @@ from losscli.columns import Columns, resolve_columns
 from losscli.engines import local
 from losscli.errors import FitError, InputError
 from losscli.families import FAMILIES
-from losscli.families.base import ContinuousFamily, Params, Support, integral
+from losscli.families.base import ContinuousFamily, Params
 from losscli.families.discretised import Discretised
+from losscli.families.support import Support, integral
 from losscli.reduce import First, Moments, Sample, Sum, ValueCounts, wsum
 from losscli.request import DEFAULT_FIT_ROWS, Request
 
@@ -268,13 +269,22 @@ class Run:
         def merge(a, b):
             return a.merge(b)
 
+        start_bytes = self.bytes_read
+        total_bytes = self.inp.total_bytes
+
         def done(piece: sources.Piece) -> None:
             if self.passes == 1:  # every pass reads the same batches
                 self.batches += 1
             done_rows[0] += piece.rows or 0
-            if self.progress is not None:
-                of = f" of {total:,}" if total else ""
-                self.progress(f"pass {self.passes}: {label} — {done_rows[0]:,}{of} rows")
+            if self.progress is None:
+                return
+            if total:  # Parquet: the footers give the rows
+                self.progress(f"pass {self.passes}: {label} — {done_rows[0]:,} of "
+                              f"{total:,} rows")
+            else:  # text: the bytes read of the files' size
+                read = (self.bytes_read - start_bytes) / 2 ** 20
+                of = f" of {total_bytes / 2 ** 20:,.0f}" if total_bytes else ""
+                self.progress(f"pass {self.passes}: {label} — {read:,.0f}{of} MiB")
 
         if self.progress is not None:
             self.progress(f"pass {self.passes}: {label}")

@@ -24,8 +24,8 @@ from statsmodels.discrete.discrete_model import NegativeBinomial as SMNegativeBi
 
 from losscli.errors import FitError
 from losscli.families import negative_binomial as nbm
-from losscli.families.base import value_counts
 from losscli.families.negative_binomial import POISSON_LIMIT, NegativeBinomial
+from losscli.families.sums import value_counts
 
 RTOL_LL = 1e-9
 RTOL_FIT = 1e-4

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from losscli.families.base import ContinuousFamily, Family, Support
+from losscli.families.base import ContinuousFamily, Family
 from losscli.families.bernoulli import Bernoulli
 from losscli.families.beta import Beta
 from losscli.families.categorical import Categorical
@@ -13,6 +13,7 @@ from losscli.families.lognormal import LogNormal
 from losscli.families.negative_binomial import NegativeBinomial
 from losscli.families.poisson import Poisson
 from losscli.families.student_t import StudentT
+from losscli.families.support import Support
 
 FAMILIES: dict[str, type[Family]] = {
     "gaussian": Gaussian,

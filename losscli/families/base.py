@@ -16,57 +16,33 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import special
 
+from losscli.errors import FitError  # noqa: F401
+from losscli.families.logspace import LOG_HALF, gammaln_int, log1mexp  # noqa: F401
+from losscli.families.sums import (  # noqa: F401
+    BLOCK,
+    block_sums,
+    total_weight,
+    value_counts,
+    wmean,
+    wsum,
+)
+from losscli.families.support import (  # noqa: F401
+    COUNTS,
+    NONNEGATIVE,
+    POSITIVE,
+    REAL,
+    UNIT_CLOSED,
+    Support,
+    integral,
+)
 from losscli.optimize import minimize_params
 from losscli.reduce import row_keys
 
 Params = dict[str, Any]
 
-LOG_HALF = -math.log(2.0)
 PILOT_ROWS = 50_000  # rows of the pilot fit that starts a discretised fit on many rows
 PILOT_SEED = 7
-
-
-@dataclass(frozen=True)
-class Support:
-    """An interval of the real line, optionally restricted to the integers.
-
-    `description` is used verbatim in skip reasons, errors and `losscli families`.
-    """
-
-    description: str
-    lower: float = -math.inf
-    upper: float = math.inf
-    lower_open: bool = True
-    upper_open: bool = True
-    integer: bool = False
-
-    def contains(self, x: np.ndarray) -> np.ndarray:
-        """Boolean mask: which values lie in the support."""
-        x = np.asarray(x, dtype=np.float64)
-        mask = np.isfinite(x)
-        if self.lower > -math.inf:
-            mask &= (x > self.lower) if self.lower_open else (x >= self.lower)
-        if self.upper < math.inf:
-            mask &= (x < self.upper) if self.upper_open else (x <= self.upper)
-        if self.integer:
-            mask &= integral(x)
-        return mask
-
-    def first_outside(self, x: np.ndarray) -> int | None:
-        """Index of the first value outside the support, or None."""
-        bad = ~self.contains(x)
-        if not bad.any():
-            return None
-        return int(np.argmax(bad))
-
-
-REAL = Support("real numbers")
-POSITIVE = Support("reals > 0", lower=0.0)
-NONNEGATIVE = Support("reals ≥ 0", lower=0.0, lower_open=False)
-UNIT_CLOSED = Support("probabilities in [0, 1]", 0.0, 1.0, False, False)
-COUNTS = Support("integers ≥ 0", lower=0.0, lower_open=False, integer=True)
 
 
 @dataclass(frozen=True)
@@ -89,74 +65,6 @@ class Frameworks:
 
 
 # ------------------------------------------------------------------ weighted sums
-
-BLOCK = 1 << 20  # rows per block where a full-size temporary would cost a fresh 8 bytes/row
-
-
-def integral(x: np.ndarray) -> np.ndarray:
-    """Mask of the whole-number values of x, block by block (no full-size temporary)."""
-    x = np.asarray(x, dtype=np.float64)
-    mask = np.empty(x.shape, dtype=bool)
-    flat, out = x.reshape(-1), mask.reshape(-1)
-    for s in range(0, flat.size, BLOCK):
-        v = flat[s:s + BLOCK]
-        np.equal(v, np.floor(v), out=out[s:s + BLOCK])
-    return mask
-
-
-def block_sums(fn, n: int, w: np.ndarray | None) -> np.ndarray:
-    """Σ_i w_i fn(rows)_i for each output of fn, accumulated block by block, so that a
-    quantity such as (y − ŷ)² never exists as a full-size array."""
-    total = None
-    for s in range(0, n, BLOCK):
-        sl = slice(s, min(s + BLOCK, n))
-        wb = None if w is None else w[sl]
-        part = np.array([float(np.sum(v)) if wb is None else float(np.dot(wb, v))
-                         for v in fn(sl)])
-        total = part if total is None else total + part
-    return total if total is not None else np.zeros(0)
-
-
-def wsum(x: np.ndarray, w: np.ndarray | None) -> float:
-    """Σ w_i x_i (Σ x_i without weights)."""
-    return float(np.sum(x)) if w is None else float(np.dot(w, x))
-
-
-def total_weight(n: int, w: np.ndarray | None) -> float:
-    return float(n) if w is None else float(np.sum(w))
-
-
-def wmean(x: np.ndarray, w: np.ndarray | None) -> float:
-    return wsum(x, w) / total_weight(np.shape(x)[-1], w)
-
-
-def log1mexp(x: np.ndarray) -> np.ndarray:
-    """log(1 − eˣ) for x ≤ 0, accurate on both sides of −ln 2 (Mächler 2012)."""
-    x = np.asarray(x, dtype=np.float64)
-    near = x > LOG_HALF
-    out = np.empty_like(x)
-    with np.errstate(divide="ignore"):
-        xn = x[near]
-        out[near] = np.log(-np.expm1(xn))
-        far = ~near
-        out[far] = np.log1p(-np.exp(x[far]))
-    return out
-
-
-def value_counts(y: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values of an integer-valued y and their total weights.
-
-    A marginal fit on integer targets depends on the data only through these, so it
-    costs the same on 100 rows as on 100 million.
-    """
-    lo, hi = float(y.min()), float(y.max())
-    if hi - lo < 4 * y.size + 1_000_000:
-        counts = np.bincount((y - lo).astype(np.int64), weights=w)
-        keep = np.flatnonzero(counts)
-        return keep.astype(np.float64) + lo, counts[keep].astype(np.float64)
-    values, inverse = np.unique(y, return_inverse=True)
-    return values, np.bincount(inverse, weights=w).astype(np.float64)
-
 
 # ------------------------------------------------------------------ the interface
 
@@ -337,10 +245,3 @@ def _take(pred: Any, mask: np.ndarray) -> Any:
     return pred[mask] if np.ndim(pred) else pred
 
 
-def gammaln_int(y: np.ndarray) -> np.ndarray:
-    """log Γ(y + 1) for integer-valued y ≥ 0: a table lookup when the range is small."""
-    top = float(y.max()) if y.size else 0.0
-    if top < 1_000_000 and y.size > 10_000:
-        table = special.gammaln(np.arange(int(top) + 1, dtype=np.float64) + 1.0)
-        return table[y.astype(np.int64)]
-    return special.gammaln(y + 1.0)

@@ -9,15 +9,9 @@ import numpy as np
 from scipy import optimize, special
 
 from losscli.errors import FitError
-from losscli.families.base import (
-    ContinuousFamily,
-    Frameworks,
-    Params,
-    Support,
-    total_weight,
-    wmean,
-    wsum,
-)
+from losscli.families.base import ContinuousFamily, Frameworks, Params
+from losscli.families.sums import total_weight, wmean, wsum
+from losscli.families.support import Support
 
 UNIT_OPEN = Support("reals in (0, 1)", 0.0, 1.0)
 _UNBOUNDED = "so the beta precision φ is infinite and the likelihood is unbounded"

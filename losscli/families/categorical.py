@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from losscli.families.base import UNIT_CLOSED, Family, Frameworks, Params
+from losscli.families.base import Family, Frameworks, Params
 from losscli.families.bernoulli import soft_loglik
+from losscli.families.support import UNIT_CLOSED
 
 
 class Categorical(Family):

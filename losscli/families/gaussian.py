@@ -9,15 +9,9 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import FitError
-from losscli.families.base import (
-    REAL,
-    ContinuousFamily,
-    Frameworks,
-    Params,
-    block_sums,
-    total_weight,
-    wmean,
-)
+from losscli.families.base import ContinuousFamily, Frameworks, Params
+from losscli.families.sums import block_sums, total_weight, wmean
+from losscli.families.support import REAL
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 

@@ -8,15 +8,10 @@ from typing import Any
 import numpy as np
 
 from losscli.errors import FitError
-from losscli.families.base import (
-    LOG_HALF,
-    REAL,
-    ContinuousFamily,
-    Frameworks,
-    Params,
-    total_weight,
-    wsum,
-)
+from losscli.families.base import ContinuousFamily, Frameworks, Params
+from losscli.families.logspace import LOG_HALF
+from losscli.families.sums import total_weight, wsum
+from losscli.families.support import REAL
 from losscli.optimize import minimize_params
 
 LOG_2 = math.log(2.0)

@@ -7,15 +7,10 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from losscli.families.base import (
-    COUNTS,
-    NONNEGATIVE,
-    Family,
-    Frameworks,
-    Params,
-    gammaln_int,
-    wmean,
-)
+from losscli.families.base import Family, Frameworks, Params
+from losscli.families.logspace import gammaln_int
+from losscli.families.sums import wmean
+from losscli.families.support import COUNTS, NONNEGATIVE
 
 
 class Poisson(Family):
