@@ -109,13 +109,7 @@ class Scan:
             uniq, first, inverse = np.unique(y, return_index=True, return_inverse=True)
             weights = np.bincount(inverse, weights=w, minlength=uniq.size)
             for u, f, wt in zip(uniq.tolist(), first.tolist(), weights.tolist(), strict=True):
-                row = b.row(f)
-                cur = self.labels.get(u)
-                if cur is None:
-                    self.labels[u] = [wt, row]
-                else:
-                    cur[0] += wt
-                    cur[1] = min(cur[1], row)
+                self._label(u, wt, b.row(f))
             return self
         if y.ndim == 2:  # soft categorical labels (K, n)
             self.soft_entropy.add(wsum(special.entr(y).sum(axis=0), w))
@@ -158,6 +152,15 @@ class Scan:
             columns["w"] = w
         self.sample.update(rows, columns)
         return self
+
+    def _label(self, label: str, weight: float, row: int) -> None:
+        """Add a label's weight and keep its first row."""
+        cur = self.labels.get(label)
+        if cur is None:
+            self.labels[label] = [weight, row]
+        else:
+            cur[0] += weight
+            cur[1] = min(cur[1], row)
 
     def _stats(self, b: Batch, y: np.ndarray, masks: dict | None) -> None:
         """The closed-form fit statistics of every family whose support holds here (one
@@ -202,12 +205,7 @@ class Scan:
         self.y.merge(other.y)
         self.counts.merge(other.counts)
         for u, (wt, row) in other.labels.items():
-            cur = self.labels.get(u)
-            if cur is None:
-                self.labels[u] = [wt, row]
-            else:
-                cur[0] += wt
-                cur[1] = min(cur[1], row)
+            self._label(u, wt, row)
         for s in self.outside:
             self.outside[s].merge(other.outside[s])
             self.pred_outside[s].merge(other.pred_outside[s])

@@ -15,6 +15,7 @@ from losscli.families.sums import total_weight, wmean, wsum
 from losscli.families.support import POSITIVE
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+_GAUSS = Gaussian()
 
 
 class LogNormal(ContinuousFamily):
@@ -78,16 +79,14 @@ class LogNormal(ContinuousFamily):
         return np.square(r, out=r)[None, :]
 
     def fit_from_stats(self, stats: Any, conditional: bool) -> Params:
-        out: Params = {}
-        if conditional:
-            var = float(stats.mean[0])
-        else:
-            out["median"] = math.exp(float(stats.mean[0]))
-            var = float(stats.var[0])
-        if not var > 0.0:
+        """The Gaussian's fit on log y: log m its mean, σ its scale."""
+        try:
+            fit = _GAUSS.fit_from_stats(stats, conditional)
+        except FitError:
             raise FitError("every log y equals its centre, so the log-normal scale σ is 0 "
-                           "and the likelihood is unbounded")
-        out["sigma"] = math.sqrt(var)
+                           "and the likelihood is unbounded") from None
+        out: Params = {} if conditional else {"median": math.exp(fit["mean"])}
+        out["sigma"] = fit["sigma"]
         return out
 
     def fit_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
