@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from losscli import compare, kinds, plan, report
+from losscli.engines import local
 from losscli.errors import FitError, InputError, UsageError
 from losscli.families import FAMILIES
 from losscli.request import Request
@@ -55,7 +56,7 @@ def _input(run: plan.Run, extra_clipped: int) -> dict:
         "clipped": scan.clipped + extra_clipped, "target": cols.target or ",".join(cols.soft),
         "prediction": ",".join(prediction) if prediction else None, "weight": cols.weight,
         "passes": run.passes, "batches": run.batches, "bytes_read": run.bytes_read,
-        "engine": "local",
+        "engine": local.NAME,
     }
 
 

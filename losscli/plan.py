@@ -62,10 +62,22 @@ def supports() -> list[Support]:
 # ------------------------------------------------------------------ pass 1
 
 
-class Scan:
-    """Pass 1's state: everything the fits and the checks need, as fixed-size sums."""
+@dataclass(frozen=True)
+class ScanSpec:
+    """What pass 1 reduces, fixed before it starts (small, picklable)."""
 
-    def __init__(self, run: Run) -> None:
+    labels: bool  # the target holds class labels
+    supports: tuple[Support, ...]
+    prototypes: dict[str, Any]  # family name → instance, for its closed-form statistics
+    fit_modes: tuple[bool, ...]  # conditional and/or marginal statistics
+    fit_rows: int
+
+
+class Scan:
+    """Pass 1's state: everything the fits and the checks need, as fixed-size sums (and
+    the seeded sample)."""
+
+    def __init__(self, run: ScanSpec) -> None:
         self.run = run
         self.rows_read = 0
         self.dropped = 0
@@ -105,7 +117,7 @@ class Scan:
         w = b.w
         self.W.add(float(n) if w is None else float(np.sum(w)))
         y = b.y
-        if run.layout.labels:
+        if run.labels:
             uniq, first, inverse = np.unique(y, return_index=True, return_inverse=True)
             weights = np.bincount(inverse, weights=w, minlength=uniq.size)
             for u, f, wt in zip(uniq.tolist(), first.tolist(), weights.tolist(), strict=True):
@@ -324,7 +336,9 @@ def open_run(req: Request, progress=None) -> Run:
               fit_rows=req.fit_rows or DEFAULT_FIT_ROWS, supports=supports(),
               prototypes=prototypes,
               fit_modes=(True, False) if conditional else (False,), progress=progress)
-    scan = run.reduce(lambda: Scan(run), "reading and checking")
+    spec = ScanSpec(labels=lay.labels, supports=tuple(run.supports),
+                    prototypes=prototypes, fit_modes=run.fit_modes, fit_rows=run.fit_rows)
+    scan = run.reduce(lambda: Scan(spec), "reading and checking")
     run.scan = scan
     _finish_scan(run)
     return run

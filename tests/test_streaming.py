@@ -294,3 +294,26 @@ def test_fit_rows_all_polishes_the_sample_fit_by_newton_passes_over_every_row(
             s = next(x for x in sampled["models"] if x["family"] == m["family"])
             far += abs(s["params"][k] - v) > 1e-3 * abs(v)
     assert far >= 3  # the sample alone is visibly off: the passes did the work
+
+
+def test_states_are_small_picklable_plain_data(write_csv, rng):
+    """What an engine would ship between processes: pass 1's and the last pass's states
+    pickle, and their size does not grow with the rows (beyond the bounded sample)."""
+    import pickle
+
+    from losscli import plan
+    from losscli.request import Request
+
+    sizes = []
+    for n in (2_000, 20_000):
+        mu = rng.uniform(0.5, 5, n)
+        path = write_csv(f"s{n}.csv", y=rng.poisson(mu).astype(float), y_pred=mu)
+        run = plan.open_run(Request(command="compare-noise-models", path=str(path),
+                                    fit_rows=500))
+        scan = pickle.loads(pickle.dumps(run.scan))
+        assert scan.n == n and scan.sample.keys.size == 500
+        models = [plan.fit(run, "poisson", plan.make_family(run, "poisson", True), True)]
+        state, _ = plan.score(run, models, pairs=True)
+        sizes.append((len(pickle.dumps(run.scan)), len(pickle.dumps(state))))
+    (scan_small, score_small), (scan_big, score_big) = sizes
+    assert scan_big < 1.2 * scan_small and score_big < 1.2 * score_small
