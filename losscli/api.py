@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from losscli import compare, kinds, plan, report
-from losscli.engines import local
+from losscli.engines import open_engine
 from losscli.errors import FitError, InputError, UsageError
 from losscli.families import FAMILIES
 from losscli.request import Request
@@ -56,14 +56,18 @@ def _input(run: plan.Run, extra_clipped: int) -> dict:
         "clipped": scan.clipped + extra_clipped, "target": cols.target or ",".join(cols.soft),
         "prediction": ",".join(prediction) if prediction else None, "weight": cols.weight,
         "passes": run.passes, "batches": run.batches, "bytes_read": run.bytes_read,
-        "engine": local.NAME,
+        "engine": run.engine.name,
     }
 
 
 def evaluate(req: Request, progress: Progress = _noop) -> dict:
     """Score predictions (or the targets alone) under one or more families."""
     _check_families(req.families)
-    run = plan.open_run(req, progress)
+    with open_engine(req.engine, req.scheduler, req.workers) as engine:
+        return _evaluate(req, plan.open_run(req, progress, engine), progress)
+
+
+def _evaluate(req: Request, run: plan.Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
     names = list(dict.fromkeys(req.families)) or [kinds.default_family(kind, run.conditional)]
     warnings = list(run.warnings)
@@ -105,7 +109,11 @@ def evaluate(req: Request, progress: Progress = _noop) -> dict:
 def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
     """Fit every applicable family, rank them, test the differences, recommend a loss."""
     _check_families(req.families)
-    run = plan.open_run(req, progress)
+    with open_engine(req.engine, req.scheduler, req.workers) as engine:
+        return _compare(req, plan.open_run(req, progress, engine), progress)
+
+
+def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
     names, skipped_pairs = kinds.candidates(kind)
     skipped = [{"family": f, "reason": r} for f, r in skipped_pairs]

@@ -92,6 +92,16 @@ FitRowsOpt = Annotated[str, typer.Option(
 BatchRowsOpt = Annotated[int | None, typer.Option(
     "--batch-rows", metavar="N", min=1,
     help="Rows per batch (default: one Parquet row group, or 1,048,576 rows of text).")]
+EngineOpt = Annotated[Literal["local", "dask"], typer.Option(
+    "--engine", help="Where the reductions run: this machine's threads, or a Dask cluster "
+    "(needs losscli[dask]).")]
+WorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", metavar="N", min=1,
+    help="Dask: worker processes of the local cluster started for the run "
+    "(default: one per core).")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", metavar="ADDRESS",
+    help="Dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (implies --engine dask).")]
 CriterionOpt = Annotated[Literal["aic", "bic", "nll"], typer.Option(
     "--criterion", help="Ranking criterion.")]
 
@@ -195,9 +205,11 @@ def _write_atomically(output: str, write) -> None:
 
 
 def _common(file, target, pred, probs, logits, soft_target, weight, input_format, family,
-            target_kind, unit, eps, strict, renormalize, fit_rows, batch_rows) -> dict:
+            target_kind, unit, eps, strict, renormalize, fit_rows, batch_rows, engine,
+            workers, scheduler) -> dict:
     return dict(
         path=file[0] if len(file) == 1 else tuple(file), batch_rows=batch_rows,
+        engine="dask" if scheduler else engine, workers=workers, scheduler=scheduler,
         target=target, pred=pred, probs=tuple(probs or ()),
         logits=tuple(logits or ()), soft_target=tuple(soft_target or ()), weight=weight,
         input_format=input_format, families=tuple(f.value for f in family or ()),
@@ -214,6 +226,7 @@ def evaluate(
     unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
     eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False, renormalize: RenormOpt = False,
     fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS), batch_rows: BatchRowsOpt = None,
+    engine: EngineOpt = "local", workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
 ) -> None:
     """Score predictions under a noise model: cross-entropy = entropy + KL.
 
@@ -224,7 +237,8 @@ def evaluate(
     """
     _run("evaluate", format, output, **_common(
         file, target, pred, probs, logits, soft_target, weight, input_format, family,
-        target_kind, unit, eps, strict, renormalize, fit_rows, batch_rows))
+        target_kind, unit, eps, strict, renormalize, fit_rows, batch_rows, engine, workers,
+        scheduler))
 
 
 @app.command("compare-noise-models")
@@ -235,7 +249,8 @@ def compare_noise_models(
     criterion: CriterionOpt = "aic", unit: UnitOpt = "nats", format: OutFormatOpt = "table",
     output: OutputOpt = None, eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
     renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
-    batch_rows: BatchRowsOpt = None,
+    batch_rows: BatchRowsOpt = None, engine: EngineOpt = "local",
+    workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
 ) -> None:
     """Fit every applicable noise model, rank them, test the differences, recommend a loss.
 
@@ -243,7 +258,8 @@ def compare_noise_models(
     """
     _run("compare-noise-models", format, output, criterion=criterion, **_common(
         file, target, pred, probs, logits, soft_target, weight, input_format, family,
-        target_kind, unit, eps, strict, renormalize, fit_rows, batch_rows))
+        target_kind, unit, eps, strict, renormalize, fit_rows, batch_rows, engine, workers,
+        scheduler))
 
 
 @app.command()

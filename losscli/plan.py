@@ -257,49 +257,41 @@ class Run:
     sample: dict[str, np.ndarray] = field(default_factory=dict)
     value_counts: tuple[np.ndarray, np.ndarray] | None = None
     progress: Any = None
+    engine: Any = local.ENGINE
 
     # -- reading
     def reduce(self, make, label: str):
-        """One pass: convert every piece and reduce it with a fresh state from `make`."""
+        """One pass: every batch converted and reduced into a state from `make`, on the
+        run's engine; the pass, batch and byte counts and the progress display here."""
         self.passes += 1
         total = self.inp.total_rows
-        done_rows = [0]
-
-        def count(nbytes: int) -> None:
-            self.bytes_read += nbytes
-
-        def update(piece: sources.Piece):
-            table = piece.read()
-            batch = self.converter.convert(table, piece.file.path, piece.offset)
-            state = make()
-            with np.errstate(all="ignore"):
-                state.update(batch)
-            return state
-
-        def merge(a, b):
-            return a.merge(b)
-
-        start_bytes = self.bytes_read
         total_bytes = self.inp.total_bytes
+        done = {"rows": 0, "bytes": 0}
+        first = self.passes == 1
 
-        def done(piece: sources.Piece) -> None:
-            if self.passes == 1:  # every pass reads the same batches
-                self.batches += 1
-            done_rows[0] += piece.rows or 0
+        def report(rows: int, nbytes: int, batches: int,
+                   tasks: tuple[int, int] | None = None) -> None:
+            done["rows"] += rows
+            done["bytes"] += nbytes
+            self.bytes_read += nbytes
+            if first:  # every pass reads the same batches
+                self.batches += batches
             if self.progress is None:
                 return
-            if total:  # Parquet: the footers give the rows
-                self.progress(f"pass {self.passes}: {label} — {done_rows[0]:,} of "
+            if tasks is not None:  # an engine of tasks: tasks done of planned
+                self.progress(f"pass {self.passes}: {label} — task {tasks[0]:,} of "
+                              f"{tasks[1]:,}")
+            elif total:  # Parquet: the footers give the rows
+                self.progress(f"pass {self.passes}: {label} — {done['rows']:,} of "
                               f"{total:,} rows")
             else:  # text: the bytes read of the files' size
-                read = (self.bytes_read - start_bytes) / 2 ** 20
                 of = f" of {total_bytes / 2 ** 20:,.0f}" if total_bytes else ""
-                self.progress(f"pass {self.passes}: {label} — {read:,.0f}{of} MiB")
+                self.progress(f"pass {self.passes}: {label} — "
+                              f"{done['bytes'] / 2 ** 20:,.0f}{of} MiB")
 
         if self.progress is not None:
             self.progress(f"pass {self.passes}: {label}")
-        pieces = sources.pieces(self.inp, self.cols.all(), self.req.batch_rows, count)
-        return local.reduce(pieces, update, merge, make(), done)
+        return self.engine.reduce_pass(self, make, report)
 
     @property
     def n(self) -> int:
@@ -318,7 +310,21 @@ class Run:
         return int(self.sample["y"].shape[-1]) if self.sample else 0
 
 
-def open_run(req: Request, progress=None) -> Run:
+def fold(task: sources.Task, offset: int, columns: list[str], batch_rows: int | None,
+         converter: Converter, make) -> tuple[Any, int, int]:
+    """One task's batches reduced into one state: (state, rows read, batches). What an
+    engine runs on a worker; it reads, converts and updates, and knows nothing else."""
+    state = make()
+    rows = batches = 0
+    with np.errstate(all="ignore"):
+        for start, table in sources.read_task(task, columns, batch_rows, offset):
+            state.update(converter.convert(table, task.file.path, start))
+            rows += table.num_rows
+            batches += 1
+    return state, rows, batches
+
+
+def open_run(req: Request, progress=None, engine=None) -> Run:
     """Open the input, resolve the columns, and run pass 1."""
     inp = sources.open_input(req.paths, req.input_format)
     first = inp.files[0]
@@ -335,7 +341,8 @@ def open_run(req: Request, progress=None) -> Run:
     run = Run(req=req, inp=inp, cols=cols, layout=lay, converter=Converter(req, cols, lay),
               fit_rows=req.fit_rows or DEFAULT_FIT_ROWS, supports=supports(),
               prototypes=prototypes,
-              fit_modes=(True, False) if conditional else (False,), progress=progress)
+              fit_modes=(True, False) if conditional else (False,), progress=progress,
+              engine=engine or local.ENGINE)
     spec = ScanSpec(labels=lay.labels, supports=tuple(run.supports),
                     prototypes=prototypes, fit_modes=run.fit_modes, fit_rows=run.fit_rows)
     scan = run.reduce(lambda: Scan(spec), "reading and checking")
@@ -353,7 +360,7 @@ def _schema(inp: sources.Input, cols: Columns):
     if f.format == "parquet":
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(f.source).schema_arrow
+        return pq.ParquetFile(sources._open_binary(f.source)).schema_arrow
     types = sources._column_types(f, cols.all())
     return pa.schema([(c, types[c]) for c in cols.all()])
 

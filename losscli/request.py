@@ -36,6 +36,9 @@ class Request:
     renormalize: bool = False
     fit_rows: int | None = DEFAULT_FIT_ROWS  # None: fit on every row
     batch_rows: int | None = None  # None: a Parquet row group, or 1M rows of text
+    engine: str = "local"  # "local" | "dask"
+    workers: int | None = None  # dask: LocalCluster worker processes (None: one per core)
+    scheduler: str | None = None  # dask: a running scheduler's address (implies dask)
 
     @property
     def paths(self) -> tuple[str, ...]:

@@ -110,6 +110,9 @@ def expand(paths: tuple[str, ...]) -> list[str]:
         if path == "-":
             out.append(path)
             continue
+        if is_url(path):
+            out.extend(_expand_url(path))
+            continue
         if any(ch in path for ch in "*?[") and not os.path.exists(path):
             hits = sorted(p for p in glob.glob(path) if os.path.isfile(p))
             if not hits:
@@ -133,6 +136,47 @@ def expand(paths: tuple[str, ...]) -> list[str]:
     if len(out) > 1 and "-" in out:
         raise UsageError("standard input ('-') cannot be read together with files")
     return sorted(dict.fromkeys(out))  # one data set, in sorted order
+
+
+def is_url(path: str) -> bool:
+    return "://" in path
+
+
+def _fs(url: str):
+    """(fsspec filesystem, path inside it) of a URL."""
+    try:
+        import fsspec
+    except ImportError:
+        raise UsageError(f"{url}: reading URLs needs fsspec (pip install fsspec and the "
+                         "package for its protocol, e.g. s3fs or gcsfs)") from None
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except (ImportError, ValueError) as exc:
+        raise UsageError(f"{url}: {first_line(str(exc))}") from None
+    return fs, path
+
+
+def _expand_url(url: str) -> list[str]:
+    """The files a URL names: itself, a glob's matches or a folder's Parquet parts."""
+    fs, path = _fs(url)
+    try:
+        if any(ch in path for ch in "*?["):
+            hits = [p for p in fs.glob(path) if fs.isfile(p)]
+            if not hits:
+                raise InputError("no file matches this pattern", file=url)
+        elif fs.isdir(path):
+            hits = [p for p in fs.find(path) if p.lower().endswith((".parquet", ".pq"))
+                    and not os.path.basename(p).startswith((".", "_"))]
+            if not hits:
+                raise InputError("is a directory with no Parquet files (*.parquet, *.pq)",
+                                 file=url)
+        elif fs.exists(path):
+            hits = [path]
+        else:
+            raise InputError("no such file", file=url)
+    except OSError as exc:
+        raise InputError(f"cannot be read ({first_line(str(exc))})", file=url) from None
+    return sorted(fs.unstrip_protocol(p) for p in hits)
 
 
 def check_file(path: str) -> None:
@@ -165,13 +209,17 @@ def open_file(path: str, fmt: str) -> DataFile:
         if fmt != "parquet":
             with open(source, "rb") as fh:
                 _csv_header(fh, path, fmt)
-    size = os.path.getsize(source)
+    if is_url(source):
+        fs, inner = _fs(source)
+        size = int(fs.size(inner))
+    else:
+        size = os.path.getsize(source)
     if fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         try:
-            meta = pq.ParquetFile(source)
+            meta = pq.ParquetFile(_open_binary(source))
             names = list(meta.schema_arrow.names)
             groups = [meta.metadata.row_group(i).num_rows
                       for i in range(meta.metadata.num_row_groups)]
@@ -179,9 +227,10 @@ def open_file(path: str, fmt: str) -> DataFile:
             raise InputError(f"not a Parquet file ({first_line(str(exc))})",
                              file=path) from None
         return DataFile(path, fmt, names, row_groups=groups, size=size, source=source)
-    opener = gzip.open if path.lower().endswith(".gz") else open
     try:
-        with opener(source, "rb") as fh:
+        raw = _open_binary(source)
+        raw = open(raw, "rb") if isinstance(raw, str) else raw
+        with (gzip.open(raw, "rb") if path.lower().endswith(".gz") else raw) as fh:
             names = _csv_header(fh, path, fmt)
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot be read ({exc})", file=path) from None
@@ -231,53 +280,97 @@ class Piece:
     read: Callable[[], object] = field(repr=False)
 
 
-def pieces(inp: Input, columns: list[str], batch_rows: int | None,
-           counter: Callable[[int], None] | None = None) -> Iterator[Piece]:
-    """Every piece of the data set in order. Parquet pieces read lazily (so an engine may
-    read them on its workers); text pieces are read here, block by block, in order.
-    `counter(bytes)` is told the bytes each piece read."""
-    offset = 0
+@dataclass(frozen=True)
+class Task:
+    """What an engine hands to a worker: one Parquet row group, or one text file (text
+    cannot be split without a reader that respects quoted newlines). `offset` is the
+    global 0-based row of its first row; None for a text file that follows another text
+    file, whose rows are known only once the earlier ones are read."""
+
+    file: DataFile
+    offset: int | None
+    row_group: int | None = None
+    rows: int | None = None
+    nbytes: int | None = None  # compressed bytes of the needed columns (Parquet)
+
+
+def tasks(inp: Input, columns: list[str]) -> list[Task]:
+    """Every task of the data set, in order, planned from the Parquet footers."""
+    out: list[Task] = []
+    offset: int | None = 0
     for f in inp.files:
         if f.format == "parquet":
-            yield from _parquet_pieces(f, columns, batch_rows, offset, counter)
-            offset += f.rows or 0
+            import pyarrow.parquet as pq
+
+            meta = pq.ParquetFile(_open_binary(f.source)).metadata
+            for i, n in enumerate(f.row_groups or []):
+                out.append(Task(f, offset, i, n, _column_bytes(meta, i, columns)))
+                offset = None if offset is None else offset + n
         else:
-            for piece in _text_pieces(f, columns, batch_rows, offset, counter):
-                yield piece
-                offset += piece.rows
+            out.append(Task(f, offset))
+            offset = None  # the rows of a text file are known once it is read
+    return out
 
 
-def _parquet_pieces(f: DataFile, columns: list[str], batch_rows: int | None, offset: int,
-                    counter) -> Iterator[Piece]:
+def read_task(task: Task, columns: list[str], batch_rows: int | None,
+              offset: int | None = None,
+              counter: Callable[[int], None] | None = None) -> Iterator[tuple[int, object]]:
+    """(global offset, pyarrow Table) for each batch of the task, in order: a row group
+    whole, or in slices of `batch_rows` when it is larger; a text file block by block."""
+    start = task.offset if offset is None else offset
+    f = task.file
+    if f.format != "parquet":
+        yield from _text_batches(f, columns, batch_rows, start, counter)
+        return
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for i, n in enumerate(f.row_groups or []):
-        if batch_rows is None or n <= batch_rows:
-            def read(i=i) -> object:
-                pf = pq.ParquetFile(f.source)  # a handle per read: safe on any thread
-                table = pf.read_row_group(i, columns=columns, use_threads=False)
-                if counter is not None:
-                    counter(_column_bytes(pf, i, columns))
-                return table
-            yield Piece(f, offset, n, read)
-            offset += n
+    pf = pq.ParquetFile(_open_binary(f.source))  # a handle per task: safe on any thread
+    if batch_rows is None or (task.rows or 0) <= batch_rows:
+        yield start, pf.read_row_group(task.row_group, columns=columns, use_threads=False)
+        return
+    for rb in pf.iter_batches(batch_size=batch_rows, row_groups=[task.row_group],
+                              columns=columns, use_threads=False):
+        yield start, pa.Table.from_batches([rb])
+        start += rb.num_rows
+
+
+def pieces(inp: Input, columns: list[str], batch_rows: int | None,
+           counter: Callable[[int], None] | None = None) -> Iterator[Piece]:
+    """Every batch of the data set in order, for the local engine: a Parquet row group
+    read lazily (a thread of the engine reads it), slices of a larger one and text
+    blocks read here, in order. `counter(bytes)` is told the bytes read."""
+    offset = 0
+    for task in tasks(inp, columns):
+        if task.file.format == "parquet" and (batch_rows is None
+                                              or task.rows <= batch_rows):
+            def read(task=task) -> object:
+                return next(read_task(task, columns, batch_rows))[1]
+
+            if counter is not None:
+                counter(task.nbytes or 0)
+            yield Piece(task.file, offset, task.rows, read)
+            offset += task.rows
             continue
-        # a row group larger than a batch: slices of it, from one handle, in order
-        pf = pq.ParquetFile(f.source)
-        if counter is not None:
-            counter(_column_bytes(pf, i, columns))
-        for rb in pf.iter_batches(batch_size=batch_rows, row_groups=[i], columns=columns,
-                                  use_threads=False):
-            import pyarrow as pa
-
-            table = pa.Table.from_batches([rb])
-            yield Piece(f, offset, table.num_rows, lambda t=table: t)
-            offset += table.num_rows
+        if counter is not None and task.nbytes is not None:
+            counter(task.nbytes)
+        for start, table in read_task(task, columns, batch_rows, offset,
+                                      None if task.nbytes is not None else counter):
+            yield Piece(task.file, start, table.num_rows, lambda t=table: t)
+            offset = start + table.num_rows
 
 
-def _column_bytes(pf, i: int, columns: list[str]) -> int:
+def _open_binary(source: str):
+    """A local path as it is; an fsspec URL (s3://, gs://, file://) as an open file."""
+    if not is_url(source):
+        return source
+    fs, path = _fs(source)
+    return fs.open(path, "rb")
+
+
+def _column_bytes(meta, i: int, columns: list[str]) -> int:
     """Compressed bytes of the needed column chunks of row group i."""
-    rg = pf.metadata.row_group(i)
+    rg = meta.row_group(i)
     wanted = set(columns)
     return sum(rg.column(j).total_compressed_size for j in range(rg.num_columns)
                if rg.column(j).path_in_schema.split(".")[0] in wanted)
@@ -287,10 +380,10 @@ def _open_text(f: DataFile, columns: list[str], types: dict):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    opened = _open_binary(f.source)
+    raw = pa.OSFile(opened) if isinstance(opened, str) else pa.PythonFile(opened, mode="r")
     if f.path.lower().endswith(".gz"):
-        raw = pa.CompressedInputStream(pa.OSFile(f.source), "gzip")
-    else:
-        raw = pa.OSFile(f.source)
+        raw = pa.CompressedInputStream(raw, "gzip")
     reader = pacsv.open_csv(
         raw,
         read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=True),
@@ -329,8 +422,8 @@ def _column_types(f: DataFile, columns: list[str]) -> dict:
     return types
 
 
-def _text_pieces(f: DataFile, columns: list[str], batch_rows: int | None, offset: int,
-                 counter) -> Iterator[Piece]:
+def _text_batches(f: DataFile, columns: list[str], batch_rows: int | None, offset: int,
+                  counter) -> Iterator[tuple[int, object]]:
     import pyarrow as pa
 
     try:
@@ -365,15 +458,14 @@ def _text_pieces(f: DataFile, columns: list[str], batch_rows: int | None, offset
                 if part.num_rows < target:
                     pending, held = [b for b in part.to_batches()], part.num_rows
                     break
-                yield Piece(f, offset, part.num_rows, lambda t=part: t)
+                yield offset, part
                 offset += part.num_rows
             if counter is not None:
                 pos = _tell(raw)
                 counter(pos - last_pos)
                 last_pos = pos
     if pending:
-        table = pa.Table.from_batches(pending)
-        yield Piece(f, offset, table.num_rows, lambda t=table: t)
+        yield offset, pa.Table.from_batches(pending)
     if counter is not None:
         counter(max(_tell(raw) - last_pos, 0))
     raw.close()

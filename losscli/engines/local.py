@@ -19,7 +19,6 @@ S = TypeVar("S")
 P = TypeVar("P")
 
 _pool: ThreadPoolExecutor | None = None
-NAME = "local"
 
 
 def workers() -> int:
@@ -92,3 +91,37 @@ def map_blocks(fn: Callable[[slice], S], n: int, size: int) -> list[S]:
 def split_size(n: int, minimum: int = 65_536) -> int:
     """A block size that gives every worker a share of n rows (at least `minimum`)."""
     return max(minimum, -(-n // workers()))
+
+
+class Local:
+    """Reduces a pass on this machine's thread pool, batch by batch."""
+
+    name = "local"
+
+    def reduce_pass(self, run, make, report):
+        import numpy as np
+
+        from losscli import sources
+
+        def update(piece: sources.Piece):
+            batch = run.converter.convert(piece.read(), piece.file.path, piece.offset)
+            state = make()
+            with np.errstate(all="ignore"):
+                state.update(batch)
+            return state
+
+        counted = {"bytes": 0}
+
+        def count(nbytes: int) -> None:
+            counted["bytes"] += nbytes
+
+        def done(piece: sources.Piece) -> None:
+            report(piece.rows or 0, counted["bytes"], 1)
+            counted["bytes"] = 0
+
+        pieces = sources.pieces(run.inp, run.cols.all(), run.req.batch_rows, count)
+        return reduce(pieces, update, lambda a, b: a.merge(b), make(), done)
+
+
+ENGINE = Local()
+NAME = ENGINE.name

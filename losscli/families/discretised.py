@@ -33,6 +33,9 @@ class Discretised:
         self.loss_support = family.loss_support or family.support
 
     def __getattr__(self, name: str) -> Any:
+        # only for names not set here; never while unpickling, before `family` exists
+        if name.startswith("__") or name == "family":
+            raise AttributeError(name)
         return getattr(self.family, name)
 
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:

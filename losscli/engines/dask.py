@@ -1,0 +1,136 @@
+"""The Dask engine: the core's own reductions as tasks on a dask.distributed cluster.
+
+The client plans one task per Parquet row group (from the footers) and one per text
+file, maps `plan.fold` over them on the workers (`Client.map`, plain functions; no
+dask.dataframe), merges the returned states in a tree on the cluster, and drives the
+passes — the Newton passes included — from here. States are small plain data, so only
+they travel. Without `--scheduler` a LocalCluster of single-threaded worker processes
+is started, and it is closed on every way out, errors and Ctrl-C included.
+
+dask is imported only here, and only when this engine is chosen (`losscli[dask]`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+
+from losscli.errors import LossCliError
+
+CONNECT_TIMEOUT = "5s"
+
+
+class DaskError(LossCliError):
+    """The cluster could not be reached or lost a worker (exit 1)."""
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise LossCliError("--engine dask needs the dask extra: pip install "
+                           "'losscli[dask]'") from None
+    return distributed
+
+
+class Dask:
+    """A connection to a cluster (started here, or at `scheduler`) for one run."""
+
+    name = "dask"
+
+    def __init__(self, scheduler: str | None = None, workers: int | None = None) -> None:
+        self.scheduler = scheduler
+        self.workers = workers
+        self.client = None
+        self._stack = contextlib.ExitStack()
+        self.tasks_done = 0
+
+    def __enter__(self) -> Dask:
+        distributed = _distributed()
+        import dask
+
+        dask.config.set({"distributed.comm.timeouts.connect": CONNECT_TIMEOUT})
+        # a task's error is raised here once, as the one `error:` line; the cluster's own
+        # log of it (and of its shutdown) is not output of ours
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        try:
+            if self.scheduler:
+                self.client = self._stack.enter_context(
+                    distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT))
+            else:
+                n = self.workers or len(os.sched_getaffinity(0))
+                cluster = self._stack.enter_context(distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.CRITICAL))
+                self.client = self._stack.enter_context(distributed.Client(cluster))
+        except (OSError, TimeoutError, RuntimeError) as exc:
+            self._stack.close()
+            where = f"the Dask scheduler at {self.scheduler}" if self.scheduler \
+                else "a local Dask cluster"
+            raise DaskError(f"cannot reach {where}: {exc}") from None
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def reduce_pass(self, run, make, report):
+        """Map `plan.fold` over the pass's tasks, merge their states in a tree."""
+        distributed = _distributed()
+        from losscli import plan, sources
+
+        columns = run.cols.all()
+        tasks = sources.tasks(run.inp, columns)
+        client = self.client
+        args = dict(columns=columns, batch_rows=run.req.batch_rows,
+                    converter=run.converter, make=make)
+        try:
+            known = [t for t in tasks if t.offset is not None]
+            futures = client.map(plan.fold, known, [t.offset for t in known], pure=False,
+                                 **args)
+            states = list(futures)
+            order = {f.key: t for f, t in zip(futures, known, strict=True)}
+            planned = len(tasks)
+            for k, fut in enumerate(distributed.as_completed(futures), 1):
+                _, rows, batches = fut.result()  # raises the worker's error as raised there
+                t = order[fut.key]
+                report(rows, t.nbytes if t.nbytes is not None else t.file.size or 0,
+                       batches, (k, planned))
+            # text files after another text file: their offsets follow the rows read
+            offset = None
+            for t in tasks[len(known):]:
+                if offset is None:
+                    offset = sum(f.result()[1] for f in states)
+                fut = client.submit(plan.fold, t, offset, pure=False, **args)
+                _, rows, batches = fut.result()
+                report(rows, t.file.size or 0, batches, (len(states) + 1, planned))
+                offset += rows
+                states.append(fut)
+            root = _tree(client, [client.submit(_state, f, pure=False) for f in states])
+            return root.result()
+        except (distributed.comm.core.CommClosedError, distributed.scheduler.KilledWorker,
+                OSError, TimeoutError) as exc:
+            raise DaskError(f"the Dask cluster failed during the pass: "
+                            f"{type(exc).__name__}: {exc}") from None
+
+
+def _state(result):
+    return result[0]
+
+
+def _merge(a, b):
+    return a.merge(b)
+
+
+def _tree(client, futures):
+    """Merge states pairwise on the cluster, level by level, in task order."""
+    while len(futures) > 1:
+        nxt = [client.submit(_merge, futures[i], futures[i + 1], pure=False)
+               for i in range(0, len(futures) - 1, 2)]
+        if len(futures) % 2:
+            nxt.append(futures[-1])
+        futures = nxt
+    return futures[0]

@@ -1,0 +1,184 @@
+"""The Dask engine: the same reductions as tasks on a real cluster give the local engine's
+report; worker errors, unreachable schedulers and a missing extra are one `error:` line.
+
+One LocalCluster(n_workers=2, threads_per_worker=1) serves the module's in-process runs;
+the `--scheduler` path runs against `dask scheduler` and two `dask worker` processes
+started here on loopback and always stopped."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from losscli.errors import InputError, LossCliError
+from tests.conftest import SAMPLES, run_api, run_cli
+from tests.test_streaming import _frame, _write_parts, assert_same
+
+distributed = pytest.importorskip("distributed")
+
+SAMPLE_RUNS = [
+    ("compare-noise-models", "counts.csv", {}),
+    ("compare-noise-models", "regression.parquet", {}),
+    ("compare-noise-models", "binary.csv", {}),
+    ("compare-noise-models", "multiclass.csv", {}),
+    ("compare-noise-models", "positive.parquet", {"weight": "w"}),
+    ("evaluate", "distill.csv", {"soft_target": ("t_*",), "probs": ("p_*",)}),
+]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, silence_logs=40) as c:
+        yield c
+
+
+def _without_engine(rep: dict) -> dict:
+    rep = json.loads(json.dumps(rep))
+    rep["input"].pop("engine")
+    return rep
+
+
+@pytest.mark.parametrize("command,name,kw", SAMPLE_RUNS)
+def test_dask_gives_the_local_report(cluster, command, name, kw):
+    local = run_api(command, SAMPLES / name, **kw)
+    remote = run_api(command, SAMPLES / name, scheduler=cluster.scheduler_address,
+                     engine="dask", **kw)
+    assert remote["input"]["engine"] == "dask" and local["input"]["engine"] == "local"
+    assert_same(_without_engine(local), _without_engine(remote))
+    assert remote["warnings"] == local["warnings"]
+
+
+def test_many_parts_several_passes_and_the_sample_below_the_rows(cluster, tmp_path):
+    data = _frame("counts", 3000, 5)
+    folder = _write_parts(tmp_path, data, 4, 300)
+    kw = {"weight": "w", "fit_rows": 500}
+    local = run_api("compare-noise-models", folder, **kw)
+    remote = run_api("compare-noise-models", folder, scheduler=cluster.scheduler_address,
+                     engine="dask", **kw)
+    assert_same(_without_engine(local), _without_engine(remote))
+    assert remote["input"]["batches"] == local["input"]["batches"] == 12
+
+
+def test_several_text_files_are_numbered_across_files_on_the_cluster(cluster, write_csv):
+    y = np.arange(1.0, 41.0)
+    paths = [write_csv(f"t{i}.csv", y=y + i, y_pred=y + i + 0.25) for i in range(3)]
+    local = run_api("evaluate", tuple(map(str, paths)))
+    remote = run_api("evaluate", tuple(map(str, paths)), engine="dask",
+                     scheduler=cluster.scheduler_address)
+    assert_same(_without_engine(local), _without_engine(remote))
+    bad = write_csv("t3.csv", y=["1"] * 5 + ["x"] + ["2"] * 4, y_pred=["1"] * 10)
+    with pytest.raises(InputError) as err:
+        run_api("evaluate", (*map(str, paths), str(bad)), engine="dask",
+                scheduler=cluster.scheduler_address)
+    # the bad file sorts last: 3 × 40 rows before it, then its sixth row
+    assert err.value.file == str(bad) and err.value.row == 126 and err.value.value == "x"
+
+
+def test_an_error_in_a_row_group_names_file_column_global_row_and_value(cluster, tmp_path):
+    y = np.arange(1.0, 301.0)
+    pred = y + 0.5
+    pred[217] = -1.0  # outside poisson's domain for the mean (in the third row group)
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"y": y, "y_pred": pred}), path, row_group_size=100)
+    with pytest.raises(InputError) as err:
+        run_api("evaluate", path, families=("poisson",), engine="dask",
+                scheduler=cluster.scheduler_address)
+    assert err.value.row == 218 and err.value.value == -1.0
+
+
+def test_the_cli_starts_and_closes_its_own_cluster():
+    proc = run_cli("compare-noise-models", SAMPLES / "counts.csv", "--engine", "dask",
+                   "--workers", "2", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(proc.stdout)
+    assert rep["input"]["engine"] == "dask"
+    ref = json.loads(run_cli("compare-noise-models", SAMPLES / "counts.csv",
+                             "--format", "json").stdout)
+    assert_same(_without_engine(ref), _without_engine(rep))
+
+
+def test_errors_on_the_cluster_are_one_line_with_exit_1(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("y,y_pred\n1,2\n2,abc\n")
+    proc = run_cli("evaluate", bad, "--engine", "dask", "--workers", "1")
+    lines = proc.stderr.decode().strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert "column 'y_pred', row 2, value 'abc'" in lines[0]
+
+
+def test_an_unreachable_scheduler_is_one_line_and_no_hang():
+    start = time.monotonic()
+    proc = run_cli("compare-noise-models", SAMPLES / "counts.csv",
+                   "--scheduler", f"tcp://127.0.0.1:{_free_port()}")
+    lines = proc.stderr.decode().strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:")
+    assert time.monotonic() - start < 60
+
+
+def test_without_the_extra_dask_is_one_line_naming_it(tmp_path):
+    code = ("import sys; sys.modules['distributed'] = None; sys.modules['dask'] = None; "
+            "sys.argv = ['losscli', 'evaluate', sys.argv[1], '--engine', 'dask']; "
+            "from losscli.cli import main; main()")
+    proc = subprocess.run([sys.executable, "-c", code, str(SAMPLES / "counts.csv")],
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip() == ("error: --engine dask needs the dask extra: "
+                                            "pip install 'losscli[dask]'")
+
+
+def test_isolated_errors_of_the_engine_are_loss_cli_errors():
+    from losscli.engines.dask import DaskError
+
+    assert issubclass(DaskError, LossCliError)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _dask_cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "distributed.cli." + args[0], *args[1:]]
+
+
+def test_a_running_scheduler_and_two_worker_processes_on_loopback(tmp_path):
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = [subprocess.Popen(_dask_cli("dask_scheduler", "--host", "127.0.0.1", "--port",
+                                        str(port), "--no-dashboard"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(2):
+            procs.append(subprocess.Popen(
+                _dask_cli("dask_worker", address, "--nthreads", "1", "--no-dashboard",
+                          "--host", "127.0.0.1"),
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with distributed.Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        proc = run_cli("compare-noise-models", SAMPLES / "regression.parquet",
+                       "--scheduler", address, "--format", "json")
+        assert proc.returncode == 0, proc.stderr
+        rep = json.loads(proc.stdout)
+        ref = json.loads(run_cli("compare-noise-models", SAMPLES / "regression.parquet",
+                                 "--format", "json").stdout)
+        assert rep["input"]["engine"] == "dask"
+        assert_same(_without_engine(ref), _without_engine(rep))
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
