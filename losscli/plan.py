@@ -17,7 +17,7 @@ is called: it reads what the families declare.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -71,6 +71,7 @@ class ScanSpec:
     prototypes: dict[str, Any]  # family name → instance, for its closed-form statistics
     fit_modes: tuple[bool, ...]  # conditional and/or marginal statistics
     fit_rows: int
+    cutoff: int | None = None  # the sample's key cutoff (Sample.cutoff_for)
 
 
 class Scan:
@@ -99,7 +100,7 @@ class Scan:
         self.beyond_half = False  # some |y − ŷ| > ½
         self.soft_entropy = Sum()
         self.stats: dict[tuple[str, bool], Moments] = {}
-        self.sample = Sample(run.fit_rows, SAMPLE_SEED)
+        self.sample = Sample(run.fit_rows, SAMPLE_SEED, run.cutoff)
 
     def update(self, b: Batch) -> Scan:
         run = self.run
@@ -344,8 +345,13 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
               fit_modes=(True, False) if conditional else (False,), progress=progress,
               engine=engine or local.ENGINE)
     spec = ScanSpec(labels=lay.labels, supports=tuple(run.supports),
-                    prototypes=prototypes, fit_modes=run.fit_modes, fit_rows=run.fit_rows)
+                    prototypes=prototypes, fit_modes=run.fit_modes, fit_rows=run.fit_rows,
+                    cutoff=Sample.cutoff_for(run.fit_rows, inp.total_rows))
     scan = run.reduce(lambda: Scan(spec), "reading and checking")
+    if not scan.sample.exact:  # too many rows dropped for the cutoff: read it again
+        spec = replace(spec, cutoff=None)
+        run.passes = run.batches = run.bytes_read = 0
+        scan = run.reduce(lambda: Scan(spec), "reading and checking")
     run.scan = scan
     _finish_scan(run)
     return run
@@ -358,9 +364,9 @@ def _schema(inp: sources.Input, cols: Columns):
 
     f = inp.files[0]
     if f.format == "parquet":
-        import pyarrow.parquet as pq
 
-        return pq.ParquetFile(sources._open_binary(f.source)).schema_arrow
+        with sources._parquet(f.source) as pf:
+            return pf.schema_arrow
     types = sources._column_types(f, cols.all())
     return pa.schema([(c, types[c]) for c in cols.all()])
 

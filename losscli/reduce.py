@@ -242,11 +242,15 @@ class Sample:
     `columns` are per-row arrays (y, pred, w, …); `rows` their global row numbers.
     """
 
-    __slots__ = ("size", "seed", "keys", "rows", "columns", "seen")
+    __slots__ = ("size", "seed", "cutoff", "keys", "rows", "columns", "seen")
 
-    def __init__(self, size: int | None, seed: int) -> None:
+    def __init__(self, size: int | None, seed: int, cutoff: int | None = None) -> None:
         self.size = size
         self.seed = seed
+        # rows whose key is at or above the cutoff never enter: with the total rows known,
+        # a cutoff that keeps ~1.5 × size of them bounds every partial state's sample, and
+        # the result is the same as long as `size` rows fall below it (`exact` says so)
+        self.cutoff = None if cutoff is None else np.uint64(cutoff)
         self.keys = np.zeros(0, dtype=np.uint64)
         self.rows = np.zeros(0, dtype=np.int64)
         self.columns: dict[str, np.ndarray] = {}
@@ -255,6 +259,11 @@ class Sample:
     def update(self, rows: np.ndarray, columns: dict[str, np.ndarray]) -> None:
         self.seen += rows.size
         keys = row_keys(rows, self.seed)
+        if self.cutoff is not None:
+            below = keys < self.cutoff
+            if not below.all():
+                keys, rows = keys[below], rows[below]
+                columns = {k: v[..., below] for k, v in columns.items()}
         if self.size is not None and self.keys.size >= self.size:
             # once full, only rows below the current largest kept key can enter
             take = keys < self.keys.max()
@@ -297,3 +306,17 @@ class Sample:
     def complete(self) -> bool:
         """Whether the sample holds every row seen."""
         return self.keys.size == self.seen
+
+    @property
+    def exact(self) -> bool:
+        """Whether the cutoff lost nothing: the sample is full, or holds every row."""
+        return self.cutoff is None or self.keys.size == self.size or self.complete
+
+    @staticmethod
+    def cutoff_for(size: int | None, total: int | None) -> int | None:
+        """A key cutoff below which about 1.5 × `size` of `total` rows fall (None when
+        that is every row, or the total is not known)."""
+        if size is None or not total:
+            return None
+        q = (1.5 * size + 10.0 * size ** 0.5 + 1000.0) / total
+        return None if q >= 1.0 else int(q * 2.0 ** 64)

@@ -10,6 +10,7 @@ gzip and stdin stream block by block through `pyarrow.csv.open_csv`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import gzip
@@ -216,22 +217,24 @@ def open_file(path: str, fmt: str) -> DataFile:
         size = os.path.getsize(source)
     if fmt == "parquet":
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         try:
-            meta = pq.ParquetFile(_open_binary(source))
-            names = list(meta.schema_arrow.names)
-            groups = [meta.metadata.row_group(i).num_rows
-                      for i in range(meta.metadata.num_row_groups)]
+            with _parquet(source) as meta:
+                names = list(meta.schema_arrow.names)
+                groups = [meta.metadata.row_group(i).num_rows
+                          for i in range(meta.metadata.num_row_groups)]
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"not a Parquet file ({first_line(str(exc))})",
                              file=path) from None
         return DataFile(path, fmt, names, row_groups=groups, size=size, source=source)
     try:
         raw = _open_binary(source)
-        raw = open(raw, "rb") if isinstance(raw, str) else raw
-        with (gzip.open(raw, "rb") if path.lower().endswith(".gz") else raw) as fh:
-            names = _csv_header(fh, path, fmt)
+        with (open(raw, "rb") if isinstance(raw, str) else raw) as fh:
+            if path.lower().endswith(".gz"):
+                with gzip.open(fh, "rb") as gz:
+                    names = _csv_header(gz, path, fmt)
+            else:
+                names = _csv_header(fh, path, fmt)
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot be read ({exc})", file=path) from None
     return DataFile(path, fmt, names, size=size, source=source)
@@ -300,9 +303,9 @@ def tasks(inp: Input, columns: list[str]) -> list[Task]:
     offset: int | None = 0
     for f in inp.files:
         if f.format == "parquet":
-            import pyarrow.parquet as pq
 
-            meta = pq.ParquetFile(_open_binary(f.source)).metadata
+            with _parquet(f.source) as pf:
+                meta = pf.metadata
             for i, n in enumerate(f.row_groups or []):
                 out.append(Task(f, offset, i, n, _column_bytes(meta, i, columns)))
                 offset = None if offset is None else offset + n
@@ -323,16 +326,16 @@ def read_task(task: Task, columns: list[str], batch_rows: int | None,
         yield from _text_batches(f, columns, batch_rows, start, counter)
         return
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(_open_binary(f.source))  # a handle per task: safe on any thread
-    if batch_rows is None or (task.rows or 0) <= batch_rows:
-        yield start, pf.read_row_group(task.row_group, columns=columns, use_threads=False)
-        return
-    for rb in pf.iter_batches(batch_size=batch_rows, row_groups=[task.row_group],
-                              columns=columns, use_threads=False):
-        yield start, pa.Table.from_batches([rb])
-        start += rb.num_rows
+    with _parquet(f.source) as pf:  # a handle per task: safe on any thread
+        if batch_rows is None or (task.rows or 0) <= batch_rows:
+            yield start, pf.read_row_group(task.row_group, columns=columns,
+                                           use_threads=False)
+            return
+        for rb in pf.iter_batches(batch_size=batch_rows, row_groups=[task.row_group],
+                                  columns=columns, use_threads=False):
+            yield start, pa.Table.from_batches([rb])
+            start += rb.num_rows
 
 
 def pieces(inp: Input, columns: list[str], batch_rows: int | None,
@@ -358,6 +361,21 @@ def pieces(inp: Input, columns: list[str], batch_rows: int | None,
                                       None if task.nbytes is not None else counter):
             yield Piece(task.file, start, table.num_rows, lambda t=table: t)
             offset = start + table.num_rows
+
+
+@contextlib.contextmanager
+def _parquet(source: str):
+    """A ParquetFile on a path or URL, closed after use."""
+    import pyarrow.parquet as pq
+
+    raw = _open_binary(source)
+    pf = pq.ParquetFile(raw)
+    try:
+        yield pf
+    finally:
+        pf.close()
+        if not isinstance(raw, str):
+            raw.close()
 
 
 def _open_binary(source: str):

@@ -317,3 +317,43 @@ def test_states_are_small_picklable_plain_data(write_csv, rng):
         sizes.append((len(pickle.dumps(run.scan)), len(pickle.dumps(state))))
     (scan_small, score_small), (scan_big, score_big) = sizes
     assert scan_big < 1.2 * scan_small and score_big < 1.2 * score_small
+
+
+def test_the_sample_cutoff_bounds_partial_states_and_changes_nothing(tmp_path, monkeypatch):
+    """With the rows known from the footers, each partial sample keeps only rows below a
+    key cutoff; the report is the one without it, also when many rows are dropped and
+    the cutoff must be given up (a second first pass)."""
+    from losscli.reduce import Sample
+
+    assert Sample.cutoff_for(1_000_000, 100_000_000) < 2 ** 64 // 50
+    assert Sample.cutoff_for(500, 400) is None and Sample.cutoff_for(500, None) is None
+    data = _frame("regression", 4000, 11)
+    folder = _write_parts(tmp_path, data, 2, 500)
+    with_cut = run_api("compare-noise-models", folder, fit_rows=300)
+    monkeypatch.setattr(Sample, "cutoff_for", staticmethod(lambda size, total: None))
+    without = run_api("compare-noise-models", folder, fit_rows=300)
+    assert_same(with_cut, without)
+    assert with_cut["input"]["passes"] == without["input"]["passes"] == 2
+    monkeypatch.undo()
+    data["y"][:3500] = np.nan  # 500 rows left, so few below the cutoff
+    sparse = tmp_path / "sparse"
+    sparse.mkdir()
+    pq.write_table(pa.table(data), sparse / "p.parquet", row_group_size=500)
+    rep = run_api("evaluate", str(sparse), fit_rows=300, families=("student_t",))
+    assert rep["input"]["passes"] == 2 and rep["input"]["rows_used"] == 500
+    assert rep["models"][0]["fit_rows"] == 300  # a full sample, after a second first pass
+
+
+def test_file_urls_globs_and_folders_of_parts_read_through_fsspec(tmp_path):
+    pytest.importorskip("fsspec")
+    data = _frame("regression", 200, 6)
+    folder = _write_parts(tmp_path, data, 3, 50)
+    ref = run_api("compare-noise-models", folder)
+    for url in (f"file://{folder}", f"file://{folder}/part-*.parquet"):
+        rep = run_api("compare-noise-models", url)
+        assert rep["input"]["path"][0].startswith("file://")
+        assert_same(ref, rep)
+    csv = _write_csv(tmp_path, data)
+    assert_same(run_api("evaluate", csv), run_api("evaluate", f"file://{csv}"))
+    with pytest.raises(InputError, match="no such file"):
+        run_api("evaluate", f"file://{tmp_path}/missing.csv")
