@@ -1,3 +1,21 @@
-"""losscli: audit the choice of loss function as the choice of a noise model."""
+"""losscli: audit the choice of loss function as the choice of a noise model.
+
+The Python API (imported on first use, so that the command line starts fast):
+`losscli.evaluate(data, ...)`, `losscli.compare_noise_models(data, ...)` and
+`losscli.families()` return a `Report`; errors raise `InputError` or `UsageError`.
+"""
+
+from losscli.errors import InputError, UsageError
 
 __version__ = "0.1.0"
+__all__ = ["InputError", "Report", "UsageError", "compare_noise_models", "evaluate",
+           "families"]
+_API = ("evaluate", "compare_noise_models", "families", "Report")
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from losscli import library
+
+        return getattr(library, name)
+    raise AttributeError(f"module 'losscli' has no attribute {name!r}")

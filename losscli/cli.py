@@ -23,6 +23,8 @@ from losscli.request import (
     FAMILY_NAMES,
     TARGET_KINDS,
     Request,
+    family_names,
+    parse_fit_rows,
 )
 
 app = typer.Typer(
@@ -36,7 +38,6 @@ app = typer.Typer(
 )
 
 # choices from the core's own lists, so help cannot drift from what the core accepts
-Family = Enum("Family", {n: n for n in FAMILY_NAMES}, type=str)  # type: ignore[misc]
 Kind = Enum("Kind", {n: n for n in TARGET_KINDS}, type=str)  # type: ignore[misc]
 
 # ---- options shared by the commands, declared once
@@ -65,9 +66,9 @@ WeightOpt = Annotated[str | None, typer.Option(
     "--weight", "-w", metavar="COLUMN", help="Frequency-weight column (≥ 0).")]
 FormatInOpt = Annotated[Literal["csv", "tsv", "parquet"] | None, typer.Option(
     "--input-format", help="Override the format implied by the file extension.")]
-FamilyOpt = Annotated[list[Family] | None, typer.Option(
-    "--family", "-f", metavar="FAMILY", help="Noise family (repeatable): "
-    + ", ".join(FAMILY_NAMES) + ".")]
+FamilyOpt = Annotated[list[str] | None, typer.Option(
+    "--family", "-f", metavar="FAMILY", help="Noise family (repeatable, or a comma list; "
+    "any case, usual aliases such as normal, nb, t): " + ", ".join(FAMILY_NAMES) + ".")]
 KindOpt = Annotated[Kind | None, typer.Option(
     "--target-kind", metavar="KIND", help="Override the detected target kind: "
     + ", ".join(TARGET_KINDS) + ".")]
@@ -120,18 +121,6 @@ def _root(
     = False,
 ) -> None:
     """Audit the choice of loss function as the choice of a noise model."""
-
-
-def _fit_rows(value: str) -> int | None:
-    if value.strip().lower() == "all":
-        return None
-    try:
-        n = int(value.replace("_", ""))
-    except ValueError:
-        raise UsageError(f"--fit-rows takes a whole number or 'all', not {value!r}") from None
-    if n < 100:
-        raise UsageError("--fit-rows must be at least 100")
-    return n
 
 
 def _run(command: str, fmt: str, output: str | None, **fields) -> None:
@@ -212,10 +201,10 @@ def _common(file, target, pred, probs, logits, soft_target, weight, input_format
         engine="dask" if scheduler else engine, workers=workers, scheduler=scheduler,
         target=target, pred=pred, probs=tuple(probs or ()),
         logits=tuple(logits or ()), soft_target=tuple(soft_target or ()), weight=weight,
-        input_format=input_format, families=tuple(f.value for f in family or ()),
+        input_format=input_format, families=family_names(family or ()),
         target_kind=target_kind.value if target_kind else None,
         unit=unit, eps=eps, strict=strict, renormalize=renormalize,
-        fit_rows=_fit_rows(fit_rows))
+        fit_rows=parse_fit_rows(fit_rows))
 
 
 @app.command()
@@ -263,7 +252,7 @@ def compare_noise_models(
 
 
 @app.command()
-def families(format: OutFormatOpt = "table") -> None:
+def families(format: OutFormatOpt = "table", output: OutputOpt = None) -> None:
     """List the noise families: support, what the prediction means, nuisance, loss and
     the equivalent loss in PyTorch, scikit-learn, XGBoost and LightGBM.
 
@@ -275,13 +264,22 @@ def families(format: OutFormatOpt = "table") -> None:
     if format == "json":
         import json
 
-        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        text = json.dumps({"command": "families", "version": __version__, "families": rows},
+                          indent=2, ensure_ascii=False) + "\n"
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            _write_atomically(output, lambda fh: fh.write(text))
         return
     from rich.console import Console
 
     from losscli.render import families_tables
 
-    Console().print(families_tables(rows))
+    if output is None:
+        Console().print(families_tables(rows))
+    else:
+        _write_atomically(output, lambda fh: Console(file=fh, width=200, no_color=True)
+                          .print(families_tables(rows)))
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 
 from losscli.errors import InputError, UsageError
-from losscli.request import Request
+from losscli.request import Request, did_you_mean
 
 TARGET_NAMES = ("y", "target", "label", "y_true", "actual")
 PRED_NAMES = ("y_pred", "pred", "prediction", "yhat", "y_hat", "mu", "prob", "p")
@@ -28,8 +28,8 @@ def _match(patterns: tuple[str, ...], names: list[str], path: str, option: str) 
             hits = [n for n in names if n == pattern]
         if not hits:
             raise InputError(
-                f"no column matches {option} {pattern!r}; columns are: "
-                f"{', '.join(names)}{delimiter_hint(names)}", file=path)
+                f"no column matches {option} {pattern!r}{did_you_mean(pattern, names)}; "
+                f"columns are: {', '.join(names)}{delimiter_hint(names)}", file=path)
         out.extend(h for h in hits if h not in out)
     return out
 

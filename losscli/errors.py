@@ -17,7 +17,7 @@ class LossCliError(Exception):
     exit_code = ExitCode.DATA_ERROR
 
 
-class InputError(LossCliError):
+class InputError(LossCliError, ValueError):
     """Something in the user's file is wrong; the message names where.
 
     `file`, `column`, `row` (1-based data row) and `value` are kept so that the message is
@@ -46,7 +46,7 @@ class InputError(LossCliError):
         super().__init__(f"{': '.join([', '.join(where), message]) if where else message}")
 
 
-class UsageError(LossCliError):
+class UsageError(LossCliError, ValueError):
     """The options asked for something that cannot be done (exit 2)."""
 
     exit_code = ExitCode.USAGE_ERROR

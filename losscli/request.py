@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from losscli.errors import UsageError
+
 FAMILY_NAMES = (
     "gaussian", "laplace", "student_t", "bernoulli", "categorical",
     "poisson", "negative_binomial", "gamma", "lognormal", "beta",
@@ -12,6 +14,17 @@ TARGET_KINDS = (
     "binary", "categorical", "count", "integer", "proportion", "positive", "real",
     "soft_binary", "soft_categorical",
 )
+# what users write for a family: case, hyphens and spaces do not matter
+FAMILY_ALIASES = {
+    "normal": "gaussian", "gauss": "gaussian", "mse": "gaussian", "l2": "gaussian",
+    "laplacian": "laplace", "mae": "laplace", "l1": "laplace",
+    "t": "student_t", "student": "student_t", "studentt": "student_t",
+    "binomial": "bernoulli", "logistic": "bernoulli", "bce": "bernoulli",
+    "binary": "bernoulli", "multinomial": "categorical", "softmax": "categorical",
+    "multiclass": "categorical", "pois": "poisson", "nb": "negative_binomial",
+    "nb2": "negative_binomial", "negbin": "negative_binomial",
+    "negbinomial": "negative_binomial", "lognorm": "lognormal",
+}
 DEFAULT_FIT_ROWS = 1_000_000
 DEFAULT_EPS = 2.220446049250313e-16  # float64 machine epsilon (numpy stays out of start-up)
 
@@ -19,7 +32,8 @@ DEFAULT_EPS = 2.220446049250313e-16  # float64 machine epsilon (numpy stays out 
 @dataclass(frozen=True)
 class Request:
     command: str  # "evaluate" | "compare-noise-models"
-    path: str | tuple[str, ...]  # one path, or several read as one data set
+    # one path, several read as one data set, or data in memory (sources.Spooled)
+    path: object
     target: str | None = None
     pred: str | None = None
     probs: tuple[str, ...] = ()
@@ -42,4 +56,52 @@ class Request:
 
     @property
     def paths(self) -> tuple[str, ...]:
-        return (self.path,) if isinstance(self.path, str) else tuple(self.path)
+        return tuple(self.path) if isinstance(self.path, (tuple, list)) else (self.path,)
+
+
+def family_names(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The registry names of `--family` values: case-insensitive, comma lists, the usual
+    aliases (normal, nb, t, binomial, multinomial, lognorm, …); an unknown name is a
+    usage error with the closest known ones."""
+    out: list[str] = []
+    for value in values:
+        for raw in str(value).split(","):
+            key = raw.strip().lower().replace("-", "_").replace(" ", "_")
+            if not key:
+                continue
+            name = key if key in FAMILY_NAMES else FAMILY_ALIASES.get(key.replace("_", ""))
+            if name is None:
+                name = FAMILY_ALIASES.get(key)
+            if name is None:
+                hint = did_you_mean(key, FAMILY_NAMES + tuple(FAMILY_ALIASES), FAMILY_ALIASES)
+                raise UsageError(f"--family: unknown family {raw.strip()!r}{hint}; "
+                                 f"choose from {', '.join(FAMILY_NAMES)}")
+            if name not in out:
+                out.append(name)
+    return tuple(out)
+
+
+def did_you_mean(word: str, known, aliases: dict | None = None) -> str:
+    """ " (did you mean 'x'?)" for the closest known words (aliases shown as what they
+    stand for), or nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(known), n=3, cutoff=0.75)
+    if not close:
+        return ""
+    aliases = aliases or {}
+    names = " or ".join(repr(c) for c in dict.fromkeys(aliases.get(c, c) for c in close))
+    return f" (did you mean {names}?)"
+
+
+def parse_fit_rows(value: str) -> int | None:
+    """`--fit-rows N|all`: a whole number of at least 100, or None for every row."""
+    if value.strip().lower() == "all":
+        return None
+    try:
+        n = int(value.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise UsageError(f"--fit-rows takes a whole number or 'all', not {value!r}") from None
+    if n < 100:
+        raise UsageError("--fit-rows must be at least 100")
+    return n

@@ -66,6 +66,7 @@ class DataFile:
     row_groups: list[int] | None = None  # Parquet: rows of each row group
     size: int | None = None  # bytes on disk
     source: str = ""  # where the bytes are read from (stdin: its spooled copy)
+    shown_format: str | None = None  # the report's `format`, when not `format`
 
     @property
     def rows(self) -> int | None:
@@ -90,7 +91,7 @@ class Input:
 
     @property
     def format(self) -> str:
-        return self.files[0].format
+        return self.files[0].shown_format or self.files[0].format
 
     @property
     def total_rows(self) -> int | None:
@@ -103,10 +104,45 @@ class Input:
         return None if any(s is None for s in sizes) else sum(sizes)
 
 
+@dataclass(frozen=True)
+class Spooled:
+    """Data handed over in memory (a DataFrame, an Arrow table, a mapping of arrays),
+    written once to a temporary Parquet file so that every pass and engine reads it as
+    a file; `label` names it in reports and errors."""
+
+    label: str
+    kind: str
+    source: str
+
+
+def spool_table(table, label: str, kind: str) -> Spooled:
+    """Write a pyarrow Table (or RecordBatchReader) to a temporary Parquet file (removed
+    at exit), in row groups of TEXT_BATCH_ROWS rows."""
+    import atexit
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fd, name = tempfile.mkstemp(prefix="losscli-data-", suffix=".parquet")
+    os.close(fd)
+    atexit.register(lambda: os.path.exists(name) and os.unlink(name))
+    if isinstance(table, pa.RecordBatchReader):
+        with pq.ParquetWriter(name, table.schema, compression="none") as writer:
+            for batch in table:
+                writer.write_table(pa.Table.from_batches([batch]),
+                                   row_group_size=TEXT_BATCH_ROWS)
+    else:
+        pq.write_table(table, name, row_group_size=TEXT_BATCH_ROWS, compression="none")
+    return Spooled(label, kind, name)
+
+
 def expand(paths: tuple[str, ...]) -> list[str]:
     """The files named by paths, quoted globs and directories (of Parquet parts), in
     sorted order; a missing or unreadable path is a data error."""
     out: list[str] = []
+    if len(paths) == 1 and isinstance(paths[0], Spooled):
+        return list(paths)
     for path in paths:
         if path == "-":
             out.append(path)
@@ -191,7 +227,8 @@ def check_file(path: str) -> None:
 
 
 def open_input(paths: tuple[str, ...], input_format: str | None) -> Input:
-    files = [open_file(p, detect_format(p, input_format)) for p in expand(paths)]
+    files = [open_file(p, "parquet" if isinstance(p, Spooled) else
+                       detect_format(p, input_format)) for p in expand(paths)]
     first = files[0]
     for f in files[1:]:
         if f.format != first.format:
@@ -201,7 +238,11 @@ def open_input(paths: tuple[str, ...], input_format: str | None) -> Input:
     return Input(files, paths)
 
 
-def open_file(path: str, fmt: str) -> DataFile:
+def open_file(path: str | Spooled, fmt: str) -> DataFile:
+    if isinstance(path, Spooled):
+        f = open_file(path.source, "parquet")
+        f.path, f.shown_format = path.label, path.kind
+        return f
     source = path
     if path == "-":
         # several passes read the data: standard input is spooled to a temporary file
