@@ -8,7 +8,7 @@ import numpy as np
 
 from losscli import compare, kinds, plan, report
 from losscli.engines import open_engine
-from losscli.errors import FitError, InputError, UsageError
+from losscli.errors import NUMERIC_ERRORS, FitError, InputError, UsageError, numeric_reason
 from losscli.families import FAMILIES
 from losscli.request import Request
 from losscli.score import result
@@ -41,8 +41,8 @@ def _fit(run: plan.Run, name: str, fam) -> plan.Model:
     if model.conditional:
         try:
             model.baseline = plan.fit(run, name, fam, False)
-        except FitError as exc:
-            model.baseline_error = str(exc)
+        except (FitError, *NUMERIC_ERRORS) as exc:
+            model.baseline_error = numeric_reason(exc)
     return model
 
 
@@ -75,11 +75,12 @@ def _evaluate(req: Request, run: plan.Run, progress: Progress) -> dict:
     for name in names:
         progress(f"fitting {name}")
         fam = plan.make_family(run, name, counting=False)
+        plan.check_family(run, fam, name)
         try:
-            plan.check_family(run, fam, name)
             models.append(_fit(run, name, fam))
-        except FitError as exc:
-            raise InputError(f"{name}: {exc}", file=plan._file_of(run)) from None
+        except (FitError, *NUMERIC_ERRORS) as exc:
+            raise InputError(f"{name}: {numeric_reason(exc)}",
+                             file=plan._file_of(run)) from None
     plan.polish(run, models + [m.baseline for m in models if m.baseline is not None])
     scores, splan = plan.score(run, models, pairs=False)
     entropies = plan.Entropies(run)
@@ -130,8 +131,10 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
         try:
             plan.check_family(run, fam, name)
             models.append(_fit(run, name, fam))
-        except (FitError, InputError) as exc:
+        except InputError as exc:
             skipped.append({"family": name, "reason": str(exc)})
+        except (FitError, *NUMERIC_ERRORS) as exc:
+            skipped.append({"family": name, "reason": numeric_reason(exc)})
     if not models:
         reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
         raise InputError(f"no family could be fitted ({reasons})", file=plan._file_of(run))
@@ -154,6 +157,7 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
     ranked = compare.rank(scored, req.criterion)
     weights = compare.akaike_weights([s.result.aic for s in ranked])
     best = ranked[0]
+    tests = compare.tests(ranked, scores, splan)
     out = [
         report.model_dict(s.result, req.unit, {
             "rank": i + 1,
@@ -168,5 +172,4 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
         "counting" if counting or all(s.family.discrete for s in scored) else "lebesgue",
         req.unit, out, warnings,
         criterion=req.criterion, best=best.result.family, skipped=skipped,
-        tests=compare.tests(ranked, scores, splan),
-        recommendation=compare.recommendation(ranked, run))
+        tests=tests, recommendation=compare.recommendation(ranked, run, tests, req.alpha))

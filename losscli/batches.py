@@ -354,37 +354,36 @@ def probability_block(batch: Batch, column: str, eps: float) -> tuple[np.ndarray
         return np.stack([np.log1p(-p), np.log(p)]), clipped
 
 
-def check_zero_probability(batch: Batch, logq: np.ndarray, prediction: list[str],
-                           labels: bool) -> None:
-    """A probability of exactly 0 on an observed class (possible with --eps 0) makes the
-    log-loss infinite: an error naming the first such row, not an infinite result."""
+def zero_probability(batch: Batch, logq: np.ndarray, prediction: list[str]
+                     ) -> tuple[int, int, str, float] | None:
+    """Rows where the observed class has probability exactly 0 (possible with --eps 0):
+    (how many, 1-based global row of the first, its column, its value), or None."""
     if not np.isneginf(logq).any():
-        return
+        return None
     y = batch.y
     if y.ndim == 2 or (y.dtype.kind == "f" and not np.all((y == 0.0) | (y == 1.0))):
         mass = y if y.ndim == 2 else np.stack([1.0 - y, y])
-        if mass.shape != logq.shape:
-            return
-        hit = (mass > 0) & np.isneginf(logq)
-        if not hit.any():
-            return
-        k, i = np.unravel_index(int(np.argmax(hit)), hit.shape)
+        if mass.shape != np.broadcast_shapes(mass.shape, logq.shape):
+            return None
+        hit2 = (mass > 0) & np.isneginf(logq)
+        rows = hit2.any(axis=0)
+        if not rows.any():
+            return None
+        i = int(np.argmax(rows))
+        k = int(np.argmax(hit2[:, i]))
     else:
         codes = y.astype(np.int64)
         if codes.size == 0 or codes.max() >= logq.shape[0] or codes.min() < 0:
-            return
-        hit = np.isneginf(np.take_along_axis(logq, codes[None, :], axis=0)[0])
-        if not hit.any():
-            return
-        i = int(np.argmax(hit))
+            return None
+        rows = np.isneginf(np.take_along_axis(logq, codes[None, :], axis=0)[0])
+        if not rows.any():
+            return None
+        i = int(np.argmax(rows))
         k = int(codes[i])
     per_class = len(prediction) == logq.shape[0]  # else one column holding P(y = 1)
     column = prediction[k] if per_class else prediction[0]
     value = float(np.exp(logq[k, i] if per_class else logq[1, i]))
-    raise InputError(
-        "probability 0 for the observed class: the log-loss is infinite; "
-        "use --eps > 0 to clip probabilities", file=batch.file, column=column,
-        row=batch.row(int(i)), value=value)
+    return int(rows.sum()), batch.row(i), column, value
 
 
 def _row_bad(a: np.ndarray, i: int) -> bool:

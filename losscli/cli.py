@@ -103,6 +103,9 @@ WorkersOpt = Annotated[int | None, typer.Option(
 SchedulerOpt = Annotated[str | None, typer.Option(
     "--scheduler", metavar="ADDRESS",
     help="Dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (implies --engine dask).")]
+AlphaOpt = Annotated[float, typer.Option(
+    "--alpha", min=0.0, max=1.0, help="Level of the tests that decide which families the "
+    "best one beats (the others are its ties).")]
 CriterionOpt = Annotated[Literal["aic", "bic", "nll"], typer.Option(
     "--criterion", help="Ranking criterion.")]
 
@@ -235,7 +238,8 @@ def compare_noise_models(
     file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
     input_format: FormatInOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
-    criterion: CriterionOpt = "aic", unit: UnitOpt = "nats", format: OutFormatOpt = "table",
+    criterion: CriterionOpt = "aic", alpha: AlphaOpt = 0.05, unit: UnitOpt = "nats",
+    format: OutFormatOpt = "table",
     output: OutputOpt = None, eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
     renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
     batch_rows: BatchRowsOpt = None, engine: EngineOpt = "local",
@@ -245,7 +249,7 @@ def compare_noise_models(
 
     Example: losscli compare-noise-models data.parquet -t y -p y_pred --format json
     """
-    _run("compare-noise-models", format, output, criterion=criterion, **_common(
+    _run("compare-noise-models", format, output, criterion=criterion, alpha=alpha, **_common(
         file, target, pred, probs, logits, soft_target, weight, input_format, family,
         target_kind, unit, eps, strict, renormalize, fit_rows, batch_rows, engine, workers,
         scheduler))

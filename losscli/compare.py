@@ -96,28 +96,78 @@ def tests(ranked: list[Scored], scores: Scores, plan: ScorePlan) -> list[dict]:
                   if o.result.family not in nested]
 
 
-def recommendation(ranked: list[Scored], run) -> dict:
-    """The best family's loss and its framework names (SPEC §1.7). When no framework has
-    it built in, `alternative` names the family to train with instead: the one the best
-    family nests if it has a built-in loss for the same prediction (Poisson loss for the
-    negative binomial's mean), else the best-ranked family with a built-in loss whose
-    support holds every target (gamma deviance is undefined at y = 0); null otherwise."""
-    best = ranked[0]
-    fam = best.family
+def usable_frameworks(s: Scored, run) -> dict:
+    """The family's framework loss names where that loss accepts every target in the
+    data (gamma deviance and squared error on log y need y > 0: a discretised family on
+    counts with zeros has none); None for the others."""
+    fam = s.family
     fw = fam.frameworks
-    out = {"family": best.result.family, "loss": fam.loss, "pytorch": fw.pytorch,
-           "sklearn": fw.sklearn, "xgboost": fw.xgboost, "lightgbm": fw.lightgbm,
-           "transform": fam.transform}
+    names = {"pytorch": fw.pytorch, "sklearn": fw.sklearn, "xgboost": fw.xgboost,
+             "lightgbm": fw.lightgbm}
+    if fam.input == "point" and run.scan.outside[fam.loss_support or fam.support].row \
+            is not None:
+        return dict.fromkeys(names)
+    return names
+
+
+def _entry(s: Scored, run) -> dict:
+    return {"family": s.result.family, "loss": s.family.loss, **usable_frameworks(s, run),
+            "transform": s.family.transform}
+
+
+def ties(ranked: list[Scored], tests: list[dict], alpha: float) -> list[str]:
+    """The families the best one does not beat at level `alpha` by its LR or Vuong test,
+    in rank order. A Vuong test beats the other when p < alpha with z > 0; an LR test
+    only when the best is the larger family and p < alpha (an LR test never rejects the
+    larger family in favour of the smaller one)."""
+    best = ranked[0].result.family
+    tied = set()
+    for t in tests:
+        if best not in (t["null"], t["alternative"]):
+            continue
+        other = t["null"] if t["alternative"] == best else t["alternative"]
+        p = t["p_value"]
+        significant = p is not None and p < alpha
+        if t["kind"] == "vuong":
+            beats = significant and (t["statistic"] or 0.0) > 0.0
+        else:
+            beats = significant and t["alternative"] == best
+        if not beats:
+            tied.add(other)
+    return [s.result.family for s in ranked[1:] if s.result.family in tied]
+
+
+def recommendation(ranked: list[Scored], run, tests: list[dict], alpha: float) -> dict:
+    """The best family's loss and its framework names (SPEC §1.7), each only where that
+    framework's loss accepts every target. Where none is usable, `alternative` is the
+    family to train with instead, in the same shape plus a `reason`: the one the best
+    family nests if it has a usable loss for the same prediction (Poisson loss for the
+    negative binomial's mean), else the best-ranked family with a usable loss; null when
+    there is none. `ties`: the families the best one does not beat at `alpha`."""
+    best = ranked[0]
+    out = _entry(best, run)
     out["alternative"] = None
-    if not _has_builtin(fam):
+    if not any(out[k] for k in FRAMEWORKS):
+        fam = best.family
         nested = fam.nests.family if fam.nests is not None else None
         prefer = [s for s in ranked[1:] if s.result.family == nested
                   and fam.prediction == s.family.prediction]
-        others = [s for s in ranked[1:] if s.family.input != "point"
-                  or run.scan.outside[s.family.loss_support or s.family.support].row is None]
-        alt = next((s for s in prefer + others if _has_builtin(s.family)), None)
-        out["alternative"] = alt.result.family if alt is not None else None
+        alt = next((s for s in prefer + ranked[1:]
+                    if any(usable_frameworks(s, run).values())), None)
+        if alt is not None:
+            why = ("no framework has a built-in loss for it" if not _has_builtin(fam) else
+                   "its framework losses do not accept every target "
+                   f"(they need {(fam.loss_support or fam.support).description})")
+            how = (f"{alt.result.family} is nested in it and predicts the same "
+                   f"{fam.prediction}" if alt in prefer else
+                   f"{alt.result.family} is the best-ranked family with a usable loss")
+            out["alternative"] = {**_entry(alt, run), "reason": f"{best.result.family}: "
+                                  f"{why}; {how}"}
+    out["ties"] = ties(ranked, tests, alpha)
     return out
+
+
+FRAMEWORKS = ("pytorch", "sklearn", "xgboost", "lightgbm")
 
 
 def _has_builtin(fam) -> bool:

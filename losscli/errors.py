@@ -54,3 +54,24 @@ class UsageError(LossCliError, ValueError):
 
 class FitError(LossCliError):
     """A family cannot be fitted or scored on these data (skipped in a comparison)."""
+
+
+class OutOfRange(FitError):
+    """The data are beyond what float64 can carry through this family's likelihood
+    (squares that overflow near 1e154, or underflow near 1e-154)."""
+
+
+# what a family's numerics can raise besides FitError (numpy's LinAlgError is a ValueError)
+NUMERIC_ERRORS = (ArithmeticError, ValueError)
+
+
+def numeric_reason(exc: BaseException) -> str:
+    """A numeric failure of one family's fit or score, in plain words (its skip reason)."""
+    if isinstance(exc, FitError):
+        return str(exc)
+    if isinstance(exc, OverflowError):
+        return ("its computation overflows float64 (values too large for this family: "
+                f"{exc})")
+    if isinstance(exc, (ZeroDivisionError, FloatingPointError)):
+        return f"its computation divides by zero or is undefined here ({exc})"
+    return f"its computation failed ({type(exc).__name__}: {exc})"

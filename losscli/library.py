@@ -144,7 +144,7 @@ def _source(data: Any) -> str | tuple:
 
 def _request(command: str, data: Any, *, target=None, pred=None, probs=None, logits=None,
              soft_target=None, weight=None, family=None, input_format=None,
-             target_kind=None, unit="nats", criterion="aic", eps=DEFAULT_EPS,
+             target_kind=None, unit="nats", criterion="aic", alpha=0.05, eps=DEFAULT_EPS,
              strict=False, renormalize=False, fit_rows: int | str | None = DEFAULT_FIT_ROWS,
              batch_rows=None, engine="local", workers=None, scheduler=None) -> Request:
     if isinstance(fit_rows, str):
@@ -155,7 +155,8 @@ def _request(command: str, data: Any, *, target=None, pred=None, probs=None, log
         command=command, path=_source(data), target=target, pred=pred,
         probs=_columns(probs), logits=_columns(logits), soft_target=_columns(soft_target),
         weight=weight, input_format=input_format, families=_families(family),
-        target_kind=target_kind, unit=unit, criterion=criterion, eps=eps, strict=strict,
+        target_kind=target_kind, unit=unit, criterion=criterion, alpha=alpha, eps=eps,
+        strict=strict,
         renormalize=renormalize, fit_rows=fit_rows, batch_rows=batch_rows,
         engine="dask" if scheduler else engine, workers=workers, scheduler=scheduler)
 

@@ -25,10 +25,10 @@ from scipy import special
 
 from losscli import entropy as entropy_mod
 from losscli import sources
-from losscli.batches import Batch, Converter, check_zero_probability, label_index, layout
+from losscli.batches import Batch, Converter, label_index, layout, zero_probability
 from losscli.columns import Columns, resolve_columns
 from losscli.engines import local
-from losscli.errors import FitError, InputError
+from losscli.errors import NUMERIC_ERRORS, FitError, InputError, numeric_reason
 from losscli.families import FAMILIES
 from losscli.families.base import ContinuousFamily, Params
 from losscli.families.discretised import Discretised
@@ -630,6 +630,9 @@ class Scores:
         self.ll = Sum(m)
         self.baseline = Sum(m)
         self.bad = [First() for _ in range(m)]
+        self.failed: list[str | None] = [None] * m  # why a model could not be scored
+        self.zero = [0] * m  # rows whose observed class has probability 0 (--eps 0)
+        self.zero_first = [First() for _ in range(m)]
         self.clipped = 0
         self.cls = Sum(m * (2 + 3 * ECE_BINS))  # classifier metrics
         self.point = Sum(2 * len(plan.point_keys))  # Σw|r|, Σw r² per point prediction
@@ -652,9 +655,17 @@ class Scores:
         dev_part = np.zeros(2 * m)
         for i, model in enumerate(plan.models):
             fam = model.family
-            pred = self._pred(model, b)
-            ll = fam.loglik(y, pred, model.params)
-            total = wsum(ll, w)
+            pred = self._pred(model, b, i)
+            if self.failed[i] is not None:
+                lls.append(np.zeros(b.n))
+                continue
+            try:
+                ll = fam.loglik(y, pred, model.params)
+                total = wsum(ll, w)
+            except NUMERIC_ERRORS as exc:  # this family cannot score these rows
+                self.failed[i] = numeric_reason(exc)
+                lls.append(np.zeros(b.n))
+                continue
             ll_part[i] = total
             if not math.isfinite(total):
                 bad = ~np.isfinite(ll)
@@ -693,26 +704,33 @@ class Scores:
                 np.subtract(lls[i], lls[j], out=block[k])
             self.pairs.update(block, w)
 
-    def _pred(self, model: Model, b: Batch) -> Any:
+    def _pred(self, model: Model, b: Batch, i: int) -> Any:
         fam = model.family
         if not model.conditional:
             return marginal_pred(model)
         if fam.input == "point":
             return b.pred
         if b.logq is not None:
-            check_zero_probability(b, b.logq, self.plan.prediction, self.plan.labels)
-            return b.logq
-        from losscli.batches import probability_block
+            logq = b.logq
+        else:
+            from losscli.batches import probability_block
 
-        logq, clipped = probability_block(b, self.plan.prediction[0], self.plan.eps)
-        self.clipped += clipped
-        check_zero_probability(b, logq, self.plan.prediction, self.plan.labels)
+            logq, clipped = probability_block(b, self.plan.prediction[0], self.plan.eps)
+            self.clipped += clipped
+        hit = zero_probability(b, logq, self.plan.prediction)
+        if hit is not None:  # --eps 0 and a probability of 0 on an observed class
+            self.zero[i] += hit[0]
+            self.zero_first[i].offer(hit[1], hit[3], hit[2])
         return logq
 
     def merge(self, other: Scores) -> Scores:
         self.ll.merge(other.ll)
         self.baseline.merge(other.baseline)
         for a, c in zip(self.bad, other.bad, strict=True):
+            a.merge(c)
+        self.failed = [a or c for a, c in zip(self.failed, other.failed, strict=True)]
+        self.zero = [a + c for a, c in zip(self.zero, other.zero, strict=True)]
+        for a, c in zip(self.zero_first, other.zero_first, strict=True):
             a.merge(c)
         self.clipped += other.clipped
         self.cls.merge(other.cls)

@@ -29,6 +29,9 @@ def model_dict(m: ModelResult, unit: str, extra: dict | None = None) -> dict:
     d = asdict(m)
     out = {k: d[k] for k in MODEL_FIELDS}
     out.update(extra or {})
+    if m.infinite_explained:  # null, and the model's warning says why
+        out = {k: None if isinstance(v, float) and not math.isfinite(v) else v
+               for k, v in out.items()}
     if unit == "bits":
         for k in IN_UNIT:
             if out.get(k) is not None:

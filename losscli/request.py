@@ -45,6 +45,7 @@ class Request:
     target_kind: str | None = None
     unit: str = "nats"
     criterion: str = "aic"
+    alpha: float = 0.05  # the level at which the best family beats another (ties)
     eps: float = DEFAULT_EPS
     strict: bool = False
     renormalize: bool = False

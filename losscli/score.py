@@ -41,6 +41,7 @@ class ModelResult:
     metrics: dict[str, float | None]
     base_measure: str
     warnings: list[str] = field(default_factory=list)
+    infinite_explained: bool = False  # its non-finite values are explained in warnings
 
 
 def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
@@ -52,7 +53,17 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
     W = run.W
     nll = -float(scores.ll.value[i])
     warnings = [f"{name}: {m}" for m in fam.fit_warnings(model.params)]
-    if not math.isfinite(nll):
+    if scores.failed[i] is not None:
+        raise FitError(scores.failed[i])
+    zero = scores.zero[i]
+    if zero:  # SPEC §1.8: what a probability of 0 makes infinite is null, with why
+        first = scores.zero_first[i]
+        warnings.append(
+            f"{name}: {zero} row{'s' if zero > 1 else ''} give the observed class probability "
+            f"0 (first: row {first.row}, column {first.label!r}, value {first.value:g}), so "
+            "nll, cross_entropy, kl, aic, bic and the baseline comparison are infinite and "
+            "reported as null; use --eps > 0 to clip probabilities")
+    elif not math.isfinite(nll):
         raise FitError(_zero_probability(scores, i))
     k = fam.n_params(model.params, model.conditional)
     ce = nll / W
@@ -78,7 +89,8 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
         bic=k * math.log(W) + 2 * nll, baseline_cross_entropy=baseline,
         information_gain=gain, normalized_entropy=normalized,
         metrics=metrics(run, i, scores, plan),
-        base_measure="counting" if fam.discrete else "lebesgue", warnings=warnings)
+        base_measure="counting" if fam.discrete else "lebesgue", warnings=warnings,
+        infinite_explained=bool(zero))
 
 
 def _zero_probability(scores: Scores, i: int) -> str:

@@ -91,9 +91,10 @@ CASES: dict[str, Case] = {
                                {"range.csv": LABELS + b"dog,1.5,-0.5\n"}),
     "negative_counts": Case(("evaluate", "counts.csv", "-f", "poisson"),
                             {"counts.csv": b"y,mu\n1,1.5\n4,2.5\n-2,2\n-5,1\n"}),
-    "zero_prob_eps0": Case(("evaluate", "zero.csv", "--eps", "0"),
+    "zero_prob_eps0": Case(("evaluate", "zero.csv", "--eps", "0", "--format", "json"),
                            {"zero.csv": LABELS + b"dog,1,0\n"}),
-    "zero_prob_eps0_bernoulli": Case(("evaluate", "bin.csv", "--eps", "0", "-f", "bernoulli"),
+    "zero_prob_eps0_bernoulli": Case(("compare-noise-models", "bin.csv", "--eps", "0",
+                                      "-f", "bernoulli", "--format", "json"),
                                      {"bin.csv": b"y,y_pred\n0,0.2\n1,0.7\n1,0\n"}),
     "labels_with_numeric_family": Case(("evaluate", "lab.csv", "-f", "gaussian"),
                                        {"lab.csv": b"y\ncat\ndog\ncat\n"}),
@@ -292,13 +293,28 @@ def test_negative_counts_name_the_first_row(runs):
                "poisson")
 
 
+def _zero_probability_report(r, column: str) -> dict:
+    """SPEC §1.8: not an error; strict JSON, the infinite quantities null, one warning
+    with the number of rows, the first row and its column."""
+    assert r.code == 0, r.err
+    rep = json.loads(r.out, parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
+    m = rep["models"][0]
+    assert m["nll"] is None and m["cross_entropy"] is None and m["aic"] is None
+    assert m["metrics"]["accuracy"] is not None  # what stays finite is reported
+    hits = [w for w in rep["warnings"] if "probability 0" in w]
+    assert len(hits) == 1 and "1 row give" in hits[0] and "row 3" in hits[0]
+    assert f"column {column!r}" in hits[0] and "--eps" in hits[0]
+    assert not any("is inf and is reported" in w for w in rep["warnings"])
+    return rep
+
+
 def test_zero_probability_on_true_class_with_eps_0(runs):
-    data_error(runs["zero_prob_eps0"], "zero.csv", "column 'p_dog'", "row 3", "--eps")
+    _zero_probability_report(runs["zero_prob_eps0"], "p_dog")
 
 
 def test_zero_probability_bernoulli_with_eps_0(runs):
-    data_error(runs["zero_prob_eps0_bernoulli"], "bin.csv", "column 'y_pred'", "row 3",
-               "--eps")
+    rep = _zero_probability_report(runs["zero_prob_eps0_bernoulli"], "y_pred")
+    assert rep["best"] == "bernoulli"
 
 
 

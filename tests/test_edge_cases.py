@@ -123,11 +123,13 @@ def test_a_loss_no_framework_has_comes_with_an_alternative(write_csv, rng):
     rep = run_api("compare-noise-models", write_csv("nb.csv", y=y, y_pred=mu))
     rec = rep["recommendation"]
     assert rec["family"] == "negative_binomial" and rec["pytorch"] is None
-    assert rec["alternative"] == "poisson"  # the nested family, same mean, built in
+    alt = rec["alternative"]
+    assert alt["family"] == "poisson"  # the nested family, same mean, built in
+    assert alt["xgboost"] == "count:poisson" and "nested" in alt["reason"]
     # without poisson among the candidates: never a family whose support misses y = 0
     rep = run_api("compare-noise-models", write_csv("nb2.csv", y=y, y_pred=mu),
                   families=("negative_binomial", "gamma", "lognormal", "laplace"))
-    assert rep["recommendation"]["alternative"] == "laplace"
+    assert rep["recommendation"]["alternative"]["family"] == "laplace"
 
 
 def test_two_neighbouring_values_have_no_discretised_maximum(write_csv):

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special
 
-from losscli.errors import FitError
+from losscli.errors import FitError, OutOfRange
 from losscli.families.base import ContinuousFamily, Frameworks, Params
 from losscli.families.sums import total_weight, wmean, wsum
 from losscli.families.support import Support
@@ -103,6 +103,9 @@ class Beta(ContinuousFamily):
         r = y - mu
         var = wsum(r * r, w) / W
         if not var > 0.0:
+            if np.any(r != 0.0):
+                raise OutOfRange("the squared residuals underflow float64 (differences "
+                                 "near 1e-154 or below)")
             raise FitError(f"every target equals its prediction, {_UNBOUNDED}")
         # moment start: Var y = μ(1 − μ)/(1 + φ)
         u0 = math.log(max(wmean(mu * nu, w) / var - 1.0, 1e-3))

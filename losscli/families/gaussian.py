@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from losscli.errors import FitError
+from losscli.errors import FitError, OutOfRange
 from losscli.families.base import ContinuousFamily, Frameworks, Params
 from losscli.families.sums import block_sums, total_weight, wmean
 from losscli.families.support import REAL
@@ -60,29 +60,38 @@ class Gaussian(ContinuousFamily):
             (ss,) = block_sums(
                 lambda sl: (np.square(y[sl] - (pred[sl] if per_row else pred)),), y.size, w)
             var = ss / total_weight(y.size, w)
-        return self._with_sigma(out, var)
+            spread = bool(np.any(y != pred)) if per_row else None
+        return self._with_sigma(out, var, spread)
 
     def fit_stats(self, y: np.ndarray, pred: Any) -> np.ndarray:
-        """Marginal: y (σ² is its variance); conditional: (y − ŷ)² (σ² is its mean)."""
+        """Marginal: y (σ² is its variance); conditional: (y − ŷ)² (σ² is its mean) and
+        |y − ŷ|, which tells residuals whose squares underflow float64 from none."""
         if pred is None:
             return y[None, :]
         r = np.subtract(y, pred)
-        return np.square(r, out=r)[None, :]
+        a = np.abs(r)
+        return np.stack([np.square(r, out=r), a])
 
     def fit_from_stats(self, stats: Any, conditional: bool) -> Params:
         out: Params = {}
         if conditional:
-            var = float(stats.mean[0])
-        else:
-            out["mean"] = float(stats.mean[0])
-            var = float(stats.var[0])
-        return self._with_sigma(out, var)
+            return self._with_sigma(out, float(stats.mean[0]), float(stats.mean[1]) > 0.0)
+        out["mean"] = float(stats.mean[0])
+        return self._with_sigma(out, float(stats.var[0]), None)
 
-    def _with_sigma(self, out: Params, var: float) -> Params:
+    def _with_sigma(self, out: Params, var: float, spread: bool | None) -> Params:
+        """σ from σ²; `spread`: whether some residual is not 0 (None: not known)."""
         if not math.isfinite(var):
-            raise FitError("the squared residuals overflow float64 (values near 1e154 "
-                           "or beyond)")
+            raise OutOfRange("the squared residuals overflow float64 (values near 1e154 "
+                             "or beyond): rescale the target and predictions")
         if not var > 0.0:
+            if spread:
+                raise OutOfRange("the squared residuals underflow float64 (differences "
+                                 "near 1e-154 or below): rescale the target and predictions")
+            if spread is None:
+                raise FitError("every target is equal (or their spread underflows "
+                               "float64), so the Gaussian scale σ is 0 and the likelihood "
+                               "is unbounded")
             raise FitError("every residual is 0, so the Gaussian scale σ is 0 "
                            "and the likelihood is unbounded")
         out["sigma"] = math.sqrt(var)

@@ -70,13 +70,8 @@ class LogNormal(ContinuousFamily):
         return out
 
     def fit_stats(self, y: np.ndarray, pred: Any) -> np.ndarray:
-        """Marginal: log y (log m its mean, σ² its variance); conditional:
-        (log y − log ŷ)² (σ² its mean)."""
-        r = np.log(y)
-        if pred is None:
-            return r[None, :]
-        r -= np.log(pred)
-        return np.square(r, out=r)[None, :]
+        """The Gaussian's statistics of log y (given log ŷ)."""
+        return _GAUSS.fit_stats(np.log(y), None if pred is None else np.log(pred))
 
     def fit_from_stats(self, stats: Any, conditional: bool) -> Params:
         """The Gaussian's fit on log y: log m its mean, σ its scale."""

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import special
 
 from losscli import parallel
-from losscli.errors import FitError
+from losscli.errors import FitError, OutOfRange
 from losscli.families import quadrature
 from losscli.families.base import (
     LOG_HALF,
@@ -112,6 +112,8 @@ class StudentT(ContinuousFamily):
     def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         try:  # the Gaussian limit, exactly as the gaussian family fits it
             gauss = _GAUSS.fit(y, w, pred)
+        except OutOfRange:
+            raise
         except FitError:
             what = "residual is 0" if pred is not None else "target is equal"
             raise FitError(f"every {what}, so the Student-t scale σ is 0 "
