@@ -75,8 +75,8 @@ def _evaluate(req: Request, run: plan.Run, progress: Progress) -> dict:
     for name in names:
         progress(f"fitting {name}")
         fam = plan.make_family(run, name, counting=False)
-        plan.check_family(run, fam, name)
         try:
+            plan.check_family(run, fam, name)
             models.append(_fit(run, name, fam))
         except (FitError, *NUMERIC_ERRORS) as exc:
             raise InputError(f"{name}: {numeric_reason(exc)}",

@@ -187,10 +187,10 @@ def render(rep: dict) -> Group:
         shown = r
         if not _frameworks(r):
             nearest = r.get("alternative")
-            note = "  no built-in loss in PyTorch, scikit-learn, XGBoost or LightGBM"
+            note = "  no usable loss in PyTorch, scikit-learn, XGBoost or LightGBM"
             if nearest is not None:
-                shown = _fw_of(nearest)
-                note += f"; instead, train with the {nearest} loss:"
+                shown = nearest
+                note += f"; instead, train with the {nearest['family']} loss:"
             parts.append(Text(note))
         for key, label in zip(FRAMEWORKS, FRAMEWORK_LABELS, strict=True):
             if shown.get(key):
