@@ -1,48 +1,268 @@
-"""Rich tables from a report dict, and the transient progress display. Only module with rich."""
+"""Rich tables from a report dict, and the transient progress display. Only module with rich.
+
+Tables never cut a number or a name: a table wider than the console is split into
+several, each repeating the family column, and prose columns wrap between words; off a
+terminal the report is written at its natural width."""
 
 from __future__ import annotations
 
+import io
+import math
+import os
+import sys
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich import box
-from rich.console import Console, Group
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-SIG = 5  # significant digits shown; the JSON carries full precision
+SIG = 4  # significant digits of a column's largest value; more when rows need them
+SIG_MAX = 8  # the most a column is widened to keep distinct values apart
+NULL = "—"  # a value that is null in the JSON
 
 
-def num(x: Any, sig: int = SIG) -> str:
-    if x is None:
-        return "—"
-    if isinstance(x, bool):
-        return str(x)
-    if isinstance(x, int):
-        return f"{x:,}"
-    if x == 0:
-        return "0"
-    if abs(x) >= 1e7 or abs(x) < 1e-4:
-        return f"{x:.{sig - 1}e}"
-    return f"{x:.{sig}g}" if abs(x) < 1e5 else f"{x:,.1f}"
+# --- numbers ----------------------------------------------------------------------------
+
+def _finite(x: Any) -> bool:
+    return (isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x))
+
+
+def _exp10(x: float) -> int:
+    """The decimal exponent of |x| > 0 (floor of log10), exact at powers of ten."""
+    e = math.floor(math.log10(abs(x)))
+    return e + 1 if abs(x) >= 10.0 ** (e + 1) else e
+
+
+def _fixed(x: float, d: int) -> str:
+    s = f"{x:,.{d}f}"
+    return s[1:] if s.startswith("-") and not s.strip("-0.,") else s  # no "-0.000"
+
+
+def _sci(x: float, m: int) -> str:
+    s = f"{x:.{m}e}"
+    return s[1:] if s.startswith("-") and float(s) == 0 else s
+
+
+def column(values: Sequence[Any], *, total: bool = False, decimals: int | None = None,
+           resolution: float | None = None, sig: int = SIG) -> list[str]:
+    """The strings of one numeric column, all in one format.
+
+    Fixed notation with thousands separators and one number of decimals, so the decimal
+    points align when right-justified; scientific notation, with one mantissa length,
+    only when the column's values are all tiny (< 1e-3), huge (>= 1e9) or too far apart
+    for fixed notation. The decimals give the largest value `sig` significant digits and
+    the smallest non-negligible one two, and grow (up to SIG_MAX significant digits)
+    until values further apart than `resolution` (default 1e-4 of the largest) print
+    differently. `total` (nll, AIC, BIC and their differences) keeps at least one
+    decimal and never goes scientific, so a ΔAIC of 2 shows on millions of rows.
+    `decimals` fixes the decimals instead. Null, missing and non-finite values are "—";
+    a column of Python ints prints them whole.
+    """
+    xs = [float(v) for v in values if _finite(v)]
+    if not xs:
+        return [NULL for _ in values]
+    if decimals is None and all(isinstance(v, int) for v in values if _finite(v)):
+        return [f"{v:,}" if _finite(v) else NULL for v in values]
+    amax = max(abs(x) for x in xs)
+    top = _exp10(amax) if amax > 0 else 0
+    distinct = sorted(set(xs))
+    gap = (resolution if resolution is not None else 1e-4 * amax)
+    pairs = [(a, b) for a, b in zip(distinct, distinct[1:], strict=False) if b - a > gap]
+
+    def apart(fmt, n: int) -> bool:
+        return all(fmt(a, n) != fmt(b, n) for a, b in pairs)
+
+    sci = False
+    if decimals is not None:
+        d = decimals
+    else:
+        least = 1 if total else 0
+        d = max(least, sig - 1 - top) if amax > 0 else (least or sig - 1)
+        small = [abs(x) for x in xs if abs(x) >= 1e-3 * amax and x != 0]
+        if small:
+            d = max(d, 1 - _exp10(min(small)))
+        d_max = max(d, SIG_MAX - 1 - top, least)
+        while d < d_max and not apart(_fixed, d):
+            d += 1
+        sci = not total and amax > 0 and (amax < 1e-3 or amax >= 1e9 or max(top, 0) + d > 11)
+    if sci:
+        m = sig - 1
+        while m < SIG_MAX - 1 and not apart(_sci, m):
+            m += 1
+        return [_sci(float(v), m) if _finite(v) else NULL for v in values]
+    return [_fixed(float(v), d) if _finite(v) else NULL for v in values]
+
+
+def num(x: Any, sig: int = 5) -> str:
+    """One number on its own (a fitted parameter, a test statistic): no trailing zeros."""
+    s = column([x], sig=sig)[0]
+    mantissa, e, exp = s.partition("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return mantissa + e + exp
 
 
 def pval(p: float | None) -> str:
     if p is None:
-        return "p = —"
+        return f"p = {NULL}"
     return "p < 1e-16" if p < 1e-16 else f"p = {p:.3g}"
 
 
-def weight(w: float | None) -> str:
-    if w is None:
-        return "—"
-    return "<0.0001" if w < 1e-4 else f"{w:.4f}"
+# --- tables that never cut ----------------------------------------------------------------
 
+@dataclass
+class Col:
+    """One column: a header (lines separated by newlines) and its cells, as strings.
+
+    Number and name columns are never wrapped; `wrap` columns (prose) wrap between words
+    only. Consecutive columns of one `band` are kept in one table when they fit."""
+
+    header: str
+    cells: list[str]
+    justify: str = "right"
+    wrap: bool = False
+    band: int = 0
+
+    @property
+    def natural(self) -> int:
+        return max(cell_len(s) for s in [*self.header.split("\n"), *self.cells])
+
+    @property
+    def minimum(self) -> int:
+        if not self.wrap:
+            return self.natural
+        words = [w for s in [self.header, *self.cells] for w in s.split()]
+        return max((cell_len(w) for w in words), default=1)
+
+
+@dataclass
+class Grid:
+    """A table that is split, never cut: its columns go into as many tables as the width
+    needs, each repeating the key column, bands kept together where they fit."""
+
+    key: Col
+    cols: list[Col]
+    title: str | None = None
+    notes: list[str] = field(default_factory=list)
+    row_styles: list[str | None] | None = None
+    gap: int = 3  # characters between columns
+
+    def _width(self, cols: list[Col], attr: str) -> int:
+        return sum(getattr(c, attr) for c in [self.key, *cols]) + self.gap * len(cols)
+
+    def _texts(self, plain: bool = False) -> list[Text]:
+        title, caption = ("", "") if plain else ("table.title", "table.caption")
+        out = [Text(self.title, style=title)] if self.title else []
+        return out + [Text(n, style=caption) for n in self.notes]
+
+    def natural_width(self) -> int:
+        return self._width(self.cols, "natural")
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        texts = [Measurement.get(console, options, t) for t in self._texts()]
+        widest = max([self.natural_width(), *(m.maximum for m in texts)])
+        narrowest = max([self._width([c], "minimum") for c in self.cols]
+                        or [self.key.natural])
+        return Measurement(min(narrowest, widest), widest)
+
+    def groups(self, width: int) -> list[list[Col]]:
+        """The columns of each table at this console width."""
+        bands: list[list[Col]] = []
+        for c in self.cols:
+            if bands and bands[-1][0].band == c.band:
+                bands[-1].append(c)
+            else:
+                bands.append([c])
+        out: list[list[Col]] = []
+        cur: list[Col] = []
+        for band in bands:
+            if self._width(cur + band, "minimum") <= width:
+                cur += band
+                continue
+            if cur:
+                out.append(cur)
+                cur = []
+            for c in band:
+                if cur and self._width(cur + [c], "minimum") > width:
+                    out.append(cur)
+                    cur = []
+                cur.append(c)
+        if cur or not out:
+            out.append(cur)
+        return out
+
+    def _widths(self, cols: list[Col], width: int) -> list[int]:
+        """Natural widths when they fit; else prose columns narrowed toward their longest
+        word (numbers and names keep their width)."""
+        allc = [self.key, *cols]
+        widths = [c.natural for c in allc]
+        spare = width - self._width(cols, "natural")
+        if spare >= 0:
+            return widths
+        widths = [c.minimum for c in allc]
+        spare = width - self._width(cols, "minimum")
+        if spare < 0:  # narrower than any layout that keeps every word: fold the widest
+            i = max(range(len(allc)), key=lambda j: widths[j])
+            widths[i] = max(1, widths[i] + spare)
+            return widths
+        while spare > 0:
+            room = [(c.natural - w, i) for i, (c, w) in enumerate(zip(allc, widths, strict=True))
+                    if c.natural > w]
+            if not room:
+                break
+            widths[max(room)[1]] += 1
+            spare -= 1
+        return widths
+
+    def _table(self, cols: list[Col], width: int, plain: bool = False) -> Table:
+        pad = (0, 1) if self.gap >= 3 else (0, 1, 0, 0)
+        t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=pad,
+                  header_style="" if plain else "table.header")
+        for c, w in zip([self.key, *cols], self._widths(cols, width), strict=True):
+            t.add_column(c.header, justify=c.justify, width=w, no_wrap=not c.wrap,  # type: ignore[arg-type]
+                         overflow="fold")
+        styles = (None if plain else self.row_styles) or [None] * len(self.key.cells)
+        for i, style in enumerate(styles):
+            t.add_row(*(c.cells[i] for c in [self.key, *cols]), style=style)
+        return t
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        plain = console.no_color  # NO_COLOR: not even bold, whatever console prints this
+        texts = self._texts(plain)
+        if self.title:
+            yield texts.pop(0)
+            yield Text("")
+        for i, cols in enumerate(self.groups(width)):
+            if i:
+                yield Text("")
+            yield self._table(cols, width, plain)
+        if texts:
+            yield Text("")
+            yield from texts
+
+
+# --- the report ------------------------------------------------------------------------------
 
 def params_text(params: dict) -> str:
     if len(params) > 4:  # categorical marginal: one probability per class
         return f"{len(params)} class probabilities"
     return ", ".join(f"{k} = {num(v)}" for k, v in params.items()) or "none"
+
+
+def _path_text(path: Any) -> str:
+    if isinstance(path, list | tuple):
+        if len(path) <= 3:
+            return ", ".join(map(str, path))
+        return f"{path[0]} and {len(path) - 1} more files"
+    return str(path)
 
 
 def title(rep: dict) -> str:
@@ -52,48 +272,86 @@ def title(rep: dict) -> str:
         rows += f" ({inp['rows_dropped']:,} dropped)"
     if inp["weight"]:
         rows += f" weighted by {inp['weight']!r}"
-    return (f"{inp['path']} — {rows}, target {inp['target']!r} ({rep['target_kind']}), "
-            f"{rep['mode']} mode, {rep['base_measure']} base measure")
+    text = (f"{_path_text(inp['path'])} — {rows}, target {inp['target']!r} "
+            f"({rep['target_kind']}), {rep['mode']} mode, {rep['base_measure']} base measure")
+    if rep["command"] == "compare-noise-models":
+        text += f", ranked by {rep['criterion'].upper()}"
+    return text
 
 
-def _table(rep: dict, ranked: bool) -> Table:
-    unit = rep["unit"]
+CRITERION_LABELS = {"aic": "AIC", "bic": "BIC", "nll": "nll"}
+
+
+def _deltas(values: list[Any]) -> list[float | None]:
+    finite = [v for v in values if _finite(v)]
+    best = min(finite) if finite else None
+    return [v - best if _finite(v) and best is not None else None for v in values]
+
+
+def _main_grid(rep: dict) -> Grid:
+    """Cross-entropy = entropy + KL per row, then the totals (nll, AIC, BIC) and, in a
+    comparison, Δ of the criterion and the Akaike weight."""
     models = rep["models"]
-    methods = {m["entropy_method"] for m in models}
-    one_method = len(methods) == 1
-    caption = f"entropy method: {methods.pop()}" if one_method else ""
-    if any(m["entropy_method"] == "spacing" for m in models):
-        caption += ("; KL is an estimate for a continuous target (entropy of the residuals, "
-                    "an upper bound, so KL may come out below 0)")
-    t = Table(title=title(rep), box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
-              caption=caption or None, caption_justify="left")
-    number = {"justify": "right", "no_wrap": True}
+    ranked = rep["command"] == "compare-noise-models"
+    unit = rep["unit"]
+    n = max((m["n"] for m in models if _finite(m.get("n")) and m["n"] > 0), default=None)
+    # a per-row difference of 1/n is one unit of total nll: rows further apart show apart
+    res = None if n is None else 1.0 / n
+
+    def per_row(field_: str) -> list[str]:
+        return column([m.get(field_) for m in models], resolution=res)
+
+    def totals(values: list[Any]) -> list[str]:
+        return column(values, total=True)
+
+    methods = [m["entropy_method"] for m in models]
+    hard = all(x == "hard-labels" for x in methods)
+    cols = [Col(f"cross-ent.\n{unit}/row", per_row("cross_entropy"))]
+    if not hard:
+        cols.append(Col("entropy", per_row("entropy")))
+        if len(set(methods)) > 1:
+            cols.append(Col("entropy\nmethod", [x or NULL for x in methods], justify="left"))
+        cols.append(Col("KL", per_row("kl")))
     if ranked:
-        t.title += f", ranked by {rep['criterion'].upper()}"
-    t.add_column("family", no_wrap=True)
-    t.add_column(f"cross-ent.\n{unit}/row", **number)
-    t.add_column("entropy", **number)
-    t.add_column("KL", **number)
-    if ranked:
-        t.add_column("Δ CE", **number)
-        t.add_column(rep["criterion"].upper(), **number)
-        t.add_column("Akaike\nweight", **number)
+        cols.append(Col("ΔCE", per_row("delta_cross_entropy")))
     else:
-        t.add_column("baseline\nCE", **number)
-        t.add_column("info\ngain", **number)
-    for m in models:
-        h = num(m["entropy"]) + ("" if one_method else f" ({m['entropy_method']})")
-        cells = [m["family"], num(m["cross_entropy"]), h,
-                 num(m["kl"])]
-        if ranked:
-            cells += [
-                num(m["delta_cross_entropy"], 4), num(m[rep["criterion"]]),
-                weight(m["akaike_weight"])]
-        else:
-            cells += [num(m["baseline_cross_entropy"]), num(m["information_gain"])]
-        style = "bold" if ranked and m["rank"] == 1 else None
-        t.add_row(*cells, style=style)
-    return t
+        for header, f in (("baseline\nCE", "baseline_cross_entropy"),
+                          ("info\ngain", "information_gain"),
+                          ("normalized\nentropy", "normalized_entropy")):
+            values = [m.get(f) for m in models]
+            if any(v is not None for v in values):
+                cols.append(Col(header, column(values, resolution=res), band=1))
+    crit = rep.get("criterion") if ranked else None
+    order = ["nll", "aic", "bic"]
+    if crit in order:  # the criterion last, next to its Δ and the weight
+        order.remove(crit)
+        order.append(crit)
+    for f in order:
+        cols.append(Col(CRITERION_LABELS[f], totals([m.get(f) for m in models]), band=2))
+    if ranked and crit in CRITERION_LABELS:
+        cols.append(Col(f"Δ{CRITERION_LABELS[crit]}",
+                        totals(_deltas([m.get(crit) for m in models])), band=2))
+        cols.append(Col("AIC\nweight", column([m.get("akaike_weight") for m in models],
+                                              decimals=4), band=2))
+
+    notes = []
+    if hard:
+        notes.append("hard labels: entropy 0, so KL = cross-entropy")
+    elif len(set(methods)) == 1:
+        notes.append(f"entropy method: {methods[0]}")
+    if any(x == "spacing" for x in methods):
+        of = "of y" if rep["mode"] == "marginal" else (
+            "of the residuals, an upper bound, so KL may come out below 0")
+        notes.append(f"KL is an estimate for a continuous target (spacing entropy {of})")
+    if unit == "bits":
+        notes.append("nll, cross-entropy, entropy and KL in bits; AIC and BIC on the nats "
+                     "scale")
+    if ranked and crit != "aic":
+        notes.append(f"AIC weight: the Akaike weight, from AIC (the ranking is by "
+                     f"{CRITERION_LABELS.get(crit, crit)})")
+    styles = [("bold" if ranked and m.get("rank") == 1 else None) for m in models]
+    return Grid(Col("family", [m["family"] for m in models], justify="left"), cols,
+                title=title(rep), notes=notes, row_styles=styles)
 
 
 def _params_lines(rep: dict) -> Text:
@@ -108,7 +366,7 @@ def _params_lines(rep: dict) -> Text:
 POINT_METRICS = ("mse", "rmse", "mae", "r2")
 
 
-def _metrics_table(rep: dict) -> Table:
+def _metrics_grid(rep: dict) -> Grid | None:
     """Family metrics; the point-prediction metrics once when every family shares ŷ."""
     models = rep["models"]
     point = [{k: m["metrics"].get(k) for k in POINT_METRICS} for m in models]
@@ -117,25 +375,27 @@ def _metrics_table(rep: dict) -> Table:
     for m in models:
         names += [k for k in m["metrics"] if k not in names
                   and not (shared and k in POINT_METRICS)]
-    t = Table(title="metrics of the point prediction", box=box.SIMPLE_HEAD,
-              title_justify="left", pad_edge=False)
-    t.add_column("family", no_wrap=True)
-    cols = list(POINT_METRICS) + names if shared else names
-    for n in cols:
-        t.add_column(n, justify="right", no_wrap=True)
+    cols = (list(POINT_METRICS) if shared else []) + names
+    if not cols:
+        return None
+    # one row per family, and first one for the point metrics when every family shares them
+    rows: list[tuple[str, dict]] = []
     if shared:
-        t.add_row("every family (same ŷ)", *(num(point[0][k]) for k in POINT_METRICS),
-                  *("" for _ in names))
-        for m in models:
-            if any(n in m["metrics"] for n in names):
-                t.add_row(m["family"], *("" for _ in POINT_METRICS),
-                          *(num(m["metrics"].get(n)) if n in m["metrics"] else ""
-                            for n in names))
-        return t
-    for m in models:
-        t.add_row(m["family"], *(num(m["metrics"].get(n)) if n in m["metrics"] else ""
-                                 for n in names))
-    return t
+        rows.append(("every family (same ŷ)", point[0]))
+        rows += [(m["family"], {n: m["metrics"][n] for n in names if n in m["metrics"]})
+                 for m in models if any(n in m["metrics"] for n in names)]
+    else:
+        rows = [(m["family"], m["metrics"]) for m in models]
+    out = []
+    for name in cols:
+        present = [i for i, (_, ms) in enumerate(rows) if name in ms]
+        shown = column([rows[i][1][name] for i in present])
+        cells = [""] * len(rows)
+        for i, s in zip(present, shown, strict=True):
+            cells[i] = s
+        out.append(Col(name, cells))
+    return Grid(Col("family", [r[0] for r in rows], justify="left"), out,
+                title="metrics of the point prediction")
 
 
 def _tests_lines(rep: dict) -> list[Text]:
@@ -152,7 +412,7 @@ def _tests_lines(rep: dict) -> list[Text]:
                        if real else f"{t['alternative']} and {t['null']} are not "
                        "distinguishable")
             stat = f"Vuong z = {num(t['statistic'])}"
-        out.append(Text(f"  {verdict} ({stat}, {pval(p)})",
+        out.append(Text(f"{verdict} ({stat}, {pval(p)})",
                         style="green" if real else "yellow"))
     return out
 
@@ -172,63 +432,149 @@ def _fw_of(family: str) -> dict:
     return {k: getattr(fw, k) for k in FRAMEWORKS}
 
 
-def render(rep: dict) -> Group:
+def _indent(text: Text, n: int) -> Padding:
+    """Indented; a wrapped line keeps the indent."""
+    return Padding(text, (0, 0, 0, n), expand=False)
+
+
+def train_with(r: dict) -> str:
+    """The loss to train with, its transform applied once ("on log y")."""
+    loss = r["loss"]
+    if r.get("transform") == "log" and not loss.rstrip().endswith("on log y"):
+        loss += " on log y"
+    return loss
+
+
+def _recommendation(rep: dict) -> list[Any]:
+    r = rep["recommendation"]
+    parts: list[Any] = [Text.assemble(
+        ("Recommendation: ", "bold"), (f"{r['family']} — train with {train_with(r)}",
+                                       "bold green"))]
+    shown = r
+    if not _frameworks(r):
+        alt = r.get("alternative")
+        if isinstance(alt, dict):  # the family to train with, its names and the reason
+            shown = alt
+            if alt.get("reason"):
+                parts.append(_indent(Text(alt["reason"]), 2))
+            parts.append(_indent(Text(f"instead, train with {alt['family']} — "
+                                      f"{train_with(alt)}:"), 2))
+        else:
+            note = "no built-in loss in PyTorch, scikit-learn, XGBoost or LightGBM"
+            if alt is not None:
+                shown = _fw_of(alt)
+                note += f"; instead, train with the {alt} loss:"
+            parts.append(_indent(Text(note), 2))
+    label_w = max(cell_len(s) for s in FRAMEWORK_LABELS) + 2
+    for key, label in zip(FRAMEWORKS, FRAMEWORK_LABELS, strict=True):
+        if shown.get(key):
+            parts.append(_indent(Text(f"{label:<{label_w}}{shown[key]}"), 4))
+    if r.get("ties"):
+        parts.append(_indent(Text("the tests do not separate it from: "
+                                  + ", ".join(r["ties"]), style="yellow"), 2))
+    if rep.get("skipped"):
+        names = ", ".join(s["family"] for s in rep["skipped"])
+        parts.append(_indent(Text(f"not fitted: {names} (reasons in --format json)",
+                                  style="dim"), 2))
+    return parts
+
+
+def render(rep: dict, *, warnings: bool = False) -> Group:
+    """The report as rich renderables. Warnings are shown only with `warnings=True` (the
+    CLI writes them to stderr)."""
     ranked = rep["command"] == "compare-noise-models"
-    parts: list[Any] = [_table(rep, ranked), _params_lines(rep), _metrics_table(rep)]
+    parts: list[Any] = []
+    if rep["models"]:
+        parts += [_main_grid(rep), Text(""), _params_lines(rep)]
+        metrics = _metrics_grid(rep)
+        if metrics is not None:
+            parts += [metrics, Text("")]
+    else:
+        parts.append(Text(title(rep), style="table.title"))
     if ranked:
         tests = _tests_lines(rep)
         if tests:
-            parts += [Text("Is the difference real?", style="bold")] + tests
-        r = rep["recommendation"]
-        transform = " on log y" if r["transform"] == "log" else ""
-        parts.append(Text.assemble(
-            ("\nRecommendation: ", "bold"), (f"{r['family']} — train with {r['loss']}"
-                                             f"{transform}", "bold green")))
-        shown = r
-        if not _frameworks(r):
-            nearest = r.get("alternative")
-            note = "  no usable loss in PyTorch, scikit-learn, XGBoost or LightGBM"
-            if nearest is not None:
-                shown = nearest
-                note += f"; instead, train with the {nearest['family']} loss:"
-            parts.append(Text(note))
-        for key, label in zip(FRAMEWORKS, FRAMEWORK_LABELS, strict=True):
-            if shown.get(key):
-                parts.append(Text(f"    {label:<14}{shown[key]}"))
-        if rep.get("skipped"):
-            names = ", ".join(s["family"] for s in rep["skipped"])
-            parts.append(Text(f"  not fitted: {names} (reasons in --format json)",
-                              style="dim"))
-    for w in rep["warnings"]:
-        parts.append(Text(f"warning: {w}", style="yellow"))
+            parts.append(Text("Is the difference real?", style="bold"))
+            parts += [_indent(t, 2) for t in tests]
+            parts.append(Text(""))
+        if rep.get("recommendation"):
+            parts += _recommendation(rep)
+    if warnings:
+        parts += [Text(f"warning: {w}", style="yellow") for w in rep["warnings"]]
     if rep["input"]["clipped"]:
         parts.append(Text(f"note: {rep['input']['clipped']:,} probabilities clipped to "
                           "[ε, 1 − ε]", style="dim"))
     return Group(*parts)
 
 
-def print_report(rep: dict, file=None) -> None:
-    console = Console(file=file, width=140 if file is not None else None,
-                      no_color=file is not None)
-    console.print(render(rep))
+# --- consoles --------------------------------------------------------------------------------
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def natural_width(renderable: Any) -> int:
+    """The width at which nothing in `renderable` wraps."""
+    probe = Console(file=io.StringIO(), width=100_000, height=25, color_system=None)
+    return max(1, Measurement.get(probe, probe.options, renderable).maximum)
+
+
+def make_console(file: Any = None, color: bool | None = None, width: int | None = None,
+                 renderable: Any = None) -> Console:
+    """A console for `file` (default stdout).
+
+    color: True forces styles (even to a pipe), False gives no escape sequences at all,
+    None follows the stream (styles on a terminal only) and NO_COLOR (none when set).
+    width: the layout width; by default the terminal's, or off a terminal the natural
+    width of `renderable`, so nothing wraps."""
+    stream = sys.stdout if file is None else file
+    kw: dict[str, Any] = {}
+    if color is True:
+        kw.update(force_terminal=True, no_color=False)
+    elif color is False or os.environ.get("NO_COLOR"):
+        kw.update(color_system=None, no_color=True)
+    if width is None and renderable is not None and not _isatty(stream):
+        width = natural_width(renderable)
+    if width is not None:
+        kw.update(width=width, height=25)  # both, or a dumb terminal means 80 columns
+    console = Console(file=file, **kw)
+    if color is True and console.color_system is None:
+        console = Console(file=file, color_system="standard", **kw)
+    return console
+
+
+def print_report(rep: dict, file: Any = None, color: bool | None = None,
+                 width: int | None = None, warnings: bool = False) -> None:
+    """Print the report's tables to `file` (default stdout); see `make_console` for
+    `color` and `width`."""
+    renderable = render(rep, warnings=warnings)
+    make_console(file, color, width, renderable).print(renderable)
 
 
 def families_tables(rows: list[dict]) -> Group:
-    """Two tables: what each family models, and its loss in each framework."""
-    what = Table(title="noise families", box=box.SIMPLE_HEAD, title_justify="left",
-                 pad_edge=False)
-    for col in ("family", "target support", "prediction is", "fitted nuisance", "loss"):
-        what.add_column(col, no_wrap=col == "family")
-    names = Table(title="the same loss in each framework (— none built in)",
-                  box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
-    names.add_column("family", no_wrap=True)
-    for label in FRAMEWORK_LABELS:
-        names.add_column(label, overflow="fold")
-    for r in rows:
-        what.add_row(r["family"], r["support"], r["prediction"],
-                     ", ".join(r["nuisance"]) or "none", r["loss"])
-        names.add_row(r["family"], *(r[k] or "—" for k in FRAMEWORKS))
+    """Two tables: what each family models, and its loss in each framework (a name per
+    cell, never broken: the framework columns go into several tables when narrow)."""
+    key = Col("family", [r["family"] for r in rows], justify="left")
+    what = Grid(key, [
+        Col("target support", [r["support"] for r in rows], justify="left", wrap=True),
+        Col("prediction is", [r["prediction"] for r in rows], justify="left", wrap=True),
+        Col("fitted nuisance", [", ".join(r["nuisance"]) or "none" for r in rows],
+            justify="left", wrap=True),
+        Col("loss", [r["loss"] for r in rows], justify="left", wrap=True),
+    ], title="noise families", gap=2)
+    names = Grid(key, [Col(label, [r[k] or NULL for r in rows], justify="left")
+                       for k, label in zip(FRAMEWORKS, FRAMEWORK_LABELS, strict=True)],
+                 title=f"the same loss in each framework ({NULL} none built in)", gap=2)
     return Group(what, Text(""), names)
+
+
+def print_families(rows: list[dict], file: Any = None, color: bool | None = None,
+                   width: int | None = None) -> None:
+    renderable = families_tables(rows)
+    make_console(file, color, width, renderable).print(renderable)
 
 
 class DelayedStatus:
