@@ -9,7 +9,7 @@ import numpy as np
 from losscli import compare, kinds, plan, report
 from losscli.engines import open_engine
 from losscli.errors import NUMERIC_ERRORS, FitError, InputError, UsageError, numeric_reason
-from losscli.families import FAMILIES
+from losscli.noise import FAMILIES
 from losscli.request import Request
 from losscli.score import result
 

@@ -11,6 +11,7 @@ mapped to codes. Row numbers are 1-based data rows counted across every input fi
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,7 +87,11 @@ def numeric(col, file: str, name: str, offset: int) -> np.ndarray:
                 col = pc.cast(pc.utf8_trim_whitespace(col), pa.float64())
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 row, value = _first_non_number(col)
-                raise InputError("text in a numeric column", file=file, column=name,
+                hint = ""
+                if re.fullmatch(r"\s*[-+]?\d+,\d*\s*", value or ""):
+                    hint = (" (it looks like a decimal comma: losscli reads numbers with "
+                            "'.' as the decimal mark)")
+                raise InputError(f"text in a numeric column{hint}", file=file, column=name,
                                  row=offset + row, value=value) from None
     elif not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
               or pa.types.is_decimal(col.type) or pa.types.is_null(col.type)):

@@ -32,6 +32,7 @@ app = typer.Typer(
     "log-likelihood of a noise model. Fit the candidates, rank them, test the "
     "differences and recommend the loss to train with.",
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -66,6 +67,11 @@ WeightOpt = Annotated[str | None, typer.Option(
     "--weight", "-w", metavar="COLUMN", help="Frequency-weight column (≥ 0).")]
 FormatInOpt = Annotated[Literal["csv", "tsv", "parquet"] | None, typer.Option(
     "--input-format", help="Override the format implied by the file extension.")]
+DelimiterOpt = Annotated[str | None, typer.Option(
+    "--delimiter", metavar="CHAR", help="Field separator of text files, e.g. ';' or '\\t' "
+    "(default: ',' for CSV, tab for TSV).")]
+NoPredOpt = Annotated[bool, typer.Option(
+    "--no-pred", help="Marginal mode: ignore prediction columns (fit the target alone).")]
 FamilyOpt = Annotated[list[str] | None, typer.Option(
     "--family", "-f", metavar="FAMILY", help="Noise family (repeatable, or a comma list; "
     "any case, usual aliases such as normal, nb, t): " + ", ".join(FAMILY_NAMES) + ".")]
@@ -106,6 +112,8 @@ SchedulerOpt = Annotated[str | None, typer.Option(
 AlphaOpt = Annotated[float, typer.Option(
     "--alpha", min=0.0, max=1.0, help="Level of the tests that decide which families the "
     "best one beats (the others are its ties).")]
+ColorOpt = Annotated[Literal["auto", "always", "never"], typer.Option(
+    "--color", help="Colour in tables: auto follows the terminal and NO_COLOR.")]
 CriterionOpt = Annotated[Literal["aic", "bic", "nll"], typer.Option(
     "--criterion", help="Ranking criterion.")]
 
@@ -126,7 +134,7 @@ def _root(
     """Audit the choice of loss function as the choice of a noise model."""
 
 
-def _run(command: str, fmt: str, output: str | None, **fields) -> None:
+def _run(command: str, fmt: str, output: str | None, color: str, fields: dict) -> None:
     req = Request(command=command, **fields)
     if output is not None and os.path.exists(output):
         for path in req.paths:
@@ -146,27 +154,27 @@ def _run(command: str, fmt: str, output: str | None, **fields) -> None:
         run = api.evaluate if command == "evaluate" else api.compare_noise_models
         rep = run(req, progress)
     stages.append(("output", time.perf_counter()))
-    _emit(rep, fmt, output)
+    _emit(rep, fmt, output, color)
     if os.environ.get("LOSSCLI_TIMINGS") == "1":  # per-stage wall times, for benchmarks
         for (label, t0), (_, t1) in zip(stages[1:], stages[2:], strict=False):
             print(f"timing: {label}: {t1 - t0:.3f} s", file=sys.stderr)
 
 
-def _emit(rep, fmt: str, output: str | None) -> None:
+def _emit(rep, fmt: str, output: str | None, color: str = "auto") -> None:
+    """The report on stdout (or in --output); its warnings on stderr, in both formats."""
     from losscli import render, report
 
+    use_color = {"always": True, "never": False}.get(color)
     if output is None:
         if fmt == "json":
             sys.stdout.write(report.to_json(rep))
         else:
-            render.print_report(rep)
+            render.print_report(rep, color=use_color)
     else:
         _write_atomically(output, lambda fh: fh.write(report.to_json(rep)) if fmt == "json"
-                          else render.print_report(rep, file=fh))
-    if fmt == "json" or output is not None:
-        # a table on the terminal shows its warnings under it; otherwise they go to stderr
-        for warning in rep["warnings"]:
-            print(f"warning: {warning}", file=sys.stderr)
+                          else render.print_report(rep, file=fh, color=False))
+    for warning in rep["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _write_atomically(output: str, write) -> None:
@@ -196,29 +204,34 @@ def _write_atomically(output: str, write) -> None:
         raise
 
 
-def _common(file, target, pred, probs, logits, soft_target, weight, input_format, family,
-            target_kind, unit, eps, strict, renormalize, fit_rows, batch_rows, engine,
-            workers, scheduler) -> dict:
-    return dict(
-        path=file[0] if len(file) == 1 else tuple(file), batch_rows=batch_rows,
-        engine="dask" if scheduler else engine, workers=workers, scheduler=scheduler,
-        target=target, pred=pred, probs=tuple(probs or ()),
-        logits=tuple(logits or ()), soft_target=tuple(soft_target or ()), weight=weight,
-        input_format=input_format, families=family_names(family or ()),
-        target_kind=target_kind.value if target_kind else None,
-        unit=unit, eps=eps, strict=strict, renormalize=renormalize,
-        fit_rows=parse_fit_rows(fit_rows))
+def _fields(opts: dict) -> dict:
+    """A command's options as Request fields (the option names are the field names)."""
+    o = dict(opts)
+    fmt, output = o.pop("format"), o.pop("output")
+    color = o.pop("color")
+    file = o.pop("file")
+    o.update(
+        path=file[0] if len(file) == 1 else tuple(file),
+        engine="dask" if o["scheduler"] else o["engine"],
+        probs=tuple(o["probs"] or ()), logits=tuple(o["logits"] or ()),
+        soft_target=tuple(o.pop("soft_target") or ()),
+        families=family_names(o.pop("family") or ()),
+        target_kind=o["target_kind"].value if o["target_kind"] else None,
+        fit_rows=parse_fit_rows(o["fit_rows"]))
+    return {"fmt": fmt, "output": output, "color": color, "fields": o}
 
 
-@app.command()
+# the options every data command shares, declared once (typer reads the signature)
 def evaluate(
     file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
-    input_format: FormatInOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
+    no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
+    delimiter: DelimiterOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
     unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
-    eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False, renormalize: RenormOpt = False,
-    fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS), batch_rows: BatchRowsOpt = None,
-    engine: EngineOpt = "local", workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
+    color: ColorOpt = "auto", eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
+    renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
+    batch_rows: BatchRowsOpt = None, engine: EngineOpt = "local",
+    workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
 ) -> None:
     """Score predictions under a noise model: cross-entropy = entropy + KL.
 
@@ -227,42 +240,40 @@ def evaluate(
 
     Example: losscli evaluate preds.csv -t y -p y_pred -f gaussian -f laplace
     """
-    _run("evaluate", format, output, **_common(
-        file, target, pred, probs, logits, soft_target, weight, input_format, family,
-        target_kind, unit, eps, strict, renormalize, fit_rows, batch_rows, engine, workers,
-        scheduler))
+    _run("evaluate", **_fields(locals()))
 
 
-@app.command("compare-noise-models")
 def compare_noise_models(
     file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
-    input_format: FormatInOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
+    no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
+    delimiter: DelimiterOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
     criterion: CriterionOpt = "aic", alpha: AlphaOpt = 0.05, unit: UnitOpt = "nats",
-    format: OutFormatOpt = "table",
-    output: OutputOpt = None, eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
-    renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
-    batch_rows: BatchRowsOpt = None, engine: EngineOpt = "local",
-    workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
+    format: OutFormatOpt = "table", output: OutputOpt = None, color: ColorOpt = "auto",
+    eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False, renormalize: RenormOpt = False,
+    fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS), batch_rows: BatchRowsOpt = None,
+    engine: EngineOpt = "local", workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
 ) -> None:
     """Fit every applicable noise model, rank them, test the differences, recommend a loss.
 
     Example: losscli compare-noise-models data.parquet -t y -p y_pred --format json
     """
-    _run("compare-noise-models", format, output, criterion=criterion, alpha=alpha, **_common(
-        file, target, pred, probs, logits, soft_target, weight, input_format, family,
-        target_kind, unit, eps, strict, renormalize, fit_rows, batch_rows, engine, workers,
-        scheduler))
+    _run("compare-noise-models", **_fields(locals()))
+
+
+app.command()(evaluate)
+app.command("compare-noise-models")(compare_noise_models)
 
 
 @app.command()
-def families(format: OutFormatOpt = "table", output: OutputOpt = None) -> None:
+def families(format: OutFormatOpt = "table", output: OutputOpt = None,
+             color: ColorOpt = "auto") -> None:
     """List the noise families: support, what the prediction means, nuisance, loss and
     the equivalent loss in PyTorch, scikit-learn, XGBoost and LightGBM.
 
     Example: losscli families --format json
     """
-    from losscli.families import describe
+    from losscli.noise import describe
 
     rows = describe()
     if format == "json":
@@ -275,15 +286,13 @@ def families(format: OutFormatOpt = "table", output: OutputOpt = None) -> None:
         else:
             _write_atomically(output, lambda fh: fh.write(text))
         return
-    from rich.console import Console
+    from losscli.render import print_families
 
-    from losscli.render import families_tables
-
+    use_color = {"always": True, "never": False}.get(color)
     if output is None:
-        Console().print(families_tables(rows))
+        print_families(rows, color=use_color)
     else:
-        _write_atomically(output, lambda fh: Console(file=fh, width=200, no_color=True)
-                          .print(families_tables(rows)))
+        _write_atomically(output, lambda fh: print_families(rows, file=fh, color=False))
 
 
 def main() -> None:

@@ -41,7 +41,7 @@ def delimiter_hint(names: list[str]) -> str:
         for sep in (";", "|"):
             if sep in names[0]:
                 return (f" (the header splits on {sep!r}: the delimiter seems to be {sep!r}; "
-                        "losscli reads ',' (CSV) or tab (TSV): convert the file)")
+                        f"use --delimiter '{sep}')")
     return ""
 
 
@@ -102,7 +102,10 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
     if target:
         taken.add(target)
     explicit_pred = bool(req.pred or req.probs or req.logits)
-    if not explicit_pred:
+    if req.no_pred and explicit_pred:
+        raise UsageError("--no-pred forces marginal mode: give it without --pred, --probs "
+                         "or --logits")
+    if not explicit_pred and not req.no_pred:
         pred = _auto(names, PRED_NAMES, "prediction", "--pred/-p", path, taken)
         auto_probs = [n for n in names if n.lower().startswith(PROB_PREFIXES)
                       and n not in taken]

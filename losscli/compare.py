@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from losscli.families import FAMILIES
+from losscli.noise import FAMILIES
 from losscli.plan import Model, ScorePlan, Scores
 from losscli.score import ModelResult
 

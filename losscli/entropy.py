@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from losscli.families.sums import BLOCK
+from losscli.noise.sums import BLOCK
 
 
 def differential_entropy(x: np.ndarray, owned: bool = False) -> float:

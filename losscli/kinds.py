@@ -4,8 +4,8 @@ check, and which families apply to each kind (read from what each family declare
 from __future__ import annotations
 
 from losscli.errors import InputError, UsageError
-from losscli.families import FAMILIES
-from losscli.families.support import COUNTS, POSITIVE, REAL, UNIT_CLOSED, Support
+from losscli.noise import FAMILIES
+from losscli.noise.support import COUNTS, POSITIVE, REAL, UNIT_CLOSED, Support
 
 DESCRIPTIONS = dict(
     binary="every value in {0, 1}",

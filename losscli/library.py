@@ -178,6 +178,6 @@ def compare_noise_models(data: Any, **options: Any) -> Report:
 
 def families() -> list[dict]:
     """Every family's declared facts, as `losscli families --format json` lists them."""
-    from losscli.families import describe
+    from losscli.noise import describe
 
     return describe()

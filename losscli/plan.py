@@ -29,15 +29,15 @@ from losscli.batches import Batch, Converter, label_index, layout, zero_probabil
 from losscli.columns import Columns, resolve_columns
 from losscli.engines import local
 from losscli.errors import NUMERIC_ERRORS, FitError, InputError, numeric_reason
-from losscli.families import FAMILIES
-from losscli.families.base import ContinuousFamily, Params
-from losscli.families.discretised import Discretised
-from losscli.families.support import Support, integral
+from losscli.noise import FAMILIES
+from losscli.noise.base import ContinuousFamily, Params
+from losscli.noise.discretised import Discretised
+from losscli.noise.support import Support, integral
 from losscli.reduce import First, Moments, Sample, Sum, ValueCounts, wsum
 from losscli.request import DEFAULT_FIT_ROWS, Request
 
 SAMPLE_SEED = 20261125
-BLOCK = 1 << 18  # rows per block inside a batch: keeps each model's temporaries small
+BLOCK = 1 << 16  # rows per block inside a batch: keeps each model's temporaries small
 MAX_EXPANDED_ROWS = 100_000_000  # whole-number weights expand for the spacing entropy
 ECE_BINS = 15
 
@@ -327,7 +327,7 @@ def fold(task: sources.Task, offset: int, columns: list[str], batch_rows: int | 
 
 def open_run(req: Request, progress=None, engine=None) -> Run:
     """Open the input, resolve the columns, and run pass 1."""
-    inp = sources.open_input(req.paths, req.input_format)
+    inp = sources.open_input(req.paths, req.input_format, req.delimiter)
     first = inp.files[0]
     cols = resolve_columns(req, first.names, first.path)
     for f in inp.files[1:]:
@@ -346,7 +346,7 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
               engine=engine or local.ENGINE)
     spec = ScanSpec(labels=lay.labels, supports=tuple(run.supports),
                     prototypes=prototypes, fit_modes=run.fit_modes, fit_rows=run.fit_rows,
-                    cutoff=Sample.cutoff_for(run.fit_rows, inp.total_rows))
+                    cutoff=_cutoff(run.fit_rows, inp))
     scan = run.reduce(lambda: Scan(spec), "reading and checking")
     if not scan.sample.exact:  # too many rows dropped for the cutoff: read it again
         spec = replace(spec, cutoff=None)
@@ -355,6 +355,16 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
     run.scan = scan
     _finish_scan(run)
     return run
+
+
+def _cutoff(fit_rows: int, inp: sources.Input) -> int | None:
+    """The sample's key cutoff from the rows the footers give, or from half the rows
+    estimated from text files' sizes (an estimate too high only means a second first
+    pass; one too low only a larger sample in each partial state)."""
+    if inp.total_rows is not None:
+        return Sample.cutoff_for(fit_rows, inp.total_rows)
+    est = inp.estimated_rows
+    return None if est is None else Sample.cutoff_for(fit_rows, est // 2)
 
 
 def _schema(inp: sources.Input, cols: Columns):

@@ -426,7 +426,7 @@ def _frameworks(r: dict) -> str:
 
 
 def _fw_of(family: str) -> dict:
-    from losscli.families import FAMILIES
+    from losscli.noise import FAMILIES
 
     fw = FAMILIES[family].frameworks
     return {k: getattr(fw, k) for k in FRAMEWORKS}

@@ -41,6 +41,8 @@ class Request:
     soft_target: tuple[str, ...] = ()
     weight: str | None = None
     input_format: str | None = None
+    delimiter: str | None = None  # text files: the field separator (default ',' or tab)
+    no_pred: bool = False  # marginal mode even when a prediction column exists
     families: tuple[str, ...] = ()
     target_kind: str | None = None
     unit: str = "nats"
@@ -74,7 +76,8 @@ def family_names(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
             if name is None:
                 name = FAMILY_ALIASES.get(key)
             if name is None:
-                hint = did_you_mean(key, FAMILY_NAMES + tuple(FAMILY_ALIASES), FAMILY_ALIASES)
+                hint = did_you_mean(key, FAMILY_NAMES + tuple(FAMILY_ALIASES), FAMILY_ALIASES,
+                                    cutoff=0.75)
                 raise UsageError(f"--family: unknown family {raw.strip()!r}{hint}; "
                                  f"choose from {', '.join(FAMILY_NAMES)}")
             if name not in out:
@@ -82,12 +85,12 @@ def family_names(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def did_you_mean(word: str, known, aliases: dict | None = None) -> str:
+def did_you_mean(word: str, known, aliases: dict | None = None, cutoff: float = 0.6) -> str:
     """ " (did you mean 'x'?)" for the closest known words (aliases shown as what they
     stand for), or nothing."""
     import difflib
 
-    close = difflib.get_close_matches(word, list(known), n=3, cutoff=0.75)
+    close = difflib.get_close_matches(word, list(known), n=3, cutoff=cutoff)
     if not close:
         return ""
     aliases = aliases or {}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from losscli.errors import FitError
-from losscli.families.base import Params
+from losscli.noise.base import Params
 from losscli.plan import ECE_BINS, Entropies, Run, ScorePlan, Scores, baseline_on_counts
 
 

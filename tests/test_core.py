@@ -289,7 +289,7 @@ def test_discretised_gaussian_fit_matches_independent_mle(counts):
 
 
 def test_interval_probabilities_sum_to_one_and_match_scipy():
-    from losscli.families.gaussian import Gaussian
+    from losscli.noise.gaussian import Gaussian
 
     g = Gaussian()
     grid = np.arange(-400.0, 401.0)

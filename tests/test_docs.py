@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from losscli.families import FAMILIES
+from losscli.noise import FAMILIES
 from tests.conftest import ROOT, run_cli
 
 README = (ROOT / "README.md").read_text()
@@ -40,3 +40,9 @@ def test_version_is_single_sourced():
 
     proc = run_cli("--version")
     assert proc.stdout.decode().strip() == f"losscli {__version__}"
+
+
+def test_the_readme_python_example_runs(monkeypatch):
+    block = README.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(ROOT)
+    exec(compile(block, "README.md", "exec"), {})

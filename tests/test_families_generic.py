@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from losscli.families import FAMILIES, ContinuousFamily, describe
-from losscli.families.discretised import Discretised
 from losscli.kinds import COUNTING_KINDS
+from losscli.noise import FAMILIES, ContinuousFamily, describe
+from losscli.noise.discretised import Discretised
 from losscli.reduce import Moments
 
 K_CLASSES = 4

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from scipy import integrate, optimize, stats
 
 from losscli.errors import FitError
-from losscli.families.beta import Beta
+from losscli.noise.beta import Beta
 from tests.oracles import wsum
 
 RTOL_LL = 1e-9

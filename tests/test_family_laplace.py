@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from scipy import optimize, stats
 
 from losscli.errors import FitError
-from losscli.families.discretised import Discretised
-from losscli.families.laplace import Laplace, weighted_median
-from losscli.families.sums import value_counts
+from losscli.noise.discretised import Discretised
+from losscli.noise.laplace import Laplace, weighted_median
+from losscli.noise.sums import value_counts
 
 FAM = Laplace()
 

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from scipy import optimize, stats
 
 from losscli.errors import FitError
-from losscli.families.discretised import Discretised
-from losscli.families.lognormal import LogNormal
-from losscli.families.sums import value_counts
+from losscli.noise.discretised import Discretised
+from losscli.noise.lognormal import LogNormal
+from losscli.noise.sums import value_counts
 from tests.oracles import interval_logprob_from_zero, wsum
 
 RTOL_LL = 1e-9

@@ -23,9 +23,9 @@ from scipy import optimize, stats
 from statsmodels.discrete.discrete_model import NegativeBinomial as SMNegativeBinomial
 
 from losscli.errors import FitError
-from losscli.families import negative_binomial as nbm
-from losscli.families.negative_binomial import POISSON_LIMIT, NegativeBinomial
-from losscli.families.sums import value_counts
+from losscli.noise import negative_binomial as nbm
+from losscli.noise.negative_binomial import POISSON_LIMIT, NegativeBinomial
+from losscli.noise.sums import value_counts
 
 RTOL_LL = 1e-9
 RTOL_FIT = 1e-4

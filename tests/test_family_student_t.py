@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, optimize, special, stats
 
-import losscli.families.student_t as student_t
+import losscli.noise.student_t as student_t
 from losscli.errors import FitError
-from losscli.families.base import value_counts
-from losscli.families.gaussian import Gaussian
-from losscli.families.student_t import StudentT
+from losscli.noise.base import value_counts
+from losscli.noise.gaussian import Gaussian
+from losscli.noise.student_t import StudentT
 
 FAM = StudentT()
 LIMIT_WARNING = "the fit reached the Gaussian limit (df = ∞)"

@@ -19,12 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from losscli.families import gamma as gamma_module
-from losscli.families import quadrature
-from losscli.families import student_t as t_module
-from losscli.families.base import ContinuousFamily
-from losscli.families.gamma import Gamma
-from losscli.families.student_t import StudentT
+from losscli.noise import gamma as gamma_module
+from losscli.noise import quadrature
+from losscli.noise import student_t as t_module
+from losscli.noise.base import ContinuousFamily
+from losscli.noise.gamma import Gamma
+from losscli.noise.student_t import StudentT
 
 RTOL = 1e-9
 DPS = 40

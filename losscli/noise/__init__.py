@@ -1,19 +1,20 @@
-"""The registry of noise families, in display order. Adding one: a module and a line here."""
+"""The noise families (one module each) and their registry, in display order. Adding one:
+a module and a line here."""
 
 from __future__ import annotations
 
-from losscli.families.base import ContinuousFamily, Family
-from losscli.families.bernoulli import Bernoulli
-from losscli.families.beta import Beta
-from losscli.families.categorical import Categorical
-from losscli.families.gamma import Gamma
-from losscli.families.gaussian import Gaussian
-from losscli.families.laplace import Laplace
-from losscli.families.lognormal import LogNormal
-from losscli.families.negative_binomial import NegativeBinomial
-from losscli.families.poisson import Poisson
-from losscli.families.student_t import StudentT
-from losscli.families.support import Support
+from losscli.noise.base import ContinuousFamily, Family
+from losscli.noise.bernoulli import Bernoulli
+from losscli.noise.beta import Beta
+from losscli.noise.categorical import Categorical
+from losscli.noise.gamma import Gamma
+from losscli.noise.gaussian import Gaussian
+from losscli.noise.laplace import Laplace
+from losscli.noise.lognormal import LogNormal
+from losscli.noise.negative_binomial import NegativeBinomial
+from losscli.noise.poisson import Poisson
+from losscli.noise.student_t import StudentT
+from losscli.noise.support import Support
 
 FAMILIES: dict[str, type[Family]] = {
     "gaussian": Gaussian,

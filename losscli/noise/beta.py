@@ -9,9 +9,9 @@ import numpy as np
 from scipy import optimize, special
 
 from losscli.errors import FitError, OutOfRange
-from losscli.families.base import ContinuousFamily, Frameworks, Params
-from losscli.families.sums import total_weight, wmean, wsum
-from losscli.families.support import Support
+from losscli.noise.base import ContinuousFamily, Frameworks, Params
+from losscli.noise.sums import total_weight, wmean, wsum
+from losscli.noise.support import Support
 
 UNIT_OPEN = Support("reals in (0, 1)", 0.0, 1.0)
 _UNBOUNDED = "so the beta precision φ is infinite and the likelihood is unbounded"

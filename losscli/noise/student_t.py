@@ -11,8 +11,8 @@ from scipy import special
 
 from losscli import parallel
 from losscli.errors import FitError, OutOfRange
-from losscli.families import quadrature
-from losscli.families.base import (
+from losscli.noise import quadrature
+from losscli.noise.base import (
     LOG_HALF,
     REAL,
     ContinuousFamily,
@@ -22,8 +22,8 @@ from losscli.families.base import (
     log1mexp,
     total_weight,
 )
-from losscli.families.gaussian import Gaussian
-from losscli.families.laplace import weighted_median
+from losscli.noise.gaussian import Gaussian
+from losscli.noise.laplace import weighted_median
 
 # Beyond this many degrees of freedom the fit is reported as the Gaussian limit, df = ∞:
 # the log-likelihood then differs from the Gaussian's by about W·(excess kurtosis)/(4ν).

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from losscli.errors import FitError
-from losscli.families.base import ContinuousFamily, Frameworks, Params
-from losscli.families.logspace import LOG_HALF
-from losscli.families.sums import total_weight, wsum
-from losscli.families.support import REAL
+from losscli.noise.base import ContinuousFamily, Frameworks, Params
+from losscli.noise.logspace import LOG_HALF
+from losscli.noise.sums import total_weight, wsum
+from losscli.noise.support import REAL
 from losscli.optimize import minimize_params
 
 LOG_2 = math.log(2.0)

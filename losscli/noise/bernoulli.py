@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from losscli.families.base import Family, Frameworks, Params
-from losscli.families.sums import wmean
-from losscli.families.support import UNIT_CLOSED
+from losscli.noise.base import Family, Frameworks, Params
+from losscli.noise.sums import wmean
+from losscli.noise.support import UNIT_CLOSED
 
 
 def soft_loglik(target: np.ndarray, logq: np.ndarray) -> np.ndarray:

@@ -9,8 +9,8 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import FitError
-from losscli.families import quadrature
-from losscli.families.base import (
+from losscli.noise import quadrature
+from losscli.noise.base import (
     POSITIVE,
     ContinuousFamily,
     Frameworks,

@@ -9,9 +9,9 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import FitError, OutOfRange
-from losscli.families.base import ContinuousFamily, Frameworks, Params
-from losscli.families.sums import block_sums, total_weight, wmean
-from losscli.families.support import REAL
+from losscli.noise.base import ContinuousFamily, Frameworks, Params
+from losscli.noise.sums import block_sums, total_weight, wmean
+from losscli.noise.support import REAL
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from losscli.families.base import Family, Frameworks, Params
-from losscli.families.bernoulli import soft_loglik
-from losscli.families.support import UNIT_CLOSED
+from losscli.noise.base import Family, Frameworks, Params
+from losscli.noise.bernoulli import soft_loglik
+from losscli.noise.support import UNIT_CLOSED
 
 
 class Categorical(Family):

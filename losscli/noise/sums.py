@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from losscli.families.support import BLOCK
+from losscli.noise.support import BLOCK
 
 
 def block_sums(fn, n: int, w: np.ndarray | None) -> np.ndarray:

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from losscli.errors import FitError  # noqa: F401
-from losscli.families.logspace import LOG_HALF, gammaln_int, log1mexp  # noqa: F401
-from losscli.families.sums import (  # noqa: F401
+from losscli.noise.logspace import LOG_HALF, gammaln_int, log1mexp  # noqa: F401
+from losscli.noise.sums import (  # noqa: F401
     BLOCK,
     block_sums,
     total_weight,
@@ -27,7 +27,7 @@ from losscli.families.sums import (  # noqa: F401
     wmean,
     wsum,
 )
-from losscli.families.support import (  # noqa: F401
+from losscli.noise.support import (  # noqa: F401
     COUNTS,
     NONNEGATIVE,
     POSITIVE,

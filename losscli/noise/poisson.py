@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from losscli.families.base import Family, Frameworks, Params
-from losscli.families.logspace import gammaln_int
-from losscli.families.sums import wmean
-from losscli.families.support import COUNTS, NONNEGATIVE
+from losscli.noise.base import Family, Frameworks, Params
+from losscli.noise.logspace import gammaln_int
+from losscli.noise.sums import wmean
+from losscli.noise.support import COUNTS, NONNEGATIVE
 
 
 class Poisson(Family):

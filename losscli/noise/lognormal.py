@@ -9,10 +9,10 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import FitError
-from losscli.families.base import ContinuousFamily, Params
-from losscli.families.gaussian import Gaussian
-from losscli.families.sums import total_weight, wmean, wsum
-from losscli.families.support import POSITIVE
+from losscli.noise.base import ContinuousFamily, Params
+from losscli.noise.gaussian import Gaussian
+from losscli.noise.sums import total_weight, wmean, wsum
+from losscli.noise.support import POSITIVE
 
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _GAUSS = Gaussian()

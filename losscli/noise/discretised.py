@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from losscli.families.base import ContinuousFamily, Params
+from losscli.noise.base import ContinuousFamily, Params
 
 
 class Discretised:

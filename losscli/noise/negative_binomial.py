@@ -19,10 +19,10 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import FitError
-from losscli.families.base import Family, Frameworks, Nesting, Params
-from losscli.families.logspace import gammaln_int
-from losscli.families.sums import total_weight, value_counts, wmean
-from losscli.families.support import COUNTS, NONNEGATIVE
+from losscli.noise.base import Family, Frameworks, Nesting, Params
+from losscli.noise.logspace import gammaln_int
+from losscli.noise.sums import total_weight, value_counts, wmean
+from losscli.noise.support import COUNTS, NONNEGATIVE
 
 # log Γ(y + r) − log Γ(r) loses ~eps·r·log r to cancellation as r = 1/α grows (1e-11 at
 # r = 1e4), so from r = 10 on A(y, α) uses Stirling's series instead: seven terms of δ(z)
