@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from losscli.noise import gamma as gamma_module
 from losscli.noise import quadrature
-from losscli.noise import student_t as t_module
+from losscli.noise import tdist as t_module
 from losscli.noise.base import ContinuousFamily
 from losscli.noise.gamma import Gamma
 from losscli.noise.student_t import StudentT
@@ -125,7 +125,7 @@ def _nb2_counts(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _t_path(y, m, df, scale) -> np.ndarray:
     z = (np.asarray(y, dtype=np.float64) - m) / scale
-    return t_module._quadrature_rows(z, np.full(z.shape, 0.5 / scale), df)
+    return t_module.quadrature_rows(z, np.full(z.shape, 0.5 / scale), df)
 
 
 def _series_path(y, mu, k) -> np.ndarray:
@@ -197,7 +197,7 @@ def test_t_bound_exceeds_the_actual_error_of_small_rules(df):
     for z in [0.0, 0.7, -2.0, 6.0, 40.0]:
         for eta in [0.05, 0.2, 0.5, 1.5]:
             zs, es = np.array([z]), np.array([eta])
-            alpha, beta = t_module._quadrature_parts(zs, es, df)
+            alpha, beta = t_module.quadrature_parts(zs, es, df)
             a, b, half = float(alpha[0]), float(beta[0]), 0.5 * (df + 1.0)
 
             def g_np(s, a=a, b=b, half=half):
@@ -209,7 +209,7 @@ def test_t_bound_exceeds_the_actual_error_of_small_rules(df):
             errors = _relative_errors(g_np, g_mp, FEW_NODES)
             for n, err in zip(FEW_NODES, errors, strict=True):
                 bound = quadrature.log_error_bound(
-                    *t_module._bound_parts(alpha, beta, df), n=n, rhos=WIDE_RHOS)[0]
+                    *t_module.bound_parts(alpha, beta, df), n=n, rhos=WIDE_RHOS)[0]
                 if np.isfinite(bound) and bound < 700.0:
                     assert err <= math.exp(bound) + 1e-15, (z, eta, n, err, math.exp(bound))
                     seen += err > 1e-12
@@ -247,8 +247,8 @@ def test_proven_is_the_bound_below_the_tolerance():
     z = rng.normal(0.0, 10.0, 3000)
     eta = np.exp(rng.uniform(-4.0, 1.0, 3000))
     for df in [0.5, 3.0, 1e4]:
-        alpha, beta = t_module._quadrature_parts(z, eta, df)
-        parts = t_module._bound_parts(alpha, beta, df)
+        alpha, beta = t_module.quadrature_parts(z, eta, df)
+        parts = t_module.bound_parts(alpha, beta, df)
         bound = quadrature.log_error_bound(*parts)
         proven = quadrature.proven(*parts)
         assert np.array_equal(proven, bound <= quadrature.LOG_TOL)
@@ -288,7 +288,7 @@ def test_t_matches_mpmath_on_both_sides_of_the_switch(df):
     for r in [0.3, 2.7, 8.2, 40.6]:
         y = np.array([round(r) + 7.0])
         m = float(y[0]) - r
-        mask = t_module._quadrature_rows((y[0] - m) / scales, 0.5 / scales, df)
+        mask = t_module.quadrature_rows((y[0] - m) / scales, 0.5 / scales, df)
         for i in _flips(mask)[:3]:
             found += 1
             for scale in scales[i:i + 2]:
@@ -504,7 +504,7 @@ def test_typical_counts_mostly_take_the_quadrature_path_t(counts, fitted):
     # the values on these rows, against the tails and against mpmath
     got = T.interval_loglik(y, mu, params)
     s = 0.5 / params["scale"]
-    cdf = t_module._interval_cdf((y - mu) / params["scale"] - s,
+    cdf = t_module.interval_cdf((y - mu) / params["scale"] - s,
                                  (y - mu) / params["scale"] + s, params["df"])
     np.testing.assert_allclose(got, cdf, rtol=1e-12)
     idx = np.random.default_rng(6).choice(y.size, 60, replace=False)
