@@ -41,6 +41,8 @@ def _fit(run: plan.Run, name: str, fam) -> plan.Model:
     if model.conditional:
         try:
             model.baseline = plan.fit(run, name, fam, False)
+        except InputError:
+            raise
         except (FitError, *NUMERIC_ERRORS) as exc:
             model.baseline_error = numeric_reason(exc)
     return model
@@ -78,6 +80,8 @@ def _evaluate(req: Request, run: plan.Run, progress: Progress) -> dict:
         try:
             plan.check_family(run, fam, name)
             models.append(_fit(run, name, fam))
+        except InputError:
+            raise
         except (FitError, *NUMERIC_ERRORS) as exc:
             raise InputError(f"{name}: {numeric_reason(exc)}",
                              file=plan._file_of(run)) from None

@@ -61,7 +61,8 @@ class OutOfRange(FitError):
     (squares that overflow near 1e154, or underflow near 1e-154)."""
 
 
-# what a family's numerics can raise besides FitError (numpy's LinAlgError is a ValueError)
+# what a family's numerics can raise besides FitError (numpy's LinAlgError is a ValueError;
+# InputError is one too, and callers let it through first)
 NUMERIC_ERRORS = (ArithmeticError, ValueError)
 
 

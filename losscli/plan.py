@@ -672,6 +672,8 @@ class Scores:
             try:
                 ll = fam.loglik(y, pred, model.params)
                 total = wsum(ll, w)
+            except InputError:
+                raise
             except NUMERIC_ERRORS as exc:  # this family cannot score these rows
                 self.failed[i] = numeric_reason(exc)
                 lls.append(np.zeros(b.n))
