@@ -46,6 +46,7 @@ class Batch:
     first_dropped: tuple[int, str] | None = None  # (1-based global row, column)
     zero_weight: int = 0
     clipped: int = 0
+    rows_known: bool = True  # False for value counts: a "row" is a distinct value
 
     @property
     def n(self) -> int:
@@ -147,9 +148,12 @@ def labels_of(col) -> tuple[np.ndarray, np.ndarray]:
         vals = _float64(col)
         missing |= ~np.isfinite(vals)
         ok = np.where(missing, 0.0, vals)
-        if np.all(ok == np.floor(ok)):
-            return ok.astype(np.int64).astype(str), missing
-        return vals.astype(str), missing
+        # each value on its own (never per batch): a whole number prints as an integer
+        whole = ok == np.floor(ok)
+        text = ok.astype(str)
+        if whole.any():
+            text[whole] = ok[whole].astype(np.int64).astype(str)
+        return text, missing
     if pa.types.is_boolean(col.type):
         col = col.cast(pa.int8())
     arr = col.cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False)
@@ -388,7 +392,7 @@ def zero_probability(batch: Batch, logq: np.ndarray, prediction: list[str]
     per_class = len(prediction) == logq.shape[0]  # else one column holding P(y = 1)
     column = prediction[k] if per_class else prediction[0]
     value = float(np.exp(logq[k, i] if per_class else logq[1, i]))
-    return int(rows.sum()), batch.row(i), column, value
+    return int(rows.sum()), batch.row(i) if batch.rows_known else 0, column, value
 
 
 def _row_bad(a: np.ndarray, i: int) -> bool:

@@ -143,7 +143,8 @@ def _source(data: Any) -> str | tuple:
 
 
 def _request(command: str, data: Any, *, target=None, pred=None, probs=None, logits=None,
-             soft_target=None, weight=None, family=None, input_format=None,
+             soft_target=None, weight=None, no_pred=False, family=None, input_format=None,
+             delimiter=None,
              target_kind=None, unit="nats", criterion="aic", alpha=0.05, eps=DEFAULT_EPS,
              strict=False, renormalize=False, fit_rows: int | str | None = DEFAULT_FIT_ROWS,
              batch_rows=None, engine="local", workers=None, scheduler=None) -> Request:
@@ -154,26 +155,34 @@ def _request(command: str, data: Any, *, target=None, pred=None, probs=None, log
     return Request(
         command=command, path=_source(data), target=target, pred=pred,
         probs=_columns(probs), logits=_columns(logits), soft_target=_columns(soft_target),
-        weight=weight, input_format=input_format, families=_families(family),
+        weight=weight, no_pred=no_pred, input_format=input_format, delimiter=delimiter,
+        families=_families(family),
         target_kind=target_kind, unit=unit, criterion=criterion, alpha=alpha, eps=eps,
         strict=strict,
         renormalize=renormalize, fit_rows=fit_rows, batch_rows=batch_rows,
         engine="dask" if scheduler else engine, workers=workers, scheduler=scheduler)
 
 
+def _run(command: str, data: Any, options: dict) -> Report:
+    from losscli import api, sources
+
+    req = _request(command, data, **options)
+    try:
+        run = api.evaluate if command == "evaluate" else api.compare_noise_models
+        return Report(run(req))
+    finally:
+        if isinstance(req.path, sources.Spooled):  # data in memory: its spooled copy
+            sources.remove_spool(req.path)
+
+
 def evaluate(data: Any, **options: Any) -> Report:
     """Score predictions (or the targets alone) under one or more families (`family`)."""
-    from losscli import api
-
-    return Report(api.evaluate(_request("evaluate", data, **options)))
+    return _run("evaluate", data, options)
 
 
 def compare_noise_models(data: Any, **options: Any) -> Report:
     """Fit every applicable family, rank them, test the differences, recommend a loss."""
-    from losscli import api
-
-    return Report(api.compare_noise_models(_request("compare-noise-models", data,
-                                                    **options)))
+    return _run("compare-noise-models", data, options)
 
 
 def families() -> list[dict]:

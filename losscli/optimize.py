@@ -56,11 +56,15 @@ def stencil(x: np.ndarray, h: float = STENCIL_STEP) -> list[np.ndarray]:
     return points
 
 
+CONVERGED, STEPPED, REFUSED = "converged", "stepped", "refused"
+
+
 def newton_step(x: np.ndarray, values: np.ndarray,
-                h: float = STENCIL_STEP) -> tuple[np.ndarray, bool]:
-    """One Newton step towards the maximum of f from its values at `stencil(x)`;
-    (new x, whether the step was below 1e-8 (converged)). A Hessian that is not negative
-    definite there stops the polish where it is."""
+                h: float = STENCIL_STEP) -> tuple[np.ndarray, str]:
+    """One Newton step towards the maximum of f from its values at `stencil(x)`:
+    (new x, CONVERGED when the step was below 1e-8, STEPPED, or REFUSED with x unchanged
+    where the values are not finite, the Hessian is not negative definite or the step
+    would leave the neighbourhood of x)."""
     p = x.size
     f0 = values[0]
     grad = np.empty(p)
@@ -77,15 +81,38 @@ def newton_step(x: np.ndarray, values: np.ndarray,
             hess[i, j] = hess[j, i] = (fpp - fpm - fmp + fmm) / (4 * h * h)
             k += 4
     if not (np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))):
-        return x, True
+        return x, REFUSED
     try:
         np.linalg.cholesky(-hess)
     except np.linalg.LinAlgError:
-        return x, True
+        return x, REFUSED
     step = np.linalg.solve(hess, -grad)
     if np.max(np.abs(step)) > 1.0:  # far from the start: not a polish, keep the fit
-        return x, True
-    return x + step, bool(np.max(np.abs(step)) < 1e-8)
+        return x, REFUSED
+    return x + step, CONVERGED if np.max(np.abs(step)) < 1e-8 else STEPPED
+
+
+MAX_NEWTON = 8
+
+
+def polish(total, params: Params, names: tuple[str, ...], domains: dict[str, str]
+           ) -> tuple[Params, str]:
+    """Newton steps on Σ w log q (`total(params)`, over rows in memory) from `params`
+    until a step is below 1e-8 in the fitted coordinates: (params, CONVERGED), or the
+    last params and REFUSED / STEPPED when it could not or did not get there."""
+    status = STEPPED
+    for _ in range(MAX_NEWTON):
+        x = to_x(params, names, domains)
+        if not np.all(np.isfinite(x)):
+            return params, REFUSED
+        values = np.array([total(from_x(p, params, names, domains)) for p in stencil(x)])
+        new, status = newton_step(x, values)
+        if status == REFUSED:
+            return params, status
+        params = from_x(new, params, names, domains)
+        if status == CONVERGED:
+            break
+    return params, status
 
 
 def _parabola_refine(f, x0: float, h: float) -> float | None:

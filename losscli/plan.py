@@ -268,7 +268,8 @@ class Run:
         total = self.inp.total_rows
         total_bytes = self.inp.total_bytes
         done = {"rows": 0, "bytes": 0}
-        first = self.passes == 1
+        first = self.passes == 1 or getattr(self, "_first", False)
+        self._first = False
 
         def report(rows: int, nbytes: int, batches: int,
                    tasks: tuple[int, int] | None = None) -> None:
@@ -350,7 +351,8 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
     scan = run.reduce(lambda: Scan(spec), "reading and checking")
     if not scan.sample.exact:  # too many rows dropped for the cutoff: read it again
         spec = replace(spec, cutoff=None)
-        run.passes = run.batches = run.bytes_read = 0
+        run.batches = 0  # counted again (passes and bytes count the extra pass)
+        run._first = True
         scan = run.reduce(lambda: Scan(spec), "reading and checking")
     run.scan = scan
     _finish_scan(run)
@@ -418,8 +420,6 @@ def _finish_scan(run: Run) -> None:
         fam.classes = list(run.classes)
     if scan.sample.keys.size:
         run.sample = scan.sample.finish()
-    if scan.clipped:
-        pass  # reported in input.clipped
 
 
 # ------------------------------------------------------------------ kinds
@@ -527,8 +527,9 @@ def fit(run: Run, name: str, fam, conditional: bool) -> Model:
             params = fam.fit_from_stats(run.scan.stats[(name, True)], True)
             return Model(name, fam, params, True, n)
         s = _sample_inputs(run, fam)
-        return Model(name, fam, fam.fit(s["y"], s.get("w"), s["pred"]), True, s["rows"],
-                     from_sample=True)
+        model = Model(name, fam, fam.fit(s["y"], s.get("w"), s["pred"]), True, s["rows"],
+                      from_sample=True)
+        return _polished(model, s["y"], s.get("w"), s["pred"])
     if run.value_counts is not None:
         values, weights = run.value_counts
         if fam.unbounded_within_half and (
@@ -540,12 +541,41 @@ def fit(run: Run, name: str, fam, conditional: bool) -> Model:
                                             "two neighbouring integer values")
                 + ", so the discretised likelihood keeps rising as the spread "
                 "goes to 0: no maximum with a spread > 0")
-        return Model(name, fam, fam.fit(values, weights), False, n)
+        model = Model(name, fam, fam.fit(values, weights), False, n)
+        return model if mode in fam.closed_form else _polished(model, values, weights, None)
     if mode in fam.closed_form and (name, False) in run.scan.stats:
         return Model(name, fam, fam.fit_from_stats(run.scan.stats[(name, False)], False),
                      False, n)
     s = _sample_inputs(run, fam)
-    return Model(name, fam, fam.fit(s["y"], s.get("w")), False, s["rows"], from_sample=True)
+    model = Model(name, fam, fam.fit(s["y"], s.get("w")), False, s["rows"], from_sample=True)
+    return _polished(model, s["y"], s.get("w"), None)
+
+
+def _polished(model: Model, y: np.ndarray, w: np.ndarray | None, pred) -> Model:
+    """A numeric fit on rows in memory, finished by Newton steps to 1e-8 (the family's own
+    optimiser stops near 1e-6). Boundary fits (df = ∞, α = 0) are kept as they are."""
+    from losscli import optimize, parallel
+
+    fam = model.family
+    names = fam.numeric_params(model.conditional)
+    if not names or fam.fit_warnings(model.params):
+        return model
+    n = y.shape[-1]
+    size = parallel.split_size(n, 1 << 17)
+
+    def total(params: Params) -> float:
+        p = pred if model.conditional else fam.marginal_pred(params)
+
+        def block(sl: slice) -> float:
+            pb = p[sl] if np.ndim(p) == 1 else p
+            return float(wsum(fam.loglik(y[sl], pb, params), None if w is None else w[sl]))
+
+        return math.fsum(parallel.map_blocks(block, n, size))
+
+    params, status = optimize.polish(total, model.params, names, fam.param_domains)
+    if status == optimize.CONVERGED:
+        model.params = params
+    return model
 
 
 def _sample_inputs(run: Run, fam) -> dict:
@@ -618,14 +648,23 @@ def polish(run: Run, models: list[Model]) -> None:
         k = 0
         todo = []
         for m, points, names, x in jobs:
-            new, done = optimize.newton_step(x, values[k:k + len(points)])
+            new, status = optimize.newton_step(x, values[k:k + len(points)])
             k += len(points)
             m.params = optimize.from_x(new, m.params, names, m.family.param_domains)
-            m.fit_rows = run.n
-            if not done:
+            if status == optimize.CONVERGED:
+                m.fit_rows = run.n  # now the fit on every row
+            elif status == optimize.STEPPED:
                 todo.append(m)
+            else:
+                m.warnings.append(f"{m.name}: the Newton polish on every row stopped (no "
+                                  "concave maximum near the sample's fit): the fit is the "
+                                  f"sample's, on {m.fit_rows:,} rows")
         if not todo:
             break
+    for m in todo:
+        m.warnings.append(f"{m.name}: the Newton polish on every row did not converge in "
+                          f"{MAX_NEWTON_PASSES} passes: the fit is the sample's, on "
+                          f"{m.fit_rows:,} rows")
 
 
 # ------------------------------------------------------------------ the last pass
@@ -684,9 +723,9 @@ class Scores:
                 j = int(np.argmax(bad))
                 yv = y[..., j]
                 pv = pred[j] if np.ndim(pred) == 1 else None
-                self.bad[i].offer(b.row(j), (float(yv) if np.ndim(yv) == 0 and not
-                                             run_labels(self.plan) else None,
-                                             None if pv is None else float(pv)))
+                self.bad[i].offer(b.row(j) if b.rows_known else 0,
+                                  (float(yv) if np.ndim(yv) == 0 and not self.plan.labels
+                                   else None, None if pv is None else float(pv)))
             lls.append(ll)
             if model.baseline is not None and plan.baseline_on_rows:
                 bm = model.baseline
@@ -750,10 +789,6 @@ class Scores:
         self.dev.merge(other.dev)
         self.pairs.merge(other.pairs)
         return self
-
-
-def run_labels(plan: ScorePlan) -> bool:
-    return plan.labels
 
 
 def _slice(b: Batch, lo: int, hi: int) -> Batch:
@@ -845,7 +880,8 @@ def score(run: Run, models: list[Model], pairs: bool) -> tuple[Scores, ScorePlan
     if on_counts:
         values, weights = run.value_counts
         batch = Batch(file=_file_of(run), offset=0, n_read=values.size,
-                      y=values.astype(np.int64) if run.layout.labels else values, w=weights)
+                      y=values.astype(np.int64) if run.layout.labels else values, w=weights,
+                      rows_known=False)
         state = Scores(plan)
         with np.errstate(all="ignore"):
             state.update(batch)

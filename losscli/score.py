@@ -52,7 +52,7 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
     name = model.name
     W = run.W
     nll = -float(scores.ll.value[i])
-    warnings = [f"{name}: {m}" for m in fam.fit_warnings(model.params)]
+    warnings = list(model.warnings) + [f"{name}: {m}" for m in fam.fit_warnings(model.params)]
     if scores.failed[i] is not None:
         raise FitError(scores.failed[i])
     zero = scores.zero[i]
@@ -60,7 +60,8 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
         first = scores.zero_first[i]
         warnings.append(
             f"{name}: {zero} row{'s' if zero > 1 else ''} give the observed class probability "
-            f"0 (first: row {first.row}, column {first.label!r}, value {first.value:g}), so "
+            f"0 (first: {f'row {first.row}, ' if first.row else ''}column {first.label!r}, "
+            f"value {first.value:g}), so "
             "nll, cross_entropy, kl, aic, bic and the baseline comparison are infinite and "
             "reported as null; use --eps > 0 to clip probabilities")
     elif not math.isfinite(nll):
@@ -98,10 +99,14 @@ def _zero_probability(scores: Scores, i: int) -> str:
     bad = scores.bad[i]
     if bad.row is None:
         return "the log-likelihood is not finite"
-    where = f"row {bad.row}"
     y, pred = bad.value if isinstance(bad.value, tuple) else (None, None)
-    if y is not None:
-        where += f" (target {y:g}" + (f", prediction {pred:g})" if pred is not None else ")")
+    if bad.row:
+        where = f"row {bad.row}"
+        if y is not None:
+            where += f" (target {y:g}" + (f", prediction {pred:g})" if pred is not None
+                                          else ")")
+    else:  # fitted on the value counts: the value, not a row
+        where = f"the target value {y:g}" if y is not None else "a row"
     return f"gives {where} probability 0, so the nll is infinite"
 
 

@@ -151,6 +151,11 @@ def spool_table(table, label: str, kind: str) -> Spooled:
     return Spooled(label, kind, name)
 
 
+def remove_spool(spooled: Spooled) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(spooled.source)
+
+
 def expand(paths: tuple[str, ...]) -> list[str]:
     """The files named by paths, quoted globs and directories (of Parquet parts), in
     sorted order; a missing or unreadable path is a data error."""
@@ -517,6 +522,16 @@ def _text_batches(f: DataFile, columns: list[str], batch_rows: int | None, offse
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot be read as {f.format.upper()}: {first_line(str(exc))}",
                          file=f.path) from None
+    try:
+        yield from _text_loop(f, reader, raw, types, columns, batch_rows, offset, counter)
+    finally:
+        raw.close()
+
+
+def _text_loop(f: DataFile, reader, raw, types: dict, columns: list[str],
+               batch_rows: int | None, offset: int, counter) -> Iterator[tuple[int, object]]:
+    import pyarrow as pa
+
     target = batch_rows or TEXT_BATCH_ROWS
     pending: list = []
     held = 0
@@ -553,7 +568,6 @@ def _text_batches(f: DataFile, columns: list[str], batch_rows: int | None, offse
         yield offset, pa.Table.from_batches(pending)
     if counter is not None:
         counter(max(_tell(raw) - last_pos, 0))
-    raw.close()
 
 
 def _locate_text(f: DataFile, columns: list[str], types: dict, offset: int) -> None:
