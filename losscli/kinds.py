@@ -43,8 +43,10 @@ def resolve(run, override: str | None) -> str:
         support, what = RULES[override]
         first = run.scan.outside[support]
         if first.row is not None:
+            from losscli.plan import _file_of
+
             raise InputError(f"--target-kind {override} needs {what}",
-                             file=run.inp.files[0].path, column=run.cols.target,
+                             file=_file_of(run, first.row), column=run.cols.target,
                              row=first.row, value=first.value)
         return override
     raise UsageError(f"--target-kind {override} does not fit this target "

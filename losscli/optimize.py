@@ -24,7 +24,7 @@ Params = dict[str, Any]
 MAX_LOG_STEP = 20.0
 # the stencil's step in the fitted coordinates: the central differences' error, O(h²),
 # leaves the polished optimum within ~1e-8 relative of the exact one
-STENCIL_STEP = 1e-4
+STENCIL_STEP = 1e-5
 
 
 def to_x(params: Params, names: tuple[str, ...], domains: dict[str, str]) -> np.ndarray:
@@ -65,6 +65,11 @@ def newton_step(x: np.ndarray, values: np.ndarray,
     (new x, CONVERGED when the step was below 1e-8, STEPPED, or REFUSED with x unchanged
     where the values are not finite, the Hessian is not negative definite or the step
     would leave the neighbourhood of x)."""
+    with np.errstate(all="ignore"):  # non-finite values are caught below and refused
+        return _newton_step(x, np.asarray(values, dtype=np.float64), h)
+
+
+def _newton_step(x: np.ndarray, values: np.ndarray, h: float) -> tuple[np.ndarray, str]:
     p = x.size
     f0 = values[0]
     grad = np.empty(p)

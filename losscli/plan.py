@@ -81,6 +81,7 @@ class Scan:
     def __init__(self, run: ScanSpec) -> None:
         self.run = run
         self.rows_read = 0
+        self.file_rows: dict[str, int] = {}  # rows read per file
         self.dropped = 0
         self.first_dropped = First()
         self.zero_weight = 0
@@ -106,6 +107,7 @@ class Scan:
         run = self.run
         self.batches += 1
         self.rows_read += b.n_read
+        self.file_rows[b.file] = self.file_rows.get(b.file, 0) + b.n_read
         self.dropped += b.dropped
         if b.first_dropped is not None:
             self.first_dropped.offer(*b.first_dropped)
@@ -205,6 +207,8 @@ class Scan:
     def merge(self, other: Scan) -> Scan:
         self.batches += other.batches
         self.rows_read += other.rows_read
+        for f, n in other.file_rows.items():
+            self.file_rows[f] = self.file_rows.get(f, 0) + n
         self.dropped += other.dropped
         self.first_dropped.merge(other.first_dropped)
         self.zero_weight += other.zero_weight
@@ -495,18 +499,29 @@ def check_family(run: Run, fam, name: str) -> None:
     first = run.scan.outside[fam.support]
     if first.row is not None:
         raise InputError(f"outside {name}'s support ({fam.support.description})",
-                         file=path, column=cols.target, row=first.row, value=first.value)
+                         file=_file_of(run, first.row), column=cols.target, row=first.row,
+                         value=first.value)
     if run.conditional and (fam.input == "point" or cols.pred):
         first = run.scan.pred_outside[fam.pred_domain]
         if first.row is not None:
             raise InputError(
                 f"prediction outside {name}'s domain for the {fam.prediction} "
-                f"({fam.pred_domain.description})", file=path,
+                f"({fam.pred_domain.description})", file=_file_of(run, first.row),
                 column=(cols.pred or cols.probs[0]), row=first.row, value=first.value)
 
 
-def _file_of(run: Run) -> str:
-    return run.inp.files[0].path if len(run.inp.files) == 1 else ", ".join(run.inp.spec)
+def _file_of(run: Run, row: int | None = None) -> str:
+    """The file a 1-based global row is in (the data set's files when it is not known)."""
+    files = run.inp.files
+    if len(files) == 1:
+        return files[0].path
+    if row and run.scan is not None:
+        end = 0
+        for f in files:
+            end += run.scan.file_rows.get(f.path, 0)
+            if row <= end:
+                return f.path
+    return ", ".join(map(str, run.inp.spec))
 
 
 def fit(run: Run, name: str, fam, conditional: bool) -> Model:

@@ -405,3 +405,11 @@ def test_the_api_removes_its_spooled_copy(tmp_path):
                            no_pred=True)
     assert rep["mode"] == "marginal"
     assert set(glob.glob(f"{tempfile.gettempdir()}/losscli-data-*")) == before
+
+
+def test_an_error_names_the_file_that_holds_the_row(write_csv):
+    a = write_csv("a.csv", y=[1.0, 2.0, 3.0], y_pred=[1.0, 2.0, 3.0])
+    b = write_csv("b.csv", y=[1.0, -4.0, 3.0], y_pred=[1.0, 2.0, 3.0])
+    with pytest.raises(InputError) as err:
+        run_api("evaluate", (str(a), str(b)), families=("poisson",))
+    assert err.value.file == str(b) and err.value.row == 5 and err.value.value == -4.0

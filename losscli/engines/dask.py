@@ -95,7 +95,10 @@ class Dask:
             order = {f.key: t for f, t in zip(futures, known, strict=True)}
             planned = len(tasks)
             for k, fut in enumerate(distributed.as_completed(futures), 1):
-                _, rows, batches = fut.result()  # raises the worker's error as raised there
+                if fut.status == "error":  # the first error in the data, not in time
+                    distributed.wait(futures)
+                    next(f for f in futures if f.status == "error").result()
+                _, rows, batches = fut.result()
                 t = order[fut.key]
                 report(rows, t.nbytes if t.nbytes is not None else t.file.size or 0,
                        batches, (k, planned))

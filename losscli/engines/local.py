@@ -48,13 +48,19 @@ def reduce(pieces: Iterable[P], update: Callable[[P], S], merge: Callable[[S, S]
     window = 2 * workers()
     pending: deque[tuple[P, Future]] = deque()
     try:
-        for piece in pieces:
-            pending.append((piece, pool.submit(update, piece)))
-            while len(pending) >= window:
-                p, fut = pending.popleft()
-                state = merge(state, fut.result())
-                if done is not None:
-                    done(p)
+        try:
+            for piece in pieces:
+                pending.append((piece, pool.submit(update, piece)))
+                while len(pending) >= window:
+                    p, fut = pending.popleft()
+                    state = merge(state, fut.result())
+                    if done is not None:
+                        done(p)
+        except BaseException:
+            # reading a later piece failed: an error in an earlier piece comes first
+            for _, fut in pending:
+                fut.result()
+            raise
         while pending:
             p, fut = pending.popleft()
             state = merge(state, fut.result())

@@ -83,8 +83,6 @@ class Family:
     location: ClassVar[str | None]  # the marginal parameter that plays ŷ
     frameworks: ClassVar[Frameworks]
     transform: ClassVar[str | None] = None  # "log" where the losses apply to log y
-    # a classifier's prediction is a class-major log-probability block (K, n), not ŷ
-    classifier: ClassVar[bool] = False
     # domains of the parameters fitted numerically: "positive" fits on the log scale
     param_domains: ClassVar[dict[str, str]] = {}
     # what the prediction columns must hold: "point" (ŷ, one column), "probability"

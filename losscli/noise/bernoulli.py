@@ -30,7 +30,6 @@ class Bernoulli(Family):
     support = UNIT_CLOSED
     pred_domain = UNIT_CLOSED
     discrete = True
-    classifier = True
     prediction = "P(y = 1)"
     nuisance = ()
     marginal_params = ("p",)

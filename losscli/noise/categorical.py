@@ -24,7 +24,6 @@ class Categorical(Family):
     support = UNIT_CLOSED  # soft-label entries; hard labels are checked against the classes
     pred_domain = UNIT_CLOSED
     discrete = True
-    classifier = True
     prediction = "class-probability vector"
     nuisance = ()
     marginal_params = ("one probability per class",)

@@ -137,9 +137,9 @@ class Laplace(ContinuousFamily):
         return {"scale": b}
 
     def numeric_params(self, conditional: bool) -> tuple[str, ...]:
-        # the median is not a smooth optimum: it comes from the sample (SPEC §5), and a
-        # polish over every row refines the scale given it
-        return ("scale",) if not conditional else self.nuisance
+        # marginal: the median is not a smooth optimum (it comes from the value counts or
+        # the sample, SPEC §5) and the scale given it is exact: nothing to polish
+        return self.nuisance if conditional else ()
 
     def fit_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         try:
