@@ -573,7 +573,7 @@ def _polished(model: Model, y: np.ndarray, w: np.ndarray | None, pred) -> Model:
 
     fam = model.family
     names = fam.numeric_params(model.conditional)
-    if not names or fam.fit_warnings(model.params):
+    if fam.precise_fit or not names or fam.fit_warnings(model.params):
         return model
     n = y.shape[-1]
     size = parallel.split_size(n, 1 << 17)

@@ -129,6 +129,10 @@ class Family:
         """Weighted MLE: the nuisance given `pred` (conditional), else every parameter."""
         raise NotImplementedError
 
+    # whether the family's own fit on rows in memory reaches 1e-8 (closed forms, and the
+    # Newton fits that stop on a tiny step); those that do not are finished by Newton steps
+    precise_fit: ClassVar[bool] = True
+
     def numeric_params(self, conditional: bool) -> tuple[str, ...]:
         """The parameters a Newton polish over every row refines (`--fit-rows all`)."""
         return self.nuisance if conditional else self.marginal_params
@@ -158,6 +162,9 @@ class ContinuousFamily(Family):
     """A family with a density; on integer targets it is scored on unit intervals."""
 
     discrete = False
+    # the generic discretised fit (Brent, or two parabola steps from a pilot) stops near
+    # 1e-6 relative: its result is polished (a family with its own Newton fit says True)
+    counting_fit_precise: ClassVar[bool] = False
 
     def logcdf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         raise NotImplementedError

@@ -29,6 +29,7 @@ class Discretised:
     def __init__(self, family: ContinuousFamily) -> None:
         self.family = family
         self.support = replace(family.support, lower_open=False)
+        self.precise_fit = family.counting_fit_precise
         # the family's own loss (gamma deviance, …) still needs its open support
         self.loss_support = family.loss_support or family.support
 

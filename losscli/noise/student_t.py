@@ -61,6 +61,7 @@ class StudentT(ContinuousFamily):
     param_domains = {"df": "positive", "scale": "positive", "loc": "real"}
     applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
     nests = Nesting("gaussian", "df", math.inf)
+    counting_fit_precise = True  # damped Newton to a tiny step, on the interval likelihood
     # No framework has a built-in Student-t loss: torch.distributions.StudentT is a
     # distribution (its log_prob can build a custom loss), not a torch.nn loss;
     # scikit-learn's HistGradientBoostingRegressor offers squared_error, absolute_error,
