@@ -574,26 +574,16 @@ def _locate_text(f: DataFile, columns: list[str], types: dict, offset: int) -> N
     """A later block held text where the first had numbers: read the file again as text
     to name the first such row (only on this error path)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    numeric = [c for c in columns if types.get(c) == pa.float64()]
+    from losscli.batches import numeric
+
+    wanted = [c for c in columns if types.get(c) == pa.float64()]
     raw, reader = _open_text(f, columns, {c: pa.string() for c in columns})
     row = offset
     try:
         for rb in reader:
-            for c in numeric:
-                col = rb.column(c)
-                try:
-                    pc.cast(pc.utf8_trim_whitespace(col), pa.float64())
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                    for i, v in enumerate(col.to_pylist()):
-                        if v is None:
-                            continue
-                        try:
-                            float(v)
-                        except ValueError:
-                            raise InputError("text in a numeric column", file=f.path,
-                                             column=c, row=row + i + 1, value=v) from None
+            for c in wanted:
+                numeric(rb.column(c), f.path, c, row)  # raises, naming the first text
             row += rb.num_rows
     finally:
         raw.close()
