@@ -221,7 +221,7 @@ def _fields(opts: dict) -> dict:
     return {"fmt": fmt, "output": output, "color": color, "fields": o}
 
 
-# the options every data command shares, declared once (typer reads the signature)
+# the data commands: each option is a Request field of the same name (see _fields)
 def evaluate(
     file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
