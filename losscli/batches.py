@@ -18,7 +18,7 @@ import numpy as np
 
 from losscli.columns import Columns, class_names
 from losscli.errors import InputError, UsageError
-from losscli.request import Request
+from losscli.request import LABEL_KIND, Request
 
 SUM_TOLERANCE = 1e-6
 
@@ -165,7 +165,7 @@ def layout(req: Request, cols: Columns, schema, path: str) -> Layout:
     prob_cols = cols.probs or cols.logits
     target_text = bool(cols.target) and is_text(schema.field(cols.target).type)
     out = Layout()
-    if target_text and (req.target_kind not in (None, "categorical")
+    if target_text and (req.target_kind not in (None, LABEL_KIND)
                         or (cols.pred and not cols.soft)):
         # a numeric kind was asked for, or a point prediction of a numeric target: the
         # target is read as numbers, and its first text value is the error
@@ -173,7 +173,7 @@ def layout(req: Request, cols: Columns, schema, path: str) -> Layout:
         out.labels = False
     else:
         out.labels = bool(cols.target) and not cols.soft and (
-            target_text or len(prob_cols) >= 2 or req.target_kind == "categorical")
+            target_text or len(prob_cols) >= 2 or req.target_kind == LABEL_KIND)
     out.soft = bool(cols.soft)
     out.classes = class_names(prob_cols) if len(prob_cols) >= 2 else []
     if cols.soft:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from losscli.errors import InputError, UsageError
 from losscli.noise import FAMILIES
 from losscli.noise.support import COUNTS, POSITIVE, REAL, UNIT_CLOSED, Support
+from losscli.request import LABEL_KIND, SOFT_LABEL_KINDS
 
 DESCRIPTIONS = dict(
     binary="every value in {0, 1}",
@@ -18,7 +19,7 @@ DESCRIPTIONS = dict(
     soft_binary="soft labels for P(y = 1)",
     soft_categorical="soft label vectors",
 )
-LABEL_KINDS = ("categorical", "soft_categorical", "soft_binary")  # targets that are not numbers
+LABEL_KINDS = (LABEL_KIND, *SOFT_LABEL_KINDS)  # targets that are not numbers
 # target kinds on which a discrete family competes, so continuous ones are discretised
 COUNTING_KINDS = ("binary", "count", "integer")
 # what a kind demands of every value, for checking --target-kind against the data

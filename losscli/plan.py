@@ -34,7 +34,7 @@ from losscli.noise.base import ContinuousFamily, Params
 from losscli.noise.discretised import Discretised
 from losscli.noise.support import Support, integral
 from losscli.reduce import First, Moments, Sample, Sum, ValueCounts, wsum
-from losscli.request import DEFAULT_FIT_ROWS, Request
+from losscli.request import DEFAULT_FIT_ROWS, LABEL_KIND, Request
 
 SAMPLE_SEED = 20261125
 BLOCK = 1 << 16  # rows per block inside a batch: keeps each model's temporaries small
@@ -436,7 +436,7 @@ def detect_kind(run: Run) -> str:
         return "soft_binary" if run.layout.classes == [] and len(run.cols.soft) == 1 \
             else "soft_categorical"
     if run.layout.labels:
-        return "categorical"
+        return LABEL_KIND
     if scan.binary:
         return "binary"
     if scan.integral:

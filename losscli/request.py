@@ -10,6 +10,8 @@ FAMILY_NAMES = (
     "gaussian", "laplace", "student_t", "bernoulli", "categorical",
     "poisson", "negative_binomial", "gamma", "lognormal", "beta",
 )
+# the target kinds whose values are not numbers: class labels, and soft labels
+LABEL_KIND, SOFT_LABEL_KINDS = "categorical", ("soft_categorical", "soft_binary")
 TARGET_KINDS = (
     "binary", "categorical", "count", "integer", "proportion", "positive", "real",
     "soft_binary", "soft_categorical",
