@@ -1,16 +1,17 @@
 """losscli: audit the choice of loss function as the choice of a noise model.
 
 The Python API (imported on first use, so that the command line starts fast):
-`losscli.evaluate(data, ...)`, `losscli.compare_noise_models(data, ...)` and
-`losscli.families()` return a `Report`; errors raise `InputError` or `UsageError`.
+`losscli.evaluate(data, ...)`, `losscli.compare_noise_models(data, ...)`,
+`losscli.diagnose(data, ...)` and `losscli.families()`; the first three return a
+`Report`; errors raise `InputError` or `UsageError`.
 """
 
 from losscli.errors import InputError, UsageError
 
 __version__ = "0.1.0"
-__all__ = ["InputError", "Report", "UsageError", "compare_noise_models", "evaluate",
-           "families"]
-_API = ("evaluate", "compare_noise_models", "families", "Report")
+__all__ = ["InputError", "Report", "UsageError", "compare_noise_models", "diagnose",
+           "evaluate", "families"]
+_API = ("evaluate", "compare_noise_models", "diagnose", "families", "Report")
 
 
 def __getattr__(name: str):

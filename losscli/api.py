@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from losscli import compare, kinds, plan, report
+from losscli import compare, diagnostics, kinds, plan, report
 from losscli.engines import open_engine
 from losscli.errors import NUMERIC_ERRORS, FitError, InputError, UsageError, numeric_reason
 from losscli.noise import FAMILIES
@@ -62,9 +62,23 @@ def _input(run: plan.Run, extra_clipped: int) -> dict:
     }
 
 
+def diagnose(req: Request, progress: Progress = _noop) -> dict:
+    """Evaluate's output with every model diagnosed; with `best`, compare's output with
+    the best model diagnosed (SPEC §7.1)."""
+    return (compare_noise_models if req.best else evaluate)(req, progress)
+
+
+def _check_plot(req: Request) -> None:
+    if req.plot is not None:
+        from losscli import plots
+
+        plots.require()
+
+
 def evaluate(req: Request, progress: Progress = _noop) -> dict:
     """Score predictions (or the targets alone) under one or more families."""
     _check_families(req.families)
+    _check_plot(req)
     with open_engine(req.engine, req.scheduler, req.workers) as engine:
         return _evaluate(req, plan.open_run(req, progress, engine), progress)
 
@@ -89,11 +103,13 @@ def _evaluate(req: Request, run: plan.Run, progress: Progress) -> dict:
     scores, splan = plan.score(run, models, pairs=False)
     entropies = plan.Entropies(run)
     out = []
+    results = []
     for i, model in enumerate(models):
         try:
             res = result(run, i, scores, splan, entropies)
         except FitError as exc:
             raise InputError(f"{model.name}: {exc}", file=plan._file_of(run)) from None
+        results.append(res)
         if not model.family.discrete and kind in kinds.COUNTING_KINDS:
             warnings.append(
                 f"{model.name} is scored by its density on integer targets: its nll is not "
@@ -105,8 +121,13 @@ def _evaluate(req: Request, run: plan.Run, progress: Progress) -> dict:
         warnings.append("the families are scored on different base measures (counting and "
                         "lebesgue): their nll are not comparable; compare-noise-models "
                         "discretises the continuous ones")
+    if req.diagnosing:
+        progress("diagnosing")
+        for o, d in zip(out, diagnostics.diagnose(run, models, results, req, warnings),
+                        strict=True):
+            o["diagnostics"] = d
     return report.build(
-        "evaluate", _input(run, scores.clipped), kind,
+        req.command, _input(run, scores.clipped), kind,
         "conditional" if run.conditional else "marginal",
         measures.pop() if len(measures) == 1 else "mixed", req.unit, out, warnings)
 
@@ -114,6 +135,7 @@ def _evaluate(req: Request, run: plan.Run, progress: Progress) -> dict:
 def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
     """Fit every applicable family, rank them, test the differences, recommend a loss."""
     _check_families(req.families)
+    _check_plot(req)
     with open_engine(req.engine, req.scheduler, req.workers) as engine:
         return _compare(req, plan.open_run(req, progress, engine), progress)
 
@@ -170,8 +192,23 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
         })
         for i, s in enumerate(ranked)
     ]
+    if req.diagnosing:
+        progress("diagnosing")
+        chosen = [i for i, s in enumerate(ranked)
+                  if (s.model.name in req.families and not req.best) or i == 0]
+        found = diagnostics.diagnose(run, [ranked[i].model for i in chosen],
+                                     [ranked[i].result for i in chosen], req, warnings)
+        for o in out:
+            o["diagnostics"] = None
+        for i, d in zip(chosen, found, strict=True):
+            out[i]["diagnostics"] = d
+        if req.plot:
+            from losscli import plots
+
+            picture = plots.cross_entropy_plot(req.plot, out, best.result.family, req.unit)
+            out[0]["diagnostics"]["plots"].append(picture)
     return report.build(
-        "compare-noise-models", _input(run, scores.clipped), kind,
+        req.command, _input(run, scores.clipped), kind,
         "conditional" if run.conditional else "marginal",
         "counting" if counting or all(s.family.discrete for s in scored) else "lebesgue",
         req.unit, out, warnings,

@@ -116,6 +116,21 @@ ColorOpt = Annotated[Literal["auto", "always", "never"], typer.Option(
     "--color", help="Colour in tables: auto follows the terminal and NO_COLOR.")]
 CriterionOpt = Annotated[Literal["aic", "bic", "nll"], typer.Option(
     "--criterion", help="Ranking criterion.")]
+DiagnosticsOpt = Annotated[bool, typer.Option(
+    "--diagnostics", help="Does the model fit, and where not: PIT, dispersion, zero and "
+    "calibration tests, the loss decomposed (CORP), rootogram, reliability bins.")]
+SeedOpt = Annotated[int, typer.Option(
+    "--seed", metavar="N", help="Seeds the randomised PIT of the qq and residuals pictures "
+    "and the samples taken beyond --fit-rows; no other number depends on it.")]
+PlotOpt = Annotated[str | None, typer.Option(
+    "--plot", metavar="DIR", help="Write the diagnostic pictures (PNG) into DIR; implies "
+    "--diagnostics and needs losscli[plot].")]
+CorpOpt = Annotated[int, typer.Option(
+    "--corp-max-unique", metavar="N", min=1, help="Distinct predictions the decomposition "
+    "recalibrates exactly; beyond, it pools them into 65,536 equal-count bins.")]
+BestOpt = Annotated[bool, typer.Option(
+    "--best", help="Compare the noise models (compare-noise-models' output) and diagnose "
+    "the best one.")]
 
 
 
@@ -151,7 +166,8 @@ def _run(command: str, fmt: str, output: str | None, color: str, fields: dict) -
             stages.append((label, time.perf_counter()))
             status(label)
 
-        run = api.evaluate if command == "evaluate" else api.compare_noise_models
+        run = {"evaluate": api.evaluate, "diagnose": api.diagnose}.get(
+            command, api.compare_noise_models)
         rep = run(req, progress)
     stages.append(("output", time.perf_counter()))
     _emit(rep, fmt, output, color)
@@ -232,6 +248,8 @@ def evaluate(
     renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
     batch_rows: BatchRowsOpt = None, engine: EngineOpt = "local",
     workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
+    diagnostics: DiagnosticsOpt = False, seed: SeedOpt = 0, plot: PlotOpt = None,
+    corp_max_unique: CorpOpt = 2_000_000,
 ) -> None:
     """Score predictions under a noise model: cross-entropy = entropy + KL.
 
@@ -253,6 +271,8 @@ def compare_noise_models(
     eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False, renormalize: RenormOpt = False,
     fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS), batch_rows: BatchRowsOpt = None,
     engine: EngineOpt = "local", workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
+    diagnostics: DiagnosticsOpt = False, seed: SeedOpt = 0, plot: PlotOpt = None,
+    corp_max_unique: CorpOpt = 2_000_000,
 ) -> None:
     """Fit every applicable noise model, rank them, test the differences, recommend a loss.
 
@@ -261,8 +281,33 @@ def compare_noise_models(
     _run("compare-noise-models", **_fields(locals()))
 
 
+def diagnose(
+    file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
+    logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
+    no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
+    delimiter: DelimiterOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
+    best: BestOpt = False, criterion: CriterionOpt = "aic", alpha: AlphaOpt = 0.05,
+    unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
+    color: ColorOpt = "auto", eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
+    renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
+    batch_rows: BatchRowsOpt = None, engine: EngineOpt = "local",
+    workers: WorkersOpt = None, scheduler: SchedulerOpt = None, seed: SeedOpt = 0,
+    plot: PlotOpt = None, corp_max_unique: CorpOpt = 2_000_000,
+) -> None:
+    """Does the noise model fit, and where not? PIT, tests, the loss decomposed.
+
+    Diagnoses the family evaluate would choose (or each -f); with --best, the best of
+    compare-noise-models. Nothing is simulated: every number comes from the family's
+    c.d.f. at the fitted parameters.
+
+    Example: losscli diagnose counts.csv -f negative_binomial --plot figures/
+    """
+    _run("diagnose", **_fields(locals()))
+
+
 app.command()(evaluate)
 app.command("compare-noise-models")(compare_noise_models)
+app.command()(diagnose)
 
 
 @app.command()

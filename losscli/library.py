@@ -147,7 +147,9 @@ def _request(command: str, data: Any, *, target=None, pred=None, probs=None, log
              delimiter=None,
              target_kind=None, unit="nats", criterion="aic", alpha=0.05, eps=DEFAULT_EPS,
              strict=False, renormalize=False, fit_rows: int | str | None = DEFAULT_FIT_ROWS,
-             batch_rows=None, engine="local", workers=None, scheduler=None) -> Request:
+             batch_rows=None, engine="local", workers=None, scheduler=None,
+             diagnostics=False, best=False, seed=0, plot=None,
+             corp_max_unique=2_000_000) -> Request:
     if isinstance(fit_rows, str):
         from losscli.request import parse_fit_rows
 
@@ -160,7 +162,9 @@ def _request(command: str, data: Any, *, target=None, pred=None, probs=None, log
         target_kind=target_kind, unit=unit, criterion=criterion, alpha=alpha, eps=eps,
         strict=strict,
         renormalize=renormalize, fit_rows=fit_rows, batch_rows=batch_rows,
-        engine="dask" if scheduler else engine, workers=workers, scheduler=scheduler)
+        engine="dask" if scheduler else engine, workers=workers, scheduler=scheduler,
+        diagnostics=diagnostics, best=best, seed=seed,
+        plot=None if plot is None else str(plot), corp_max_unique=corp_max_unique)
 
 
 def _run(command: str, data: Any, options: dict) -> Report:
@@ -168,7 +172,8 @@ def _run(command: str, data: Any, options: dict) -> Report:
 
     req = _request(command, data, **options)
     try:
-        run = api.evaluate if command == "evaluate" else api.compare_noise_models
+        run = {"evaluate": api.evaluate, "diagnose": api.diagnose}.get(
+            command, api.compare_noise_models)
         return Report(run(req))
     finally:
         if isinstance(req.path, sources.Spooled):  # data in memory: its spooled copy
@@ -183,6 +188,12 @@ def evaluate(data: Any, **options: Any) -> Report:
 def compare_noise_models(data: Any, **options: Any) -> Report:
     """Fit every applicable family, rank them, test the differences, recommend a loss."""
     return _run("compare-noise-models", data, options)
+
+
+def diagnose(data: Any, **options: Any) -> Report:
+    """Does the model fit, and where not: evaluate's report with every model diagnosed
+    (`best=True`: compare's, the best model diagnosed); `plot=DIR` writes the pictures."""
+    return _run("diagnose", data, options)
 
 
 def families() -> list[dict]:

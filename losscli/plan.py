@@ -72,6 +72,7 @@ class ScanSpec:
     fit_modes: tuple[bool, ...]  # conditional and/or marginal statistics
     fit_rows: int
     cutoff: int | None = None  # the sample's key cutoff (Sample.cutoff_for)
+    seed: int = SAMPLE_SEED  # the sample's (shifted by --seed)
 
 
 class Scan:
@@ -101,7 +102,7 @@ class Scan:
         self.beyond_half = False  # some |y − ŷ| > ½
         self.soft_entropy = Sum()
         self.stats: dict[tuple[str, bool], Moments] = {}
-        self.sample = Sample(run.fit_rows, SAMPLE_SEED, run.cutoff)
+        self.sample = Sample(run.fit_rows, run.seed, run.cutoff)
 
     def update(self, b: Batch) -> Scan:
         run = self.run
@@ -351,7 +352,7 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
               engine=engine or local.ENGINE)
     spec = ScanSpec(labels=lay.labels, supports=tuple(run.supports),
                     prototypes=prototypes, fit_modes=run.fit_modes, fit_rows=run.fit_rows,
-                    cutoff=_cutoff(run.fit_rows, inp))
+                    cutoff=_cutoff(run.fit_rows, inp), seed=SAMPLE_SEED + req.seed)
     scan = run.reduce(lambda: Scan(spec), "reading and checking")
     if not scan.sample.exact:  # too many rows dropped for the cutoff: read it again
         spec = replace(spec, cutoff=None)

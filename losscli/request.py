@@ -33,7 +33,7 @@ DEFAULT_EPS = 2.220446049250313e-16  # float64 machine epsilon (numpy stays out 
 
 @dataclass(frozen=True)
 class Request:
-    command: str  # "evaluate" | "compare-noise-models"
+    command: str  # "evaluate" | "compare-noise-models" | "diagnose"
     # one path, several read as one data set, or data in memory (sources.Spooled)
     path: object
     target: str | None = None
@@ -58,6 +58,17 @@ class Request:
     engine: str = "local"  # "local" | "dask"
     workers: int | None = None  # dask: LocalCluster worker processes (None: one per core)
     scheduler: str | None = None  # dask: a running scheduler's address (implies dask)
+    # diagnostics (SPEC §7): attach them (evaluate: every model; compare: the best, or each
+    # -f family); `diagnose --best` diagnoses the best of a comparison
+    diagnostics: bool = False
+    best: bool = False
+    seed: int = 0  # the randomised PIT of the pictures, and the samples beyond --fit-rows
+    plot: str | None = None  # write the pictures into this directory (implies diagnostics)
+    corp_max_unique: int = 2_000_000  # distinct predictions before the CORP pools them
+
+    @property
+    def diagnosing(self) -> bool:
+        return self.diagnostics or self.plot is not None or self.command == "diagnose"
 
     @property
     def paths(self) -> tuple[str, ...]:

@@ -20,7 +20,8 @@ SAMPLES = ROOT / "sample_data"
 
 def run_api(command: str, path, **kw) -> dict:
     req = Request(command=command, path=path if isinstance(path, tuple) else str(path), **kw)
-    fn = api.evaluate if command == "evaluate" else api.compare_noise_models
+    fn = {"evaluate": api.evaluate, "diagnose": api.diagnose}.get(command,
+                                                                  api.compare_noise_models)
     rep = fn(req)
     # what the CLI prints must be strict JSON
     json.loads(json.dumps(rep, allow_nan=False))

@@ -157,6 +157,61 @@ class Family:
         """The equivalent frozen scipy.stats distribution (a test oracle; never hot)."""
         raise NotImplementedError
 
+    # -- diagnostics (SPEC §7): what the family declares, read by losscli.diagnostics
+    # the PIT: "exact" u = F(y), or "nonrandomized" (a row spread over [F(y−1), F(y)])
+    pit_method: ClassVar[str | None] = None
+    # the loss decomposed (CORP): "nll" (the family's own, with its nuisance refitted),
+    # "squared_error" (its loss is not a consistent score of ŷ), "top_label_log_loss"
+    decomposition: ClassVar[str | None] = "squared_error"
+    recalibration: ClassVar[str] = "mean"  # the functional the isotonic regression fits
+    calibration: ClassVar[bool] = False  # ŷ (or log ŷ, `transform`) is a mean: Σw(t − ŷ)
+    probability_forecast: ClassVar[bool] = False  # Spiegelhalter, reliability bins
+    dispersion_test: ClassVar[str | None] = None  # "dean" (poisson) | "pearson"
+    zero_test: ClassVar[bool] = False  # observed against expected zeros
+    rootogram: ClassVar[bool] = False
+
+    def pit_interval(self, y: np.ndarray, pred: Any, params: Params
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """(l, r): the PIT of each row is uniform on [l, r] (l = r for a density)."""
+        raise NotImplementedError
+
+    def forecast(self, y: np.ndarray, pred: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(f, t): the forecast each row's prediction makes and the observation it
+        forecasts, on the scale the recalibration and calibration tests use (ŷ and y)."""
+        yhat = self.point_prediction(pred)
+        return np.broadcast_to(np.asarray(yhat, dtype=np.float64), np.shape(y)), y
+
+    def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
+        """Var(t) under the model at forecast f (on the scale of `forecast`)."""
+        raise NotImplementedError
+
+    def zero_probability(self, pred: Any, params: Params) -> np.ndarray:
+        """P(Y = 0 | ŷ, φ)."""
+        return np.exp(self.loglik(np.zeros(np.shape(pred)), pred, params))
+
+    def cdf(self, k: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """F(k) = P(Y ≤ k) at integers k (discrete families)."""
+        raise NotImplementedError
+
+    def pmf_recurrence(self, pred: Any, params: Params) -> tuple[np.ndarray, np.ndarray, Any]:
+        """(p₀, s, a): P(Y = 0) per row, and P(Y = k) = P(Y = k − 1) · a(k) · s with a per-row
+        s and a scalar a(k) (discrete families with a rootogram)."""
+        raise NotImplementedError
+
+    def row_terms(self, y: np.ndarray) -> np.ndarray | None:
+        """Per-row terms (k, n) whose weighted sums `recalibrated_score` needs beyond the
+        per-forecast sums of t and t² (a Jacobian, log y!); None when it needs none."""
+        return None
+
+    def recalibrated_score(self, rc: np.ndarray, sw: np.ndarray, mean: np.ndarray,
+                           m2: np.ndarray, terms: np.ndarray, W: float,
+                           counts: Any) -> float:
+        """The mean nll (nats) of the recalibrated forecasts rc, one per group of tied
+        forecasts whose t have weight sw, weighted mean `mean` and Σw(t − mean)² = m2, the
+        nuisance refitted to them; `terms` are the weighted sums of `row_terms` and
+        counts the target's (values, weights) when it is integral."""
+        raise NotImplementedError
+
 
 class ContinuousFamily(Family):
     """A family with a density; on integer targets it is scored on unit intervals."""
@@ -165,6 +220,15 @@ class ContinuousFamily(Family):
     # the generic discretised fit (Brent, or two parabola steps from a pilot) stops near
     # 1e-6 relative: its result is polished (a family with its own Newton fit says True)
     counting_fit_precise: ClassVar[bool] = False
+
+    pit_method = "exact"
+
+    def pit_interval(self, y: np.ndarray, pred: Any, params: Params
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """u = F(y | ŷ, φ), exact."""
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            u = np.exp(self.logcdf(y, pred, params))
+        return u, u
 
     def logcdf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         raise NotImplementedError

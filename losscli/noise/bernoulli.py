@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import special
 
 from losscli.noise.base import Family, Frameworks, Params
 from losscli.noise.sums import wmean
@@ -15,6 +16,14 @@ def soft_loglik(target: np.ndarray, logq: np.ndarray) -> np.ndarray:
     """Σ_k t_k log q_k over axis 0, with 0 · log 0 = 0 (a class of no mass costs nothing)."""
     with np.errstate(invalid="ignore"):
         return np.where(target > 0.0, target * logq, 0.0).sum(axis=0)
+
+
+def log_loss_score(p: np.ndarray, sw: np.ndarray, mean: np.ndarray, W: float) -> float:
+    """−Σ [Σwy · log p + Σw(1 − y) · log(1 − p)] / W over groups of forecast p (soft labels
+    too: it is then their cross-entropy); a group whose y are all 0 (or 1) at p = 0 (or 1)
+    costs 0."""
+    st = sw * mean
+    return float(-(special.xlogy(st, p) + special.xlogy(sw - st, 1.0 - p)).sum() / W)
 
 
 class Bernoulli(Family):
@@ -62,6 +71,29 @@ class Bernoulli(Family):
 
     def fit_from_stats(self, stats: Any, conditional: bool) -> Params:
         return {"p": float(stats.mean[0])}
+
+    # diagnostics
+    pit_method = "nonrandomized"
+    decomposition = "nll"
+    calibration = True
+    probability_forecast = True
+
+    def pit_interval(self, y: np.ndarray, pred: Any, params: Params
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """[F(y − 1), F(y)] with F(0) = 1 − p: [0, 1 − p] for y = 0, [1 − p, 1] for y = 1."""
+        q0 = np.broadcast_to(np.exp(pred[0]), np.shape(y))
+        one = y >= 1.0
+        return np.where(one, q0, 0.0), np.where(one, 1.0, q0)
+
+    def forecast(self, y: np.ndarray, pred: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(p, y)."""
+        return np.broadcast_to(np.exp(pred[1]), np.shape(y)), y
+
+    def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
+        return f * (1.0 - f)
+
+    def recalibrated_score(self, rc, sw, mean, m2, terms, W, value_counts) -> float:
+        return log_loss_score(rc, sw, mean, W)
 
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats

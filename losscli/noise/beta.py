@@ -163,6 +163,12 @@ class Beta(ContinuousFamily):
         phi = params["precision"]
         return _log_betainc(pred * phi, (1.0 - pred) * phi, x, upper=True)
 
+    # diagnostics: its nll is not a consistent score of the mean (squared error is)
+    calibration = True
+
+    def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
+        return f * (1.0 - f) / (1.0 + float(params["precision"]))
+
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats
 

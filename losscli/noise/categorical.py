@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from losscli.noise.base import Family, Frameworks, Params
-from losscli.noise.bernoulli import soft_loglik
+from losscli.noise.bernoulli import log_loss_score, soft_loglik
 from losscli.noise.support import UNIT_CLOSED
 
 
@@ -74,6 +74,26 @@ class Categorical(Family):
 
     def fit_from_stats(self, stats: Any, conditional: bool) -> Params:
         return {c: float(p) for c, p in zip(self.classes, stats.mean, strict=True)}
+
+    # diagnostics: the top label (the most probable class, the first on ties)
+    decomposition = "top_label_log_loss"
+    calibration = True
+    probability_forecast = True
+
+    def forecast(self, y: np.ndarray, pred: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(p, t): the top probability and whether the label is its class."""
+        top = np.argmax(pred, axis=0)
+        p = np.exp(np.take_along_axis(pred, top[None, :], axis=0)[0])
+        n = np.shape(y)[-1]
+        p = np.broadcast_to(p, (n,))
+        correct = (y == np.broadcast_to(top, (n,))).astype(np.float64)
+        return p, correct
+
+    def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
+        return f * (1.0 - f)
+
+    def recalibrated_score(self, rc, sw, mean, m2, terms, W, value_counts) -> float:
+        return log_loss_score(rc, sw, mean, W)
 
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats

@@ -210,6 +210,35 @@ class Gamma(ContinuousFamily):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return quadrature.evaluate(y.size, block, fallback)[0]
 
+    # diagnostics
+    decomposition = "nll"
+    calibration = True
+
+    def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
+        return f * f / float(params["shape"])
+
+    def row_terms(self, y: np.ndarray) -> np.ndarray:
+        return np.log(y)[None, :]
+
+    def recalibrated_score(self, rc, sw, mean, m2, terms, W, value_counts) -> float:
+        """k(d + 1) − k log k + log Γ(k) + Σw log y / W, where d is the mean half gamma
+        deviance log(μ/y) + y/μ − 1 at μ = rc and the shape k solves log k − ψ(k) = d."""
+        from scipy import optimize
+
+        logy = float(terms[0]) / W
+        d = -logy + float((sw * np.log(rc)).sum() / W) + float((sw * mean / rc).sum() / W) - 1.0
+        if not d > 0.0:
+            return math.nan
+
+        def g(t: float) -> float:
+            k = math.exp(t)
+            return math.log(k) - float(special.digamma(k)) - d
+
+        lo, hi = -40.0, 40.0
+        t = optimize.brentq(g, lo, hi, xtol=1e-14, rtol=1e-15)
+        k = math.exp(t)
+        return k * (d + 1.0) - k * math.log(k) + math.lgamma(k) + logy
+
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats
 

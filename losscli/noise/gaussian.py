@@ -17,6 +17,11 @@ from losscli.noise.support import REAL
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
+def normal_score(s: float) -> float:
+    """The mean Gaussian nll at the MLE σ² = s (the mean squared residual)."""
+    return 0.5 * math.log(2.0 * math.pi * s) + 0.5 if s > 0.0 else math.nan
+
+
 class Gaussian(ContinuousFamily):
     """y ~ N(μ, σ²), μ = ŷ (the mean).
 
@@ -147,6 +152,17 @@ class Gaussian(ContinuousFamily):
 
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return quadrature.evaluate(y.size, block, fallback)[0]
+
+    # diagnostics
+    decomposition = "nll"
+    calibration = True
+
+    def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
+        return np.full(np.shape(f), float(params["sigma"]) ** 2)
+
+    def recalibrated_score(self, rc, sw, mean, m2, terms, W, value_counts) -> float:
+        """½ log(2π s) + ½ with s = Σw(y − rc)²/W, σ refitted."""
+        return normal_score((m2 + sw * (mean - rc) ** 2).sum() / W)
 
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats

@@ -201,6 +201,10 @@ class Laplace(ContinuousFamily):
             out[inside] = _log_inside(r[inside], b)
         return out
 
+    # diagnostics: the median is recalibrated by isotonic median regression
+    decomposition = "nll"
+    recalibration = "median"
+
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats
 

@@ -11,7 +11,7 @@ from scipy import special
 from losscli.errors import FitError
 from losscli.noise import quadrature
 from losscli.noise.base import ContinuousFamily, Params
-from losscli.noise.gaussian import Gaussian, normal_bound, normal_log_interval
+from losscli.noise.gaussian import Gaussian, normal_bound, normal_log_interval, normal_score
 from losscli.noise.sums import total_weight, wmean, wsum
 from losscli.noise.support import POSITIVE
 
@@ -177,6 +177,25 @@ class LogNormal(ContinuousFamily):
 
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return quadrature.evaluate(y.size, block, fallback)[0]
+
+    # diagnostics: on the log scale
+    decomposition = "nll"
+    calibration = True
+
+    def forecast(self, y: np.ndarray, pred: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(log ŷ, log y): the median's log is the mean of log y."""
+        return np.broadcast_to(np.log(np.asarray(pred, dtype=np.float64)), np.shape(y)), \
+            np.log(y)
+
+    def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
+        return np.full(np.shape(f), float(params["sigma"]) ** 2)
+
+    def row_terms(self, y: np.ndarray) -> np.ndarray:
+        return np.log(y)[None, :]
+
+    def recalibrated_score(self, rc, sw, mean, m2, terms, W, value_counts) -> float:
+        """The Gaussian score of log y, plus the Jacobian Σw log y / W."""
+        return normal_score((m2 + sw * (mean - rc) ** 2).sum() / W) + float(terms[0]) / W
 
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats

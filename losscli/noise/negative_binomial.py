@@ -98,6 +98,76 @@ class NegativeBinomial(Family):
     def fit_warnings(self, params: Params) -> list[str]:
         return [POISSON_LIMIT] if params["alpha"] == 0.0 else []
 
+    # diagnostics
+    pit_method = "nonrandomized"
+    decomposition = "nll"
+    calibration = True
+    dispersion_test = "pearson"
+    zero_test = True
+    rootogram = True
+
+    def cdf(self, k: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """P(Y ≤ k) = I_p(r, k + 1), p = 1/(1 + αμ) (Poisson's at α = 0; 0 for k < 0)."""
+        alpha = float(params["alpha"])
+        k = np.asarray(k, dtype=np.float64)
+        if alpha == 0.0:
+            f = special.pdtr(np.maximum(k, 0.0), pred)
+        else:
+            p = 1.0 / (1.0 + alpha * np.asarray(pred, dtype=np.float64))
+            f = special.betainc(1.0 / alpha, np.maximum(k, 0.0) + 1.0, p)
+        return np.where(k < 0, 0.0, f)
+
+    def pit_interval(self, y: np.ndarray, pred: Any, params: Params
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """[F(y − 1), F(y)]."""
+        return self.cdf(y - 1.0, pred, params), self.cdf(y, pred, params)
+
+    def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
+        return f + float(params["alpha"]) * f * f
+
+    def zero_probability(self, pred: Any, params: Params) -> np.ndarray:
+        """(1 + αμ)^(−1/α), e^(−μ) at α = 0."""
+        alpha = float(params["alpha"])
+        mu = np.asarray(pred, dtype=np.float64)
+        if alpha == 0.0:
+            return np.exp(-mu)
+        return np.exp(-np.log1p(alpha * mu) / alpha)
+
+    def pmf_recurrence(self, pred: Any, params: Params) -> tuple[np.ndarray, np.ndarray, Any]:
+        """P(Y = 0) = (1 + αμ)^(−r), P(Y = k) = P(Y = k − 1) · (k − 1 + r)/k · αμ/(1 + αμ)
+        (Poisson's at α = 0)."""
+        alpha = float(params["alpha"])
+        mu = np.asarray(pred, dtype=np.float64)
+        if alpha == 0.0:
+            return np.exp(-mu), mu, lambda k: 1.0 / k
+        r = 1.0 / alpha
+        am = alpha * mu
+        return np.exp(-np.log1p(am) * r), am / (1.0 + am), lambda k: (k - 1.0 + r) / k
+
+    def recalibrated_score(self, rc, sw, mean, m2, terms, W, value_counts) -> float:
+        """min over α of the mean NB nll at the means rc: Σ_k c_k [A(k, α) − log k!] from
+        the target's value counts, plus per group Σwy·log μ − (Σwy + r Σw)·log(1 + αμ)."""
+        from scipy import optimize
+
+        if value_counts is None:
+            return math.nan
+        values, counts = value_counts
+        st = sw * mean
+        fact = float(np.dot(counts, gammaln_int(values)))
+        base = special.xlogy(st, rc).sum()
+
+        def nll(theta: float) -> float:
+            if theta == -math.inf:
+                return float((fact - base + (sw * rc).sum()) / W)
+            alpha = math.exp(theta)
+            ll = float(np.dot(counts, log_rising(values, alpha))) - fact + base
+            ll -= float(((st + sw / alpha) * np.log1p(alpha * rc)).sum())
+            return -ll / W
+
+        res = optimize.minimize_scalar(nll, bounds=(-25.0, math.log(ALPHA_MAX) / 2),
+                                       method="bounded", options={"xatol": 1e-10})
+        return min(float(res.fun), nll(-math.inf))
+
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats
 

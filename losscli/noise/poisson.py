@@ -59,6 +59,43 @@ class Poisson(Family):
         """The Poisson unit deviance 2 [y log(y/μ) − y + μ]."""
         return 2.0 * (special.xlogy(y, y) - special.xlogy(y, mu) - y + mu)
 
+    # diagnostics
+    pit_method = "nonrandomized"
+    decomposition = "nll"
+    calibration = True
+    dispersion_test = "dean"
+    zero_test = True
+    rootogram = True
+
+    def cdf(self, k: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """P(Y ≤ k) = Q(k + 1, μ), the regularised upper incomplete gamma (0 for k < 0)."""
+        k = np.asarray(k, dtype=np.float64)
+        return np.where(k < 0, 0.0, special.pdtr(np.maximum(k, 0.0), pred))
+
+    def pit_interval(self, y: np.ndarray, pred: Any, params: Params
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """[F(y − 1), F(y)]."""
+        return self.cdf(y - 1.0, pred, params), self.cdf(y, pred, params)
+
+    def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
+        return f
+
+    def zero_probability(self, pred: Any, params: Params) -> np.ndarray:
+        return np.exp(-np.asarray(pred, dtype=np.float64))
+
+    def pmf_recurrence(self, pred: Any, params: Params) -> tuple[np.ndarray, np.ndarray, Any]:
+        """P(Y = 0) = e^(−μ), P(Y = k) = P(Y = k − 1) · μ/k."""
+        mu = np.asarray(pred, dtype=np.float64)
+        return np.exp(-mu), mu, lambda k: 1.0 / k
+
+    def row_terms(self, y: np.ndarray) -> np.ndarray:
+        return gammaln_int(y)[None, :]
+
+    def recalibrated_score(self, rc, sw, mean, m2, terms, W, value_counts) -> float:
+        """−Σ [Σwy · log μ − Σw · μ] + Σw log y!, over W."""
+        st = sw * mean
+        return float((-(special.xlogy(st, rc) - sw * rc).sum() + terms[0]) / W)
+
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats
 

@@ -1,0 +1,417 @@
+"""Does the chosen noise model fit, and where not (SPEC §7).
+
+Everything comes from the family's c.d.f. or p.m.f. at the fitted parameters, nothing
+is simulated: one more pass over the data (`state.Diagnose`, or the value counts in
+marginal mode on integer targets) reduces fixed-size sums for every diagnosed model, and
+`finish` turns them into the JSON object `diagnostics`: the PIT histogram and coverage,
+the tests, the loss decomposed by isotonic recalibration (CORP), the rootogram, the
+reliability bins and the slices by prediction.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from losscli.batches import Batch
+from losscli.diagnostics import checks, pit
+from losscli.diagnostics.groups import (
+    equal_count_edges,
+    expanded_percentiles,
+    isotonic_median,
+    quantile_bins,
+)
+from losscli.diagnostics.state import Diagnose, DiagPlan, ModelSpec
+
+LN2 = math.log(2.0)
+CORP_BINS = 65_536
+DEFAULT_MAX_UNIQUE = 2_000_000
+ROOTOGRAM_MAX = 100
+MEDIAN_ROWS = 100_000  # rows the isotonic median regression (laplace's CORP) runs on
+
+
+def specs(run, models: list, req) -> list[ModelSpec]:
+    """What the pass computes for each model, read from what its family declares."""
+    out = []
+    n = run.n
+    exact_rows = run.req.fit_rows is None or n <= (run.fit_rows or 0)
+    for model in models:
+        fam = model.family
+        cond = model.conditional
+        soft = soft_labels(run, fam)
+        sums: list[str] = ["w"]
+        has_pit = fam.pit_method is not None and not soft
+        exact_pit = has_pit and fam.pit_method == "exact"
+        if has_pit and exact_pit:
+            sums.append("tail")
+        if not soft:
+            if fam.calibration and cond:
+                sums += ["res", "var"]
+            if fam.dispersion_test == "dean":
+                sums += ["f", "f2", "t", "r2", "dean_c", "pearson_f"]
+            elif fam.dispersion_test == "pearson":
+                sums += ["pearson_v"]
+            if fam.zero_test:
+                sums += ["zeros", "p0", "p0v", "p0f", "f"]
+            if fam.probability_forecast and cond:
+                sums += ["sp"] + ["spv"]
+        decomposition = fam.decomposition if cond else None
+        if decomposition == "top_label_log_loss" and soft:
+            decomposition = None
+        if decomposition == "top_label_log_loss":
+            sums.append("logloss")
+        if decomposition == "squared_error":
+            sums.append("r2")
+        extra = ("yhat", "yshow") + (("pit_lo", "pit_hi") if has_pit else ()) \
+            + (("disp",) if fam.dispersion_test is not None and not soft else ())
+        top = None
+        if fam.rootogram and run.value_counts is not None:
+            top = rootogram_top(*run.value_counts)
+        seed = req.seed if req.plot else None
+        out.append(ModelSpec(
+            model=model, sums=tuple(dict.fromkeys(sums)), pit=has_pit, exact_pit=exact_pit,
+            keep_pit=exact_pit and exact_rows,
+            keep_rows=cond and fam.recalibration == "median" and exact_rows
+            and n <= MEDIAN_ROWS,
+            groups=cond and (decomposition is not None or not soft),
+            group_extra=extra if cond else (),
+            max_unique=req.corp_max_unique,
+            bin_edges=_sample_edges(run, fam, CORP_BINS) if cond else None,
+            rootogram_top=top,
+            n_terms=0 if decomposition != "nll" or fam.row_terms(np.ones(1)) is None
+            else fam.row_terms(np.ones(1)).shape[0],
+            seed=seed if has_pit else None,
+            decile_edges=_sample_edges(run, fam, 10) if (seed is not None and has_pit)
+            else None))
+    return out
+
+
+def soft_labels(run, fam) -> bool:
+    """The target holds soft labels for this family: given as such, or a fractional
+    target in [0, 1] scored by a class-probability family (SPEC §1.5's soft labels)."""
+    return run.layout.soft or (fam.input != "point" and not run.layout.labels
+                               and not run.scan.integral)
+
+
+def rootogram_top(values: np.ndarray, weights: np.ndarray) -> int:
+    """K = min(100, the smallest k with Σw[y ≤ k] ≥ 0.999 W)."""
+    cum = np.cumsum(weights)
+    i = int(np.searchsorted(cum, 0.999 * cum[-1], side="left"))
+    return int(min(ROOTOGRAM_MAX, values[min(i, values.size - 1)]))
+
+
+def _sample_edges(run, fam, bins: int) -> np.ndarray:
+    """Inner edges of `bins` equal-count bins of the forecast, from the seeded sample (or
+    equal-width on [0, 1] for class probabilities, which the sample does not hold)."""
+    s = run.sample
+    if fam.input == "point" and s and "pred" in s:
+        with np.errstate(all="ignore"):
+            f, _ = fam.forecast(s["y"], s["pred"])
+        f = f[np.isfinite(f)]
+        if f.size:
+            return equal_count_edges(f, bins)
+    return np.linspace(0.0, 1.0, bins + 1)[1:-1]
+
+
+def run_pass(run, specs_: list[ModelSpec]) -> Diagnose:
+    """The diagnostics pass (on the value counts in marginal mode on integer targets)."""
+    plan = DiagPlan(specs=specs_, prediction=[run.cols.pred] if run.cols.pred
+                    else list(run.cols.probs or run.cols.logits), eps=run.req.eps)
+    if not run.conditional and run.value_counts is not None:
+        values, weights = run.value_counts
+        from losscli.plan import _file_of
+
+        batch = Batch(file=_file_of(run), offset=0, n_read=values.size,
+                      y=values.astype(np.int64) if run.layout.labels else values, w=weights,
+                      rows_known=False)
+        state = Diagnose(plan)
+        with np.errstate(all="ignore"):
+            state.update(batch)
+        return state
+    return run.reduce(lambda: Diagnose(plan), "diagnosing")
+
+
+# ------------------------------------------------------------------ finishing
+
+
+def diagnose(run, models: list, results: list, req, warnings: list[str]) -> list[dict]:
+    """The `diagnostics` object of each model (results: their ModelResults), after one
+    more pass; with --plot the pictures are written and listed in it."""
+    state = run_pass(run, specs(run, models, req))
+    whole = state.fractional == 0
+    out = []
+    for st, res in zip(state.states, results, strict=True):
+        diag, data = _one(run, st, res, req.unit, whole, warnings)
+        if req.plot:
+            from losscli import plots
+
+            diag["plots"] = plots.model_plots(req.plot, st.spec.model.name, data)
+        out.append(diag)
+    return out
+
+
+def _one(run, st, res, unit: str, whole: bool, warnings: list[str]) -> dict:
+    spec = st.spec
+    model = spec.model
+    fam = model.family
+    name = model.name
+    values = st.sums.value
+    s = {k: float(values[i]) for k, i in spec.index.items()}
+    terms = values[len(spec.sums):]
+    W = s["w"]
+    cond = model.conditional
+    m = 0 if cond else 1
+    exact_null = cond and not fam.nuisance
+    note = warnings.append
+    data: dict[str, Any] = {"unit": unit, "family": name, "pit": None, "qq": None,
+                            "reliability": None, "rootogram": None, "residuals": None}
+    out: dict[str, Any] = {"pit": None, "tests": [], "decomposition": None, "rootogram": None,
+                           "reliability_bins": None, "by_prediction": None, "plots": None}
+    # -- PIT
+    m1000 = st.pit1000.value
+    if spec.pit:
+        method = fam.pit_method
+        out["pit"] = {"method": method, "bins": 20,
+                      "density": list(20.0 * st.pit20.value / W),
+                      "seed": None if method == "exact" else run.req.seed,
+                      "coverage": pit.coverage(m1000)}
+        data["pit"] = {"density": out["pit"]["density"], "method": method, "n": W}
+        if spec.seed is not None:
+            r = st.random1000.value
+            data["qq"] = {"hist": r / r.sum(), "randomized": method != "exact",
+                          "seed": None if method == "exact" else spec.seed}
+            data["residuals"] = _residual_bands(st)
+    # -- tests
+    tests = out["tests"]
+    if spec.exact_pit:
+        if st.u:
+            u = np.concatenate([a for a, _ in st.u])
+            w = None if all(b is None for _, b in st.u) else np.concatenate(
+                [np.ones(a.size) if b is None else b for a, b in st.u])
+            d = pit.ks_exact(u, w)
+        else:
+            d = pit.ks_grid(m1000)
+            note(f"{name}: the KS distance is read on the grid j/1000 (more than "
+                 f"--fit-rows = {run.fit_rows:,} rows)")
+        if not whole:
+            note(f"{name}: the KS and tail p-values need whole-number weights: null")
+        tests.append(checks.uniformity(d, W, whole, exact_null))
+        tests.append(checks.tail(s["tail"], W, whole, exact_null))
+    soft = soft_labels(run, fam)
+    if not soft:
+        if fam.dispersion_test == "dean":
+            tests.extend(checks.dean(s, W, m, exact_null))
+        elif fam.dispersion_test == "pearson":
+            tests.append(checks.pearson(s, W, m))
+        if fam.zero_test:
+            marginal_poisson = not cond and not fam.nuisance
+            tests.append(checks.zeros(s, marginal_poisson, exact_null))
+        if fam.calibration and cond:
+            tests.append(checks.calibration(s, W, exact_null))
+        if fam.probability_forecast and cond:
+            tests.append(checks.spiegelhalter(s, W, exact_null))
+    for t in tests:
+        if t["statistic"] is None or not math.isfinite(t["statistic"]):
+            note(f"{name}: the {t['kind']} test cannot be computed here (a zero variance "
+                 "or a zero mean)")
+            t["statistic"] = t["p_value"] = None
+            t["effect"]["value"] = t["effect"]["value"] if _finite(t["effect"]["value"]) \
+                else None
+    # -- rootogram
+    if fam.rootogram:
+        if st.expected is None:
+            note(f"{name}: no rootogram: the target has too many distinct values")
+        else:
+            out["rootogram"] = _rootogram(run.value_counts, st.expected.value,
+                                          spec.rootogram_top)
+            data["rootogram"] = out["rootogram"]
+    # -- groups: decomposition, reliability bins, slices
+    g = None if st.groups is None else st.groups.finish()
+    if g is not None and g.keys.size:
+        dec, rc = _decomposition(run, spec, g, s, terms, res, unit, note, st.rows)
+        out["decomposition"] = dec
+        by = _by_prediction(spec, g, whole, fam, note)
+        out["by_prediction"] = by[0]
+        if fam.probability_forecast and not soft:
+            out["reliability_bins"] = by[1]
+        if dec is not None and rc is not None:
+            data["reliability"] = {
+                "x": g.keys if not (g.binned or fam.transform) else
+                _group_values(spec, g), "rc": rc,
+                "points": None if out["reliability_bins"] is None else {
+                    "prob_pred": out["reliability_bins"]["prob_pred"],
+                    "prob_true": out["reliability_bins"]["prob_true"]},
+                "score": dec["score"], "miscalibration": dec["miscalibration"],
+                "discrimination": dec["discrimination"], "uncertainty": dec["uncertainty"],
+                "scoring": dec["scoring"],
+                "xlabel": f"predicted {fam.prediction}" + (" (log)" if fam.transform else ""),
+                "ylabel": "recalibrated" + (" (log)" if fam.transform else "")}
+    return out, data
+
+
+def _group_values(spec, g) -> np.ndarray:
+    i = spec.group_extra.index("yhat")
+    return g.extra[i] / g.sw
+
+
+def _residual_bands(st) -> dict | None:
+    """Quantiles 10/50/90 % of the normal quantile residuals Φ⁻¹(u) per decile of the
+    forecast, from the 1,000-bin histograms of the (randomised) PIT."""
+    from scipy import special
+
+    if st.spec.decile_edges is None:
+        return None
+    h = st.deciles.value.reshape(10, 1000)
+    df = st.decile_f.value
+    out = {"mean_pred": [], "q10": [], "q50": [], "q90": [],
+           "randomized": st.spec.pit and not st.spec.exact_pit}
+    g = pit.grid(1000)
+    for d in range(h.shape[0]):
+        tot = h[d].sum()
+        if not tot > 0:
+            continue
+        cdf = np.r_[0.0, np.cumsum(h[d]) / tot]
+        qs = np.interp([0.1, 0.5, 0.9], cdf, g)
+        z = special.ndtri(np.clip(qs, 1e-12, 1 - 1e-12))
+        out["mean_pred"].append(float(df[10 + d] / df[d]) if df[d] > 0 else math.nan)
+        for k, v in zip(("q10", "q50", "q90"), z, strict=True):
+            out[k].append(float(v))
+    return out if out["q50"] else None
+
+
+def _finite(x) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def _rootogram(value_counts, expected: np.ndarray, top: int) -> dict:
+    values, weights = value_counts
+    observed = np.zeros(top + 2)
+    inside = values <= top
+    np.add.at(observed, values[inside].astype(np.int64), weights[inside])
+    observed[-1] = float(weights[~inside].sum())
+    return {"k": list(range(top + 2)), "observed": observed.tolist(),
+            "expected": expected.tolist(), "tail_from": top + 1}
+
+
+def _isotonic(mean: np.ndarray, sw: np.ndarray) -> np.ndarray:
+    from scipy.optimize import isotonic_regression
+
+    return isotonic_regression(mean, weights=sw, increasing=True).x
+
+
+def _decomposition(run, spec, g, s: dict, terms, res, unit: str, note, rows: list
+                   ) -> tuple[dict | None, np.ndarray | None]:
+    """score = MCB − DSC + UNC by isotonic recalibration with ties pooled (SPEC §7.5)."""
+    model = spec.model
+    fam = model.family
+    scoring = fam.decomposition
+    W = float(g.sw.sum())
+    rc = None
+    if scoring == "top_label_log_loss" and soft_labels(run, fam):
+        return None, None
+    if scoring == "nll":
+        score = res.cross_entropy
+        unc = res.baseline_cross_entropy
+        if fam.recalibration == "median":
+            if not st_rows(spec):
+                note(f"{model.name}: no decomposition: the isotonic median regression "
+                     f"runs on at most {MEDIAN_ROWS:,} rows in memory (it is not a sum "
+                     "over batches)")
+                return None, None
+            rc, s_rc = _median_score(spec, rows, W)
+        else:
+            rc = _isotonic(g.mean, g.sw)
+            s_rc = fam.recalibrated_score(rc, g.sw, g.mean, g.m2, terms, W, run.value_counts)
+    elif scoring == "top_label_log_loss":
+        score = -s["logloss"] / W
+        tbar = float((g.sw * g.mean).sum()) / W
+        unc = -float(_xlogy(tbar, tbar) + _xlogy(1.0 - tbar, 1.0 - tbar))
+        rc = _isotonic(g.mean, g.sw)
+        s_rc = fam.recalibrated_score(rc, g.sw, g.mean, g.m2, terms, W, run.value_counts)
+    else:  # squared error, in y² units
+        score = s["r2"] / W
+        tbar = float((g.sw * g.mean).sum()) / W
+        unc = float((g.m2 + g.sw * (g.mean - tbar) ** 2).sum()) / W
+        rc = _isotonic(g.mean, g.sw)
+        s_rc = float((g.m2 + g.sw * (g.mean - rc) ** 2).sum()) / W
+    if unc is None or score is None:
+        note(f"{model.name}: no decomposition: the baseline fit failed")
+        return None, None
+    ok = s_rc is not None and math.isfinite(s_rc)
+    if not ok:
+        note(f"{model.name}: the recalibrated score is not finite: miscalibration and "
+             "discrimination are null")
+    mcb = score - s_rc if ok else None
+    dsc = unc - s_rc if ok else None
+    scale = 1.0 / LN2 if unit == "bits" and scoring != "squared_error" else 1.0
+    if g.binned:
+        note(f"{model.name}: more than {spec.max_unique:,} distinct predictions: the "
+             f"decomposition pools them into {CORP_BINS:,} equal-count bins of a seeded "
+             "sample")
+    return {"scoring": scoring, "score": score * scale,
+            "miscalibration": None if mcb is None else mcb * scale,
+            "discrimination": None if dsc is None else dsc * scale,
+            "uncertainty": unc * scale, "method": "binned" if g.binned else "exact"}, rc
+
+
+def st_rows(spec) -> bool:
+    return spec.keep_rows
+
+
+def _xlogy(x: float, y: float) -> float:
+    return 0.0 if x == 0.0 else x * math.log(y)
+
+
+def _median_score(spec, st_rows_: list, W: float) -> tuple[np.ndarray, float]:
+    """The isotonic median recalibration of the rows kept, and Laplace's score at it
+    with the scale refitted: log(2 · Σw|t − rc| / W) + 1."""
+    f = np.concatenate([a for a, _, _ in st_rows_])
+    t = np.concatenate([b for _, b, _ in st_rows_])
+    w = None if all(c is None for _, _, c in st_rows_) else np.concatenate(
+        [np.ones(a.size) if c is None else c for a, _, c in st_rows_])
+    _, rc, loss = isotonic_median(f, t, w)
+    s = loss / W
+    return rc, (math.log(2.0 * s) + 1.0 if s > 0.0 else math.nan)
+
+
+def _by_prediction(spec, g, whole: bool, fam, note) -> tuple[list | None, dict | None]:
+    """The bins of sklearn's calibration_curve(strategy="quantile", n_bins=10) on the
+    forecast, over the expanded rows, and per bin the slices' numbers."""
+    name = spec.model.name
+    if not whole:
+        note(f"{name}: the quantile bins need whole-number weights: by_prediction and "
+             "reliability_bins are null")
+        return None, None
+    ex = {k: g.extra[i] for i, k in enumerate(spec.group_extra)}
+    if g.binned or fam.transform is not None:
+        values = ex["yhat"] / g.sw
+    else:
+        values = g.keys
+    order = np.argsort(values, kind="stable")
+    edges = expanded_percentiles(values[order], g.sw[order])
+    b = quantile_bins(values, edges)
+    cnt = np.bincount(b, weights=g.sw, minlength=10)
+    keep = cnt > 0
+
+    def per(x: np.ndarray) -> np.ndarray:
+        return np.bincount(b, weights=x, minlength=10)[keep] / cnt[keep]
+
+    mean_pred = per(ex["yhat"])
+    mean_y = per(ex["yshow"])
+    lo = per(ex["pit_lo"]) if "pit_lo" in ex else None
+    hi = per(ex["pit_hi"]) if "pit_hi" in ex else None
+    disp = per(ex["disp"]) if "disp" in ex else None
+    rows = []
+    for j in range(int(keep.sum())):
+        rows.append({"count": float(cnt[keep][j]), "mean_pred": float(mean_pred[j]),
+                     "mean_y": float(mean_y[j]),
+                     "pit_lower": None if lo is None else float(lo[j]),
+                     "pit_upper": None if hi is None else float(hi[j]),
+                     "dispersion_ratio": None if disp is None else float(disp[j])})
+    reliability = {"strategy": "quantile", "n_bins": 10,
+                   "prob_pred": [float(x) for x in per(values * g.sw)],
+                   "prob_true": [float(x) for x in per(g.mean * g.sw)],
+                   "count": [float(x) for x in cnt[keep]]}
+    return rows, reliability
