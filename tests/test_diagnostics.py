@@ -251,3 +251,43 @@ def test_plot_without_matplotlib_is_one_error_line(counts, tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "error: --plot needs matplotlib: install the extra with pip install 'losscli[plot]'"]
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("name,params", [
+    ("gaussian", {"sigma": 1.7}), ("laplace", {"scale": 0.8}),
+    ("student_t", {"df": 3.4, "scale": 1.2}), ("student_t", {"df": float("inf"), "scale": 2}),
+    ("lognormal", {"sigma": 0.6}), ("gamma", {"shape": 2.5}), ("gamma", {"shape": 0.3})])
+def test_pit_bins_from_standardised_thresholds_equal_the_cdf_bins(name, params):
+    """Beyond --fit-rows the exact PIT's bins come from z on G⁻¹(j/1000): the same bins as
+    1000·F(y) from scipy's c.d.f."""
+    from losscli.diagnostics import _thresholds
+    from losscli.noise import FAMILIES
+
+    fam = FAMILIES[name]()
+    rng = np.random.default_rng(2)
+    pred = np.exp(rng.normal(size=20000))
+    from scipy import stats
+
+    dist = stats.norm(pred, params["scale"]) if params.get("df") == float("inf") \
+        else fam.to_scipy(pred, params)
+    y = dist.rvs(random_state=rng)
+    u = dist.cdf(y)
+    thresholds = _thresholds(fam, params)
+    z = fam.standardised(y, pred, params)
+    j = thresholds.count(z)
+    np.testing.assert_array_equal(j, np.searchsorted(thresholds.t, z, side="right"))
+    near = np.abs(u * 1000 - np.round(u * 1000)) < 1e-9  # on a bin edge: either side
+    np.testing.assert_array_equal(j[~near], np.minimum(np.floor(u * 1000), 999)[~near])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=300, unique=True),
+       st.lists(st.floats(-2e6, 2e6), min_size=1, max_size=200),
+       st.sampled_from([4, 64, 1 << 12]))
+def test_thresholds_count_equals_searchsorted(edges, queries, cells):
+    from losscli.diagnostics.pit import Thresholds
+
+    e = np.sort(np.array(edges))
+    z = np.r_[np.array(queries), e, np.nextafter(e, -np.inf), -np.inf, np.inf]
+    np.testing.assert_array_equal(Thresholds(e, cells).count(z),
+                                  np.searchsorted(e, z, side="right"))

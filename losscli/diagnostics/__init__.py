@@ -79,13 +79,36 @@ def specs(run, models: list, req) -> list[ModelSpec]:
             group_extra=extra if cond else (),
             max_unique=req.corp_max_unique,
             bin_edges=_sample_edges(run, fam, CORP_BINS) if cond else None,
+            start_binned=cond and _many_forecasts(run, fam, req.corp_max_unique),
             rootogram_top=top,
             n_terms=0 if decomposition != "nll" or fam.row_terms(np.ones(1)) is None
             else fam.row_terms(np.ones(1)).shape[0],
             seed=seed if has_pit else None,
             decile_edges=_sample_edges(run, fam, 10) if (seed is not None and has_pit)
-            else None))
+            else None,
+            thresholds=_thresholds(fam, model.params) if exact_pit else None))
     return out
+
+
+def _many_forecasts(run, fam, limit: int) -> bool:
+    """The seeded sample's distinct forecasts, scaled to every row, exceed twice the
+    limit: the groups start binned (so no worker holds millions of groups first)."""
+    s = run.sample
+    if run.scan.sample.complete or not s or "pred" not in s or fam.input != "point":
+        return False
+    with np.errstate(all="ignore"):
+        f, _ = fam.forecast(s["y"], s["pred"])
+    distinct = np.unique(f).size
+    return distinct * (run.n / f.size) > 2 * limit
+
+
+def _thresholds(fam, params) -> pit.Thresholds | None:
+    """G⁻¹(j/1000), j = 1 … 999, of a family whose c.d.f. is G of a standardised z."""
+    if fam.standardised(np.ones(1), np.ones(1), params) is None:
+        return None
+    with np.errstate(all="ignore"):
+        q = fam.standard_quantiles(pit.grid(1000)[1:-1], params)
+    return pit.Thresholds(q) if np.all(np.isfinite(q)) and np.all(np.diff(q) > 0) else None
 
 
 def soft_labels(run, fam) -> bool:
@@ -347,9 +370,9 @@ def _decomposition(run, spec, g, s: dict, terms, res, unit: str, note, rows: lis
     dsc = unc - s_rc if ok else None
     scale = 1.0 / LN2 if unit == "bits" and scoring != "squared_error" else 1.0
     if g.binned:
-        note(f"{model.name}: more than {spec.max_unique:,} distinct predictions: the "
-             f"decomposition pools them into {CORP_BINS:,} equal-count bins of a seeded "
-             "sample")
+        note(f"{model.name}: more than {spec.max_unique:,} distinct predictions (--corp-max-"
+             f"unique): the decomposition and the quantile bins pool them into "
+             f"{CORP_BINS:,} equal-count bins of a seeded sample")
     return {"scoring": scoring, "score": score * scale,
             "miscalibration": None if mcb is None else mcb * scale,
             "discrimination": None if dsc is None else dsc * scale,

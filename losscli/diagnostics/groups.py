@@ -21,7 +21,8 @@ class Groups:
     in one stable sort once they are as many as the groups kept (so a pass costs a few
     sorts, not one per batch). Binned: dense arrays over the bins, updated by bincount."""
 
-    def __init__(self, n_extra: int, max_unique: int, edges: np.ndarray | None) -> None:
+    def __init__(self, n_extra: int, max_unique: int, edges: np.ndarray | None,
+                 binned: bool = False) -> None:
         self.keys = np.empty(0)
         self.sw = np.empty(0)
         self.mean = np.empty(0)
@@ -32,6 +33,9 @@ class Groups:
         self.binned = False
         self.pending: list[tuple] = []
         self.pending_size = 0
+        self._finder = None
+        if binned:
+            self._to_bins()
 
     def update(self, f: np.ndarray, t: np.ndarray, w: np.ndarray | None,
                extra: list[np.ndarray]) -> None:
@@ -132,7 +136,12 @@ class Groups:
         self.extra = self.extra + extra
 
     def _bin(self, f: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.edges, f, side="right").astype(np.float64)
+        """The bin of each forecast: the number of inner edges ≤ f."""
+        if self._finder is None:
+            from losscli.diagnostics.pit import Thresholds
+
+            self._finder = Thresholds(self.edges, cells=4 * self.edges.size)
+        return self._finder.count(f).astype(np.float64)
 
     def _to_bins(self) -> None:
         """Pool the exact groups into the sample's bins (dense from now on)."""

@@ -66,6 +66,11 @@ def _bin(g: np.ndarray, x: np.ndarray, m: int, right: bool = False) -> np.ndarra
     return j
 
 
+def bin_of(u: np.ndarray, m: int) -> np.ndarray:
+    """The bin of each point u on the grid of m bins (u = 1 in the last)."""
+    return _bin(grid(m), u, m)
+
+
 def below(lo: np.ndarray, hi: np.ndarray, t: float) -> np.ndarray:
     """Each row's PIT share below t (a point mass counts when it is < t)."""
     width = hi - lo
@@ -113,3 +118,43 @@ def ks_grid(mass1000: np.ndarray) -> float:
     cdf = np.cumsum(mass1000) / mass1000.sum()
     g = grid(1000)[1:]
     return float(np.max(np.abs(cdf - g)))
+
+
+class Thresholds:
+    """Sorted thresholds t_1 < … < t_m and a fast count of those ≤ z: a table over
+    equal cells of [t_1, t_m] gives each z a first guess, one comparison each way per
+    pass corrects it (the same answer as searchsorted(t, z, "right"), in a few passes
+    where the thresholds are spread as quantiles are)."""
+
+    MAX_PASSES = 8  # beyond (thresholds crowded into few cells): searchsorted itself
+
+    def __init__(self, t: np.ndarray, cells: int = 1 << 16) -> None:
+        self.t = np.asarray(t, dtype=np.float64)
+        self.cells = cells
+        self.lo, hi = float(self.t[0]), float(self.t[-1])
+        self.width = (hi - self.lo) / cells if hi > self.lo else 1.0
+        starts = self.lo + np.arange(cells) * self.width
+        self.table = np.searchsorted(self.t, starts, side="right").astype(np.int32)
+        crowd = np.diff(np.r_[self.table, self.t.size])
+        self.passes = int(crowd.max()) + 1 if crowd.size else 1
+
+    def count(self, z: np.ndarray) -> np.ndarray:
+        t = self.t
+        m = t.size
+        if self.passes > self.MAX_PASSES:
+            order = np.argsort(z, kind="stable")
+            out = np.empty(z.size, dtype=np.int64)
+            out[order] = np.searchsorted(t, z[order], side="right")
+            return out
+        with np.errstate(invalid="ignore"):
+            c = (z - self.lo) / self.width
+        c = np.clip(np.nan_to_num(c, nan=0.0), 0, self.cells - 1).astype(np.int64)
+        j = self.table[c].astype(np.int64)
+        for _ in range(m):
+            down = (j > 0) & (t[np.maximum(j - 1, 0)] > z)
+            up = (j < m) & (t[np.minimum(j, m - 1)] <= z)
+            if not (down.any() or up.any()):
+                break
+            j = j - down + up
+        return j
+

@@ -37,10 +37,12 @@ class ModelSpec:
     group_extra: tuple[str, ...] = ()
     max_unique: int = 2_000_000
     bin_edges: np.ndarray | None = None  # the seeded sample's equal-count bins
+    start_binned: bool = False  # the sample shows far more distinct forecasts than allowed
     rootogram_top: int | None = None
     n_terms: int = 0  # the family's row_terms
     seed: int | None = None  # randomised PIT for the pictures (None: none drawn)
     decile_edges: np.ndarray | None = None  # the pictures' bins of the forecast
+    thresholds: Any = None  # pit.Thresholds of G⁻¹(j/1000), j = 1 … 999 (`standardised`)
 
     @property
     def index(self) -> dict[str, int]:
@@ -77,8 +79,8 @@ class ModelState:
         self.deciles = Sum(10 * 1000)
         self.decile_f = Sum(20)  # Σw and Σw·f per decile of the forecast
         self.expected = None if s.rootogram_top is None else Sum(s.rootogram_top + 2)
-        self.groups = Groups(len(s.group_extra), s.max_unique, s.bin_edges) if s.groups \
-            else None
+        self.groups = Groups(len(s.group_extra), s.max_unique, s.bin_edges,
+                             s.start_binned) if s.groups else None
 
     def merge(self, other: ModelState) -> ModelState:
         self.sums.merge(other.sums)
@@ -125,28 +127,37 @@ class Diagnose:
             pred = self._pred(model, b)
             y, w = b.y, b.w
             f, t = fam.forecast(y, pred)
-            lo = hi = None
+            lo = hi = j = None
             if st.expected is not None:  # a count family: the p.m.f. sweep
                 point = np.broadcast_to(np.asarray(pred, dtype=np.float64), f.shape)
                 expected, lo, hi = counts.sweep(fam, y, point, model.params,
                                                 spec.rootogram_top, w)
                 st.expected.add(expected)
+            elif spec.exact_pit and spec.thresholds is not None and not spec.keep_pit:
+                # u's bin from z's bin on the fit's G⁻¹(j/1000): no c.d.f. per row
+                z = fam.standardised(y, pred, model.params)
+                j = spec.thresholds.count(z)
             elif spec.pit:
                 lo, hi = fam.pit_interval(y, pred, model.params)
                 lo = np.broadcast_to(lo, f.shape)
                 hi = np.broadcast_to(hi, f.shape)
+                if spec.exact_pit:
+                    j = pit.bin_of(lo, 1000)
             if spec.pit:
-                st.pit20.add(pit.histogram(lo, hi, w, 20))
-                m1000 = pit.histogram(lo, hi, w, 1000)
+                if j is not None:  # the exact PIT: a point per row
+                    m1000 = np.bincount(j, weights=w, minlength=1000).astype(np.float64)
+                else:
+                    m1000 = pit.histogram(lo, hi, w, 1000)
                 st.pit1000.add(m1000)
+                st.pit20.add(m1000.reshape(20, 50).sum(axis=1))
                 if spec.keep_pit:
                     st.u.append((lo.copy(), None if w is None else w.copy()))
                 if spec.seed is not None:
-                    self._randomised(st, b, lo, hi, f, w, m1000)
+                    self._randomised(st, b, lo, hi, j, f, w, m1000)
             if spec.keep_rows:
                 st.rows.append((f.copy(), np.asarray(t, dtype=np.float64).copy(),
                                 None if w is None else w.copy()))
-            cols = _columns(spec, fam, model.params, y, pred, f, t, lo, hi)
+            cols = _columns(spec, fam, model.params, y, pred, f, t, lo, hi, j)
             part = np.array([wsum(cols[name], w) for name in spec.sums]
                             + ([] if not spec.n_terms else
                                list(wsum(fam.row_terms(y), w))))
@@ -154,28 +165,26 @@ class Diagnose:
             if st.groups is not None:
                 st.groups.update(f, t, w, [cols[name] for name in spec.group_extra])
 
-    def _randomised(self, st: ModelState, b: Batch, lo, hi, f, w, m1000) -> None:
+    def _randomised(self, st: ModelState, b: Batch, lo, hi, j, f, w, m1000) -> None:
         """The seeded randomised PIT u = l + V(r − l), V the global row's draw of
-        numpy.random.default_rng(seed) in row order (exact PIT: u itself)."""
+        numpy.random.default_rng(seed) in row order (the exact PIT: u itself)."""
         spec = st.spec
-        if spec.exact_pit:
-            u = lo
+        if j is not None:
             st.random1000.add(m1000)
         elif not b.rows_known:  # value counts: the expected (non-randomised) histogram
-            u = None
             st.random1000.add(m1000)
+            return
         else:
             rows = b.rows()
             first = int(rows[0])
             bg = np.random.PCG64(spec.seed)
             bg.advance(first)
             v = np.random.Generator(bg).random(int(rows[-1]) - first + 1)[rows - first]
-            u = lo + v * (hi - lo)
-            st.random1000.add(pit.histogram(u, u, w, 1000))
-        if spec.decile_edges is not None and u is not None:
+            j = pit.bin_of(lo + v * (hi - lo), 1000)
+            st.random1000.add(np.bincount(j, weights=w, minlength=1000).astype(np.float64))
+        if spec.decile_edges is not None:
             d = np.searchsorted(spec.decile_edges, f, side="right")
-            j = np.clip(np.searchsorted(pit.grid(1000), u, side="right") - 1, 0, 999)
-            wt = np.ones(u.size) if w is None else w
+            wt = np.ones(f.size) if w is None else w
             st.deciles.add(np.bincount(d * 1000 + j, weights=wt, minlength=10_000))
             st.decile_f.add(np.r_[np.bincount(d, weights=wt, minlength=10),
                                   np.bincount(d, weights=wt * f, minlength=10)])
@@ -191,7 +200,8 @@ class Diagnose:
         return probability_block(b, self.plan.prediction[0], self.plan.eps)[0]
 
 
-def _columns(spec: ModelSpec, fam, params, y, pred, f, t, lo, hi) -> dict[str, np.ndarray]:
+def _columns(spec: ModelSpec, fam, params, y, pred, f, t, lo, hi, j
+             ) -> dict[str, np.ndarray]:
     """The per-row columns the spec names (computed only when named)."""
     need = set(spec.sums) | set(spec.group_extra)
     out: dict[str, np.ndarray] = {}
@@ -226,8 +236,8 @@ def _columns(spec: ModelSpec, fam, params, y, pred, f, t, lo, hi) -> dict[str, n
         if "sp" in need:
             out["sp"] = r * (1.0 - 2.0 * f)
             out["spv"] = (1.0 - 2.0 * f) ** 2 * f * (1.0 - f)
-        if "tail" in need:
-            out["tail"] = ((lo < pit.TAIL) | (lo > 1.0 - pit.TAIL)).astype(np.float64)
+        if "tail" in need:  # u < 0.001 or u > 0.999: the first and last of 1,000 bins
+            out["tail"] = ((j == 0) | (j == 999)).astype(np.float64)
         if "logloss" in need:
             out["logloss"] = special.xlogy(t, f) + special.xlogy(1.0 - t, 1.0 - f)
         if "yhat" in need:
@@ -236,8 +246,12 @@ def _columns(spec: ModelSpec, fam, params, y, pred, f, t, lo, hi) -> dict[str, n
         if "yshow" in need:
             out["yshow"] = y if fam.input == "point" else t
         if "pit_lo" in need:
-            out["pit_lo"] = pit.below(lo, hi, pit.SLICE_TAIL)
-            out["pit_hi"] = pit.above(lo, hi, 1.0 - pit.SLICE_TAIL)
+            if j is not None:  # u < 0.05, u ≥ 0.95 (on the grid; = 0.95 has measure 0)
+                out["pit_lo"] = (j < 50).astype(np.float64)
+                out["pit_hi"] = (j >= 950).astype(np.float64)
+            else:
+                out["pit_lo"] = pit.below(lo, hi, pit.SLICE_TAIL)
+                out["pit_hi"] = pit.above(lo, hi, 1.0 - pit.SLICE_TAIL)
     return out
 
 

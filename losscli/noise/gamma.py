@@ -139,6 +139,14 @@ class Gamma(ContinuousFamily):
                 "relative to its mean (targets far from 0 with a small spread)")
         return start
 
+    def standardised(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """y/μ: F(y) = P(k, k·y/μ)."""
+        return np.divide(y, pred)
+
+    def standard_quantiles(self, q: np.ndarray, params: Params) -> np.ndarray:
+        k = params["shape"]
+        return special.gammaincinv(k, q) / k
+
     def logcdf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         k = params["shape"]
         if k > MAX_COUNTING_SHAPE:  # beyond resolution: not finite, the optimiser backs off

@@ -113,6 +113,12 @@ class Gaussian(ContinuousFamily):
         start["sigma"] = max(start["sigma"], 0.05)
         return start
 
+    def standardised(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        return (y - pred) / params["sigma"]
+
+    def standard_quantiles(self, q: np.ndarray, params: Params) -> np.ndarray:
+        return special.ndtri(q)
+
     def logcdf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         return special.log_ndtr((x - pred) / params["sigma"])
 

@@ -184,6 +184,14 @@ class Laplace(ContinuousFamily):
 
         return minimize_params(mean_nll, start, self.nuisance, self.param_domains)
 
+    def standardised(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        return np.subtract(y, pred) / params["scale"]
+
+    def standard_quantiles(self, q: np.ndarray, params: Params) -> np.ndarray:
+        """log 2q below ½, −log 2(1 − q) above."""
+        with np.errstate(divide="ignore"):
+            return np.where(q < 0.5, np.log(2.0 * q), -np.log(2.0 * (1.0 - q)))
+
     def logcdf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         return _log_lower(np.subtract(x, pred) / params["scale"])
 

@@ -97,6 +97,12 @@ class LogNormal(ContinuousFamily):
             start["sigma"] = math.sqrt(wmean(1.0 / (12.0 * ys * ys), w))
             return start
 
+    def standardised(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        return (np.log(y) - np.log(pred)) / params["sigma"]
+
+    def standard_quantiles(self, q: np.ndarray, params: Params) -> np.ndarray:
+        return special.ndtri(q)
+
     def logcdf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         with np.errstate(divide="ignore"):  # x = 0 (the interval of y = 0): log 0 = −∞
             z = np.log(x)

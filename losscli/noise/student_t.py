@@ -83,6 +83,13 @@ class StudentT(ContinuousFamily):
         ll += tdist.log_norm(df) - math.log(scale)
         return ll
 
+    def standardised(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        return np.subtract(y, pred) / params["scale"]
+
+    def standard_quantiles(self, q: np.ndarray, params: Params) -> np.ndarray:
+        df = params["df"]
+        return special.ndtri(q) if df is None or math.isinf(df) else special.stdtrit(df, q)
+
     def logcdf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         return tdist.log_cdf_std(np.subtract(x, pred) / params["scale"], params["df"])
 
