@@ -72,7 +72,8 @@ def _check_plot(req: Request) -> None:
     if req.plot is not None:
         from losscli import plots
 
-        plots.require()
+        plots.check()
+        plots.preload()
 
 
 def evaluate(req: Request, progress: Progress = _noop) -> dict:
@@ -197,16 +198,12 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
         chosen = [i for i, s in enumerate(ranked)
                   if (s.model.name in req.families and not req.best) or i == 0]
         found = diagnostics.diagnose(run, [ranked[i].model for i in chosen],
-                                     [ranked[i].result for i in chosen], req, warnings)
+                                     [ranked[i].result for i in chosen], req, warnings,
+                                     comparison=(out, best.result.family, req.unit))
         for o in out:
             o["diagnostics"] = None
         for i, d in zip(chosen, found, strict=True):
             out[i]["diagnostics"] = d
-        if req.plot:
-            from losscli import plots
-
-            picture = plots.cross_entropy_plot(req.plot, out, best.result.family, req.unit)
-            out[0]["diagnostics"]["plots"].append(picture)
     return report.build(
         req.command, _input(run, scores.clipped), kind,
         "conditional" if run.conditional else "marginal",

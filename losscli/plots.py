@@ -8,7 +8,9 @@ matplotlib is an optional extra: it is imported only inside the functions."""
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,6 +24,7 @@ EXTRA_MESSAGE = "--plot needs matplotlib: install the extra with pip install 'lo
 KINDS = ("pit", "qq", "reliability", "rootogram", "residuals")
 FIGSIZE = (6.4, 4.8)  # inches; at DPI, 640×480 pixels
 DPI = 100
+LAYOUT = "constrained"
 THIN = 2000  # the most points of a reliability curve that are drawn
 Z90 = 1.2815515655446004  # Φ⁻¹(0.9)
 
@@ -40,22 +43,67 @@ def require() -> None:
         raise InputError(EXTRA_MESSAGE) from None
 
 
-def model_plots(directory: str, family: str, data: dict) -> list[dict]:
-    """Write DIR/{family}-{kind}.png for each kind of KINDS whose data are not None.
+_PRELOAD: list[threading.Thread] = []
 
-    Returns [{"kind": kind, "path": path}, ...] in the order of KINDS."""
+
+def check() -> None:
+    """require() without importing matplotlib (a third of a second): whether it is
+    installed; the import itself is left to `preload`."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("matplotlib") is not None
+    except ValueError:  # in sys.modules as None: imports of it fail
+        found = False
+    if not found:
+        raise InputError(EXTRA_MESSAGE)
+
+
+def preload() -> None:
+    """Import matplotlib's drawing modules in a background thread (about a second, most of
+    it Python imports that overlap with the passes over the data, whose numpy work releases
+    the GIL); the drawing functions wait for it."""
+    def load() -> None:
+        try:
+            import matplotlib  # noqa: F401
+            import matplotlib.backends.backend_agg  # noqa: F401
+            import matplotlib.figure  # noqa: F401
+            import matplotlib.font_manager  # noqa: F401
+            import matplotlib.style  # noqa: F401
+        except ImportError:  # require() says so, in the caller's thread
+            pass
+
+    if not _PRELOAD:
+        t = threading.Thread(target=load, daemon=True)
+        t.start()
+        _PRELOAD.append(t)
+
+
+def _loaded() -> None:
+    for t in _PRELOAD:
+        t.join()
+
+
+def model_plots(directory: str, family: str, data: dict,
+                comparison: tuple[list[dict], str, str] | None = None) -> list[dict]:
+    """Write DIR/{family}-{kind}.png for each kind of KINDS whose data are not None, and
+    with `comparison` = (models, best, unit) DIR/cross-entropy.png last.
+
+    Returns [{"kind": kind, "path": path}, ...] in that order. Where the platform forks,
+    the pictures are drawn in parallel, one process per core."""
     require()
     _makedirs(directory)
-    out = []
+    jobs = []
     for kind in KINDS:
         spec = data.get(kind)
-        if spec is None:
-            continue
-        path = os.path.join(directory, f"{family}-{kind}.png")
-        with _figure(path) as (fig, ax):
-            _DRAW[kind](fig, ax, family, spec, data)
-        out.append({"kind": kind, "path": path})
-    return out
+        if spec is not None:
+            jobs.append((kind, os.path.join(directory, f"{family}-{kind}.png"),
+                         (family, spec, data)))
+    if comparison is not None:
+        jobs.append(("cross-entropy", os.path.join(directory, "cross-entropy.png"),
+                     comparison))
+    _run(jobs)
+    return [{"kind": kind, "path": path} for kind, path, _ in jobs]
 
 
 def cross_entropy_plot(directory: str, models: list[dict], best: str, unit: str) -> dict:
@@ -68,9 +116,33 @@ def cross_entropy_plot(directory: str, models: list[dict], best: str, unit: str)
     require()
     _makedirs(directory)
     path = os.path.join(directory, "cross-entropy.png")
-    with _figure(path) as (fig, ax):
-        _draw_cross_entropy(fig, ax, sorted(models, key=lambda m: m["rank"]), best, unit)
+    _draw_job("cross-entropy", path, (models, best, unit))
     return {"kind": "cross-entropy", "path": path}
+
+
+def _run(jobs: list[tuple]) -> None:
+    """Draw the jobs: in forked processes where there are several and more than one core
+    (each picture is independent, so the files are the same bytes either way)."""
+    _loaded()
+    cores = os.cpu_count() or 1
+    if len(jobs) > 1 and cores > 1 and sys.platform.startswith("linux"):
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(min(cores, len(jobs))) as pool:
+            pool.starmap(_draw_job, jobs)
+    else:
+        for job in jobs:
+            _draw_job(*job)
+
+
+def _draw_job(kind: str, path: str, args: tuple) -> None:
+    with _figure(path) as (fig, ax):
+        if kind == "cross-entropy":
+            models, best, unit = args
+            _draw_cross_entropy(fig, ax, sorted(models, key=lambda m: m["rank"]), best, unit)
+        else:
+            family, spec, data = args
+            _DRAW[kind](fig, ax, family, spec, data)
 
 
 # --- the pictures -------------------------------------------------------------------------
@@ -130,7 +202,15 @@ def _draw_reliability(fig, ax, family: str, spec: dict, data: dict) -> None:
     """CORP reliability curve (a step function), the diagonal, binned points, MCB/DSC/UNC."""
     x, rc = _array(spec["x"]), _array(spec["rc"])
     points = spec.get("points")
-    values = [x, rc]
+    view = np.ones(x.size, dtype=bool)
+    weights = spec.get("weights")
+    if weights is not None and x.size > 1:
+        # the axes cover the forecasts of 99 % of the weight: a few extreme groups
+        # (the top block of a count model) do not shrink the rest to a corner
+        cum = np.cumsum(_array(weights))
+        cum /= cum[-1]
+        view = (cum >= 0.005) & (np.r_[0.0, cum[:-1]] <= 0.995)
+    values = [x[view], rc[view]]
     if points is not None:
         values += [_array(points["prob_pred"]), _array(points["prob_true"])]
     lo = min(float(np.nanmin(v)) for v in values if len(v))
@@ -141,6 +221,9 @@ def _draw_reliability(fig, ax, family: str, spec: dict, data: dict) -> None:
             label="calibrated (y = x)")
     tx, trc = _thin_steps(x, rc)
     ax.step(tx, trc, where="post", color=RED, linewidth=1.6, label="CORP reliability curve")
+    if not view.all():
+        ax.text(0.98, 0.2, "axes: the central 99 % of the weight", transform=ax.transAxes,
+                ha="right", fontsize=8, color="#444444")
     if points is not None:
         ax.plot(_array(points["prob_pred"]), _array(points["prob_true"]), "o", color=BLUE,
                 markersize=4, alpha=0.8, label="binned means")
@@ -374,7 +457,7 @@ def _figure(path: str) -> Iterator[tuple[Any, Any]]:
     from matplotlib.figure import Figure
 
     with matplotlib.style.context("default"):
-        fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+        fig = Figure(figsize=FIGSIZE, dpi=DPI, layout=LAYOUT)
         FigureCanvasAgg(fig)
         try:
             yield fig, fig.add_subplot()
@@ -390,7 +473,9 @@ def _save(fig, path: str) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".losscli-", suffix=".png",
                                    dir=os.path.dirname(os.path.abspath(path)))
         with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=DPI, metadata={"Software": None})
+            # zlib level 1: a third of the time of the default level, files still small
+            fig.savefig(fh, format="png", dpi=DPI, metadata={"Software": None},
+                        pil_kwargs={"compress_level": 1})
         # mkstemp makes the file 0600: give it the mode of a new file (or of the one replaced)
         try:
             mode = os.stat(path).st_mode & 0o7777

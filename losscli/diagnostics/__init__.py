@@ -159,18 +159,21 @@ def run_pass(run, specs_: list[ModelSpec]) -> Diagnose:
 # ------------------------------------------------------------------ finishing
 
 
-def diagnose(run, models: list, results: list, req, warnings: list[str]) -> list[dict]:
+def diagnose(run, models: list, results: list, req, warnings: list[str],
+             comparison: tuple | None = None) -> list[dict]:
     """The `diagnostics` object of each model (results: their ModelResults), after one
-    more pass; with --plot the pictures are written and listed in it."""
+    more pass; with --plot the pictures are written and listed in it (a comparison's
+    cross-entropy picture with the first model's, the best)."""
     state = run_pass(run, specs(run, models, req))
     whole = state.fractional == 0
     out = []
-    for st, res in zip(state.states, results, strict=True):
+    for i, (st, res) in enumerate(zip(state.states, results, strict=True)):
         diag, data = _one(run, st, res, req.unit, whole, warnings)
         if req.plot:
             from losscli import plots
 
-            diag["plots"] = plots.model_plots(req.plot, st.spec.model.name, data)
+            diag["plots"] = plots.model_plots(req.plot, st.spec.model.name, data,
+                                              comparison if i == 0 else None)
         out.append(diag)
     return out
 
@@ -262,7 +265,8 @@ def _one(run, st, res, unit: str, whole: bool, warnings: list[str]) -> dict:
         if dec is not None and rc is not None:
             data["reliability"] = {
                 "x": g.keys if not (g.binned or fam.transform) else
-                _group_values(spec, g), "rc": rc,
+                _group_values(spec, g), "rc": rc, "weights": g.sw if rc.size == g.sw.size
+                else None,
                 "points": None if out["reliability_bins"] is None else {
                     "prob_pred": out["reliability_bins"]["prob_pred"],
                     "prob_true": out["reliability_bins"]["prob_true"]},
