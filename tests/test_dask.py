@@ -31,6 +31,12 @@ SAMPLE_RUNS = [
     ("compare-noise-models", "multiclass.csv", {}),
     ("compare-noise-models", "positive.parquet", {"weight": "w"}),
     ("evaluate", "distill.csv", {"soft_target": ("t_*",), "probs": ("p_*",)}),
+    # the diagnostics pass: its reduction states travel to the workers and back
+    ("diagnose", "counts.csv", {"families": ("poisson", "negative_binomial")}),
+    ("diagnose", "regression.parquet", {"families": ("gaussian", "student_t", "laplace")}),
+    ("diagnose", "binary.csv", {}),
+    ("diagnose", "multiclass.csv", {}),
+    ("compare-noise-models", "positive.parquet", {"weight": "w", "diagnostics": True}),
 ]
 
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from losscli.diagnostics import pit, rootogram_top
 from losscli.diagnostics.groups import Groups, expanded_percentiles, isotonic_median
+from tests.conftest import SAMPLES as ROOT_SAMPLES
 from tests.conftest import run_api, run_cli
 
 
@@ -291,3 +292,21 @@ def test_thresholds_count_equals_searchsorted(edges, queries, cells):
     z = np.r_[np.array(queries), e, np.nextafter(e, -np.inf), -np.inf, np.inf]
     np.testing.assert_array_equal(Thresholds(e, cells).count(z),
                                   np.searchsorted(e, z, side="right"))
+
+
+def test_python_api_diagnose_matches_the_cli(tmp_path):
+    import pandas as pd
+
+    import losscli
+
+    df = pd.read_csv(ROOT_SAMPLES / "counts.csv")
+    rep = losscli.diagnose(df, family="poisson")
+    d = rep.to_dict()["models"][0]["diagnostics"]
+    proc = run_cli("diagnose", ROOT_SAMPLES / "counts.csv", "-f", "poisson", "--format", "json")
+    cli = json.loads(proc.stdout)["models"][0]["diagnostics"]
+    assert d["tests"] == cli["tests"] and d["decomposition"] == cli["decomposition"]
+    assert "Diagnostics: poisson" in rep._repr_html_()
+    best = losscli.diagnose(df, best=True, plot=tmp_path / "p")
+    plots = best.to_dict()["models"][0]["diagnostics"]["plots"]
+    assert plots[-1]["kind"] == "cross-entropy"
+    assert all((tmp_path / "p" / p["path"].split("/")[-1]).exists() for p in plots)
