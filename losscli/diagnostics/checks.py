@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from scipy import special, stats
+from scipy import special
 
 
 def _test(kind: str, statistic, p, null: str, exact: bool, effect: str, value) -> dict:
@@ -33,12 +33,16 @@ def _count(x: float) -> str:
 
 def uniformity(d: float, W: float, whole: bool, exact: bool) -> dict:
     """KS of the PIT against U(0, 1): p = kstwo.sf(D, W)."""
+    from scipy import stats
+
     p = float(stats.kstwo.sf(d, int(W))) if whole else None
     return _test("pit_uniformity", d, p, f"Kolmogorov({_count(W)})", exact, "ks_distance", d)
 
 
 def tail(t: float, W: float, whole: bool, exact: bool) -> dict:
     """T = Σw[u < 0.001 or u > 0.999] against Binomial(W, 0.002)."""
+    from scipy import stats
+
     p = float(stats.binomtest(int(round(t)), int(W), 0.002).pvalue) if whole else None
     return _test("tail_exceedance", t, p, f"Binomial({_count(W)}, 0.002)", exact,
                  "observed_to_expected", t / (0.002 * W))
@@ -60,6 +64,8 @@ def dean(s: dict, W: float, m: int, exact: bool) -> list[dict]:
 
 def pearson(s: dict, W: float, m: int) -> dict:
     """X² = Σw(y − μ)²/V against χ²(W − m), two-sided: 2·min(F, 1 − F)."""
+    from scipy import stats
+
     x2 = s["pearson_v"]
     df = W - m
     if df > 0 and math.isfinite(x2):
