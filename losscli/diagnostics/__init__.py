@@ -81,13 +81,18 @@ def specs(run, models: list, req) -> list[ModelSpec]:
             bin_edges=_sample_edges(run, fam, CORP_BINS) if cond else None,
             start_binned=cond and _many_forecasts(run, fam, req.corp_max_unique),
             rootogram_top=top,
-            n_terms=0 if decomposition != "nll" or fam.row_terms(np.ones(1)) is None
-            else fam.row_terms(np.ones(1)).shape[0],
+            n_terms=_n_terms(fam) if decomposition == "nll" else 0,
             seed=seed if has_pit else None,
             decile_edges=_sample_edges(run, fam, 10) if (seed is not None and has_pit)
             else None,
             thresholds=_thresholds(fam, model.params) if exact_pit else None))
     return out
+
+
+def _n_terms(fam) -> int:
+    """How many per-row terms the family's recalibrated score needs (`row_terms`)."""
+    terms = fam.row_terms(np.ones(1))
+    return 0 if terms is None else int(terms.shape[0])
 
 
 def _many_forecasts(run, fam, limit: int) -> bool:
@@ -342,7 +347,7 @@ def _decomposition(run, spec, g, s: dict, terms, res, unit: str, note, rows: lis
         score = res.cross_entropy
         unc = res.baseline_cross_entropy
         if fam.recalibration == "median":
-            if not st_rows(spec):
+            if not spec.keep_rows:
                 note(f"{model.name}: no decomposition: the isotonic median regression "
                      f"runs on at most {MEDIAN_ROWS:,} rows in memory (it is not a sum "
                      "over batches)")
@@ -381,10 +386,6 @@ def _decomposition(run, spec, g, s: dict, terms, res, unit: str, note, rows: lis
             "miscalibration": None if mcb is None else mcb * scale,
             "discrimination": None if dsc is None else dsc * scale,
             "uncertainty": unc * scale, "method": "binned" if g.binned else "exact"}, rc
-
-
-def st_rows(spec) -> bool:
-    return spec.keep_rows
 
 
 def _xlogy(x: float, y: float) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 PERCENT = np.linspace(0, 1, 11) * 100  # sklearn calibration_curve's quantile grid
+BUFFER = 1 << 18  # rows gathered before they are added to the dense bins
 
 
 class Groups:
@@ -34,11 +35,40 @@ class Groups:
         self.pending: list[tuple] = []
         self.pending_size = 0
         self._finder = None
+        self.buffer: list[tuple] = []
+        self.buffered = 0
         if binned:
             self._to_bins()
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_finder"] = None  # rebuilt where needed: not worth shipping between workers
+        return state
+
     def update(self, f: np.ndarray, t: np.ndarray, w: np.ndarray | None,
                extra: list[np.ndarray]) -> None:
+        """Add rows; in binned mode they are gathered to BUFFER rows first, since adding
+        to the dense bins costs the bins' size however few rows come."""
+        if self.binned:
+            self.buffer.append((f, t, w, extra))
+            self.buffered += f.size
+            if self.buffered >= BUFFER:
+                self._drain()
+            return
+        self._update(f, t, w, extra)
+
+    def _drain(self) -> None:
+        if not self.buffer:
+            return
+        parts, self.buffer, self.buffered = self.buffer, [], 0
+        f = np.concatenate([p[0] for p in parts])
+        t = np.concatenate([p[1] for p in parts])
+        w = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
+        extra = [np.concatenate([p[3][i] for p in parts]) for i in range(len(parts[0][3]))]
+        self._update(f, t, w, extra)
+
+    def _update(self, f: np.ndarray, t: np.ndarray, w: np.ndarray | None,
+                extra: list[np.ndarray]) -> None:
         wt = np.ones(f.size) if w is None else w
         if self.binned:
             keys, inv = self._dense, self._bin(f).astype(np.int64)
@@ -64,6 +94,8 @@ class Groups:
     def merge(self, other: Groups) -> Groups:
         self._flush()
         other._flush()
+        self._drain()
+        other._drain()
         if other.binned and not self.binned:
             self._to_bins()
         if self.binned:
@@ -80,6 +112,7 @@ class Groups:
     def finish(self) -> Groups:
         """Combine what is held back; in binned mode drop the empty bins."""
         self._flush()
+        self._drain()
         if self.binned:
             keep = self.sw > 0
             self.keys, self.sw, self.mean, self.m2 = (a[keep] for a in (
