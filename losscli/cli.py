@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from enum import Enum
 from typing import Annotated, Literal
@@ -195,29 +194,9 @@ def _emit(rep, fmt: str, output: str | None, color: str = "auto") -> None:
 
 def _write_atomically(output: str, write) -> None:
     """Write through a temp file in the same directory, then rename over `output`."""
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".losscli-", dir=os.path.dirname(
-            os.path.abspath(output)))
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            write(fh)
-        # mkstemp makes the file 0600: give it the mode a shell redirect would (or the
-        # mode of the file it replaces)
-        try:
-            mode = os.stat(output).st_mode & 0o7777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        os.replace(tmp, output)
-    except BaseException as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise LossCliError(f"{output}: cannot write the output "
-                               f"({exc.strerror or exc})") from None
-        raise
+    from losscli.atomic import write_atomically
+
+    write_atomically(output, write)
 
 
 def _fields(opts: dict) -> dict:

@@ -894,15 +894,20 @@ def score(run: Run, models: list[Model], pairs: bool) -> tuple[Scores, ScorePlan
         prediction=[cols.pred] if cols.pred else list(cols.probs or cols.logits),
         labels=run.layout.labels, eps=run.req.eps)
     if on_counts:
-        values, weights = run.value_counts
-        batch = Batch(file=_file_of(run), offset=0, n_read=values.size,
-                      y=values.astype(np.int64) if run.layout.labels else values, w=weights,
-                      rows_known=False)
         state = Scores(plan)
         with np.errstate(all="ignore"):
-            state.update(batch)
+            state.update(value_count_batch(run))
         return state, plan
     return run.reduce(lambda: Scores(plan), "scoring"), plan
+
+
+def value_count_batch(run: Run) -> Batch:
+    """The target's value counts as one batch (a "row" per distinct value, its weight the
+    value's): what a marginal pass reduces on integer targets or class labels."""
+    values, weights = run.value_counts
+    return Batch(file=_file_of(run), offset=0, n_read=values.size,
+                 y=values.astype(np.int64) if run.layout.labels else values, w=weights,
+                 rows_known=False)
 
 
 def _point_key(m: Model) -> str:

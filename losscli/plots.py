@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -467,27 +466,10 @@ def _figure(path: str) -> Iterator[tuple[Any, Any]]:
 
 
 def _save(fig, path: str) -> None:
-    """Write through a temp file in the same directory, then rename over `path`."""
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".losscli-", suffix=".png",
-                                   dir=os.path.dirname(os.path.abspath(path)))
-        with os.fdopen(fd, "wb") as fh:
-            # zlib level 1: a third of the time of the default level, files still small
-            fig.savefig(fh, format="png", dpi=DPI, metadata={"Software": None},
-                        pil_kwargs={"compress_level": 1})
-        # mkstemp makes the file 0600: give it the mode of a new file (or of the one replaced)
-        try:
-            mode = os.stat(path).st_mode & 0o7777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise LossCliError(f"{path}: cannot write the plot ({exc.strerror or exc})") from None
-        raise
+    """Write the PNG atomically (zlib level 1: a third of the default level's time, files
+    still small)."""
+    from losscli.atomic import write_atomically
+
+    write_atomically(path, lambda fh: fig.savefig(
+        fh, format="png", dpi=DPI, metadata={"Software": None},
+        pil_kwargs={"compress_level": 1}), binary=True, what="the plot", suffix=".png")

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from losscli.batches import Batch
 from losscli.diagnostics import checks, pit
 from losscli.diagnostics.groups import (
     equal_count_edges,
@@ -148,15 +147,11 @@ def run_pass(run, specs_: list[ModelSpec]) -> Diagnose:
     plan = DiagPlan(specs=specs_, prediction=[run.cols.pred] if run.cols.pred
                     else list(run.cols.probs or run.cols.logits), eps=run.req.eps)
     if not run.conditional and run.value_counts is not None:
-        values, weights = run.value_counts
-        from losscli.plan import _file_of
+        from losscli.plan import value_count_batch
 
-        batch = Batch(file=_file_of(run), offset=0, n_read=values.size,
-                      y=values.astype(np.int64) if run.layout.labels else values, w=weights,
-                      rows_known=False)
         state = Diagnose(plan)
         with np.errstate(all="ignore"):
-            state.update(batch)
+            state.update(value_count_batch(run))
         return state
     return run.reduce(lambda: Diagnose(plan), "diagnosing")
 

@@ -172,8 +172,9 @@ class Family:
 
     def pit_interval(self, y: np.ndarray, pred: Any, params: Params
                      ) -> tuple[np.ndarray, np.ndarray]:
-        """(l, r): the PIT of each row is uniform on [l, r] (l = r for a density)."""
-        raise NotImplementedError
+        """(l, r): the PIT of each row is uniform on [l, r]; for a discrete family
+        [F(y − 1), F(y)] (a density's is l = r = F(y))."""
+        return self.cdf(y - 1.0, pred, params), self.cdf(y, pred, params)
 
     def forecast(self, y: np.ndarray, pred: Any) -> tuple[np.ndarray, np.ndarray]:
         """(f, t): the forecast each row's prediction makes and the observation it

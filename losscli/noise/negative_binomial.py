@@ -117,11 +117,6 @@ class NegativeBinomial(Family):
             f = special.betainc(1.0 / alpha, np.maximum(k, 0.0) + 1.0, p)
         return np.where(k < 0, 0.0, f)
 
-    def pit_interval(self, y: np.ndarray, pred: Any, params: Params
-                     ) -> tuple[np.ndarray, np.ndarray]:
-        """[F(y − 1), F(y)]."""
-        return self.cdf(y - 1.0, pred, params), self.cdf(y, pred, params)
-
     def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
         return f + float(params["alpha"]) * f * f
 

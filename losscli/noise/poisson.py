@@ -72,11 +72,6 @@ class Poisson(Family):
         k = np.asarray(k, dtype=np.float64)
         return np.where(k < 0, 0.0, special.pdtr(np.maximum(k, 0.0), pred))
 
-    def pit_interval(self, y: np.ndarray, pred: Any, params: Params
-                     ) -> tuple[np.ndarray, np.ndarray]:
-        """[F(y − 1), F(y)]."""
-        return self.cdf(y - 1.0, pred, params), self.cdf(y, pred, params)
-
     def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
         return f
 
