@@ -310,3 +310,11 @@ def test_python_api_diagnose_matches_the_cli(tmp_path):
     plots = best.to_dict()["models"][0]["diagnostics"]["plots"]
     assert plots[-1]["kind"] == "cross-entropy"
     assert all((tmp_path / "p" / p["path"].split("/")[-1]).exists() for p in plots)
+
+
+def test_equal_count_edges_are_numpy_quantiles_of_the_sorted_sample():
+    from losscli.diagnostics.groups import equal_count_edges
+
+    x = np.sort(np.random.default_rng(4).standard_t(3, 10_001))
+    np.testing.assert_allclose(equal_count_edges(x, 64),
+                               np.unique(np.quantile(x, np.arange(1, 64) / 64)), rtol=1e-14)

@@ -69,6 +69,7 @@ def specs(run, models: list, req) -> list[ModelSpec]:
         if fam.rootogram and run.value_counts is not None:
             top = rootogram_top(*run.value_counts)
         seed = req.seed if req.plot else None
+        sample = _sample_forecasts(run, fam) if cond or seed is not None else None
         out.append(ModelSpec(
             model=model, sums=tuple(dict.fromkeys(sums)), pit=has_pit, exact_pit=exact_pit,
             keep_pit=exact_pit and exact_rows,
@@ -77,12 +78,12 @@ def specs(run, models: list, req) -> list[ModelSpec]:
             groups=cond and (decomposition is not None or not soft),
             group_extra=extra if cond else (),
             max_unique=req.corp_max_unique,
-            bin_edges=_sample_edges(run, fam, CORP_BINS) if cond else None,
-            start_binned=cond and _many_forecasts(run, fam, req.corp_max_unique),
+            bin_edges=_sample_edges(sample, CORP_BINS) if cond else None,
+            start_binned=cond and _many_forecasts(run, sample, req.corp_max_unique),
             rootogram_top=top,
             n_terms=_n_terms(fam) if decomposition == "nll" else 0,
             seed=seed if has_pit else None,
-            decile_edges=_sample_edges(run, fam, 10) if (seed is not None and has_pit)
+            decile_edges=_sample_edges(sample, 10) if (seed is not None and has_pit)
             else None,
             thresholds=_thresholds(fam, model.params) if exact_pit else None))
     return out
@@ -94,16 +95,25 @@ def _n_terms(fam) -> int:
     return 0 if terms is None else int(terms.shape[0])
 
 
-def _many_forecasts(run, fam, limit: int) -> bool:
-    """The seeded sample's distinct forecasts, scaled to every row, exceed twice the
-    limit: the groups start binned (so no worker holds millions of groups first)."""
+def _sample_forecasts(run, fam) -> np.ndarray | None:
+    """The seeded sample's finite forecasts, sorted (None where the sample holds no point
+    prediction: class probabilities)."""
     s = run.sample
-    if run.scan.sample.complete or not s or "pred" not in s or fam.input != "point":
-        return False
+    if fam.input != "point" or not s or "pred" not in s:
+        return None
     with np.errstate(all="ignore"):
         f, _ = fam.forecast(s["y"], s["pred"])
-    distinct = np.unique(f).size
-    return distinct * (run.n / f.size) > 2 * limit
+    f = np.sort(f[np.isfinite(f)])
+    return f if f.size else None
+
+
+def _many_forecasts(run, sample: np.ndarray | None, limit: int) -> bool:
+    """The seeded sample's distinct forecasts, scaled to every row, exceed twice the
+    limit: the groups start binned (so no worker holds millions of groups first)."""
+    if run.scan.sample.complete or sample is None:
+        return False
+    distinct = 1 + int(np.count_nonzero(sample[1:] != sample[:-1]))
+    return distinct * (run.n / sample.size) > 2 * limit
 
 
 def _thresholds(fam, params) -> pit.Thresholds | None:
@@ -129,17 +139,12 @@ def rootogram_top(values: np.ndarray, weights: np.ndarray) -> int:
     return int(min(ROOTOGRAM_MAX, values[min(i, values.size - 1)]))
 
 
-def _sample_edges(run, fam, bins: int) -> np.ndarray:
-    """Inner edges of `bins` equal-count bins of the forecast, from the seeded sample (or
+def _sample_edges(sample: np.ndarray | None, bins: int) -> np.ndarray:
+    """Inner edges of `bins` equal-count bins of the sorted sample forecasts (or
     equal-width on [0, 1] for class probabilities, which the sample does not hold)."""
-    s = run.sample
-    if fam.input == "point" and s and "pred" in s:
-        with np.errstate(all="ignore"):
-            f, _ = fam.forecast(s["y"], s["pred"])
-        f = f[np.isfinite(f)]
-        if f.size:
-            return equal_count_edges(f, bins)
-    return np.linspace(0.0, 1.0, bins + 1)[1:-1]
+    if sample is None:
+        return np.linspace(0.0, 1.0, bins + 1)[1:-1]
+    return equal_count_edges(sample, bins)
 
 
 def run_pass(run, specs_: list[ModelSpec]) -> Diagnose:

@@ -198,9 +198,13 @@ class Groups:
         self._add_dense(self.keys, tot, bm, bm2, bex)
 
 
-def equal_count_edges(sample: np.ndarray, bins: int) -> np.ndarray:
-    """The inner edges of `bins` equal-count bins of a sample (duplicates removed)."""
-    q = np.quantile(sample, np.arange(1, bins) / bins)
+def equal_count_edges(ordered: np.ndarray, bins: int) -> np.ndarray:
+    """The inner edges of `bins` equal-count bins of a sorted sample (its quantiles j/bins,
+    linearly interpolated; duplicates removed)."""
+    h = (ordered.size - 1) * (np.arange(1, bins) / bins)
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, ordered.size - 1)
+    q = ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo])
     return np.unique(q)
 
 
