@@ -18,6 +18,7 @@ from scipy import special
 from losscli.batches import Batch, probability_block
 from losscli.diagnostics import counts, pit
 from losscli.diagnostics.groups import Groups
+from losscli.plan import _slice
 from losscli.reduce import Sum, wsum
 
 BLOCK = 1 << 16
@@ -253,9 +254,3 @@ def _columns(spec: ModelSpec, fam, params, y, pred, f, t, lo, hi, j
                 out["pit_lo"] = pit.below(lo, hi, pit.SLICE_TAIL)
                 out["pit_hi"] = pit.above(lo, hi, 1.0 - pit.SLICE_TAIL)
     return out
-
-
-def _slice(b: Batch, lo: int, hi: int) -> Batch:
-    from losscli.plan import _slice as plan_slice
-
-    return plan_slice(b, lo, hi)
