@@ -284,14 +284,31 @@ def test_pit_bins_from_standardised_thresholds_equal_the_cdf_bins(name, params):
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=300, unique=True),
        st.lists(st.floats(-2e6, 2e6), min_size=1, max_size=200),
-       st.sampled_from([4, 64, 1 << 12]))
-def test_thresholds_count_equals_searchsorted(edges, queries, cells):
+       st.sampled_from([4, 64, 1 << 12]), st.sampled_from([1, 3, 100]))
+def test_thresholds_count_equals_searchsorted(edges, queries, cells, passes):
+    """Any table size and refinement target (passes 1: refined to the cap) gives
+    searchsorted's answer, and a pickled copy rebuilds its table."""
+    import pickle
+
     from losscli.diagnostics.pit import Thresholds
 
     e = np.sort(np.array(edges))
     z = np.r_[np.array(queries), e, np.nextafter(e, -np.inf), -np.inf, np.inf]
-    np.testing.assert_array_equal(Thresholds(e, cells).count(z),
-                                  np.searchsorted(e, z, side="right"))
+    th = Thresholds(e, cells, passes=passes, max_cells=1 << 14)
+    want = np.searchsorted(e, z, side="right")
+    np.testing.assert_array_equal(th.count(z), want)
+    assert th.passes <= passes or 4 * th.cells > 1 << 14
+    assert th.cells <= max(cells, 1 << 14)
+    copy = pickle.loads(pickle.dumps(th))
+    assert copy.table is None
+    np.testing.assert_array_equal(copy.count(z), want)
+
+
+def test_thresholds_of_no_edges_count_zero():
+    from losscli.diagnostics.pit import Thresholds
+
+    np.testing.assert_array_equal(Thresholds(np.empty(0)).count(np.array([-1.0, 0, 2])),
+                                  [0, 0, 0])
 
 
 def test_python_api_diagnose_matches_the_cli(tmp_path):

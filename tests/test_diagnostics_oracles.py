@@ -603,6 +603,26 @@ def test_rootogram_expected_counts_from_scipy(write_csv, family):
     assert sum(root["expected"]) == pytest.approx(N, rel=1e-9)
 
 
+def test_rootogram_small_tail_summed_forward_with_weights(write_csv):
+    """Poisson under overdispersed counts: its P(Y > K) is far below 1e-4 of the weight,
+    so the tail cell is summed forward; rows above K take the c.d.f.; weighted rows."""
+    r = np.random.default_rng(64)
+    mu = r.uniform(0.5, 3.0, N)
+    y = r.negative_binomial(0.5, 0.5 / (0.5 + mu)).astype(float)
+    w = r.integers(1, 4, N).astype(float)
+    path = write_csv("tail.csv", y=y, y_pred=mu, w=w)
+    m = only(diagnose(path, family="poisson", weight="w"))
+    root = m["diagnostics"]["rootogram"]
+    K = root["tail_from"] - 1
+    assert np.sum(y > K) > 0
+    want = [float(np.sum(w * stats.poisson.pmf(k, mu))) for k in range(K + 1)]
+    want.append(float(np.sum(w * stats.poisson.sf(K, mu))))
+    assert want[-1] < 1e-4 * w.sum()
+    np.testing.assert_allclose(root["expected"], want, rtol=1e-9)
+    check_pit(m["diagnostics"]["pit"], stats.poisson.cdf(y - 1, mu),
+              stats.poisson.cdf(y, mu), "nonrandomized", w)
+
+
 def test_rootogram_is_capped_at_100(write_csv):
     r = np.random.default_rng(62)
     mu = r.uniform(20, 200, N)

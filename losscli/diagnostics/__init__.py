@@ -78,7 +78,7 @@ def specs(run, models: list, req) -> list[ModelSpec]:
             groups=cond and (decomposition is not None or not soft),
             group_extra=extra if cond else (),
             max_unique=req.corp_max_unique,
-            bin_edges=_sample_edges(sample, CORP_BINS) if cond else None,
+            bins=_bins(_sample_edges(sample, CORP_BINS)) if cond else None,
             start_binned=cond and _many_forecasts(run, sample, req.corp_max_unique),
             rootogram_top=top,
             n_terms=_n_terms(fam) if decomposition == "nll" else 0,
@@ -137,6 +137,11 @@ def rootogram_top(values: np.ndarray, weights: np.ndarray) -> int:
     cum = np.cumsum(weights)
     i = int(np.searchsorted(cum, 0.999 * cum[-1], side="left"))
     return int(min(ROOTOGRAM_MAX, values[min(i, values.size - 1)]))
+
+
+def _bins(edges: np.ndarray) -> pit.Thresholds:
+    """The finder of a forecast's bin among the sample's equal-count bins."""
+    return pit.Thresholds(edges, cells=max(16, 4 * edges.size))
 
 
 def _sample_edges(sample: np.ndarray | None, bins: int) -> np.ndarray:

@@ -1,11 +1,13 @@
 """Count families by their p.m.f. recurrence: the rootogram and the PIT in one sweep.
 
 For k = 0 … K the p.m.f. of every row follows P(Y = k) = P(Y = k − 1) · a(k) · s (one
-multiply per row and k, no special function), so a block of rows gives the (K + 1) × n
-table of probabilities: its weighted row sums are the rootogram's expected counts, its
-cumulative sums the c.d.f. F(y − 1), F(y) of each row with y ≤ K. Rows above K (0.1 % of
-the weight at most) take the family's c.d.f. The tail P(Y > K) is 1 − F(K) unless it is
-small; where the block's tail is below 1e-4 of its weight, the rows' tails below 1e-3 are
+multiply per row and k, no special function). With the block's rows ordered by y, the
+rows with y ≥ k are a suffix: one vector of P(Y = k) is kept, its weighted sum is the
+rootogram's expected count at k, and it is added to the running c.d.f. of that suffix
+only, so F(y − 1) and F(y) of the rows with y = k are read as k passes (the c.d.f. costs
+Σ(y + 1) additions, not n·K). Rows above K (0.1 % of the weight at most) take the
+family's c.d.f. The tail P(Y > K) is W − Σ_k E_k unless it is small: where the block's
+tail is below 1e-4 of its weight, each row's 1 − F(K) is formed and those below 1e-3 are
 summed forward from P(Y = K) until the terms vanish, so the cell keeps its relative
 precision (1 − F(K) is exact to about K·1e-16 per row).
 """
@@ -24,41 +26,59 @@ def sweep(fam, y: np.ndarray, pred, params, top: int, w: np.ndarray | None
     """(expected counts for k = 0 … top and P(Y > top) last, F(y − 1), F(y))."""
     n = y.size
     p0, s, a = fam.pmf_recurrence(pred, params)
-    p0 = np.broadcast_to(p0, (n,))
-    s = np.broadcast_to(s, (n,))
-    table = np.empty((top + 1, n))
-    table[0] = p0
-    for k in range(1, top + 1):
-        np.multiply(table[k - 1], s, out=table[k])
-        table[k] *= a(k)
-    expected = np.empty(top + 2)
-    expected[:top + 1] = table.sum(axis=1) if w is None else table @ w
-    last = table[top].copy()
-    for k in range(1, top + 1):  # the c.d.f. in place, row by row (contiguous)
-        table[k] += table[k - 1]
-    tail = 1.0 - table[top]
-    np.maximum(tail, 0.0, out=tail)
-    weight = float(n) if w is None else float(w.sum())
-    total = float(tail.sum()) if w is None else float(np.dot(tail, w))
-    if total < TAIL_SHARE * weight:
-        # 1 − F(K) is exact to ~K·1e-16 per row: relative to a tail this small, too coarse
-        small = tail < SMALL_TAIL
-        tail[small] = _forward_tail(last[small], s[small], a, top)
-        total = float(tail.sum()) if w is None else float(np.dot(tail, w))
-    expected[-1] = total
     k = y.astype(np.int64)
-    inside = k <= top
-    cols = np.arange(n)
-    kk = np.minimum(k, top)
-    hi = table[kk, cols]
-    lo = np.where(k > 0, table[np.maximum(kk - 1, 0), cols], 0.0)
-    if not inside.all():
-        out = ~inside
+    capped = np.minimum(k, top + 1)
+    order = np.argsort(capped.astype(np.int16 if top < 32_000 else np.int64), kind="stable")
+    starts = np.searchsorted(capped[order], np.arange(top + 2))  # first row with y ≥ j
+    cur = np.broadcast_to(p0, (n,))[order]  # P(Y = j), rows in the order of y
+    s = np.broadcast_to(s, (n,))[order]
+    ws = None if w is None else w[order]
+    cdf = np.zeros(n)  # F(j − 1) on the rows with y ≥ j
+    lo_s = np.empty(n)
+    hi_s = np.empty(n)
+    expected = np.empty(top + 2)
+    for j in range(top + 1):
+        if j:
+            np.multiply(cur, s, out=cur)
+            cur *= a(j)
+        expected[j] = cur.sum() if ws is None else np.dot(cur, ws)
+        b0, b1 = starts[j], starts[j + 1]
+        lo_s[b0:b1] = cdf[b0:b1]
+        suffix = cdf[b0:]
+        np.add(suffix, cur[b0:], out=suffix)
+        hi_s[b0:b1] = cdf[b0:b1]
+    weight = float(n) if w is None else float(w.sum())
+    total = max(weight - float(np.sum(expected[:-1])), 0.0)
+    if total < TAIL_SHARE * weight:
+        total = _small_tail(np.broadcast_to(p0, (n,))[order], s, a, top, cur, ws)
+    expected[-1] = total
+    lo = np.empty(n)
+    hi = np.empty(n)
+    lo[order] = lo_s
+    hi[order] = hi_s
+    if starts[-1] < n:  # rows above K: the family's c.d.f.
+        out = k > top
         yo = y[out]
         po = pred[out] if np.ndim(pred) else pred
         lo[out] = fam.cdf(yo - 1.0, po, params)
         hi[out] = fam.cdf(yo, po, params)
     return expected, lo, hi
+
+
+def _small_tail(p0: np.ndarray, s: np.ndarray, a, top: int, p_top: np.ndarray,
+                w: np.ndarray | None) -> float:
+    """Σw P(Y > top) with each row's 1 − F(top) (F summed in the sweep's order) and the
+    rows whose tail is below SMALL_TAIL summed forward instead."""
+    cur = p0.copy()
+    cdf = p0.copy()
+    for j in range(1, top + 1):
+        np.multiply(cur, s, out=cur)
+        cur *= a(j)
+        cdf += cur
+    tail = np.maximum(1.0 - cdf, 0.0)
+    small = tail < SMALL_TAIL
+    tail[small] = _forward_tail(p_top[small], s[small], a, top)
+    return float(tail.sum()) if w is None else float(np.dot(tail, w))
 
 
 def _forward_tail(p_top: np.ndarray, s: np.ndarray, a, top: int) -> np.ndarray:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from losscli.diagnostics.pit import Thresholds
+
 PERCENT = np.linspace(0, 1, 11) * 100  # sklearn calibration_curve's quantile grid
 BUFFER = 1 << 18  # rows gathered before they are added to the dense bins
 
@@ -22,28 +24,27 @@ class Groups:
     in one stable sort once they are as many as the groups kept (so a pass costs a few
     sorts, not one per batch). Binned: dense arrays over the bins, updated by bincount."""
 
-    def __init__(self, n_extra: int, max_unique: int, edges: np.ndarray | None,
-                 binned: bool = False) -> None:
+    def __init__(self, n_extra: int, max_unique: int, edges, binned: bool = False) -> None:
         self.keys = np.empty(0)
         self.sw = np.empty(0)
         self.mean = np.empty(0)
         self.m2 = np.empty(0)
         self.extra = np.empty((n_extra, 0))
         self.max_unique = max_unique
-        self.edges = edges  # the bins' inner edges, for when the forecasts are too many
+        if edges is not None and not isinstance(edges, Thresholds):
+            edges = Thresholds(edges, cells=4 * max(len(edges), 1))
+        self.finder = edges  # the bins' inner edges, for when the forecasts are too many
         self.binned = False
         self.pending: list[tuple] = []
         self.pending_size = 0
-        self._finder = None
         self.buffer: list[tuple] = []
         self.buffered = 0
         if binned:
             self._to_bins()
 
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_finder"] = None  # rebuilt where needed: not worth shipping between workers
-        return state
+    @property
+    def edges(self) -> np.ndarray | None:
+        return None if self.finder is None else self.finder.t
 
     def update(self, f: np.ndarray, t: np.ndarray, w: np.ndarray | None,
                extra: list[np.ndarray]) -> None:
@@ -56,6 +57,11 @@ class Groups:
                 self._drain()
             return
         self._update(f, t, w, extra)
+
+    def settle(self) -> None:
+        """Add the rows gathered so far (the end of a batch: the work stays on the thread
+        or worker that read it)."""
+        self._drain()
 
     def _drain(self) -> None:
         if not self.buffer:
@@ -170,11 +176,7 @@ class Groups:
 
     def _bin(self, f: np.ndarray) -> np.ndarray:
         """The bin of each forecast: the number of inner edges ≤ f."""
-        if self._finder is None:
-            from losscli.diagnostics.pit import Thresholds
-
-            self._finder = Thresholds(self.edges, cells=4 * self.edges.size)
-        return self._finder.count(f).astype(np.float64)
+        return self.finder.count(f).astype(np.float64)
 
     def _to_bins(self) -> None:
         """Pool the exact groups into the sample's bins (dense from now on)."""

@@ -24,31 +24,25 @@ def grid(m: int) -> np.ndarray:
 
 def histogram(lo: np.ndarray, hi: np.ndarray, w: np.ndarray | None, m: int) -> np.ndarray:
     """The mass of rows uniform on [lo, hi] (a point at lo when hi = lo) in the m bins
-    [j/m, (j + 1)/m) (the last closed at 1)."""
+    [j/m, (j + 1)/m) (the last closed at 1): each row gives its first bin the share up to
+    that bin's end, its last bin the share from that bin's start, and every bin strictly
+    between 1/(m·width) of its weight (a difference array; only rows wider than a bin
+    enter it, so a narrow row's large density never meets the cumulative sum)."""
     g = grid(m)
-    n = lo.size
-    wt = np.ones(n) if w is None else w
+    wt = np.ones(lo.size) if w is None else w
     jl = _bin(g, lo, m)
-    width = hi - lo
-    spread = width > 0.0
-    out = np.bincount(jl[~spread], weights=wt[~spread], minlength=m)[:m] if not spread.all() \
-        else np.zeros(m)
-    if not spread.any():
-        return out
-    lo, hi, wt, jl, width = lo[spread], hi[spread], wt[spread], jl[spread], width[spread]
     jr = np.maximum(_bin(g, hi, m, right=True), jl)
-    one = jl == jr
-    out += np.bincount(jl[one], weights=wt[one], minlength=m)[:m]
-    many = ~one
-    if many.any():
-        lo, hi, wt, jl, jr, width = (a[many] for a in (lo, hi, wt, jl, jr, width))
-        dens = wt / width
-        out += np.bincount(jl, weights=dens * (g[jl + 1] - lo), minlength=m)[:m]
-        out += np.bincount(jr, weights=dens * (hi - g[jr]), minlength=m)[:m]
-        # the bins strictly between get dens/m each: a difference array over bins
-        diff = np.bincount(jl + 1, weights=dens, minlength=m + 1)[:m + 1] \
-            - np.bincount(jr, weights=dens, minlength=m + 1)[:m + 1]
-        out += np.cumsum(diff)[:m] / m
+    width = hi - lo
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # shares as ratios of lengths: exact however narrow the row
+        first = np.where(jr > jl, wt * ((g[jl + 1] - lo) / width), wt)
+        last = np.where(jr > jl, wt * ((hi - g[jr]) / width), 0.0)
+        inner = np.where(jr > jl + 1, wt / width, 0.0)  # wider than a bin there
+    out = np.bincount(jl, weights=first, minlength=m)[:m]
+    out += np.bincount(jr, weights=last, minlength=m)[:m]
+    diff = np.bincount(jl + 1, weights=inner, minlength=m + 1)[:m + 1] \
+        - np.bincount(jr, weights=inner, minlength=m + 1)[:m + 1]
+    out += np.cumsum(diff)[:m] / m
     return out
 
 
@@ -123,22 +117,54 @@ def ks_grid(mass1000: np.ndarray) -> float:
 class Thresholds:
     """Sorted thresholds t_1 < … < t_m and a fast count of those ≤ z: a table over
     equal cells of [t_1, t_m] gives each z a first guess, one comparison each way per
-    pass corrects it (the same answer as searchsorted(t, z, "right"), in a few passes
-    where the thresholds are spread as quantiles are)."""
+    pass corrects it (the same answer as searchsorted(t, z, "right")). The cells are
+    refined (×4, to at most `max_cells`) until at most `passes` corrections are needed, so
+    thresholds crowded as the quantiles of a skewed sample are still a few passes. The
+    table is built on first use and not pickled (workers rebuild it)."""
 
     MAX_PASSES = 8  # beyond (thresholds crowded into few cells): searchsorted itself
 
-    def __init__(self, t: np.ndarray, cells: int = 1 << 16) -> None:
+    def __init__(self, t: np.ndarray, cells: int = 1 << 16, passes: int = 3,
+                 max_cells: int = 1 << 20) -> None:
         self.t = np.asarray(t, dtype=np.float64)
         self.cells = cells
-        self.lo, hi = float(self.t[0]), float(self.t[-1])
-        self.width = (hi - self.lo) / cells if hi > self.lo else 1.0
-        starts = self.lo + np.arange(cells) * self.width
-        self.table = np.searchsorted(self.t, starts, side="right").astype(np.int32)
-        crowd = np.diff(np.r_[self.table, self.t.size])
-        self.passes = int(crowd.max()) + 1 if crowd.size else 1
+        self.target = passes
+        self.max_cells = max(max_cells, cells)
+        self.lo, hi = (float(self.t[0]), float(self.t[-1])) if self.t.size else (0.0, 0.0)
+        self.span = hi - self.lo
+        self.table: np.ndarray | None = None
+        self.passes = 0
+        self._build()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["table"] = None
+        return state
+
+    def _build(self) -> None:
+        """The table, refined until `passes` corrections suffice; assigned last, so a
+        thread that sees it sees the cells and width it was built for."""
+        t = self.t
+        cells = self.cells
+        while True:
+            width = self.span / cells if self.span > 0 else 1.0
+            # table[c] = #{t ≤ lo + c·width}: each threshold counted from the first cell
+            # whose start reaches it (a guess off by one where the rounding differs; the
+            # corrections in count() make the answer exact either way)
+            first = np.clip(np.ceil((t - self.lo) / width), 0, cells).astype(np.int64)
+            table = np.cumsum(np.bincount(first, minlength=cells + 1)[:cells]
+                              ).astype(np.int32)
+            crowd = np.diff(np.r_[table, t.size])
+            passes = int(crowd.max()) + 2 if crowd.size else 1
+            if passes <= self.target or 4 * cells > self.max_cells:
+                break
+            cells *= 4
+        self.cells, self.width, self.passes = cells, width, passes
+        self.table = table
 
     def count(self, z: np.ndarray) -> np.ndarray:
+        if self.table is None:
+            self._build()
         t = self.t
         m = t.size
         if self.passes > self.MAX_PASSES:
@@ -157,4 +183,3 @@ class Thresholds:
                 break
             j = j - down + up
         return j
-

@@ -37,7 +37,7 @@ class ModelSpec:
     groups: bool = False
     group_extra: tuple[str, ...] = ()
     max_unique: int = 2_000_000
-    bin_edges: np.ndarray | None = None  # the seeded sample's equal-count bins
+    bins: Any = None  # pit.Thresholds of the seeded sample's equal-count bins' inner edges
     start_binned: bool = False  # the sample shows far more distinct forecasts than allowed
     rootogram_top: int | None = None
     n_terms: int = 0  # the family's row_terms
@@ -80,7 +80,7 @@ class ModelState:
         self.deciles = Sum(10 * 1000)
         self.decile_f = Sum(20)  # Σw and Σw·f per decile of the forecast
         self.expected = None if s.rootogram_top is None else Sum(s.rootogram_top + 2)
-        self.groups = Groups(len(s.group_extra), s.max_unique, s.bin_edges,
+        self.groups = Groups(len(s.group_extra), s.max_unique, s.bins,
                              s.start_binned) if s.groups else None
 
     def merge(self, other: ModelState) -> ModelState:
@@ -112,6 +112,9 @@ class Diagnose:
             self.fractional += int(np.count_nonzero(b.w != np.floor(b.w)))
         for s in range(0, b.n, BLOCK):
             self._block(_slice(b, s, min(s + BLOCK, b.n)))
+        for st in self.states:  # a batch's rows added where it was read (not at merge)
+            if st.groups is not None:
+                st.groups.settle()
         return self
 
     def merge(self, other: Diagnose) -> Diagnose:
