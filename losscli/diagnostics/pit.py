@@ -115,21 +115,22 @@ def ks_grid(mass1000: np.ndarray) -> float:
 
 
 class Thresholds:
-    """Sorted thresholds t_1 < … < t_m and a fast count of those ≤ z: a table over
-    equal cells of [t_1, t_m] gives each z a first guess, one comparison each way per
-    pass corrects it (the same answer as searchsorted(t, z, "right")). The cells are
-    refined (×4, to at most `max_cells`) until at most `passes` corrections are needed, so
-    thresholds crowded as the quantiles of a skewed sample are still a few passes. The
-    table is built on first use and not pickled (workers rebuild it)."""
+    """Sorted thresholds t_1 ≤ … ≤ t_m and a fast count of those ≤ z (searchsorted(t, z,
+    "right")). [t_1, t_m] is cut into equal cells by one monotone map x ↦ cell(x), applied
+    alike to the thresholds and to z, so a threshold in an earlier cell than z's is ≤ z and
+    one in a later cell is > z; the table gives the thresholds in earlier cells and only
+    those sharing z's cell are compared, at most `passes` of them. The cells are refined
+    (×4, to at most `max_cells`) until `passes` comparisons suffice. The table is not
+    pickled (a worker rebuilds it)."""
 
-    MAX_PASSES = 8  # beyond (thresholds crowded into few cells): searchsorted itself
+    MAX_PASSES = 8  # beyond (thresholds crowded into one cell): searchsorted itself
 
-    def __init__(self, t: np.ndarray, cells: int = 1 << 16, passes: int = 3,
+    def __init__(self, t: np.ndarray, cells: int = 1 << 16, passes: int = 2,
                  max_cells: int = 1 << 20) -> None:
         self.t = np.asarray(t, dtype=np.float64)
-        self.cells = cells
+        self.cells = max(1, cells)
         self.target = passes
-        self.max_cells = max(max_cells, cells)
+        self.max_cells = max(max_cells, self.cells)
         self.lo, hi = (float(self.t[0]), float(self.t[-1])) if self.t.size else (0.0, 0.0)
         self.span = hi - self.lo
         self.table: np.ndarray | None = None
@@ -139,47 +140,40 @@ class Thresholds:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["table"] = None
+        state["padded"] = None
         return state
 
+    def _cell(self, x: np.ndarray, cells: int, scale: float) -> np.ndarray:
+        c = (x - self.lo) * scale
+        return np.fmin(np.fmax(c, 0.0), cells - 1.0).astype(np.int64)  # NaN → cell 0
+
     def _build(self) -> None:
-        """The table, refined until `passes` corrections suffice; assigned last, so a
-        thread that sees it sees the cells and width it was built for."""
-        t = self.t
+        """The table, refined until `passes` comparisons suffice; assigned last, so a
+        thread that sees it sees the cells it was built for."""
         cells = self.cells
         while True:
-            width = self.span / cells if self.span > 0 else 1.0
-            # table[c] = #{t ≤ lo + c·width}: each threshold counted from the first cell
-            # whose start reaches it (a guess off by one where the rounding differs; the
-            # corrections in count() make the answer exact either way)
-            first = np.clip(np.ceil((t - self.lo) / width), 0, cells).astype(np.int64)
-            table = np.cumsum(np.bincount(first, minlength=cells + 1)[:cells]
-                              ).astype(np.int32)
-            crowd = np.diff(np.r_[table, t.size])
-            passes = int(crowd.max()) + 2 if crowd.size else 1
+            scale = cells / self.span if self.span > 0 else 0.0
+            per_cell = np.bincount(self._cell(self.t, cells, scale), minlength=cells)
+            passes = int(per_cell.max()) if self.t.size else 0
             if passes <= self.target or 4 * cells > self.max_cells:
                 break
             cells *= 4
-        self.cells, self.width, self.passes = cells, width, passes
-        self.table = table
+        self.cells, self.scale, self.passes = cells, scale, passes
+        # NaN after the last threshold: a comparison past the end is false
+        self.padded = np.r_[self.t, np.full(max(passes, 1), np.nan)]
+        self.table = np.r_[0, np.cumsum(per_cell)[:-1]]  # thresholds in earlier cells
 
     def count(self, z: np.ndarray) -> np.ndarray:
         if self.table is None:
             self._build()
-        t = self.t
-        m = t.size
         if self.passes > self.MAX_PASSES:
             order = np.argsort(z, kind="stable")
             out = np.empty(z.size, dtype=np.int64)
-            out[order] = np.searchsorted(t, z[order], side="right")
+            out[order] = np.searchsorted(self.t, z[order], side="right")
             return out
         with np.errstate(invalid="ignore"):
-            c = (z - self.lo) / self.width
-        c = np.clip(np.nan_to_num(c, nan=0.0), 0, self.cells - 1).astype(np.int64)
-        j = self.table[c].astype(np.int64)
-        for _ in range(m):
-            down = (j > 0) & (t[np.maximum(j - 1, 0)] > z)
-            up = (j < m) & (t[np.minimum(j, m - 1)] <= z)
-            if not (down.any() or up.any()):
-                break
-            j = j - down + up
+            first = self.table[self._cell(z, self.cells, self.scale)]
+            j = first.copy()
+            for q in range(self.passes):
+                j += self.padded[q:][first] <= z
         return j
