@@ -100,8 +100,6 @@ def _evaluate(req: Request, run: plan.Run, progress: Progress) -> dict:
         except (FitError, *NUMERIC_ERRORS) as exc:
             raise InputError(f"{name}: {numeric_reason(exc)}",
                              file=plan._file_of(run)) from None
-    if req.diagnosing:
-        diagnostics.prepare(models)
     plan.polish(run, models + [m.baseline for m in models if m.baseline is not None])
     scores, splan = plan.score(run, models, pairs=False)
     entropies = plan.Entropies(run)
@@ -167,8 +165,6 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
     if not models:
         reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
         raise InputError(f"no family could be fitted ({reasons})", file=plan._file_of(run))
-    if req.diagnosing:
-        diagnostics.prepare(models)
     plan.polish(run, models + [m.baseline for m in models if m.baseline is not None])
     scores, splan = plan.score(run, models, pairs=True)
     entropies = plan.Entropies(run)

@@ -31,16 +31,6 @@ ROOTOGRAM_MAX = 100
 MEDIAN_ROWS = 100_000  # rows the isotonic median regression (laplace's CORP) runs on
 
 
-def prepare(models: list) -> None:
-    """Before the passes: start importing scipy.stats in the background when a model has
-    an exact PIT (its KS and binomial p-values need it; the import then overlaps the
-    scoring pass instead of following it)."""
-    if any(m.family.pit_method == "exact" for m in models):
-        from losscli import background
-
-        background.preload("scipy.stats")
-
-
 def specs(run, models: list, req) -> list[ModelSpec]:
     """What the pass computes for each model, read from what its family declares."""
     out = []

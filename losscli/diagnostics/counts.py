@@ -21,9 +21,27 @@ TAIL_SHARE = 1e-4  # a tail cell below this share of the weight is summed forwar
 MAX_TERMS = 100_000
 
 
+BLOCK = 1 << 16  # rows per sweep: its vectors stay in the core's cache
+
+
 def sweep(fam, y: np.ndarray, pred, params, top: int, w: np.ndarray | None
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(expected counts for k = 0 … top and P(Y > top) last, F(y − 1), F(y))."""
+    if y.size <= BLOCK:
+        return _sweep(fam, y, pred, params, top, w)
+    expected = np.zeros(top + 2)
+    lo = np.empty(y.size)
+    hi = np.empty(y.size)
+    for a in range(0, y.size, BLOCK):
+        sl = slice(a, min(a + BLOCK, y.size))
+        e, lo[sl], hi[sl] = _sweep(fam, y[sl], pred[sl] if np.ndim(pred) else pred, params,
+                                   top, None if w is None else w[sl])
+        expected += e
+    return expected, lo, hi
+
+
+def _sweep(fam, y: np.ndarray, pred, params, top: int, w: np.ndarray | None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = y.size
     p0, s, a = fam.pmf_recurrence(pred, params)
     k = y.astype(np.int64)

@@ -48,9 +48,9 @@ class Groups:
 
     def update(self, f: np.ndarray, t: np.ndarray, w: np.ndarray | None,
                extra: list[np.ndarray]) -> None:
-        """Add rows; in binned mode they are gathered to BUFFER rows first, since adding
-        to the dense bins costs the bins' size however few rows come."""
-        if self.binned:
+        """Add rows; in binned mode fewer than BUFFER are gathered first, since adding to
+        the dense bins costs the bins' size however few rows come."""
+        if self.binned and (self.buffer or f.size < BUFFER):
             self.buffer.append((f, t, w, extra))
             self.buffered += f.size
             if self.buffered >= BUFFER:
@@ -75,19 +75,21 @@ class Groups:
 
     def _update(self, f: np.ndarray, t: np.ndarray, w: np.ndarray | None,
                 extra: list[np.ndarray]) -> None:
-        wt = np.ones(f.size) if w is None else w
         if self.binned:
-            keys, inv = self._dense, self._bin(f).astype(np.int64)
+            keys, inv = self._dense, self.finder.count(f)
         else:
             keys, inv = np.unique(f, return_inverse=True)
         size = keys.size
-        sw = np.bincount(inv, weights=wt, minlength=size)
+
+        def total(x: np.ndarray) -> np.ndarray:  # Σw·x per group
+            return np.bincount(inv, weights=x if w is None else w * x, minlength=size)
+
+        sw = np.bincount(inv, weights=w, minlength=size).astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.bincount(inv, weights=wt * t, minlength=size) / sw
+            mean = total(t) / sw
         d = t - mean[inv]
-        m2 = np.bincount(inv, weights=wt * d * d, minlength=size)
-        ex = np.array([np.bincount(inv, weights=wt * x, minlength=size) for x in extra]
-                      ).reshape(len(extra), size)
+        m2 = total(np.square(d, out=d))
+        ex = np.array([total(x) for x in extra]).reshape(len(extra), size)
         part = (keys, sw, mean, m2, ex)
         if self.binned:
             self._add_dense(*part)

@@ -21,7 +21,7 @@ from losscli.diagnostics.groups import Groups
 from losscli.plan import _slice
 from losscli.reduce import Sum, wsum
 
-BLOCK = 1 << 16
+BLOCK = 1 << 18  # rows per block: the temporaries stay a few MiB per thread
 
 
 @dataclass
