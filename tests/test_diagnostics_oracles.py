@@ -313,6 +313,26 @@ def test_continuous_families_on_counts_spread_over_unit_intervals(write_csv):
         assert m["diagnostics"]["decomposition"]["scoring"] == "squared_error"
 
 
+def test_discretised_lognormal_on_counts_with_zeros_decomposes_the_counts(write_csv):
+    """lognormal forecasts log y; on the counting measure its squared-error decomposition
+    is of ŷ against y itself (log 0 = −∞ would make it NaN), equal to model-diagnostics',
+    and its log-scale calibration test is not run on counts."""
+    r = np.random.default_rng(26)
+    mu = np.exp(r.normal(0.8, 0.5, N))
+    y = r.poisson(mu).astype(float)
+    assert (y == 0).any()
+    path = write_csv("counts0.csv", y=y, y_pred=mu)
+    rep = losscli.compare_noise_models(path, family=["lognormal"], diagnostics=True).to_dict()
+    assert not rep["warnings"]
+    m = model(rep, "lognormal")
+    dec = _check_identity(m)
+    assert dec["scoring"] == "squared_error"
+    got = _md(y, mu, md.SquaredError())
+    for key in ("score", "miscalibration", "discrimination", "uncertainty"):
+        assert dec[key] == pytest.approx(got[key], rel=1e-8, abs=1e-15), key
+    assert "calibration_in_the_large" not in {t["kind"] for t in m["diagnostics"]["tests"]}
+
+
 # ------------------------------------------------------------------ KS and tails
 
 

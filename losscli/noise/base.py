@@ -165,6 +165,8 @@ class Family:
     decomposition: ClassVar[str | None] = "squared_error"
     recalibration: ClassVar[str] = "mean"  # the functional the isotonic regression fits
     calibration: ClassVar[bool] = False  # ŷ (or log ŷ, `transform`) is a mean: Σw(t − ŷ)
+    # the scale of `forecast`'s (f, t): "target" (ŷ and y) or "log" (log ŷ and log y)
+    forecast_scale: ClassVar[str] = "target"
     probability_forecast: ClassVar[bool] = False  # Spiegelhalter, reliability bins
     dispersion_test: ClassVar[str | None] = None  # "dean" (poisson) | "pearson"
     zero_test: ClassVar[bool] = False  # observed against expected zeros

@@ -51,10 +51,21 @@ class Discretised:
         return None  # never closed form: the interval likelihood needs an optimiser
 
     # diagnostics: the PIT of an interval, and a decomposition of squared error (the
-    # interval likelihood is not a consistent score of ŷ)
+    # interval likelihood is not a consistent score of ŷ), both on the target's scale
     pit_method = "nonrandomized"
     decomposition = "squared_error"
     recalibration = "mean"
+    forecast_scale = "target"
+
+    @property
+    def calibration(self) -> bool:
+        """Σw(y − ŷ) needs the family's variance on the scale of y."""
+        return self.family.calibration and self.family.forecast_scale == "target"
+
+    def forecast(self, y: np.ndarray, pred: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(ŷ, y): the squared error is of the counts themselves, whatever scale the
+        family forecasts on (log y is −∞ at y = 0)."""
+        return ContinuousFamily.forecast(self, y, pred)
 
     def pit_interval(self, y: np.ndarray, pred: Any, params: Params
                      ) -> tuple[np.ndarray, np.ndarray]:

@@ -187,6 +187,7 @@ class LogNormal(ContinuousFamily):
     # diagnostics: on the log scale
     decomposition = "nll"
     calibration = True
+    forecast_scale = "log"
 
     def forecast(self, y: np.ndarray, pred: Any) -> tuple[np.ndarray, np.ndarray]:
         """(log ŷ, log y): the median's log is the mean of log y."""
