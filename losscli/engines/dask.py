@@ -125,7 +125,10 @@ def _state(result):
 
 
 def _merge(a, b):
-    return a.merge(b)
+    import numpy as np
+
+    with np.errstate(all="ignore"):  # a non-finite sum is reported, not warned about
+        return a.merge(b)
 
 
 def _tree(client, futures):

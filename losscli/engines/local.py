@@ -126,7 +126,8 @@ class Local:
             counted["bytes"] = 0
 
         pieces = sources.pieces(run.inp, run.cols.all(), run.req.batch_rows, count)
-        return reduce(pieces, update, lambda a, b: a.merge(b), make(), done)
+        with np.errstate(all="ignore"):  # the merges too: a non-finite sum is reported
+            return reduce(pieces, update, lambda a, b: a.merge(b), make(), done)
 
 
 ENGINE = Local()
