@@ -101,16 +101,23 @@ def _small_tail(p0: np.ndarray, s: np.ndarray, a, top: int, p_top: np.ndarray,
 
 def _forward_tail(p_top: np.ndarray, s: np.ndarray, a, top: int) -> np.ndarray:
     """Σ_{k > top} P(Y = k), from P(Y = top) by the recurrence, each row until its next
-    term is below 1e-17 of its sum."""
+    term is below 1e-17 of its sum. The rows still summing are compacted only when a
+    quarter of them are done (a finished row's further terms are below 1e-17 of it)."""
     acc = np.zeros(p_top.size)
-    term = p_top.copy()
     live = np.arange(p_top.size)
+    term = p_top.copy()
+    ratio = s.copy()
+    part = np.zeros(p_top.size)
     k = top
     while live.size and k < top + MAX_TERMS:
         k += 1
-        term *= s[live] * a(k)
-        acc[live] += term
-        keep = term > 1e-17 * acc[live]
-        if not keep.all():
-            live, term = live[keep], term[keep]
+        term *= ratio
+        term *= a(k)
+        part += term
+        going = term > 1e-17 * part
+        done = live.size - int(np.count_nonzero(going))
+        if done and (4 * done >= live.size or done == live.size):
+            acc[live[~going]] = part[~going]
+            live, term, ratio, part = live[going], term[going], ratio[going], part[going]
+    acc[live] = part
     return acc
