@@ -101,7 +101,8 @@ def _evaluate(req: Request, run: plan.Run, progress: Progress) -> dict:
             raise InputError(f"{name}: {numeric_reason(exc)}",
                              file=plan._file_of(run)) from None
     plan.polish(run, models + [m.baseline for m in models if m.baseline is not None])
-    scores, splan = plan.score(run, models, pairs=False)
+    also = diagnostics.carried(run, models, req) if req.diagnosing else None
+    scores, splan, carried = plan.score(run, models, pairs=False, also=also)
     entropies = plan.Entropies(run)
     out = []
     results = []
@@ -124,8 +125,8 @@ def _evaluate(req: Request, run: plan.Run, progress: Progress) -> dict:
                         "discretises the continuous ones")
     if req.diagnosing:
         progress("diagnosing")
-        for o, d in zip(out, diagnostics.diagnose(run, models, results, req, warnings),
-                        strict=True):
+        for o, d in zip(out, diagnostics.diagnose(run, models, results, req, warnings,
+                                                  state=carried), strict=True):
             o["diagnostics"] = d
     return report.build(
         req.command, _input(run, scores.clipped), kind,
@@ -166,7 +167,15 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
         reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
         raise InputError(f"no family could be fitted ({reasons})", file=plan._file_of(run))
     plan.polish(run, models + [m.baseline for m in models if m.baseline is not None])
-    scores, splan = plan.score(run, models, pairs=True)
+    also = None
+    if req.diagnosing:  # the models to diagnose, when known (or guessed) before scoring
+        if req.families and not req.best:
+            also = diagnostics.carried(run, models, req)
+        else:
+            guess = compare.likely_best(run, models, req.criterion)
+            if guess is not None:
+                also = diagnostics.carried(run, [models[guess]], req)
+    scores, splan, carried = plan.score(run, models, pairs=True, also=also)
     entropies = plan.Entropies(run)
     scored: list[compare.Scored] = []
     for i, model in enumerate(models):
@@ -199,7 +208,8 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
                   if (s.model.name in req.families and not req.best) or i == 0]
         found = diagnostics.diagnose(run, [ranked[i].model for i in chosen],
                                      [ranked[i].result for i in chosen], req, warnings,
-                                     comparison=(out, best.result.family, req.unit))
+                                     comparison=(out, best.result.family, req.unit),
+                                     state=carried)
         for o in out:
             o["diagnostics"] = None
         for i, d in zip(chosen, found, strict=True):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from losscli.errors import NUMERIC_ERRORS, InputError
 from losscli.noise import FAMILIES
 from losscli.plan import Model, ScorePlan, Scores
 from losscli.score import ModelResult
@@ -34,6 +35,52 @@ class Scored:
 def rank(scored: list[Scored], criterion: str) -> list[Scored]:
     """Best first by the criterion; ties go to the family with fewer parameters."""
     return sorted(scored, key=lambda s: (getattr(s.result, criterion), s.result.n_params))
+
+
+GUESS_ROWS = 1 << 16  # sample rows the guess of the best model reads
+
+
+def likely_best(run, models: list[Model], criterion: str) -> int | None:
+    """The index of the model the ranking will probably put first, from every
+    ⌈sample/GUESS_ROWS⌉-th row of the seeded sample (the value counts in marginal mode on
+    integer targets): what the scoring pass can diagnose on its way. A wrong guess costs
+    one more pass, never a different answer; None where the sample cannot score every
+    model (class probabilities are not kept in it)."""
+    if len(models) == 1:
+        return 0
+    on_counts = not run.conditional and run.value_counts is not None
+    if on_counts:
+        y, w = run.value_counts
+        if run.layout.labels:
+            y = y.astype(np.int64)
+    elif run.sample:
+        step = -(-run.sample_rows // GUESS_ROWS)
+        y = run.sample["y"][..., ::step]
+        w = run.sample["w"][::step] if "w" in run.sample else None
+        pred = run.sample["pred"][::step] if "pred" in run.sample else None
+    else:
+        return None
+    W = float(run.W)
+    best, key = None, math.inf
+    for i, m in enumerate(models):
+        fam = m.family
+        if m.conditional and (on_counts or fam.input != "point" or pred is None):
+            return None
+        p = pred if m.conditional else fam.marginal_pred(m.params)
+        try:
+            with np.errstate(all="ignore"):
+                ll = fam.loglik(y, p, m.params)
+                mean = float(np.mean(ll) if w is None else np.dot(ll, w) / np.sum(w))
+        except (InputError, *NUMERIC_ERRORS):
+            return None
+        if not math.isfinite(mean):
+            continue
+        k = fam.n_params(m.params, m.conditional)
+        nll = -mean * W
+        value = {"aic": 2 * k + 2 * nll, "bic": k * math.log(W) + 2 * nll}.get(criterion, nll)
+        if value < key:
+            best, key = i, value
+    return best
 
 
 def akaike_weights(aics: list[float]) -> list[float]:

@@ -33,7 +33,7 @@ from losscli.noise import FAMILIES
 from losscli.noise.base import ContinuousFamily, Params
 from losscli.noise.discretised import Discretised
 from losscli.noise.support import Support, integral
-from losscli.reduce import First, Moments, Sample, Sum, ValueCounts, wsum
+from losscli.reduce import First, Joint, Moments, Sample, Sum, ValueCounts, wsum
 from losscli.request import DEFAULT_FIT_ROWS, LABEL_KIND, Request
 
 SAMPLE_SEED = 20261125
@@ -867,8 +867,10 @@ class ScorePlan:
     eps: float
 
 
-def score(run: Run, models: list[Model], pairs: bool) -> tuple[Scores, ScorePlan]:
-    """The last pass: every model scored on every row (or on the value counts)."""
+def score(run: Run, models: list[Model], pairs: bool, also=None
+          ) -> tuple[Scores, ScorePlan, Any]:
+    """The last pass: every model scored on every row (or on the value counts); `also`
+    makes a further state reduced in the same pass (None without it)."""
     on_counts = not run.conditional and run.value_counts is not None
     point_keys: dict[str, Any] = {}
     deviance_ok = []
@@ -893,12 +895,18 @@ def score(run: Run, models: list[Model], pairs: bool) -> tuple[Scores, ScorePlan
         baseline_on_rows=run.value_counts is None,
         prediction=[cols.pred] if cols.pred else list(cols.probs or cols.logits),
         labels=run.layout.labels, eps=run.req.eps)
+    def make():
+        return Scores(plan) if also is None else Joint(Scores(plan), also())
+
     if on_counts:
-        state = Scores(plan)
+        state = make()
         with np.errstate(all="ignore"):
             state.update(value_count_batch(run))
-        return state, plan
-    return run.reduce(lambda: Scores(plan), "scoring"), plan
+    else:
+        state = run.reduce(make, "scoring")
+    if also is None:
+        return state, plan, None
+    return state.states[0], plan, state.states[1]
 
 
 def value_count_batch(run: Run) -> Batch:

@@ -44,6 +44,25 @@ class Sum:
             return np.where(np.isfinite(self.s), self.s + self.c, self.s)
 
 
+class Joint:
+    """Several states reduced in one pass: each batch updates all, merges pair them."""
+
+    __slots__ = ("states",)
+
+    def __init__(self, *states) -> None:
+        self.states = states
+
+    def update(self, b) -> Joint:
+        for st in self.states:
+            st.update(b)
+        return self
+
+    def merge(self, other: Joint) -> Joint:
+        for a, c in zip(self.states, other.states, strict=True):
+            a.merge(c)
+        return self
+
+
 def wsum(x: np.ndarray, w: np.ndarray | None, axis: int = -1):
     """Σ w x over the last axis (Σ x without weights): one batch's partial sum."""
     if w is None:

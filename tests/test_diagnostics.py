@@ -335,3 +335,46 @@ def test_equal_count_edges_are_numpy_quantiles_of_the_sorted_sample():
     x = np.sort(np.random.default_rng(4).standard_t(3, 10_001))
     np.testing.assert_allclose(equal_count_edges(x, 64),
                                np.unique(np.quantile(x, np.arange(1, 64) / 64)), rtol=1e-14)
+
+
+def _without_input_counts(rep: dict) -> dict:
+    rep = json.loads(json.dumps(rep))
+    for key in ("passes", "bytes_read"):
+        rep["input"].pop(key)
+    return rep
+
+
+@pytest.mark.parametrize("name, kw", [
+    ("counts.csv", {}),
+    ("regression.csv", {}),
+    ("counts.csv", {"no_pred": True}),
+    ("counts.csv", {"families": ("poisson", "negative_binomial")}),
+])
+def test_the_scoring_pass_carries_the_diagnostics_when_it_knows_the_models(
+        monkeypatch, name, kw):
+    """compare --diagnostics diagnoses the sample's likely best in the scoring pass (no
+    pass of its own); a wrong guess costs one more pass and gives the same JSON."""
+    from losscli import compare
+
+    path = ROOT_SAMPLES / name
+    plain = run_api("compare-noise-models", path, **kw)["input"]["passes"]
+    carried = run_api("compare-noise-models", path, diagnostics=True, **kw)
+    assert carried["input"]["passes"] == plain  # 1 on the value counts, else 2
+    best = next(i for i, m in enumerate(carried["models"]) if m["rank"] == 1)
+    assert carried["models"][best]["diagnostics"] is not None
+    wrong = carried["models"][-1]["family"]
+    if kw.get("families"):
+        separate = carried  # every listed family is diagnosed: nothing to guess
+    else:
+        def miss(run, models, criterion):
+            return next(i for i, m in enumerate(models) if m.name == wrong)
+
+        monkeypatch.setattr(compare, "likely_best", miss)
+        separate = run_api("compare-noise-models", path, diagnostics=True, **kw)
+        assert separate["input"]["passes"] == plain + (0 if kw.get("no_pred") else 1)
+    assert _without_input_counts(separate) == _without_input_counts(carried)
+    evaluated = run_api("evaluate", path, diagnostics=True,
+                        families=("poisson",) if name == "counts.csv" else (carried["best"],),
+                        **{k: v for k, v in kw.items()
+                                                       if k == "no_pred"})
+    assert evaluated["input"]["passes"] == plain

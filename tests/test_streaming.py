@@ -315,7 +315,7 @@ def test_states_are_small_picklable_plain_data(write_csv, rng):
         scan = pickle.loads(pickle.dumps(run.scan))
         assert scan.n == n and scan.sample.keys.size == 500
         models = [plan.fit(run, "poisson", plan.make_family(run, "poisson", True), True)]
-        state, _ = plan.score(run, models, pairs=True)
+        state, _, _ = plan.score(run, models, pairs=True)
         sizes.append((len(pickle.dumps(run.scan)), len(pickle.dumps(state))))
     (scan_small, score_small), (scan_big, score_big) = sizes
     assert scan_big < 1.2 * scan_small and score_big < 1.2 * score_small

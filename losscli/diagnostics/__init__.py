@@ -152,10 +152,21 @@ def _sample_edges(sample: np.ndarray | None, bins: int) -> np.ndarray:
     return equal_count_edges(sample, bins)
 
 
+def _plan(run, specs_: list[ModelSpec]) -> DiagPlan:
+    return DiagPlan(specs=specs_, prediction=[run.cols.pred] if run.cols.pred
+                    else list(run.cols.probs or run.cols.logits), eps=run.req.eps)
+
+
+def carried(run, models: list, req):
+    """A factory of the pass state for `models`, for the scoring pass to reduce on its
+    way (`plan.score`'s `also`), so that no pass of its own is needed."""
+    plan = _plan(run, specs(run, models, req))
+    return lambda: Diagnose(plan)
+
+
 def run_pass(run, specs_: list[ModelSpec]) -> Diagnose:
     """The diagnostics pass (on the value counts in marginal mode on integer targets)."""
-    plan = DiagPlan(specs=specs_, prediction=[run.cols.pred] if run.cols.pred
-                    else list(run.cols.probs or run.cols.logits), eps=run.req.eps)
+    plan = _plan(run, specs_)
     if not run.conditional and run.value_counts is not None:
         from losscli.plan import value_count_batch
 
@@ -170,19 +181,25 @@ def run_pass(run, specs_: list[ModelSpec]) -> Diagnose:
 
 
 def diagnose(run, models: list, results: list, req, warnings: list[str],
-             comparison: tuple | None = None) -> list[dict]:
-    """The `diagnostics` object of each model (results: their ModelResults), after one
-    more pass; with --plot the pictures are written and listed in it (a comparison's
-    cross-entropy picture with the first model's, the best)."""
-    state = run_pass(run, specs(run, models, req))
+             comparison: tuple | None = None, state: Diagnose | None = None) -> list[dict]:
+    """The `diagnostics` object of each model (results: their ModelResults), from
+    `state` when the scoring pass carried every one of them, else after one more pass;
+    with --plot the pictures are written and listed in it (a comparison's cross-entropy
+    picture with the first model's, the best)."""
+    # by family name (one model each; a state back from a worker holds copies)
+    held = {} if state is None else {st.spec.model.name: st for st in state.states}
+    if not all(m.name in held for m in models):
+        state = run_pass(run, specs(run, models, req))
+        held = {st.spec.model.name: st for st in state.states}
     whole = state.fractional == 0
     out = []
-    for i, (st, res) in enumerate(zip(state.states, results, strict=True)):
+    for i, (m, res) in enumerate(zip(models, results, strict=True)):
+        st = held[m.name]
         diag, data = _one(run, st, res, req.unit, whole, warnings)
         if req.plot:
             from losscli import plots
 
-            diag["plots"] = plots.model_plots(req.plot, st.spec.model.name, data,
+            diag["plots"] = plots.model_plots(req.plot, m.name, data,
                                               comparison if i == 0 else None)
         out.append(diag)
     return out
