@@ -697,6 +697,37 @@ def test_reliability_bins_equal_sklearn_calibration_curve(write_csv, rounded):
     np.testing.assert_allclose([row["mean_y"] for row in by], pt, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("binned", [False, True], ids=["exact", "binned"])
+def test_by_prediction_slices_of_an_exact_pit(write_csv, binned):
+    """A density's PIT shares per slice (each row counted below 0.05, between or at or
+    above 0.95) against scipy's c.d.f.; binned groups keep the shares' totals."""
+    r = np.random.default_rng(73)
+    mu = r.normal(0.0, 2.0, N)
+    y = mu + r.standard_t(5, N)
+    w = r.integers(1, 4, N).astype(float)
+    path = write_csv("tslices.csv", y=y, y_pred=mu, w=w)
+    kw = {"corp_max_unique": 100} if binned else {}
+    m = only(diagnose(path, family="gaussian", weight="w", **kw))
+    by = m["diagnostics"]["by_prediction"]
+    u = stats.norm.cdf(y, mu, m["params"]["sigma"])
+    below, above = (u < 0.05).astype(float), (u >= 0.95).astype(float)
+    count = np.array([row["count"] for row in by])
+    assert count.sum() == w.sum()
+    for key, share in (("pit_lower", below), ("pit_upper", above), ("mean_y", y)):
+        got = np.array([row[key] for row in by])
+        assert float(np.dot(got, count)) == pytest.approx(float(np.dot(share, w)), rel=1e-12)
+    if binned:
+        return
+    edges = np.percentile(np.repeat(mu, w.astype(int)), np.linspace(0, 1, 11) * 100)
+    b = np.searchsorted(edges[1:-1], mu)
+    for j, row in enumerate(by):
+        s = b == j
+        assert row["count"] == float(w[s].sum())
+        assert row["pit_lower"] == pytest.approx(np.average(below[s], weights=w[s]), rel=1e-12)
+        assert row["pit_upper"] == pytest.approx(np.average(above[s], weights=w[s]), rel=1e-12)
+        assert row["mean_y"] == pytest.approx(np.average(y[s], weights=w[s]), rel=1e-12)
+
+
 def test_by_prediction_slices_of_a_count_model(write_csv):
     y, mu = _poisson_data(np.random.default_rng(72), N)
     path = write_csv("slices.csv", y=y, y_pred=mu)

@@ -63,8 +63,15 @@ def specs(run, models: list, req) -> list[ModelSpec]:
             sums.append("logloss")
         if decomposition == "squared_error":
             sums.append("r2")
-        extra = ("yhat", "yshow") + (("pit_lo", "pit_hi") if has_pit else ()) \
-            + (("disp",) if fam.dispersion_test is not None and not soft else ())
+        # Σw·ŷ per group; Σw·y only where the forecast's t is not y itself (else it is
+        # Σw times the group's mean of t); the PIT shares last: an exact PIT gives each
+        # row one of three categories (u < 0.05, between, u ≥ 0.95), counted in one sum
+        extra = ("yhat",) \
+            + (("yshow",) if fam.input == "point" and fam.forecast_scale != "target"
+               else ()) \
+            + (("disp",) if fam.dispersion_test is not None and not soft else ()) \
+            + ((("pit_lo", "pit_in", "pit_hi") if exact_pit else ("pit_lo", "pit_hi"))
+               if has_pit else ())
         top = None
         if fam.rootogram and run.value_counts is not None:
             top = rootogram_top(*run.value_counts)
@@ -77,6 +84,7 @@ def specs(run, models: list, req) -> list[ModelSpec]:
             and n <= MEDIAN_ROWS,
             groups=cond and (decomposition is not None or not soft),
             group_extra=extra if cond else (),
+            group_cats=3 if cond and exact_pit else 0,
             max_unique=req.corp_max_unique,
             bins=_bins(_sample_edges(sample, CORP_BINS)) if cond else None,
             start_binned=cond and _many_forecasts(run, sample, req.corp_max_unique),
@@ -449,7 +457,7 @@ def _by_prediction(spec, g, whole: bool, fam, note) -> tuple[list | None, dict |
         return np.bincount(b, weights=x, minlength=10)[keep] / cnt[keep]
 
     mean_pred = per(ex["yhat"])
-    mean_y = per(ex["yshow"])
+    mean_y = per(ex["yshow"] if "yshow" in ex else g.mean * g.sw)
     lo = per(ex["pit_lo"]) if "pit_lo" in ex else None
     hi = per(ex["pit_hi"]) if "pit_hi" in ex else None
     disp = per(ex["disp"]) if "disp" in ex else None

@@ -24,13 +24,15 @@ class Groups:
     in one stable sort once they are as many as the groups kept (so a pass costs a few
     sorts, not one per batch). Binned: dense arrays over the bins, updated by bincount."""
 
-    def __init__(self, n_extra: int, max_unique: int, edges, binned: bool = False) -> None:
+    def __init__(self, n_extra: int, max_unique: int, edges, binned: bool = False,
+                 cats: int = 0) -> None:
         self.keys = np.empty(0)
         self.sw = np.empty(0)
         self.mean = np.empty(0)
         self.m2 = np.empty(0)
         self.extra = np.empty((n_extra, 0))
         self.max_unique = max_unique
+        self.cats = cats  # the last `cats` extras: Σw per row category 0 … cats − 1
         if edges is not None and not isinstance(edges, Thresholds):
             edges = Thresholds(edges, cells=4 * max(len(edges), 1))
         self.finder = edges  # the bins' inner edges, for when the forecasts are too many
@@ -47,16 +49,17 @@ class Groups:
         return None if self.finder is None else self.finder.t
 
     def update(self, f: np.ndarray, t: np.ndarray, w: np.ndarray | None,
-               extra: list[np.ndarray]) -> None:
-        """Add rows; in binned mode fewer than BUFFER are gathered first, since adding to
-        the dense bins costs the bins' size however few rows come."""
+               extra: list[np.ndarray], cats: np.ndarray | None = None) -> None:
+        """Add rows (with `cats`, each row's category); in binned mode fewer than BUFFER
+        are gathered first, since adding to the dense bins costs the bins' size however
+        few rows come."""
         if self.binned and (self.buffer or f.size < BUFFER):
-            self.buffer.append((f, t, w, extra))
+            self.buffer.append((f, t, w, extra, cats))
             self.buffered += f.size
             if self.buffered >= BUFFER:
                 self._drain()
             return
-        self._update(f, t, w, extra)
+        self._update(f, t, w, extra, cats)
 
     def settle(self) -> None:
         """Add the rows gathered so far (the end of a batch: the work stays on the thread
@@ -71,10 +74,11 @@ class Groups:
         t = np.concatenate([p[1] for p in parts])
         w = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
         extra = [np.concatenate([p[3][i] for p in parts]) for i in range(len(parts[0][3]))]
-        self._update(f, t, w, extra)
+        cats = None if parts[0][4] is None else np.concatenate([p[4] for p in parts])
+        self._update(f, t, w, extra, cats)
 
     def _update(self, f: np.ndarray, t: np.ndarray, w: np.ndarray | None,
-                extra: list[np.ndarray]) -> None:
+                extra: list[np.ndarray], cats: np.ndarray | None = None) -> None:
         if self.binned:
             keys, inv = self._dense, self.finder.count(f)
         else:
@@ -84,12 +88,20 @@ class Groups:
         def total(x: np.ndarray) -> np.ndarray:  # Σw·x per group
             return np.bincount(inv, weights=x if w is None else w * x, minlength=size)
 
-        sw = np.bincount(inv, weights=w, minlength=size).astype(np.float64)
+        if self.cats:  # Σw per group and category in one count; Σw their sum
+            per = np.bincount(inv * self.cats + cats, weights=w,
+                              minlength=size * self.cats).reshape(size, self.cats)
+            per = per.astype(np.float64)
+            sw = per.sum(axis=1)
+        else:
+            sw = np.bincount(inv, weights=w, minlength=size).astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = total(t) / sw
         d = t - mean[inv]
         m2 = total(np.square(d, out=d))
-        ex = np.array([total(x) for x in extra]).reshape(len(extra), size)
+        ex = np.array([total(x) for x in extra]
+                      + ([] if not self.cats else list(per.T))
+                      ).reshape(len(extra) + self.cats, size)
         part = (keys, sw, mean, m2, ex)
         if self.binned:
             self._add_dense(*part)

@@ -36,6 +36,7 @@ class ModelSpec:
     keep_rows: bool = False  # keep (f, t, w) per row (isotonic median regression)
     groups: bool = False
     group_extra: tuple[str, ...] = ()
+    group_cats: int = 0  # the last extras are Σw per PIT category (an exact PIT: 3)
     max_unique: int = 2_000_000
     bins: Any = None  # pit.Thresholds of the seeded sample's equal-count bins' inner edges
     start_binned: bool = False  # the sample shows far more distinct forecasts than allowed
@@ -81,7 +82,7 @@ class ModelState:
         self.decile_f = Sum(20)  # Σw and Σw·f per decile of the forecast
         self.expected = None if s.rootogram_top is None else Sum(s.rootogram_top + 2)
         self.groups = Groups(len(s.group_extra), s.max_unique, s.bins,
-                             s.start_binned) if s.groups else None
+                             binned=s.start_binned, cats=s.group_cats) if s.groups else None
 
     def merge(self, other: ModelState) -> ModelState:
         self.sums.merge(other.sums)
@@ -167,7 +168,11 @@ class Diagnose:
                                list(wsum(fam.row_terms(y), w))))
             st.sums.add(part)
             if st.groups is not None:
-                st.groups.update(f, t, w, [cols[name] for name in spec.group_extra])
+                plain = spec.group_extra[:len(spec.group_extra) - spec.group_cats]
+                cats = None
+                if spec.group_cats:  # u < 0.05, in between, u ≥ 0.95 (on the grid)
+                    cats = (j >= 50).astype(np.int64) + (j >= 950)
+                st.groups.update(f, t, w, [cols[name] for name in plain], cats)
 
     def _randomised(self, st: ModelState, b: Batch, lo, hi, j, f, w, m1000) -> None:
         """The seeded randomised PIT u = l + V(r − l), V the global row's draw of
@@ -207,7 +212,7 @@ class Diagnose:
 def _columns(spec: ModelSpec, fam, params, y, pred, f, t, lo, hi, j
              ) -> dict[str, np.ndarray]:
     """The per-row columns the spec names (computed only when named)."""
-    need = set(spec.sums) | set(spec.group_extra)
+    need = set(spec.sums) | set(spec.group_extra[:len(spec.group_extra) - spec.group_cats])
     out: dict[str, np.ndarray] = {}
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         r = t - f
