@@ -144,8 +144,12 @@ class Thresholds:
         return state
 
     def _cell(self, x: np.ndarray, cells: int, scale: float) -> np.ndarray:
-        c = (x - self.lo) * scale
-        return np.fmin(np.fmax(c, 0.0), cells - 1.0).astype(np.int64)  # NaN → cell 0
+        c = np.subtract(x, self.lo)
+        with np.errstate(invalid="ignore"):  # ±∞ · 0 where every threshold is equal
+            np.multiply(c, scale, out=c)
+        np.fmax(c, 0.0, out=c)  # NaN → cell 0
+        np.fmin(c, cells - 1.0, out=c)
+        return c.astype(np.int64)
 
     def _build(self) -> None:
         """The table, refined until `passes` comparisons suffice; assigned last, so a
@@ -173,7 +177,7 @@ class Thresholds:
             return out
         with np.errstate(invalid="ignore"):
             first = self.table[self._cell(z, self.cells, self.scale)]
-            j = first.copy()
+            j = first.copy() if self.passes > 1 else first
             for q in range(self.passes):
                 j += self.padded[q:][first] <= z
         return j
