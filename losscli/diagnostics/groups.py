@@ -177,15 +177,19 @@ class Groups:
             self._to_bins()
 
     def _add_dense(self, keys, sw, mean, m2, extra) -> None:
-        """Add groups already on the dense bin index (all bins, empty ones with sw 0)."""
+        """Add groups already on the dense bin index (all bins, empty ones with sw 0; the
+        kept mean is 0 in an empty bin, an added one may be NaN there): Chan's update,
+        mean += δ·w₂/(w₁ + w₂), M2 += M2₂ + δ²·w₁·w₂/(w₁ + w₂)."""
         tot = self.sw + sw
         with np.errstate(invalid="ignore", divide="ignore"):
-            new_mean = np.where(tot > 0, (self.sw * np.nan_to_num(self.mean)
-                                          + sw * np.nan_to_num(mean)) / tot, 0.0)
-        d1 = np.where(self.sw > 0, np.nan_to_num(self.mean) - new_mean, 0.0)
-        d2 = np.where(sw > 0, np.nan_to_num(mean) - new_mean, 0.0)
-        self.m2 = self.m2 + m2 + self.sw * d1 * d1 + sw * d2 * d2
-        self.sw, self.mean = tot, new_mean
+            share = sw / tot
+            delta = mean - self.mean
+        empty = ~(sw > 0)
+        np.copyto(share, 0.0, where=empty)
+        np.copyto(delta, 0.0, where=empty)
+        self.m2 = self.m2 + m2 + delta * delta * self.sw * share
+        self.mean = self.mean + delta * share
+        self.sw = tot
         self.extra = self.extra + extra
 
     def _bin(self, f: np.ndarray) -> np.ndarray:
