@@ -293,7 +293,7 @@ def test_thresholds_count_equals_searchsorted(edges, queries, cells, passes):
     from losscli.diagnostics.pit import Thresholds
 
     e = np.sort(np.array(edges))
-    z = np.r_[np.array(queries), e, np.nextafter(e, -np.inf), -np.inf, np.inf]
+    z = np.r_[np.array(queries), e, np.nextafter(e, -np.inf), -np.inf, np.inf, np.nan]
     th = Thresholds(e, cells, passes=passes, max_cells=1 << 14)
     want = np.searchsorted(e, z, side="right")
     np.testing.assert_array_equal(th.count(z), want)
@@ -302,6 +302,11 @@ def test_thresholds_count_equals_searchsorted(edges, queries, cells, passes):
     copy = pickle.loads(pickle.dumps(th))
     assert copy.table is None
     np.testing.assert_array_equal(copy.count(z), want)
+
+
+def test_pit_histogram_of_no_rows_is_zero():
+    e = np.empty(0)
+    np.testing.assert_array_equal(pit.histogram(e, e, None, 5), np.zeros(5))
 
 
 def test_thresholds_of_no_edges_count_zero():
@@ -378,3 +383,23 @@ def test_the_scoring_pass_carries_the_diagnostics_when_it_knows_the_models(
                         **{k: v for k, v in kw.items()
                                                        if k == "no_pred"})
     assert evaluated["input"]["passes"] == plain
+
+
+def test_a_carried_model_that_fails_gets_its_own_pass(monkeypatch):
+    """A numeric failure of the carried diagnostics does not end the scoring pass: the
+    model is diagnosed in a pass of its own, with the same answer."""
+    from losscli.diagnostics import state
+
+    path = ROOT_SAMPLES / "regression.csv"
+    want = run_api("compare-noise-models", path, diagnostics=True)
+    block = state.Diagnose._model_block
+
+    def fragile(self, st, b):
+        if self.plan.lenient:
+            raise FloatingPointError("overflow")
+        return block(self, st, b)
+
+    monkeypatch.setattr(state.Diagnose, "_model_block", fragile)
+    got = run_api("compare-noise-models", path, diagnostics=True)
+    assert got["input"]["passes"] == want["input"]["passes"] + 1
+    assert _without_input_counts(got) == _without_input_counts(want)

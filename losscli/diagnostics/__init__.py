@@ -169,6 +169,7 @@ def carried(run, models: list, req):
     """A factory of the pass state for `models`, for the scoring pass to reduce on its
     way (`plan.score`'s `also`), so that no pass of its own is needed."""
     plan = _plan(run, specs(run, models, req))
+    plan.lenient = True  # a model it cannot diagnose gets its own pass, which says why
     return lambda: Diagnose(plan)
 
 
@@ -195,7 +196,8 @@ def diagnose(run, models: list, results: list, req, warnings: list[str],
     with --plot the pictures are written and listed in it (a comparison's cross-entropy
     picture with the first model's, the best)."""
     # by family name (one model each; a state back from a worker holds copies)
-    held = {} if state is None else {st.spec.model.name: st for st in state.states}
+    held = {} if state is None else {st.spec.model.name: st for st in state.states
+                                     if not st.failed}
     if not all(m.name in held for m in models):
         state = run_pass(run, specs(run, models, req))
         held = {st.spec.model.name: st for st in state.states}
@@ -298,8 +300,9 @@ def _one(run, st, res, unit: str, whole: bool, warnings: list[str]) -> dict:
         if fam.probability_forecast and not soft:
             out["reliability_bins"] = by[1]
         if dec is not None and rc is not None:
+            log = " (log)" if fam.forecast_scale == "log" else ""
             data["reliability"] = {
-                "x": g.keys if not (g.binned or fam.transform) else
+                "x": g.keys if not (g.binned or fam.forecast_scale != "target") else
                 _group_values(spec, g), "rc": rc, "weights": g.sw if rc.size == g.sw.size
                 else None,
                 "points": None if out["reliability_bins"] is None else {
@@ -308,8 +311,8 @@ def _one(run, st, res, unit: str, whole: bool, warnings: list[str]) -> dict:
                 "score": dec["score"], "miscalibration": dec["miscalibration"],
                 "discrimination": dec["discrimination"], "uncertainty": dec["uncertainty"],
                 "scoring": dec["scoring"],
-                "xlabel": f"predicted {fam.prediction}" + (" (log)" if fam.transform else ""),
-                "ylabel": "recalibrated" + (" (log)" if fam.transform else "")}
+                "xlabel": f"predicted {fam.prediction}" + log,
+                "ylabel": "recalibrated" + log}
     return out, data
 
 
@@ -443,7 +446,7 @@ def _by_prediction(spec, g, whole: bool, fam, note) -> tuple[list | None, dict |
              "reliability_bins are null")
         return None, None
     ex = {k: g.extra[i] for i, k in enumerate(spec.group_extra)}
-    if g.binned or fam.transform is not None:
+    if g.binned or fam.forecast_scale != "target":
         values = ex["yhat"] / g.sw
     else:
         values = g.keys

@@ -35,10 +35,11 @@ def histogram(lo: np.ndarray, hi: np.ndarray, w: np.ndarray | None, m: int) -> n
     width = hi - lo
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # shares as ratios of lengths: exact however narrow the row
-        first = np.where(jr > jl, wt * ((g[jl + 1] - lo) / width), wt)
-        last = np.where(jr > jl, wt * ((hi - g[jr]) / width), 0.0)
-        inner = np.where(jr > jl + 1, wt / width, 0.0)  # wider than a bin there
-    out = np.bincount(jl, weights=first, minlength=m)[:m]
+        spread = (jr > jl) & np.isfinite(width)
+        first = np.where(spread, wt * ((g[jl + 1] - lo) / width), wt)
+        last = np.where(spread, wt * ((hi - g[jr]) / width), 0.0)
+        inner = np.where(spread & (jr > jl + 1), wt / width, 0.0)  # wider than a bin
+    out = np.bincount(jl, weights=first, minlength=m)[:m].astype(np.float64)
     out += np.bincount(jr, weights=last, minlength=m)[:m]
     diff = np.bincount(jl + 1, weights=inner, minlength=m + 1)[:m + 1] \
         - np.bincount(jr, weights=inner, minlength=m + 1)[:m + 1]
@@ -180,4 +181,7 @@ class Thresholds:
             j = first.copy() if self.passes > 1 else first
             for q in range(self.passes):
                 j += self.padded[q:][first] <= z
+        nan = np.isnan(z)
+        if nan.any():  # after every threshold, as searchsorted puts NaN
+            j[nan] = self.t.size
         return j

@@ -18,6 +18,7 @@ from scipy import special
 from losscli.batches import Batch, probability_block
 from losscli.diagnostics import counts, pit
 from losscli.diagnostics.groups import Groups
+from losscli.errors import NUMERIC_ERRORS
 from losscli.plan import _slice
 from losscli.reduce import Sum, wsum
 
@@ -56,6 +57,9 @@ class DiagPlan:
     specs: list[ModelSpec]
     prediction: list[str]
     eps: float
+    # carried by the scoring pass before the models are scored: a numeric failure marks
+    # the model's state failed (its own pass then says why) instead of ending the pass
+    lenient: bool = False
 
 
 @dataclass
@@ -71,6 +75,7 @@ class ModelState:
     groups: Groups | None = field(init=False)
     u: list = field(default_factory=list)
     rows: list = field(default_factory=list)
+    failed: bool = False
 
     def __post_init__(self) -> None:
         s = self.spec
@@ -97,6 +102,7 @@ class ModelState:
             self.groups.merge(other.groups)
         self.u.extend(other.u)
         self.rows.extend(other.rows)
+        self.failed = self.failed or other.failed
         return self
 
 
@@ -126,53 +132,64 @@ class Diagnose:
 
     def _block(self, b: Batch) -> None:
         for st in self.states:
-            spec = st.spec
-            model = spec.model
-            fam = model.family
-            pred = self._pred(model, b)
-            y, w = b.y, b.w
-            f, t = fam.forecast(y, pred)
-            lo = hi = j = None
-            if st.expected is not None:  # a count family: the p.m.f. sweep
-                point = np.broadcast_to(np.asarray(pred, dtype=np.float64), f.shape)
-                expected, lo, hi = counts.sweep(fam, y, point, model.params,
-                                                spec.rootogram_top, w)
-                st.expected.add(expected)
-            elif spec.exact_pit and spec.thresholds is not None and not spec.keep_pit:
-                # u's bin from z's bin on the fit's G⁻¹(j/1000): no c.d.f. per row
-                z = fam.standardised(y, pred, model.params)
-                j = spec.thresholds.count(z)
-            elif spec.pit:
-                lo, hi = fam.pit_interval(y, pred, model.params)
-                lo = np.broadcast_to(lo, f.shape)
-                hi = np.broadcast_to(hi, f.shape)
-                if spec.exact_pit:
-                    j = pit.bin_of(lo, 1000)
-            if spec.pit:
-                if j is not None:  # the exact PIT: a point per row
-                    m1000 = np.bincount(j, weights=w, minlength=1000).astype(np.float64)
-                else:
-                    m1000 = pit.histogram(lo, hi, w, 1000)
-                st.pit1000.add(m1000)
-                st.pit20.add(m1000.reshape(20, 50).sum(axis=1))
-                if spec.keep_pit:
-                    st.u.append((lo.copy(), None if w is None else w.copy()))
-                if spec.seed is not None:
-                    self._randomised(st, b, lo, hi, j, f, w, m1000)
-            if spec.keep_rows:
-                st.rows.append((f.copy(), np.asarray(t, dtype=np.float64).copy(),
-                                None if w is None else w.copy()))
-            cols = _columns(spec, fam, model.params, y, pred, f, t, lo, hi, j)
-            part = np.array([wsum(cols[name], w) for name in spec.sums]
-                            + ([] if not spec.n_terms else
-                               list(wsum(fam.row_terms(y), w))))
-            st.sums.add(part)
-            if st.groups is not None:
-                plain = spec.group_extra[:len(spec.group_extra) - spec.group_cats]
-                cats = None
-                if spec.group_cats:  # u < 0.05, in between, u ≥ 0.95 (on the grid)
-                    cats = (j >= 50).astype(np.int64) + (j >= 950)
-                st.groups.update(f, t, w, [cols[name] for name in plain], cats)
+            if st.failed:
+                continue
+            if not self.plan.lenient:
+                self._model_block(st, b)
+                continue
+            try:
+                self._model_block(st, b)
+            except NUMERIC_ERRORS:
+                st.failed = True
+
+    def _model_block(self, st: ModelState, b: Batch) -> None:
+        spec = st.spec
+        model = spec.model
+        fam = model.family
+        pred = self._pred(model, b)
+        y, w = b.y, b.w
+        f, t = fam.forecast(y, pred)
+        lo = hi = j = None
+        if st.expected is not None:  # a count family: the p.m.f. sweep
+            point = np.broadcast_to(np.asarray(pred, dtype=np.float64), f.shape)
+            expected, lo, hi = counts.sweep(fam, y, point, model.params,
+                                            spec.rootogram_top, w)
+            st.expected.add(expected)
+        elif spec.exact_pit and spec.thresholds is not None and not spec.keep_pit:
+            # u's bin from z's bin on the fit's G⁻¹(j/1000): no c.d.f. per row
+            z = fam.standardised(y, pred, model.params)
+            j = spec.thresholds.count(z)
+        elif spec.pit:
+            lo, hi = fam.pit_interval(y, pred, model.params)
+            lo = np.broadcast_to(lo, f.shape)
+            hi = np.broadcast_to(hi, f.shape)
+            if spec.exact_pit:
+                j = pit.bin_of(lo, 1000)
+        if spec.pit:
+            if j is not None:  # the exact PIT: a point per row
+                m1000 = np.bincount(j, weights=w, minlength=1000).astype(np.float64)
+            else:
+                m1000 = pit.histogram(lo, hi, w, 1000)
+            st.pit1000.add(m1000)
+            st.pit20.add(m1000.reshape(20, 50).sum(axis=1))
+            if spec.keep_pit:
+                st.u.append((lo.copy(), None if w is None else w.copy()))
+            if spec.seed is not None:
+                self._randomised(st, b, lo, hi, j, f, w, m1000)
+        if spec.keep_rows:
+            st.rows.append((f.copy(), np.asarray(t, dtype=np.float64).copy(),
+                            None if w is None else w.copy()))
+        cols = _columns(spec, fam, model.params, y, pred, f, t, lo, hi, j)
+        part = np.array([wsum(cols[name], w) for name in spec.sums]
+                        + ([] if not spec.n_terms else
+                           list(wsum(fam.row_terms(y), w))))
+        st.sums.add(part)
+        if st.groups is not None:
+            plain = spec.group_extra[:len(spec.group_extra) - spec.group_cats]
+            cats = None
+            if spec.group_cats:  # u < 0.05, in between, u ≥ 0.95 (on the grid)
+                cats = (j >= 50).astype(np.int64) + (j >= 950)
+            st.groups.update(f, t, w, [cols[name] for name in plain], cats)
 
     def _randomised(self, st: ModelState, b: Batch, lo, hi, j, f, w, m1000) -> None:
         """The seeded randomised PIT u = l + V(r − l), V the global row's draw of
