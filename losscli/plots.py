@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -41,6 +42,9 @@ def require() -> None:
         raise InputError(EXTRA_MESSAGE) from None
 
 
+_PRELOAD: list[threading.Thread] = []
+
+
 def check() -> None:
     """require() without importing matplotlib (a third of a second): whether it is
     installed; the import itself is left to `preload`."""
@@ -56,17 +60,27 @@ def check() -> None:
 
 def preload() -> None:
     """Import matplotlib's drawing modules in a background thread (about a second, most of
-    it Python imports that overlap with the passes over the data); drawing waits for it."""
-    from losscli import background
+    it Python imports that overlap with the passes over the data, whose numpy work releases
+    the GIL); the drawing functions wait for it."""
+    def load() -> None:
+        try:
+            import matplotlib  # noqa: F401
+            import matplotlib.backends.backend_agg  # noqa: F401
+            import matplotlib.figure  # noqa: F401
+            import matplotlib.font_manager  # noqa: F401
+            import matplotlib.style  # noqa: F401
+        except ImportError:  # require() says so, in the caller's thread
+            pass
 
-    background.preload("matplotlib", "matplotlib.backends.backend_agg", "matplotlib.figure",
-                       "matplotlib.font_manager", "matplotlib.style")
+    if not _PRELOAD:
+        t = threading.Thread(target=load, daemon=True)
+        t.start()
+        _PRELOAD.append(t)
 
 
 def _loaded() -> None:
-    from losscli import background
-
-    background.wait()
+    for t in _PRELOAD:
+        t.join()
 
 
 def model_plots(directory: str, family: str, data: dict,
