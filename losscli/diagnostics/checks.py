@@ -13,6 +13,8 @@ import math
 
 from scipy import special
 
+from losscli.diagnostics import nulls
+
 
 def _test(kind: str, statistic, p, null: str, exact: bool, effect: str, value) -> dict:
     return {"kind": kind, "statistic": statistic, "p_value": p, "null_distribution": null,
@@ -33,17 +35,13 @@ def _count(x: float) -> str:
 
 def uniformity(d: float, W: float, whole: bool, exact: bool) -> dict:
     """KS of the PIT against U(0, 1): p = kstwo.sf(D, W)."""
-    from scipy import stats
-
-    p = float(stats.kstwo.sf(d, int(W))) if whole else None
+    p = nulls.kolmogorov_sf(d, int(W)) if whole else None
     return _test("pit_uniformity", d, p, f"Kolmogorov({_count(W)})", exact, "ks_distance", d)
 
 
 def tail(t: float, W: float, whole: bool, exact: bool) -> dict:
-    """T = Σw[u < 0.001 or u > 0.999] against Binomial(W, 0.002)."""
-    from scipy import stats
-
-    p = float(stats.binomtest(int(round(t)), int(W), 0.002).pvalue) if whole else None
+    """T = Σw[u < 0.001 or u > 0.999] against Binomial(W, 0.002): p = binomtest(T, W, 0.002)."""
+    p = nulls.binomial_two_sided(int(round(t)), int(W), 0.002) if whole else None
     return _test("tail_exceedance", t, p, f"Binomial({_count(W)}, 0.002)", exact,
                  "observed_to_expected", t / (0.002 * W))
 

@@ -1,0 +1,82 @@
+"""The KS and binomial p-values of the diagnostics equal scipy.stats' kstwo.sf and binomtest.
+
+The oracle is scipy.stats itself; the module under test evaluates them without importing it.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from losscli.diagnostics import nulls
+
+TINY = 2.2250738585072014e-308
+
+
+def underflowed(p: float) -> float:
+    return p if p >= TINY else 0.0
+
+
+# n ≤ 140 (exact algorithms), n > 10⁵ (Pelz–Good and Miller); between, scipy's exact
+# matrix algorithm is slow at small n·d², so those n are drawn only with n·d² ≥ 2.2.
+SMALL_N = st.integers(1, 140)
+LARGE_N = st.integers(100_001, 10**9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.one_of(SMALL_N, LARGE_N), z=st.floats(0.01, 30.0))
+def test_kolmogorov_sf_equals_kstwo(n, z):
+    d = min(z / math.sqrt(n), 0.9999)
+    assert nulls.kolmogorov_sf(d, n) == float(stats.kstwo.sf(d, n))
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(141, 5000), z=st.floats(1.49, 30.0))
+def test_kolmogorov_sf_equals_kstwo_between(n, z):
+    d = min(z / math.sqrt(n), 0.9999)
+    assert nulls.kolmogorov_sf(d, n) == float(stats.kstwo.sf(d, n))
+
+
+@pytest.mark.parametrize(("d", "n"), [(0.0, 10), (1.0, 10), (0.5, 1000), (0.6, 2000),
+                                      (0.0007, 10**7), (0.0011, 10**7), (0.02, 10**7),
+                                      (1 / 300, 150), (0.9, 141)])
+def test_kolmogorov_sf_edges(d, n):
+    assert nulls.kolmogorov_sf(d, n) == float(stats.kstwo.sf(d, n))
+
+
+@st.composite
+def binomial_cases(draw):
+    n = draw(st.one_of(st.integers(1, 200), st.integers(201, 10**5), st.integers(10**6, 10**8)))
+    p = draw(st.one_of(st.sampled_from([0.002, 0.5, 1e-6, 0.999]), st.floats(1e-4, 1 - 1e-4)))
+    spread = math.sqrt(n * p * (1 - p)) + 1.0
+    k = round(n * p + draw(st.floats(-12.0, 12.0)) * spread)
+    return min(max(k, 0), n), n, p
+
+
+@settings(max_examples=400, deadline=None)
+@given(binomial_cases())
+def test_binomial_two_sided_equals_binomtest(case):
+    k, n, p = case
+    want = underflowed(float(stats.binomtest(k, n, p).pvalue))
+    assert nulls.binomial_two_sided(k, n, p) == want
+
+
+@pytest.mark.parametrize(("k", "n", "p"), [(0, 1, 0.5), (1, 1, 0.5), (1, 2, 0.5), (20000, 10**7,
+                         0.002), (22199, 10**7, 0.002), (17800, 10**7, 0.002), (0, 10**7, 0.002),
+                         (10**7, 10**7, 0.002), (5, 12345678, 0.3), (3, 6, 0.5), (0, 3, 0.999)])
+def test_binomial_two_sided_edges(k, n, p):
+    assert nulls.binomial_two_sided(k, n, p) == underflowed(float(stats.binomtest(k, n, p).pvalue))
+
+
+def test_the_p_values_of_a_clear_misfit_do_not_import_scipy_stats():
+    code = ("import sys; from losscli.diagnostics import nulls; "
+            "nulls.kolmogorov_sf(0.001, 10**7); nulls.binomial_two_sided(22199, 10**7, 0.002); "
+            "print('scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
