@@ -1,6 +1,7 @@
 """The KS and binomial p-values of the diagnostics equal scipy.stats' kstwo.sf and binomtest.
 
-The oracle is scipy.stats itself; the module under test evaluates them without importing it.
+The oracles are scipy.stats and scipy.special.smirnov, and the Birnbaum–Tingey series in
+40-digit mpmath; the module under test evaluates the p-values without importing scipy.stats.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ import math
 import subprocess
 import sys
 
+import mpmath
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
+from scipy import special, stats
 
 from losscli.diagnostics import nulls
 
@@ -23,31 +25,60 @@ def underflowed(p: float) -> float:
     return p if p >= TINY else 0.0
 
 
+def same(got: float, want: float, rel: float = 1e-12) -> bool:
+    """Equal to `rel`; below 1e-290, where the series' terms are subnormal, both tiny."""
+    want = underflowed(want)
+    if want < 1e-290:
+        return underflowed(got) < 1e-290
+    return got == want or abs(got - want) <= rel * want
+
+
 # n ≤ 140 (exact algorithms), n > 10⁵ (Pelz–Good and Miller); between, scipy's exact
 # matrix algorithm is slow at small n·d², so those n are drawn only with n·d² ≥ 2.2.
 SMALL_N = st.integers(1, 140)
-LARGE_N = st.integers(100_001, 10**9)
+LARGE_N = st.one_of(st.integers(100_001, 200_000), st.integers(10**6 + 1, 10**9))
 
 
 @settings(max_examples=300, deadline=None)
 @given(n=st.one_of(SMALL_N, LARGE_N), z=st.floats(0.01, 30.0))
 def test_kolmogorov_sf_equals_kstwo(n, z):
     d = min(z / math.sqrt(n), 0.9999)
-    assert nulls.kolmogorov_sf(d, n) == float(stats.kstwo.sf(d, n))
+    assert same(nulls.kolmogorov_sf(d, n), float(stats.kstwo.sf(d, n)))
 
 
 @settings(max_examples=100, deadline=None)
 @given(n=st.integers(141, 5000), z=st.floats(1.49, 30.0))
 def test_kolmogorov_sf_equals_kstwo_between(n, z):
     d = min(z / math.sqrt(n), 0.9999)
-    assert nulls.kolmogorov_sf(d, n) == float(stats.kstwo.sf(d, n))
+    assert same(nulls.kolmogorov_sf(d, n), float(stats.kstwo.sf(d, n)))
 
 
 @pytest.mark.parametrize(("d", "n"), [(0.0, 10), (1.0, 10), (0.5, 1000), (0.6, 2000),
                                       (0.0007, 10**7), (0.0011, 10**7), (0.02, 10**7),
-                                      (1 / 300, 150), (0.9, 141)])
+                                      (1 / 300, 150), (0.9, 141), (0.004, 10**6),
+                                      (0.004, 10**6 + 1)])
 def test_kolmogorov_sf_edges(d, n):
-    assert nulls.kolmogorov_sf(d, n) == float(stats.kstwo.sf(d, n))
+    assert same(nulls.kolmogorov_sf(d, n), float(stats.kstwo.sf(d, n)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.one_of(st.integers(2, 3000), st.integers(3000, 200_000)),
+       z=st.floats(0.05, 40.0), far=st.floats(0.0, 0.999))
+def test_smirnov_exact_equals_scipy_special(n, z, far):
+    d = max(z / math.sqrt(n), far) if far > 0.9 else z / math.sqrt(n)
+    if not 0.0 < d < 1.0:
+        return
+    assert same(nulls.smirnov_exact(n, d), float(special.smirnov(n, d)), rel=1e-12)
+
+
+@pytest.mark.parametrize(("n", "d"), [(150, 0.13), (2000, 0.06), (20000, 0.02)])
+def test_smirnov_exact_equals_the_series_at_40_digits(n, d):
+    mpmath.mp.dps = 40
+    dm, nm = mpmath.mpf(d), mpmath.mpf(n)
+    want = dm * mpmath.fsum(mpmath.binomial(n, j) * (dm + j / nm) ** (j - 1)
+                            * (1 - dm - j / nm) ** (n - j)
+                            for j in range(int(mpmath.floor(nm * (1 - dm))) + 1))
+    assert nulls.smirnov_exact(n, d) == pytest.approx(float(want), rel=1e-13)
 
 
 @st.composite
@@ -76,7 +107,8 @@ def test_binomial_two_sided_edges(k, n, p):
 
 def test_the_p_values_of_a_clear_misfit_do_not_import_scipy_stats():
     code = ("import sys; from losscli.diagnostics import nulls; "
-            "nulls.kolmogorov_sf(0.001, 10**7); nulls.binomial_two_sided(22199, 10**7, 0.002); "
+            "nulls.kolmogorov_sf(0.001, 10**7); nulls.kolmogorov_sf(0.004, 10**6); "
+            " nulls.binomial_two_sided(22199, 10**7, 0.002); "
             "print('scipy.stats' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

