@@ -14,7 +14,7 @@ import math
 import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from losscli.noise import quadrature
@@ -332,6 +332,8 @@ def test_lognormal_non_integer_targets_match_mpmath():
 
 @settings(max_examples=150, deadline=None)
 @given(st.floats(-2.0, 2.5), st.integers(0, 10**6), st.floats(-8.0, 8.0), st.booleans())
+@example(2.4375, 237854, 3.0, True)  # m = e^-700: √(ab)/m overflows
+@example(2.4375, 3, -3.0, True)  # m = e^700: it underflows
 def test_lognormal_matches_mpmath_on_drawn_parameters(log_sigma, y, shift, near):
     sigma = 10.0 ** log_sigma
     # the median a few σ from y on the log scale, or anywhere in [1e-8 y, 1e8 y]

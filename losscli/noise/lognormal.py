@@ -131,8 +131,8 @@ class LogNormal(ContinuousFamily):
         g(s) = −z δ s − δ² s²/2 exactly, so c = −z δ, C = δ², Q(A) = δ² A²/2, and
         log P = log φ(z) + log δ + log Σᵢ wᵢ e^{g(sᵢ)}. z is formed from the ratio √(ab)/m
         (three roundings, so about 2.5 ulps absolute in its log) rather than from a
-        difference of logarithms; where ab overflows (y ≳ 1e154) z is infinite and the
-        row takes the c.d.f. path.
+        difference of logarithms, except where that ratio over- or underflows (ab beyond
+        1e308, or m beyond about 1e±300), which take ½(log a + log b) − log m.
         """
         y = np.asarray(y, dtype=np.float64)
         sigma = params["sigma"]
@@ -166,7 +166,10 @@ class LogNormal(ContinuousFamily):
             z *= a
             np.sqrt(z, out=z)
             z /= mb
+            far = ~(z > 0.0) | (z == math.inf)  # √(ab)/m over- or underflowed
             np.log(z, out=z)
+            if far.any():  # the difference of the logs: |log m| > 600, error ≲ 1e-13
+                z[far] = 0.5 * (np.log(a[far]) + np.log(yb[far] + 0.5)) - np.log(mb[far])
             z *= inv_sigma
             mask = quadrature.proven(*normal_bound(z, delta))
             if not mask.all():
