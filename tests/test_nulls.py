@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import mpmath
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -112,3 +113,32 @@ def test_the_p_values_of_a_clear_misfit_do_not_import_scipy_stats():
             "print('scipy.stats' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("m", "n"), [(25, 168), (676, 2632), (1765, 162678), (29, 291),
+                                      (3, 141), (500, 10**6)])
+def test_kolmogorov_sf_at_whole_multiples_of_one_over_n(m, n):
+    """D = m/n exactly (a PIT of 0 gives it) and its neighbouring doubles: the series' last
+    term is fixed by n·D exactly, not by a rounded n(1 − D)."""
+    for d in (m / n, math.nextafter(m / n, 0.0), math.nextafter(m / n, 1.0)):
+        assert same(nulls.kolmogorov_sf(d, n), float(stats.kstwo.sf(d, n)))
+
+
+def test_kolmogorov_sf_of_nan_is_nan():
+    assert math.isnan(nulls.kolmogorov_sf(math.nan, 1000))
+
+
+def test_binomial_tolerance_counts_outcomes_within_1e7_of_the_observed_pmf():
+    # p chosen so that pmf(3) = pmf(0)·(1 + 5e-8): outcome 3 is "as likely" as 0
+    k, n, p = 0, 1000, 0.001815637633980722
+    assert nulls.binomial_two_sided(k, n, p) == float(stats.binomtest(k, n, p).pvalue)
+
+
+@pytest.mark.parametrize("x", [1.0, 2.0, 7.0, 15.0, 16.0, 40.0, 1234.0, 1e6])
+def test_stirling_error_equals_mpmath(x):
+    mpmath.mp.dps = 40
+    xm = mpmath.mpf(x)
+    want = (mpmath.loggamma(xm + 1) - (xm + 0.5) * mpmath.log(xm) + xm
+            - mpmath.log(2 * mpmath.pi) / 2)
+    got = nulls._stirling_error(np.array([x]))[0]
+    assert got == pytest.approx(float(want), rel=1e-14)

@@ -11,6 +11,7 @@ are normal doubles; a p-value below the smallest normal double has underflowed a
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 from scipy import special
@@ -27,12 +28,12 @@ _RERR = 1.0 + 1e-7
 def kolmogorov_sf(d: float, n: int) -> float:
     """P(D_n ≥ d) for the two-sided KS statistic of n observations (= kstwo.sf(d, n)).
 
-    For n > 140 and n·d² ≥ 2.2 (p below about 0.025) it is Miller's approximation
-    2·P(D⁺_n ≥ d), whose error is below P(D⁺_n ≥ d)², so exact in double precision; n·d² ≥
-    370 (with d < ½) gives 0 (Simard and L'Ecuyer 2011, §4). P(D⁺_n ≥ d) is
-    scipy.special.smirnov beyond 10⁶ observations and `smirnov_exact` up to there (the same
-    series, 10× faster than smirnov's; equal to 2e-13 relative above 1e-290). Elsewhere the exact
-    distribution's algorithms of scipy.stats are used.
+    For n > 140 and n·d² ≥ 2.2 (p below about 0.025) kstwo.sf returns Miller's
+    approximation 2·P(D⁺_n ≥ d) (its relative error is below 2e-6 there), and 0 for
+    n·d² ≥ 370 with d < ½ (Simard and L'Ecuyer 2011, §4). P(D⁺_n ≥ d) is
+    scipy.special.smirnov beyond 10⁶ observations and `smirnov_exact` up to there (the
+    same series, 10× faster than smirnov's; equal to 7e-13 relative above 1e-290). Elsewhere
+    the exact distribution's algorithms of scipy.stats are used.
     """
     t = n * d
     if n > 140 and 1.0 < t < n - 1 and t * d >= 2.2:
@@ -40,11 +41,11 @@ def kolmogorov_sf(d: float, n: int) -> float:
             return 0.0
         one = smirnov_exact(n, d) if n <= EXACT_SMIRNOV_MAX_N else float(special.smirnov(n, d))
         p = min(max(2.0 * one, 0.0), 1.0)
-        return p if p >= _TINY else 0.0
+        return 0.0 if p < _TINY else p
     from scipy import stats
 
     p = float(stats.kstwo.sf(d, n))
-    return p if p >= _TINY else 0.0
+    return 0.0 if p < _TINY else p  # (NaN stays NaN)
 
 
 def smirnov_exact(n: int, d: float) -> float:
@@ -58,7 +59,8 @@ def smirnov_exact(n: int, d: float) -> float:
     differences x − M = ∓nd (the means n·a_j are not rounded), so that a term keeps its
     relative precision where its logarithm is large."""
     t = n * d
-    j = np.arange(1.0, math.floor(n * (1.0 - d)) + 1.0)
+    last = n - 1 - math.floor(Fraction(d) * n)  # the last j with a_j < 1, from n·d exactly
+    j = np.arange(1.0, last + 1.0)
     k = n - j
     log_b = (_stirling_error(np.array([float(n)]))[0] - _stirling_error(j) - _stirling_error(k)
              - _deviance(j, j + t, -t) - _deviance(k, k - t, t)
