@@ -4,8 +4,9 @@ SPEC names `scipy.stats.kstwo.sf(D, n)` and `scipy.stats.binomtest(T, W, 0.002)`
 scipy.stats takes about 0.3 s, as long as the diagnostics' whole pass on 10M rows, so the
 p-values are evaluated here through the scipy.special functions those two evaluate, and
 scipy.stats is imported only where they need more (the exact Kolmogorov distribution at
-small n or small n·D²). The values are the same floats (tested against both) wherever they
-are normal doubles; a p-value below the smallest normal double has underflowed and is 0.
+small n or small n·D²). They equal scipy's (tested against both: the binomial's as floats,
+the KS p-value to 7e-13); a p-value below the smallest normal double has underflowed and
+is 0.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from fractions import Fraction
 import numpy as np
 from scipy import special
 
+from losscli.noise.logspace import stirling_delta
+
 _TINY = 2.2250738585072014e-308  # the smallest normal double
 
-_LN_2PI = math.log(2.0 * math.pi)
 EXACT_SMIRNOV_MAX_N = 1_000_000  # scipy.special.smirnov sums the exact series up to here
 
 # Relative tolerance on "as likely as the observed count" (scipy.stats.binomtest's, R's).
@@ -62,23 +64,11 @@ def smirnov_exact(n: int, d: float) -> float:
     last = n - 1 - math.floor(Fraction(d) * n)  # the last j with a_j < 1, from n·d exactly
     j = np.arange(1.0, last + 1.0)
     k = n - j
-    log_b = (_stirling_error(np.array([float(n)]))[0] - _stirling_error(j) - _stirling_error(k)
+    log_b = (stirling_delta(float(n)) - stirling_delta(j) - stirling_delta(k)
              - _deviance(j, j + t, -t) - _deviance(k, k - t, t)
              + 0.5 * np.log(n / (2.0 * math.pi * j * k)))
     terms = np.exp(log_b) / (d + j / n)
     return d * (math.exp(n * math.log1p(-d)) / d + float(np.sum(terms)))
-
-
-def _stirling_error(x: np.ndarray) -> np.ndarray:
-    """δ(x) = log x! − log(√(2πx)·(x/e)^x): its asymptotic series beyond 15, else directly."""
-    out = np.empty_like(x)
-    big = x > 15.0
-    b = x[big]
-    b2 = b * b
-    out[big] = (1 / 12 - (1 / 360 - (1 / 1260 - (1 / 1680 - 1 / (1188 * b2)) / b2) / b2) / b2) / b
-    s = x[~big]
-    out[~big] = special.gammaln(s + 1.0) - (s + 0.5) * np.log(s) + s - 0.5 * _LN_2PI
-    return out
 
 
 def _deviance(x: np.ndarray, m: np.ndarray, diff: float) -> np.ndarray:
@@ -146,4 +136,4 @@ def binomial_two_sided(k: int, n: int, p: float) -> float:
             else:
                 hi = mid - 1
         value = below(lo) + above(k - 1)
-    return min(1.0, value) if value >= _TINY else 0.0
+    return 0.0 if value < _TINY else min(1.0, value)

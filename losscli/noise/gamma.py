@@ -19,6 +19,7 @@ from losscli.noise.base import (
     wmean,
     wsum,
 )
+from losscli.noise.logspace import stirling_delta
 
 # below this, gammainc / gammaincc are recomputed in log space (they underflow to 0 near 1e-308)
 _TINY = 1e-300
@@ -321,8 +322,8 @@ def _log_lower_series(k: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _log_norm_shape(k: float) -> float:
     """½ log(k / 2π) − S(k), S(k) = log Γ(k) − (k − ½) log k + k − ½ log 2π (Stirling's
-    correction, quadrature.stirling_correction)."""
-    return 0.5 * math.log(k / (2.0 * math.pi)) - quadrature.stirling_correction(k)
+    correction, logspace.stirling_delta)."""
+    return 0.5 * math.log(k / (2.0 * math.pi)) - stirling_delta(k)
 
 
 def _quadrature_parts(y: np.ndarray, mu: np.ndarray, k: float) -> tuple[np.ndarray, ...]:

@@ -168,7 +168,7 @@ class LogNormal(ContinuousFamily):
             z /= mb
             far = ~(z > 0.0) | (z == math.inf)  # √(ab)/m over- or underflowed
             np.log(z, out=z)
-            if far.any():  # the difference of the logs: |log m| > 600, error ≲ 1e-13
+            if far.any():  # the difference of the logs (|log m| ≳ 700 or ab > 1e308)
                 z[far] = 0.5 * (np.log(a[far]) + np.log(yb[far] + 0.5)) - np.log(mb[far])
             z *= inv_sigma
             mask = quadrature.proven(*normal_bound(z, delta))

@@ -20,16 +20,13 @@ from scipy import special
 
 from losscli.errors import FitError
 from losscli.noise.base import Family, Frameworks, Nesting, Params
-from losscli.noise.logspace import gammaln_int
+from losscli.noise.logspace import STIRLING_FROM, gammaln_int, stirling_series
 from losscli.noise.sums import total_weight, value_counts, wmean
 from losscli.noise.support import COUNTS, NONNEGATIVE
 
 # log Γ(y + r) − log Γ(r) loses ~eps·r·log r to cancellation as r = 1/α grows (1e-11 at
-# r = 1e4), so from r = 10 on A(y, α) uses Stirling's series instead: seven terms of δ(z)
-# leave a remainder below 3617/(122400 z¹⁵) < 3e-17 for z ≥ 10.
-STIRLING_R = 10.0
-# Bernoulli-number coefficients of δ(z) = Σ_n B_2n / (2n(2n − 1) z^(2n−1)), n = 1..7
-STIRLING_COEF = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156)
+# r = 1e4), so from r = 10 on A(y, α) uses Stirling's series instead (logspace).
+STIRLING_R = STIRLING_FROM
 # The score's μ-terms r²(log(1 + x) − x/(1 + x)) cancel to O(x²) for small x = αμ; below
 # this x they are summed from their Taylor series instead (seven terms: relative error of
 # order x⁷ < 1e-20).
@@ -183,17 +180,7 @@ def log_rising(k: np.ndarray, alpha: float) -> np.ndarray:
         return special.gammaln(k + r) - special.gammaln(r) + k * math.log(alpha)
     # log Γ(z) = (z − ½) log z − z + ½ log 2π + δ(z): the log z terms combine into
     # (k + r − ½) log(1 + kα) − k, which has no large cancelling terms
-    return (k + r - 0.5) * np.log1p(k * alpha) - k + _stirling_delta(k + r) - _stirling_delta(r)
-
-
-def _stirling_delta(z: Any) -> Any:
-    """δ(z) = log Γ(z) − [(z − ½) log z − z + ½ log 2π], z ≥ 10 (seven series terms)."""
-    iz = 1.0 / z
-    iz2 = iz * iz
-    acc = STIRLING_COEF[-1]
-    for c in reversed(STIRLING_COEF[:-1]):
-        acc = acc * iz2 + c
-    return acc * iz
+    return (k + r - 0.5) * np.log1p(k * alpha) - k + stirling_series(k + r) - stirling_series(r)
 
 
 def _rising_minus_factorial(y: np.ndarray, alpha: float) -> np.ndarray:

@@ -67,30 +67,8 @@ _local = threading.local()
 Remainder = Callable[[float, "slice | np.ndarray"], np.ndarray]
 
 
-# Stirling's series for log Γ(z) − [(z − ½) log z − z + ½ log 2π] (A&S 6.1.41), used from
-# this z on: the first omitted term, 691/(360360 z¹¹), is below 2e-14 there
-_STIRLING_FROM = 10.0
-_STIRLING = (1.0 / 12.0, -1.0 / 360.0, 1.0 / 1260.0, -1.0 / 1680.0, 1.0 / 1188.0)
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def stirling_correction(z: float) -> float:
-    """S(z) = log Γ(z) − (z − ½) log z + z − ½ log 2π, z > 0, to ~1e-14 absolute.
-
-    The midpoint log-densities use it to keep log Γ of a large argument from cancelling
-    against the terms it nearly equals."""
-    if z >= _STIRLING_FROM:
-        u = 1.0 / (z * z)
-        tail = 0.0
-        for coef in reversed(_STIRLING):
-            tail = tail * u + coef
-        return tail / z
-    from scipy import special
-
-    return float(special.gammaln(z)) - (z - 0.5) * math.log(z) + z - _HALF_LOG_2PI
-
-
-@cache
 def gauss_legendre(n: int = NODES) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights of the n-point Gauss–Legendre rule on [−1, 1]."""
     s, w = np.polynomial.legendre.leggauss(n)

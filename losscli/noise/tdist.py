@@ -12,21 +12,21 @@ import numpy as np
 from scipy import special
 
 from losscli.noise import quadrature
-from losscli.noise.logspace import LOG_HALF, log1mexp
+from losscli.noise.logspace import LOG_HALF, log1mexp, stirling_delta
 
 _SERIES_TERMS = 30
 
 def log_norm(df: float) -> float:
     """log Γ((ν+1)/2) − log Γ(ν/2) − ½ log(νπ) = −log B(ν/2, ½) − ½ log ν.
 
-    From ν = 20 on, with a = ν/2 and Stirling's correction S (quadrature.
-    stirling_correction), it is a log(1 + 1/(2a)) − ½ − ½ log 2π + S(a + ½) − S(a):
+    From ν = 20 on, with a = ν/2 and Stirling's correction S (logspace.
+    stirling_delta), it is a log(1 + 1/(2a)) − ½ − ½ log 2π + S(a + ½) − S(a):
     betaln subtracts log Γ values of size ~a log a there, losing ~1e-9 at ν = 1e6.
     """
     if df >= 20.0:
         a = 0.5 * df
         return (a * math.log1p(0.5 / a) - 0.5 - 0.5 * math.log(2.0 * math.pi)
-                + quadrature.stirling_correction(a + 0.5) - quadrature.stirling_correction(a))
+                + stirling_delta(a + 0.5) - stirling_delta(a))
     return -float(special.betaln(0.5 * df, 0.5)) - 0.5 * math.log(df)
 
 
