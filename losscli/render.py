@@ -279,12 +279,18 @@ def title(rep: dict) -> str:
         rows += f" weighted by {inp['weight']!r}"
     text = (f"{_path_text(inp['path'])} — {rows}, target {inp['target']!r} "
             f"({rep['target_kind']}), {rep['mode']} mode, {rep['base_measure']} base measure")
-    if rep["command"] == "compare-noise-models":
+    if comparison(rep):
         text += f", ranked by {rep['criterion'].upper()}"
     return text
 
 
 CRITERION_LABELS = {"aic": "AIC", "bic": "BIC", "nll": "nll"}
+
+
+def comparison(rep: dict) -> bool:
+    """The report is a comparison (compare-noise-models, or diagnose --best): it has a
+    criterion, a ranking, the tests of the differences and a recommendation."""
+    return rep.get("criterion") is not None
 
 
 def _deltas(values: list[Any]) -> list[float | None]:
@@ -297,7 +303,7 @@ def _main_grid(rep: dict) -> Grid:
     """Cross-entropy = entropy + KL per row, then the totals (nll, AIC, BIC) and, in a
     comparison, Δ of the criterion and the Akaike weight."""
     models = rep["models"]
-    ranked = rep["command"] == "compare-noise-models"
+    ranked = comparison(rep)
     unit = rep["unit"]
     n = max((m["n"] for m in models if _finite(m.get("n")) and m["n"] > 0), default=None)
     # a per-row difference of 1/n is one unit of total nll: rows further apart show apart
@@ -650,7 +656,7 @@ def diagnostics_panel(model: dict, unit: str) -> Panel | None:
 def render(rep: dict, *, warnings: bool = False) -> Group:
     """The report as rich renderables. Warnings are shown only with `warnings=True` (the
     CLI writes them to stderr)."""
-    ranked = rep["command"] == "compare-noise-models"
+    ranked = comparison(rep)
     parts: list[Any] = []
     if rep["models"]:
         parts += [_main_grid(rep), Text(""), _params_lines(rep)]

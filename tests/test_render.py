@@ -37,6 +37,8 @@ EXTRA_RUNS = {  # other criteria and units, through the CLI too
     ("compare-noise-models", "positive.parquet", "nll-bits"): ("--criterion", "nll",
                                                                 "--unit", "bits"),
     ("evaluate", "counts.csv", "mixed"): ("-f", "gaussian", "-f", "poisson"),
+    ("diagnose", "counts.csv", "best"): ("--best",),
+    ("compare-noise-models", "counts.csv", "diagnostics"): ("--diagnostics",),
 }
 
 
@@ -145,7 +147,7 @@ def notation(cell: str) -> tuple[bool, int]:
 
 def expected_fields(rep: dict) -> set[str]:
     """The headers every report of this kind must show."""
-    ranked = rep["command"] == "compare-noise-models"
+    ranked = rep.get("criterion") is not None  # compare-noise-models, diagnose --best
     models = rep["models"]
     need = {"nll", "AIC", "BIC", f"cross-ent. {rep['unit']}/row"}
     if not all(m["entropy_method"] == "hard-labels" for m in models):
@@ -262,6 +264,25 @@ def test_delta_aic_and_the_weight_header(runs):
         assert cell == f"{m['aic'] - best:,.1f}"
     assert table["ΔAIC"][0] == (rep["best"], "0.0")
     assert table["AIC"][0][1] == f"{rep['models'][0]['aic']:,.1f}"  # e.g. 18,168.6
+
+
+def test_diagnose_best_shows_the_comparison_and_the_diagnostics(runs):
+    text = runs[("diagnose", "counts.csv", "best", "table")]
+    rep = json.loads(runs[("diagnose", "counts.csv", "best", "json")])
+    assert rep["command"] == "diagnose" and rep["tests"] and rep["recommendation"]
+    # the same table as compare-noise-models --diagnostics, which diagnoses the best too
+    assert text == runs[("compare-noise-models", "counts.csv", "diagnostics", "table")]
+    assert ", ranked by AIC" in text.splitlines()[0]
+    (table,) = [t for t in parse_tables(text) if "ΔAIC" in t]
+    assert [label for label, _ in table["ΔAIC"]] == [m["family"] for m in rep["models"]]
+    assert "AIC weight" in table and "ΔCE" in table
+    section = text[text.index("Is the difference real?"):text.index("Recommendation:")]
+    assert len(section.strip().splitlines()) == 1 + len(rep["tests"])
+    for t in rep["tests"]:
+        assert f"{t['alternative']} " in section and f" {t['null']} (" in section
+    assert f"Recommendation: {rep['recommendation']['family']} — train with" in text
+    assert text.index("Recommendation:") < text.index(f"Diagnostics: {rep['best']}")
+    assert text.count("Diagnostics:") == 1
 
 
 def test_bic_ranking_keeps_the_akaike_weight_and_says_so(runs):

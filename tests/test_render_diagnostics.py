@@ -296,6 +296,18 @@ def test_the_panel_after_the_report_and_before_the_warnings(command):
     check_report_text(text, rep)
 
 
+def test_diagnose_best_renders_as_the_comparison():
+    # diagnose --best reports the comparison (criterion, ranks, tests, recommendation)
+    # under its own command name: the same table, the same panel
+    rep = report("diagnose", poisson=POISSON)
+    text = printed(rep, warnings=True)
+    assert text == printed(report("compare-noise-models", poisson=POISSON), warnings=True)
+    for part in ("ranked by AIC", "ΔAIC", "Is the difference real?", "Recommendation:",
+                 "LightGBM", "Diagnostics: poisson"):
+        assert part in text, part
+    check_report_text(text, rep)
+
+
 def test_one_panel_per_diagnosed_model():
     nb = diagnostics(diag_test("dispersion_pearson", 4010.0, 0.43, "pearson_ratio", 1.0031))
     text = printed(report(poisson=POISSON, negative_binomial=nb))
