@@ -197,6 +197,44 @@ def test_marginal_mode_has_no_decomposition_or_slices(counts):
     assert a == pytest.approx(b, rel=1e-12) and b == pytest.approx(c, rel=1e-12)
 
 
+SOFT_WHY = "(the PIT, the tests and the reliability bins need hard labels)"
+
+
+def test_soft_categorical_labels_say_that_no_diagnostics_apply():
+    args = ("diagnose", ROOT_SAMPLES / "distill.csv", "--soft-target", "t_*",
+            "--probs", "p_*")
+    note = f"categorical: soft labels: no diagnostics apply {SOFT_WHY}"
+    table = run_cli(*args)
+    assert table.returncode == 0
+    assert f"warning: {note}" in table.stderr.decode().splitlines()
+    assert "Diagnostics:" not in table.stdout.decode()
+    rep = json.loads(run_cli(*args, "--format", "json").stdout)
+    assert note in rep["warnings"]
+    d = rep["models"][0]["diagnostics"]
+    assert d["tests"] == [] and all(d[k] is None for k in KEYS - {"tests"})
+    # the same file's hard labels: diagnosed, and no word of soft labels
+    hard = run_api("diagnose", ROOT_SAMPLES / "distill.csv", target="label",
+                   probs=("p_*",))
+    assert hard["models"][0]["diagnostics"]["tests"]
+    assert not any("soft labels" in w for w in hard["warnings"])
+
+
+def test_soft_binary_labels_keep_the_decomposition_and_say_what_is_missing(write_csv):
+    rng = np.random.default_rng(5)
+    t = rng.uniform(0.05, 0.95, 400)
+    path = write_csv("soft.csv", t=t, q=np.clip(t + rng.normal(0, 0.1, 400), 0.01, 0.99))
+    rep = run_api("diagnose", path, soft_target=("t",), probs=("q",))
+    d = rep["models"][0]["diagnostics"]
+    assert d["pit"] is None and d["tests"] == [] and d["reliability_bins"] is None
+    assert d["decomposition"] is not None and d["by_prediction"] is not None
+    assert rep["warnings"] == ["bernoulli: soft labels: only the loss decomposition and "
+                               f"the slices by prediction apply {SOFT_WHY}"]
+    marginal = run_api("diagnose", path, soft_target=("t",), no_pred=True)
+    assert marginal["warnings"] == [f"bernoulli: soft labels: no diagnostics apply {SOFT_WHY}"]
+    best = run_api("diagnose", path, soft_target=("t",), probs=("q",), best=True)
+    assert any(w.startswith("bernoulli: soft labels: ") for w in best["warnings"])
+
+
 def test_laplace_decomposition_by_isotonic_median(write_csv):
     from model_diagnostics.scoring import PinballLoss, decompose
 

@@ -313,7 +313,21 @@ def _one(run, st, res, unit: str, whole: bool, warnings: list[str]) -> dict:
                 "scoring": dec["scoring"],
                 "xlabel": f"predicted {fam.prediction}" + log,
                 "ylabel": "recalibrated" + log}
+    if soft:
+        note(_soft_note(name, out))
     return out, data
+
+
+def _soft_note(name: str, out: dict) -> str:
+    """Why a model on soft labels shows little or nothing (SPEC §7.3, §7.4): the PIT and
+    the calibration tests are defined for an observed class, which a soft label is not."""
+    why = "the PIT, the tests and the reliability bins need hard labels"
+    kept = [label for key, label in (("decomposition", "the loss decomposition"),
+                                     ("by_prediction", "the slices by prediction"))
+            if out[key] is not None]
+    if not kept:
+        return f"{name}: soft labels: no diagnostics apply ({why})"
+    return f"{name}: soft labels: only {' and '.join(kept)} apply ({why})"
 
 
 def _group_values(spec, g) -> np.ndarray:
