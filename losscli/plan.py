@@ -821,10 +821,14 @@ def _class_sums(y: np.ndarray, logq: np.ndarray, w: np.ndarray | None,
                 binary: bool) -> np.ndarray:
     """Σw correct, Σw Brier, and per ECE bin Σw, Σw correct, Σw confidence.
 
-    Accuracy is that of the most probable class (soft labels: the most probable classes
-    agree); Brier Σ_k (q_k − t_k)² (binary: (p − y)², counted once as scikit-learn's
-    brier_score_loss); ECE over 15 equal-width bins (i/15, (i+1)/15] of the top-class
-    confidence."""
+    Soft labels are scored as the nll scores them: a row with label t (one-hot for a
+    hard label) counts as K rows, one of each class k weighted t_k, and each metric is
+    the hard-label metric of those rows. With q the predicted probabilities and
+    k̂ = argmax q (the first on ties): correct = t_k̂ (the expected accuracy);
+    Brier = Σ_k (q_k − t_k)² + 1 − Σ_k t_k² (binary: half that, (q − t)² + t(1 − t), as
+    scikit-learn's brier_score_loss); ECE = Σ_bins |Σw correct − Σw q_k̂| / Σw over 15
+    equal-width bins (i/15, (i+1)/15] of the confidence q_k̂, so a prediction equal to
+    its soft label has ECE 0. On hard labels these are the usual metrics."""
     n = y.shape[-1]
     q = np.exp(np.broadcast_to(logq, (logq.shape[0], n)))
     if binary:
@@ -834,9 +838,11 @@ def _class_sums(y: np.ndarray, logq: np.ndarray, w: np.ndarray | None,
     else:
         target = np.zeros_like(q)
         target[y.astype(np.int64), np.arange(n)] = 1.0
-    correct = (np.argmax(q, axis=0) == np.argmax(target, axis=0)).astype(np.float64)
+    top = np.argmax(q, axis=0)
+    correct = np.take_along_axis(target, top[None, :], axis=0)[0].astype(np.float64)
     diff = q - target
-    brier_rows = (diff * diff).sum(axis=0)
+    # Σ_k E[(q_k − 1{Y=k})²] = Σ_k (q_k − t_k)² + Σ_k t_k (1 − t_k); 0 for a one-hot t
+    brier_rows = (diff * diff + target * (1.0 - target)).sum(axis=0)
     if binary:
         brier_rows *= 0.5
     conf = q.max(axis=0)
