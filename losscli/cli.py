@@ -84,6 +84,10 @@ OutFormatOpt = Annotated[Literal["table", "json"], typer.Option(
 OutputOpt = Annotated[str | None, typer.Option(
     "--output", "-o", metavar="FILE",
     help="Write the result to this file (atomically) instead of stdout.")]
+HtmlOpt = Annotated[str | None, typer.Option(
+    "--html", metavar="FILE", help="Also write the report as one self-contained HTML page "
+    "(tables, tests, recommendation, diagnostics, the --plot pictures embedded, warnings, "
+    "command line and version), atomically.")]
 EpsOpt = Annotated[float, typer.Option(
     "--eps", min=0.0, max=0.5, help="Clip probabilities to [eps, 1-eps]; 0 disables. "
     "Default: float64 machine epsilon.")]
@@ -148,13 +152,18 @@ def _root(
     """Audit the choice of loss function as the choice of a noise model."""
 
 
-def _run(command: str, fmt: str, output: str | None, color: str, fields: dict) -> None:
+def _run(command: str, fmt: str, output: str | None, color: str, fields: dict,
+         html: str | None = None) -> None:
     req = Request(command=command, **fields)
-    if output is not None and os.path.exists(output):
-        for path in req.paths:
-            if path != "-" and os.path.exists(path) and os.path.samefile(output, path):
-                raise UsageError(f"--output {output} is an input file; the input is never "
-                                 "overwritten: choose another output file")
+    for option, out in (("--output", output), ("--html", html)):
+        if out is not None and os.path.exists(out):
+            for path in req.paths:
+                if path != "-" and os.path.exists(path) and os.path.samefile(out, path):
+                    raise UsageError(f"{option} {out} is an input file; the input is never "
+                                     "overwritten: choose another output file")
+    if html is not None and output is not None and os.path.abspath(html) == os.path.abspath(
+            output):
+        raise UsageError(f"--html and --output name the same file {html}: choose two files")
     from losscli import api, render
 
     show = fmt == "table" and sys.stderr.isatty()
@@ -169,6 +178,11 @@ def _run(command: str, fmt: str, output: str | None, color: str, fields: dict) -
             command, api.compare_noise_models)
         rep = run(req, progress)
     stages.append(("output", time.perf_counter()))
+    if html is not None:
+        from losscli import html_report
+
+        page = html_report.to_html(rep, html_report.command_line(sys.argv))
+        _write_atomically(html, lambda fh: fh.write(page))
     _emit(rep, fmt, output, color)
     if os.environ.get("LOSSCLI_TIMINGS") == "1":  # per-stage wall times, for benchmarks
         for (label, t0), (_, t1) in zip(stages[1:], stages[2:], strict=False):
@@ -203,7 +217,7 @@ def _fields(opts: dict) -> dict:
     """A command's options as Request fields (the option names are the field names)."""
     o = dict(opts)
     fmt, output = o.pop("format"), o.pop("output")
-    color = o.pop("color")
+    color, html = o.pop("color"), o.pop("html")
     file = o.pop("file")
     o.update(
         path=file[0] if len(file) == 1 else tuple(file),
@@ -213,7 +227,7 @@ def _fields(opts: dict) -> dict:
         families=family_names(o.pop("family") or ()),
         target_kind=o["target_kind"].value if o["target_kind"] else None,
         fit_rows=parse_fit_rows(o["fit_rows"]))
-    return {"fmt": fmt, "output": output, "color": color, "fields": o}
+    return {"fmt": fmt, "output": output, "color": color, "html": html, "fields": o}
 
 
 # the data commands: each option is a Request field of the same name (see _fields)
@@ -223,6 +237,7 @@ def evaluate(
     no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
     delimiter: DelimiterOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
     unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
+    html: HtmlOpt = None,
     color: ColorOpt = "auto", eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
     renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
     batch_rows: BatchRowsOpt = None, engine: EngineOpt = "local",
@@ -246,6 +261,7 @@ def compare_noise_models(
     no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
     delimiter: DelimiterOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
     criterion: CriterionOpt = "aic", alpha: AlphaOpt = 0.05, unit: UnitOpt = "nats",
+    html: HtmlOpt = None,
     format: OutFormatOpt = "table", output: OutputOpt = None, color: ColorOpt = "auto",
     eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False, renormalize: RenormOpt = False,
     fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS), batch_rows: BatchRowsOpt = None,
@@ -267,6 +283,7 @@ def diagnose(
     delimiter: DelimiterOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
     best: BestOpt = False, criterion: CriterionOpt = "aic", alpha: AlphaOpt = 0.05,
     unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
+    html: HtmlOpt = None,
     color: ColorOpt = "auto", eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
     renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
     batch_rows: BatchRowsOpt = None, engine: EngineOpt = "local",

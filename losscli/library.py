@@ -38,6 +38,14 @@ class Report:
 
         return report.to_json(self._data)
 
+    def to_html(self, command_line: str | None = None) -> str:
+        """The report as one self-contained HTML page, as `--html FILE` writes it (the
+        pictures of `plot=DIR` embedded). The footer shows the version, and `command_line`
+        when given (a Python call has none of its own to show)."""
+        from losscli import html_report
+
+        return html_report.to_html(self._data, command_line)
+
     @property
     def models(self):
         """A pandas DataFrame, one row per family (in rank order for a comparison), the
