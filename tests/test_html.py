@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from rich.text import Text
 
 import losscli
 from tests.conftest import SAMPLES
@@ -320,3 +321,20 @@ def test_a_headless_browser_loads_the_page(shared, tmp_path):
     empty = tmp_path / "empty.html"
     empty.write_text("<!DOCTYPE html><html><body></body></html>")
     assert blank(screenshot_pixels(empty, tmp_path / "empty.png"))
+
+
+def test_a_part_the_page_does_not_know_is_shown_as_the_terminal_shows_it(monkeypatch):
+    from rich.console import Group
+    from rich.table import Table
+
+    from losscli import html_report, render
+
+    rep = losscli.evaluate(SAMPLES / "binary.csv", target="y", pred="p").to_dict()
+    table = Table("name", "value")
+    table.add_row("<odd & new>", "42")
+    monkeypatch.setattr(render, "render", lambda rep, **kw: Group(Text("lead"), table))
+    page = Page(html_report.to_html(rep))
+    pre = [t for t, _ in page.tags if t == "pre"]
+    assert pre == ["pre"] and "lead" in page.blocks
+    text = html_report.to_html(rep)
+    assert "&lt;odd &amp; new&gt;" in text and "<odd" not in text
