@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import os
 from typing import Any
 
@@ -215,17 +216,9 @@ def panel_html(panel: Panel, model: dict | None) -> str:
 
 def _fallback(renderable: Any) -> str:
     """A renderable this module does not know, as the terminal would show it, in plain text."""
-    console = Console(record=True, width=120, color_system=None, file=_Null())
+    console = Console(record=True, width=120, color_system=None, file=io.StringIO())
     console.print(renderable)
     return f'<pre class="pre">{esc(console.export_text())}</pre>'
-
-
-class _Null:
-    def write(self, _: str) -> int:
-        return 0
-
-    def flush(self) -> None:
-        pass
 
 
 def body_html(rep: dict) -> str:
