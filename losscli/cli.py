@@ -308,7 +308,7 @@ app.command()(diagnose)
 
 @app.command()
 def families(format: OutFormatOpt = "table", output: OutputOpt = None,
-             color: ColorOpt = "auto") -> None:
+             color: ColorOpt = "auto", html: HtmlOpt = None) -> None:
     """List the noise families: support, what the prediction means, nuisance, loss and
     the equivalent loss in PyTorch, scikit-learn, XGBoost and LightGBM.
 
@@ -317,6 +317,13 @@ def families(format: OutFormatOpt = "table", output: OutputOpt = None,
     from losscli.noise import describe
 
     rows = describe()
+    if html is not None:
+        if output is not None and os.path.abspath(html) == os.path.abspath(output):
+            raise UsageError(f"--html and --output name the same file {html}: choose two files")
+        from losscli import html_report
+
+        page = html_report.families_html(rows, html_report.command_line(sys.argv))
+        _write_atomically(html, lambda fh: fh.write(page))
     if format == "json":
         import json
 

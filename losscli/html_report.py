@@ -221,13 +221,13 @@ def _fallback(renderable: Any) -> str:
     return f'<pre class="pre">{esc(console.export_text())}</pre>'
 
 
-def body_html(rep: dict) -> str:
-    """What `render.render` shows (tables, tests, recommendation, diagnostics), as HTML."""
-    unit = rep["unit"]
-    # the panels come in the order of the models that have diagnostics lines
-    diagnosed = iter([m for m in rep["models"] if render.diagnostics_lines(m, unit)])
+def parts_html(group: Any, models: list[dict] | None = None, unit: str = "nats") -> str:
+    """A rich Group from the table renderer, part by part, as HTML; the diagnostics panels
+    get the pictures of `models` (they come in the order of the models that have
+    diagnostics lines)."""
+    diagnosed = iter([m for m in models or [] if render.diagnostics_lines(m, unit)])
     out = []
-    for part in render.render(rep).renderables:
+    for part in group.renderables:
         if isinstance(part, render.Grid):
             out.append(grid_html(part))
         elif isinstance(part, Text):
@@ -241,6 +241,29 @@ def body_html(rep: dict) -> str:
     return "\n".join(s for s in out if s)
 
 
+def body_html(rep: dict) -> str:
+    """What `render.render` shows (tables, tests, recommendation, diagnostics), as HTML."""
+    return parts_html(render.render(rep), rep["models"], rep["unit"])
+
+
+def page(title: str, header: str, body: str, command_line: str | None,
+         version: str = __version__) -> str:
+    """The whole document around a body: head (policy, style), header, body, footer with the
+    command line (when given) and the version."""
+    foot = []
+    if command_line:
+        foot.append(f"<p>Command line: <code>{esc(command_line)}</code></p>")
+    foot.append(f"<p>losscli version {esc(version)}</p>")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta name="generator" content="losscli {esc(version)}">\n'
+        f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f'<main class="losscli-report">\n<header>{header}</header>\n{body}\n'
+        f"<footer>{''.join(foot)}</footer>\n</main>\n</body>\n</html>\n")
+
+
 def to_html(rep: dict, command_line: str | None = None) -> str:
     """The report dict as a self-contained HTML page (see the module's docstring);
     `command_line`, when given, is shown in the footer with the version."""
@@ -251,34 +274,26 @@ def to_html(rep: dict, command_line: str | None = None) -> str:
     if rep.get("best"):
         head.append(f'<p class="lead">Best family: <strong class="best-family">'
                     f'{esc(rep["best"])}</strong></p>')
+    body = [body_html(rep)]
     skipped = rep.get("skipped") or []
     if skipped:  # the table says "reasons in --format json": a page has them here
         items = "".join(f"<li>{esc(s.get('family'))}: {esc(s.get('reason'))}</li>"
                         for s in skipped if isinstance(s, dict))
-        skipped_html = (f"<details><summary>Families not fitted, and why</summary>"
-                        f"<ul>{items}</ul></details>")
-    else:
-        skipped_html = ""
+        body.append(f"<details><summary>Families not fitted, and why</summary>"
+                    f"<ul>{items}</ul></details>")
     warnings = rep.get("warnings") or []
-    warn = ""
     if warnings:
         items = "".join(f"<li>{esc(w)}</li>" for w in warnings)
-        warn = (f'<section class="warnings"><h2>Warnings</h2><ul>{items}</ul></section>')
-    foot = []
-    if command_line:
-        foot.append(f"<p>Command line: <code>{esc(command_line)}</code></p>")
-    version = rep.get("version", __version__)
-    foot.append(f"<p>losscli version {esc(version)}</p>")
+        body.append(f'<section class="warnings"><h2>Warnings</h2><ul>{items}</ul></section>')
     title = f"losscli {command}" + (f" — {where}" if where else "")
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta name="generator" content="losscli {esc(version)}">\n'
-        f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-        f'<main class="losscli-report">\n<header>{"".join(head)}</header>\n'
-        f"{body_html(rep)}\n{skipped_html}\n{warn}\n<footer>{''.join(foot)}</footer>\n</main>\n"
-        "</body>\n</html>\n")
+    return page(title, "".join(head), "\n".join(body), command_line,
+                str(rep.get("version", __version__)))
+
+
+def families_html(rows: list[dict], command_line: str | None = None) -> str:
+    """`losscli families` as a page: the two tables the terminal shows."""
+    return page("losscli families", "<h1>losscli families</h1>",
+                parts_html(render.families_tables(rows)), command_line)
 
 
 def command_line(argv: list[str]) -> str:

@@ -338,3 +338,22 @@ def test_a_part_the_page_does_not_know_is_shown_as_the_terminal_shows_it(monkeyp
     assert pre == ["pre"] and "lead" in page.blocks
     text = html_report.to_html(rep)
     assert "&lt;odd &amp; new&gt;" in text and "<odd" not in text
+
+
+def test_families_writes_its_two_tables_as_a_page(tmp_path):
+    out = tmp_path / "families.html"
+    r = cli("families", "--format", "json", "--html", out)
+    assert r.returncode == 0, r.stderr.decode()
+    rows = json.loads(r.stdout)["families"]
+    page = Page(out.read_text(encoding="utf-8"))
+    by_family: dict[str, list[list[str]]] = {}
+    for row in page.rows:
+        by_family.setdefault(row[0], []).append(row)
+    assert set(by_family) >= {row["family"] for row in rows}
+    for row in rows:
+        what, names = by_family[row["family"]]
+        assert what[1:] == [row["support"], row["prediction"],
+                            ", ".join(row["nuisance"]) or "none", row["loss"]]
+        assert names[1:] == [row[k] or "—" for k in ("pytorch", "sklearn", "xgboost",
+                                                      "lightgbm")]
+    assert any(b.startswith("Command line: python -m losscli families") for b in page.blocks)
