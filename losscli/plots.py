@@ -26,6 +26,7 @@ DPI = 100
 LAYOUT = "constrained"
 THIN = 2000  # the most points of a reliability curve that are drawn
 Z90 = 1.2815515655446004  # Φ⁻¹(0.9)
+ROUNDOFF = 1e-9  # |x| below this times the size of the terms it is a difference of: 0
 
 BLUE, ORANGE, RED, GREY = "#1f77b4", "#ff7f0e", "#d62728", "#7f7f7f"
 SUBTITLE = {"fontsize": 9, "color": "#444444"}
@@ -198,17 +199,15 @@ def _draw_qq(fig, ax, family: str, spec: dict, data: dict) -> None:
 
 
 def _draw_reliability(fig, ax, family: str, spec: dict, data: dict) -> None:
-    """CORP reliability curve (a step function), the diagonal, binned points, MCB/DSC/UNC."""
+    """CORP reliability curve (a step function), the diagonal, binned points, MCB/DSC/UNC.
+
+    x and rc are on the forecast's scale (`scale`); on the log scale both are drawn as
+    exp(·) on logarithmic axes, so that the curve the box's MCB measures reads in the
+    units of y (a monotone map of both axes keeps the curve's side of the diagonal)."""
     x, rc = _array(spec["x"]), _array(spec["rc"])
+    log = spec.get("scale") == "log"
     points = spec.get("points")
-    view = np.ones(x.size, dtype=bool)
-    weights = spec.get("weights")
-    if weights is not None and x.size > 1:
-        # the axes cover the forecasts of 99 % of the weight: a few extreme groups
-        # (the top block of a count model) do not shrink the rest to a corner
-        cum = np.cumsum(_array(weights))
-        cum /= cum[-1]
-        view = (cum >= 0.005) & (np.r_[0.0, cum[:-1]] <= 0.995)
+    view = _central(spec.get("weights"), x.size)
     values = [x[view], rc[view]]
     if points is not None:
         values += [_array(points["prob_pred"]), _array(points["prob_true"])]
@@ -216,49 +215,108 @@ def _draw_reliability(fig, ax, family: str, spec: dict, data: dict) -> None:
     hi = max(float(np.nanmax(v)) for v in values if len(v))
     pad = 0.03 * (hi - lo) if hi > lo else max(abs(lo), 1.0) * 0.05
     lo, hi = lo - pad, hi + pad
-    ax.plot([lo, hi], [lo, hi], color=GREY, linestyle="--", linewidth=1,
-            label="calibrated (y = x)")
+    # the axes leave out a few extreme groups only if something drawn lies beyond them
+    clipped = bool(np.any((x < lo) | (x > hi) | (rc < lo) | (rc > hi)))
+    show = np.exp if log else (lambda v: v)
     tx, trc = _thin_steps(x, rc)
-    ax.step(tx, trc, where="post", color=RED, linewidth=1.6, label="CORP reliability curve")
-    if not view.all():
+    ax.plot(show(np.array([lo, hi])), show(np.array([lo, hi])), color=GREY, linestyle="--",
+            linewidth=1, label="calibrated (y = x)")
+    ax.step(show(tx), show(trc), where="post", color=RED, linewidth=1.6,
+            label="CORP reliability curve")
+    if clipped:
         ax.text(0.98, 0.2, "axes: the central 99 % of the weight", transform=ax.transAxes,
                 ha="right", fontsize=8, color="#444444")
     if points is not None:
-        ax.plot(_array(points["prob_pred"]), _array(points["prob_true"]), "o", color=BLUE,
-                markersize=4, alpha=0.8, label="binned means")
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
+        ax.plot(show(_array(points["prob_pred"])), show(_array(points["prob_true"])), "o",
+                color=BLUE, markersize=4, alpha=0.8, label="binned means")
+    if log:
+        _log_axes(ax)
+    ax.set_xlim(show(lo), show(hi))
+    ax.set_ylim(show(lo), show(hi))
     ax.set_aspect("equal", adjustable="box")
-    ax.locator_params(nbins=6)
-    ax.ticklabel_format(style="sci", scilimits=(-3, 4), useMathText=True)  # no long labels
-    ax.set_xlabel(spec.get("xlabel") or "forecast")
-    ax.set_ylabel(spec.get("ylabel") or "recalibrated forecast")
+    if not log:
+        ax.locator_params(nbins=6)
+        ax.ticklabel_format(style="sci", scilimits=(-3, 4), useMathText=True)  # short labels
+    axis = " (log axis)" if log else ""
+    ax.set_xlabel((spec.get("xlabel") or "forecast") + axis)
+    ax.set_ylabel((spec.get("ylabel") or "recalibrated forecast") + axis)
     ax.grid(True, alpha=0.3)
     scoring = spec.get("scoring")
     unit = "" if scoring == "squared_error" else f" {data.get('unit') or ''}".rstrip()
-    box = "\n".join([f"MCB   {_num(spec.get('miscalibration'))}",
-                     f"DSC   {_num(spec.get('discrimination'))}",
-                     f"UNC   {_num(spec.get('uncertainty'))}",
-                     f"score {_num(spec.get('score'))}{unit}"])
-    ax.text(0.03, 0.97, box, transform=ax.transAxes, va="top", ha="left", family="monospace",
-            fontsize=9, bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.9,
-                              "edgecolor": "#bbbbbb"})
+    ax.text(0.03, 0.97, _decomposition_box(spec, unit), transform=ax.transAxes, va="top",
+            ha="left", family="monospace", fontsize=9,
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.9,
+                  "edgecolor": "#bbbbbb"})
     _titles(fig, ax, f"{family}: CORP reliability diagram",
             f"score = UNC − DSC + MCB ({SCORING.get(scoring, scoring)}); "
             "below the diagonal: forecasts too high")
     ax.legend(loc="lower right", fontsize=8)
 
 
+def _central(weights: Any, n: int) -> np.ndarray:
+    """The groups (in forecast order) inside the central 99 % of the weight: the axes
+    cover these, so that a few extreme groups (the top block of a count model) do not
+    shrink the rest to a corner. All of them without weights."""
+    view = np.ones(n, dtype=bool)
+    if weights is not None and n > 1:
+        cum = np.cumsum(_array(weights))
+        cum /= cum[-1]
+        view = (cum >= 0.005) & (np.r_[0.0, cum[:-1]] <= 0.995)
+    return view
+
+
+def _decomposition_box(spec: dict, unit: str) -> str:
+    """MCB, DSC, UNC and the score, one a line; a term within round-off of 0 (relative
+    to the largest of them) is printed as 0."""
+    keys = ("miscalibration", "discrimination", "uncertainty", "score")
+    values = [spec.get(k) for k in keys]
+    scale = max((abs(v) for v in values if v is not None and np.isfinite(v)), default=0.0)
+    mcb, dsc, unc, score = (_num(_rounded(v, scale)) for v in values)
+    return "\n".join([f"MCB   {mcb}", f"DSC   {dsc}", f"UNC   {unc}", f"score {score}{unit}"])
+
+
+def _rounded(value: float | None, scale: float) -> float | None:
+    """0 where |value| is within round-off of `scale` (a difference of two numbers of that
+    size: ROUNDOFF · scale), else the value."""
+    if value is None or not abs(value) <= ROUNDOFF * scale:
+        return value
+    return 0.0
+
+
+def _log_axes(ax) -> None:
+    """Logarithmic x and y with plain tick labels at 1, 2, 5 × 10^k."""
+    from matplotlib import ticker
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(ticker.NullFormatter())
+
+
 def _draw_rootogram(fig, ax, family: str, spec: dict, data: dict) -> None:
-    """Hanging rootogram: √observed bars hanging from the √expected curve, lines at 0, ±1."""
+    """Hanging rootogram: √observed bars hanging from the √expected curve, lines at 0, ±1.
+
+    The pooled tail cell (counts ≥ `tail_from`) is not a count like the others: the curve
+    stops before it, and its bar and expected value are drawn apart (hatched, a marker)."""
     k = _array(spec["k"])
     obs = np.sqrt(np.clip(_array(spec["observed"]), 0.0, None))
     exp = np.sqrt(np.clip(_array(spec["expected"]), 0.0, None))
+    tail = _tail_cells(k, spec.get("tail_from"))
+    body = ~tail
     many = len(k) > 40
-    ax.bar(k, obs, bottom=exp - obs, width=0.85, color="#9ecae1", edgecolor="#3182bd",
-           linewidth=0.4 if many else 0.8, label="√observed (hanging)", zorder=2)
-    ax.plot(k, exp, "-" if many else "o-", color=RED, linewidth=1.4, markersize=3.5,
-            label="√expected", zorder=3)
+    ax.bar(k[body], obs[body], bottom=(exp - obs)[body], width=0.85, color="#9ecae1",
+           edgecolor="#3182bd", linewidth=0.4 if many else 0.8, label="√observed (hanging)",
+           zorder=2)
+    ax.plot(k[body], exp[body], "-" if many else "o-", color=RED, linewidth=1.4,
+            markersize=3.5, label="√expected", zorder=3)
+    if tail.any():
+        ax.bar(k[tail], obs[tail], bottom=(exp - obs)[tail], width=0.85, color="#fdd0a2",
+               edgecolor=ORANGE, hatch="//", linewidth=0.8, zorder=2,
+               label=f"√observed, pooled tail ≥{int(spec['tail_from'])}")
+        ax.plot(k[tail], exp[tail], "D", color=RED, markersize=5, zorder=3,
+                label="√expected, pooled tail")
     ax.axhline(0.0, color="black", linewidth=1, zorder=4)
     for y in (-1.0, 1.0):
         ax.axhline(y, color=GREY, linestyle="--", linewidth=1, zorder=1,
@@ -277,8 +335,13 @@ def _draw_rootogram(fig, ax, family: str, spec: dict, data: dict) -> None:
 
 
 def _draw_residuals(fig, ax, family: str, spec: dict, data: dict) -> None:
-    """10–90% band and median of the quantile residuals in each decile of the prediction."""
+    """10–90% band and median of the quantile residuals in each decile of the prediction,
+    each decile labelled by its mean forecast (on the log scale: exp of the mean log ŷ,
+    the geometric mean of ŷ)."""
     mean = _array(spec["mean_pred"])
+    log = spec.get("scale") == "log"
+    if log:
+        mean = np.exp(mean)
     q10, q50, q90 = (_array(spec[q]) for q in ("q10", "q50", "q90"))
     idx = np.arange(1, len(mean) + 1)
     for y, label in ((-Z90, "N(0,1) 10%, 50%, 90%"), (0.0, None), (Z90, None)):
@@ -292,7 +355,8 @@ def _draw_residuals(fig, ax, family: str, spec: dict, data: dict) -> None:
     ax.set_xticks(idx, labels, rotation=30 if rotate else 0, ha="right" if rotate else "center")
     if len(idx):
         ax.set_xlim(0.6, len(idx) + 0.4)
-    ax.set_xlabel("decile of the prediction, labelled by its mean prediction")
+    ax.set_xlabel("decile of the prediction ŷ, labelled by its "
+                  + ("geometric mean" if log else "mean"))
     ax.set_ylabel("quantile residual Φ⁻¹(u)")
     ax.grid(True, axis="x", alpha=0.3)
     how = "randomised quantile residuals" if spec.get("randomized") else "quantile residuals"
@@ -302,33 +366,49 @@ def _draw_residuals(fig, ax, family: str, spec: dict, data: dict) -> None:
 
 
 def _draw_cross_entropy(fig, ax, models: list[dict], best: str, unit: str) -> None:
-    """Stacked bars H(P) + KL(P‖Q) = cross-entropy, one per family, best first."""
+    """Stacked bars H(P) + KL(P‖Q) = cross-entropy, one per family, best first.
+
+    A series that is 0 for every family (H(P) of hard labels) is drawn nowhere and not
+    listed, a note says so; a KL estimate below 0 is drawn hatched from H(P) down to
+    H(P,Q) and named under its bar and in a note."""
     names = [m["family"] for m in models]
     handles: dict[str, Any] = {}
     tops, bottoms = [0.0], [0.0]
     negative = False
-    for i, m in enumerate(models):
-        ce, h, kl = m["cross_entropy"], m.get("entropy"), m.get("kl")
+    parts = [_parts(m) for m in models]
+    estimated = [(h, kl) for _, h, kl in parts if h is not None and kl is not None]
+    no_entropy = bool(estimated) and all(h == 0 for h, _ in estimated)
+    no_kl = bool(estimated) and all(kl == 0 for _, kl in estimated)
+    below = any(kl < 0 for _, kl in estimated)
+    for i, (m, (ce, h, kl)) in enumerate(zip(models, parts, strict=True)):
+        label = _num(ce)
         if h is None or kl is None:
             handles["entropy not estimated"] = ax.bar(
                 i, ce, width=0.7, color="#d9d9d9", edgecolor=GREY, hatch="//", zorder=2)
             bottoms.append(min(0.0, ce))
         else:
-            handles["KL(P‖Q)"] = ax.bar(i, kl, bottom=h, width=0.7, color=ORANGE, zorder=2)
-            # a differential entropy below 0 is drawn narrower, over the KL segment it overlaps
-            handles["entropy H(P)"] = ax.bar(i, h, width=0.7 if h >= 0 else 0.35, color=BLUE,
-                                             zorder=3 if h < 0 else 2)
+            if kl < 0:  # from H(P) down to H(P,Q), over the entropy bar
+                handles["KL(P‖Q) < 0: an estimate"] = ax.bar(
+                    i, kl, bottom=h, width=0.7, color="white", edgecolor=RED, hatch="xx",
+                    linewidth=0.8, zorder=4)
+                label += f"\nKL = {_num(kl)} < 0"
+            elif kl > 0:
+                handles["KL(P‖Q)"] = ax.bar(i, kl, bottom=h, width=0.7, color=ORANGE, zorder=2)
+            if h != 0:
+                # a differential entropy below 0 is drawn narrower, over the KL segment
+                handles["entropy H(P)"] = ax.bar(i, h, width=0.7 if h >= 0 else 0.35,
+                                                 color=BLUE, zorder=3 if h < 0 else 2)
             negative |= h < 0
             bottoms.append(min(0.0, h))
         handles["cross-entropy H(P,Q)"] = ax.hlines(ce, i - 0.35, i + 0.35, color="black",
-                                                    linewidth=2, zorder=4)
+                                                    linewidth=2, zorder=5)
         top = max(0.0, ce, h if h is not None and kl is not None else 0.0)
         tops.append(top)
-        ax.annotate(f"{_num(ce)}\nbest" if m["family"] == best else _num(ce), (i, top),
+        ax.annotate(f"{label}\nbest" if m["family"] == best else label, (i, top),
                     xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
                     fontsize=8, linespacing=1.1,
                     fontweight="bold" if m["family"] == best else "normal")
-    ax.axhline(0.0, color="black", linewidth=0.8, zorder=5)
+    ax.axhline(0.0, color="black", linewidth=0.8, zorder=6)
     hi, lo = max(tops), min(bottoms)
     span = (hi - lo) or 1.0
     ax.set_ylim(lo - 0.05 * span if lo < 0 else 0.0, hi + 0.2 * span)
@@ -343,15 +423,30 @@ def _draw_cross_entropy(fig, ax, models: list[dict], best: str, unit: str) -> No
     ax.set_xlabel("noise model (best first)")
     ax.set_ylabel(f"cross-entropy ({unit})")
     sub = "cross-entropy H(P,Q) = entropy H(P) + KL(P‖Q); lower is better"
+    if no_entropy:
+        sub += "\nH(P) = 0 (hard labels: each row's outcome is known), so H(P,Q) = KL(P‖Q)"
+    if no_kl:
+        sub += "\nKL(P‖Q) = 0 for every model: H(P,Q) = H(P)"
     if negative:
         sub += "\nH(P) < 0 (a differential entropy): narrow bar below 0, KL spans H(P) to H(P,Q)"
+    if below:
+        sub += "\nKL < 0 (hatched): an estimate, as H(P) is; a true KL is ≥ 0"
     _titles(fig, ax, "Cross-entropy of each noise model" + (f" (best: {best})" if best else ""),
             sub)
-    order = ["entropy H(P)", "KL(P‖Q)", "cross-entropy H(P,Q)", "entropy not estimated"]
+    order = ["entropy H(P)", "KL(P‖Q)", "KL(P‖Q) < 0: an estimate", "cross-entropy H(P,Q)",
+             "entropy not estimated"]
     shown = [name for name in order if name in handles]
     if shown:
         fig.legend([handles[n] for n in shown], shown, loc="outside lower center", fontsize=8,
                    ncols=len(shown), frameon=False)
+
+
+def _parts(m: dict) -> tuple[float, float | None, float | None]:
+    """(H(P,Q), H(P), KL) of a model, an entropy or KL within round-off of 0 (relative to
+    the cross-entropy and entropy it is the difference of) set to 0."""
+    ce, h, kl = m["cross_entropy"], m.get("entropy"), m.get("kl")
+    scale = max(abs(ce), abs(h) if h is not None else 0.0)
+    return ce, _rounded(h, scale), _rounded(kl, scale)
 
 
 _DRAW: dict[str, Callable[..., None]] = {
@@ -438,6 +533,13 @@ def _count_ticks(k: np.ndarray, tail_from: int | None) -> tuple[list[int], list[
         ticks = [t for t in ticks if t < tail and tail - t >= 0.6 * step] + [tail]
     labels = [f"≥{t}" if t == tail_from else str(t) for t in ticks]
     return ticks, labels
+
+
+def _tail_cells(k: np.ndarray, tail_from: int | None) -> np.ndarray:
+    """Which cells of `k` are the pooled tail (k ≥ tail_from; none without one)."""
+    if tail_from is None:
+        return np.zeros(k.shape, dtype=bool)
+    return k >= tail_from
 
 
 def _makedirs(directory: str) -> None:

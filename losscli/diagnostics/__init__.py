@@ -300,19 +300,26 @@ def _one(run, st, res, unit: str, whole: bool, warnings: list[str]) -> dict:
         if fam.probability_forecast and not soft:
             out["reliability_bins"] = by[1]
         if dec is not None and rc is not None:
-            log = " (log)" if fam.forecast_scale == "log" else ""
+            # x and rc on the forecast's scale (log ŷ and the isotonic mean of log y for a
+            # log-scale family): the keys are the forecasts; pooled bins keep Σw·ŷ, whose
+            # mean's log stands for the bin's (narrow) forecasts
+            x = g.keys if not g.binned else _group_values(spec, g)
+            if g.binned and fam.forecast_scale == "log":
+                x = np.log(x)
+            top = dec["scoring"] == "top_label_log_loss"
+            what = "top-label confidence" if top else fam.prediction
             data["reliability"] = {
-                "x": g.keys if not (g.binned or fam.forecast_scale != "target") else
-                _group_values(spec, g), "rc": rc, "weights": g.sw if rc.size == g.sw.size
-                else None,
+                "x": x, "rc": rc, "weights": g.sw if rc.size == g.sw.size else None,
+                "scale": fam.forecast_scale,
                 "points": None if out["reliability_bins"] is None else {
                     "prob_pred": out["reliability_bins"]["prob_pred"],
                     "prob_true": out["reliability_bins"]["prob_true"]},
                 "score": dec["score"], "miscalibration": dec["miscalibration"],
                 "discrimination": dec["discrimination"], "uncertainty": dec["uncertainty"],
                 "scoring": dec["scoring"],
-                "xlabel": f"predicted {fam.prediction}" + log,
-                "ylabel": "recalibrated" + log}
+                "xlabel": "top-label confidence (the largest predicted probability)"
+                if top else f"predicted {what}",
+                "ylabel": f"recalibrated {what}"}
     if soft:
         note(_soft_note(name, out))
     return out, data
@@ -345,7 +352,8 @@ def _residual_bands(st) -> dict | None:
     h = st.deciles.value.reshape(10, 1000)
     df = st.decile_f.value
     out = {"mean_pred": [], "q10": [], "q50": [], "q90": [],
-           "randomized": st.spec.pit and not st.spec.exact_pit}
+           "randomized": st.spec.pit and not st.spec.exact_pit,
+           "scale": st.spec.model.family.forecast_scale}  # of mean_pred, the mean forecast
     g = pit.grid(1000)
     for d in range(h.shape[0]):
         tot = h[d].sum()
