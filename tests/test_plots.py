@@ -241,3 +241,199 @@ def test_import_does_not_import_matplotlib():
                           cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# --- what each picture draws: its lines, labels, legend and notes ---------------------------
+
+
+def drawn(draw, *args):
+    """The figure and axes `draw(fig, ax, *args)` fills, as the files get them."""
+    import matplotlib.style
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with matplotlib.style.context("default"):
+        fig = Figure(figsize=plots.FIGSIZE, dpi=plots.DPI, layout=plots.LAYOUT)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        draw(fig, ax, *args)
+    return fig, ax
+
+
+def line(ax, label: str):
+    found = [ln for ln in ax.get_lines() if ln.get_label() == label]
+    assert len(found) == 1, [ln.get_label() for ln in ax.get_lines()]
+    return found[0]
+
+
+def notes(ax) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+def legend_labels(fig, ax) -> list[str]:
+    legends = [*fig.legends, *([ax.get_legend()] if ax.get_legend() else [])]
+    return [t.get_text() for leg in legends for t in leg.get_texts()]
+
+
+def captured(monkeypatch, tmp_path, path, **kw) -> dict:
+    """The data the diagnostics hand to the pictures of the one model evaluated."""
+    from tests.conftest import run_api
+
+    seen: dict = {}
+
+    def keep(directory, family, data, comparison=None):
+        seen.update(data)
+        return []
+
+    monkeypatch.setattr(plots, "model_plots", keep)
+    run_api("evaluate", path, plot=str(tmp_path / "p"), **kw)
+    return seen
+
+
+@pytest.fixture
+def lognormal_file(tmp_path):
+    """Lognormal y around 40 distinct medians ŷ, 10 % too low (log y − log ŷ ~ N(0.1, ½))."""
+    rng = np.random.default_rng(11)
+    yhat = rng.choice(np.round(np.geomspace(1.0, 50.0, 40), 3), size=4000)
+    y = yhat * np.exp(0.1 + 0.5 * rng.standard_normal(yhat.size))
+    path = tmp_path / "positive.csv"
+    np.savetxt(path, np.column_stack([y, yhat]), delimiter=",", header="y,y_pred",
+               comments="", fmt="%.17g")
+    return path, y, yhat
+
+
+def test_lognormal_reliability_has_one_scale_on_both_axes(monkeypatch, tmp_path,
+                                                          lognormal_file):
+    """Forecast and recalibrated forecast both on the log scale the decomposition uses,
+    drawn as exp(·) on log axes that say so."""
+    from sklearn.isotonic import IsotonicRegression
+
+    path, y, yhat = lognormal_file
+    data = captured(monkeypatch, tmp_path, path, families=("lognormal",), target="y",
+                    pred="y_pred")
+    spec = data["reliability"]
+    keys, inv = np.unique(yhat, return_inverse=True)
+    w = np.bincount(inv).astype(float)
+    mean_log_y = np.bincount(inv, weights=np.log(y)) / w
+    rc = IsotonicRegression().fit(np.log(keys), mean_log_y, sample_weight=w).predict(
+        np.log(keys))
+    assert spec["scale"] == "log"
+    np.testing.assert_allclose(spec["x"], np.log(keys), rtol=1e-12)
+    np.testing.assert_allclose(spec["rc"], rc, rtol=1e-9)
+    fig, ax = drawn(plots._draw_reliability, "lognormal", spec, data)
+    curve = line(ax, "CORP reliability curve")
+    np.testing.assert_allclose(curve.get_xdata(), keys, rtol=1e-12)
+    np.testing.assert_allclose(curve.get_ydata(), np.exp(rc), rtol=1e-9)
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert ax.get_xlabel() == "predicted median (log axis)"
+    assert ax.get_ylabel() == "recalibrated median (log axis)"
+    lo, hi = ax.get_xlim()
+    assert ax.get_ylim() == (lo, hi) and lo < keys[0] and keys[-1] < hi  # one range
+    # the residual deciles: labelled by exp of their mean log ŷ, and saying so
+    res = data["residuals"]
+    assert res["scale"] == "log"
+    assert all(np.log(keys[0]) <= v <= np.log(keys[-1]) for v in res["mean_pred"])
+    fig, ax = drawn(plots._draw_residuals, "lognormal", res, data)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        f"{np.exp(v):.3g}" for v in res["mean_pred"]]
+    assert ax.get_xlabel().endswith("labelled by its geometric mean")
+
+
+def test_top_label_reliability_names_the_confidence(monkeypatch, tmp_path):
+    import csv
+
+    from tests.conftest import SAMPLES
+
+    with open(SAMPLES / "multiclass.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    top = np.array([max(float(v) for k, v in r.items() if k.startswith("p_")) for r in rows])
+    data = captured(monkeypatch, tmp_path, SAMPLES / "multiclass.csv",
+                    families=("categorical",))
+    spec = data["reliability"]
+    np.testing.assert_allclose(spec["x"], np.unique(top), rtol=1e-12)
+    fig, ax = drawn(plots._draw_reliability, "categorical", spec, data)
+    assert ax.get_xlabel() == "top-label confidence (the largest predicted probability)"
+    assert ax.get_ylabel() == "recalibrated top-label confidence"
+    assert ax.get_xscale() == ax.get_yscale() == "linear"
+
+
+def test_reliability_box_prints_round_off_as_zero(data):
+    spec = {**data["reliability"], "miscalibration": -1.137e-13, "discrimination": 2.5e-5}
+    fig, ax = drawn(plots._draw_reliability, "poisson", spec, data)
+    box = next(t for t in notes(ax) if t.startswith("MCB"))
+    assert box.splitlines()[:2] == ["MCB   0.0000", "DSC   2.5e-05"]
+
+
+def test_central_weight_note_only_when_the_axes_leave_something_out():
+    x = np.linspace(0.0, 1.0, 201)
+    w = np.ones_like(x)
+    w[[0, -1]] = 0.001  # outside the central 99 % of the weight, yet on the axes
+    spec = {"x": x, "rc": x, "weights": w, "points": {"prob_pred": [0.0, 1.0],
+                                                       "prob_true": [0.0, 1.0]},
+            "score": 0.5, "miscalibration": 0.0, "discrimination": 0.2, "uncertainty": 0.7,
+            "scoring": "nll"}
+    note = "axes: the central 99 % of the weight"
+    _, ax = drawn(plots._draw_reliability, "bernoulli", spec, {"unit": "nats"})
+    assert note not in notes(ax)
+    far = {**spec, "x": np.r_[x, 40.0], "rc": np.r_[x, 40.0], "weights": np.r_[w, 0.001],
+           "points": None}  # one group far beyond the rest: left out, and said
+    _, ax = drawn(plots._draw_reliability, "poisson", far, {"unit": "nats"})
+    assert note in notes(ax) and ax.get_xlim()[1] < 40.0
+
+
+def test_rootogram_curve_stops_before_the_pooled_tail(data):
+    spec = data["rootogram"]  # k = 0 … 12, the last cell counts ≥ 12
+    fig, ax = drawn(plots._draw_rootogram, "poisson", spec, data)
+    k = np.asarray(spec["k"])
+    curve = line(ax, "√expected")
+    assert np.array_equal(curve.get_xdata(), k[:-1])
+    np.testing.assert_allclose(curve.get_ydata(), np.sqrt(spec["expected"][:-1]))
+    tail = line(ax, "√expected, pooled tail")
+    assert list(tail.get_xdata()) == [12] and tail.get_linestyle() == "None"
+    np.testing.assert_allclose(tail.get_ydata(), [np.sqrt(spec["expected"][-1])])
+    assert "√observed, pooled tail ≥12" in legend_labels(fig, ax)
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    assert len(hatched) == 1 and hatched[0].get_x() + hatched[0].get_width() / 2 == 12
+
+
+HARD = [  # hard labels: H(P) = 0, the cross-entropy is the KL
+    {"family": "categorical", "cross_entropy": 1.0463, "entropy": 0.0, "kl": 1.0463,
+     "rank": 1}]
+BELOW = [  # a KL estimate below 0 (an estimated entropy above the cross-entropy)
+    {"family": "student_t", "cross_entropy": 2.1659, "entropy": 2.1961, "kl": -0.0302,
+     "rank": 1},
+    {"family": "gaussian", "cross_entropy": 2.3486, "entropy": 2.1961, "kl": 0.1525,
+     "rank": 2},
+    {"family": "laplace", "cross_entropy": 2.2, "entropy": 2.2, "kl": -4e-16, "rank": 3}]
+
+
+def test_cross_entropy_lists_no_invisible_series():
+    fig, ax = drawn(plots._draw_cross_entropy, HARD, "categorical", "nats")
+    assert legend_labels(fig, ax) == ["KL(P‖Q)", "cross-entropy H(P,Q)"]
+    assert "H(P) = 0 (hard labels" in ax.get_title()
+    fig, ax = drawn(plots._draw_cross_entropy, MODELS, "negative_binomial", "nats")
+    assert legend_labels(fig, ax) == ["entropy H(P)", "KL(P‖Q)", "cross-entropy H(P,Q)"]
+    assert "H(P) = 0" not in ax.get_title() and "KL < 0" not in ax.get_title()
+
+
+def test_cross_entropy_marks_a_negative_kl():
+    fig, ax = drawn(plots._draw_cross_entropy, BELOW, "student_t", "nats")
+    assert "KL(P‖Q) < 0: an estimate" in legend_labels(fig, ax)
+    assert "KL < 0" in ax.get_title()
+    labels = notes(ax)  # the value over each bar, in rank order
+    assert labels[0] == "2.1659\nKL = -0.0302 < 0\nbest"
+    assert labels[1:] == ["2.3486", "2.2000"]  # round-off is no negative KL
+
+
+def test_log_axes_and_hatches_are_the_same_bytes_on_every_run(tmp_path, data):
+    x = np.log(np.geomspace(1.0, 50.0, 300))
+    spec = {**data["reliability"], "x": x, "rc": np.maximum.accumulate(x - 0.1),
+            "weights": np.ones_like(x), "points": None, "scale": "log",
+            "xlabel": "predicted median", "ylabel": "recalibrated median"}
+    log = {"unit": "nats", "reliability": spec, "rootogram": data["rootogram"]}
+    runs = [plots.model_plots(str(tmp_path / d), "lognormal", log, (BELOW, "student_t", "nats"))
+            for d in "ab"]
+    for a, b in zip(*runs, strict=True):
+        check_png(a["path"])
+        with open(a["path"], "rb") as fa, open(b["path"], "rb") as fb:
+            assert fa.read() == fb.read(), a["kind"]
