@@ -302,15 +302,17 @@ def lognormal_file(tmp_path):
     return path, y, yhat
 
 
+@pytest.mark.parametrize("pooled", [False, True])
 def test_lognormal_reliability_has_one_scale_on_both_axes(monkeypatch, tmp_path,
-                                                          lognormal_file):
+                                                          lognormal_file, pooled):
     """Forecast and recalibrated forecast both on the log scale the decomposition uses,
-    drawn as exp(·) on log axes that say so."""
+    drawn as exp(·) on log axes that say so; also where the forecasts are pooled into
+    bins (each of these bins holds one ŷ)."""
     from sklearn.isotonic import IsotonicRegression
 
     path, y, yhat = lognormal_file
     data = captured(monkeypatch, tmp_path, path, families=("lognormal",), target="y",
-                    pred="y_pred")
+                    pred="y_pred", corp_max_unique=10 if pooled else 2_000_000)
     spec = data["reliability"]
     keys, inv = np.unique(yhat, return_inverse=True)
     w = np.bincount(inv).astype(float)
