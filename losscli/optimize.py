@@ -64,7 +64,10 @@ def newton_step(x: np.ndarray, values: np.ndarray,
     """One Newton step towards the maximum of f from its values at `stencil(x)`:
     (new x, CONVERGED when the step was below 1e-8, STEPPED, or REFUSED with x unchanged
     where the values are not finite, the Hessian is not negative definite or the step
-    would leave the neighbourhood of x)."""
+    would leave the neighbourhood of x). With no parameter there is nothing to step:
+    (x, CONVERGED)."""
+    if x.size == 0:
+        return x, CONVERGED
     with np.errstate(all="ignore"):  # non-finite values are caught below and refused
         return _newton_step(x, np.asarray(values, dtype=np.float64), h)
 
@@ -104,7 +107,10 @@ def polish(total, params: Params, names: tuple[str, ...], domains: dict[str, str
            ) -> tuple[Params, str]:
     """Newton steps on Σ w log q (`total(params)`, over rows in memory) from `params`
     until a step is below 1e-8 in the fitted coordinates: (params, CONVERGED), or the
-    last params and REFUSED / STEPPED when it could not or did not get there."""
+    last params and REFUSED / STEPPED when it could not or did not get there. No names:
+    nothing to polish, (params, CONVERGED)."""
+    if not names:
+        return params, CONVERGED
     status = STEPPED
     for _ in range(MAX_NEWTON):
         x = to_x(params, names, domains)

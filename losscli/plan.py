@@ -641,12 +641,20 @@ def polish(run: Run, models: list[Model]) -> None:
     """With --fit-rows all on more rows than the sample holds: Newton steps from the
     sample's fit whose gradient and Hessian are reductions over every row (one pass per
     step, every model at once), until each step is below 1e-8; then fit_rows = every
-    row. Fits on a boundary of their space (df = ∞, α = 0) are kept as they are."""
+    row. Fits on a boundary of their space (df = ∞, α = 0) are kept as they are, and so
+    are fits with no numeric parameter (laplace's marginal median, which needs sorted
+    data), with a warning that they stay the sample's."""
     from losscli import optimize
 
     if run.req.fit_rows is not None or run.scan.sample.complete:
         return
     todo = [m for m in models if m.from_sample and not m.family.fit_warnings(m.params)]
+    for m in todo:
+        if not m.family.numeric_params(m.conditional):
+            m.warnings.append(f"{m.name}: nothing in its fit is a smooth optimum for "
+                              "--fit-rows all to polish (a median needs sorted data): the "
+                              f"fit is the sample's, on {m.fit_rows:,} rows")
+    todo = [m for m in todo if m.family.numeric_params(m.conditional)]
     for _ in range(MAX_NEWTON_PASSES):
         jobs = []
         for m in todo:

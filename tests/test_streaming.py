@@ -298,6 +298,40 @@ def test_fit_rows_all_polishes_the_sample_fit_by_newton_passes_over_every_row(
     assert far >= 3  # the sample alone is visibly off: the passes did the work
 
 
+def test_fit_rows_all_keeps_a_fit_with_nothing_numeric_to_polish(tmp_path, monkeypatch):
+    """--fit-rows all on a real-valued target without a prediction: laplace's marginal
+    median needs sorted data and has no smooth optimum, so there is nothing for a Newton
+    pass to refine; its fit stays the sample's (fit_rows says so, with a warning), while
+    student_t's numeric fit is polished to the fit on every row."""
+    import losscli.plan as plan
+    from losscli.noise.laplace import weighted_median
+
+    data = {"y": 1.0 + 2.0 * np.random.default_rng(4).standard_t(3, 1500)}
+    path = _write_csv(tmp_path, data)
+    monkeypatch.setattr(plan, "DEFAULT_FIT_ROWS", 300)
+    rep = run_api("compare-noise-models", path, fit_rows=None, batch_rows=400,
+                  families=("laplace", "student_t"))
+    assert rep["mode"] == "marginal" and rep["input"]["passes"] > 2
+    by = {m["family"]: m for m in rep["models"]}
+    assert by["student_t"]["fit_rows"] == 1500
+    lap = by["laplace"]
+    assert lap["fit_rows"] == 300
+    # the sample's median: the median of 300 of the rows, not of all of them
+    assert lap["params"]["median"] != weighted_median(np.asarray(data["y"]), None)
+    assert any(w.startswith("laplace:") and "300 rows" in w and "--fit-rows all" in w
+               for w in rep["warnings"]), rep["warnings"]
+
+
+def test_a_newton_step_with_no_parameter_is_a_converged_no_op():
+    from losscli import optimize
+
+    x = np.empty(0)
+    new, status = optimize.newton_step(x, np.array([-12.5]))
+    assert new.size == 0 and status == optimize.CONVERGED
+    params, status = optimize.polish(lambda p: -1.0, {"median": 2.0}, (), {})
+    assert params == {"median": 2.0} and status == optimize.CONVERGED
+
+
 def test_states_are_small_picklable_plain_data(write_csv, rng):
     """What an engine would ship between processes: pass 1's and the last pass's states
     pickle, and their size does not grow with the rows (beyond the bounded sample)."""
