@@ -34,7 +34,9 @@ class Sum:
 
     def merge(self, other: Sum) -> Sum:
         self.add(other.s)
-        self.add(other.c)
+        # an infinite partial sum leaves c NaN (inf − inf): it has no compensation to add,
+        # and adding the NaN would turn an overflowed (infinite) total into NaN
+        self.add(np.where(np.isfinite(other.s), other.c, 0.0))
         return self
 
     @property

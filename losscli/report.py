@@ -59,21 +59,37 @@ def build(command: str, inp: dict, kind: str, mode: str, base_measure: str, unit
 
 
 def finite(report: dict, warnings: list[str]) -> dict:
-    """Replace every non-finite float by None, with a warning naming where it was."""
+    """Replace every non-finite float by None, with a warning naming where it was (a
+    model by its family) and what it was: infinite (beyond float64's range) or undefined
+    (NaN)."""
 
     def walk(x: Any, where: str) -> Any:
         if isinstance(x, float) and not math.isfinite(x):
-            warnings.append(f"{where} is {x} and is reported as null")
+            warnings.append(f"{where} is {_non_finite(x)} and is reported as null")
             return None
         if isinstance(x, dict):
             return {k: walk(v, f"{where}.{k}" if where else k) for k, v in x.items()}
         if isinstance(x, list):
-            return [walk(v, f"{where}[{i}]") for i, v in enumerate(x)]
+            return [walk(v, _item(where, i, v)) for i, v in enumerate(x)]
         if hasattr(x, "item") and not isinstance(x, (str, bytes)):  # numpy scalars
             return walk(x.item(), where)
         return x
 
     return walk(report, "")
+
+
+def _non_finite(x: float) -> str:
+    if math.isnan(x):
+        return "undefined (NaN: its computation met ∞ − ∞ or 0/0)"
+    return ("+" if x > 0 else "−") + "infinite (it overflows float64, beyond ±1.8e308)"
+
+
+def _item(where: str, i: int, v: Any) -> str:
+    """A list item's name: a model by its family (models[family=gaussian], SPEC §10.4's
+    path), else by its index."""
+    if where == "models" and isinstance(v, dict) and isinstance(v.get("family"), str):
+        return f"models[family={v['family']}]"
+    return f"{where}[{i}]"
 
 
 def to_json(report: dict) -> str:

@@ -39,6 +39,22 @@ def test_huge_values_do_not_crash(write_csv):
     assert all(np.isfinite(m["nll"]) for m in rep["models"])
 
 
+def test_an_overflowing_metric_is_called_infinite_not_nan(write_csv):
+    """(1e200 − 4)² overflows float64: Σw r² is +∞ whatever the batches, so mse and rmse
+    are null with a warning that says they are infinite and names the model's family."""
+    path = write_csv("h.csv", y=[1.0, 3.0, 1e200, 0.0], y_pred=[2.0, 2.5, 4.0, 1.0])
+    for batch_rows in (None, 1, 3):
+        rep = run_api("evaluate", path, families=("laplace",), batch_rows=batch_rows)
+        m = rep["models"][0]["metrics"]
+        assert m["mse"] is None and m["rmse"] is None
+        assert m["mae"] == pytest.approx((1.0 + 0.5 + (1e200 - 4.0) + 1.0) / 4, rel=1e-15)
+        said = [w for w in rep["warnings"] if "metrics.mse" in w or "metrics.rmse" in w]
+        assert len(said) == 2 and all(
+            w.startswith("models[family=laplace].metrics.") and "+infinite" in w
+            and "overflows float64" in w for w in said), said
+        assert not any("nan" in w.lower() for w in rep["warnings"]), rep["warnings"]
+
+
 def test_zero_weight_rows_are_absent_rows(write_csv):
     a = run_api("compare-noise-models",
                 write_csv("w.csv", y=[1, 2, -3, 0, 1], w=[1, 0, 0, 2, 3]), weight="w")

@@ -78,6 +78,30 @@ def test_compensated_sum_and_chan_moments_merge_to_one_pass(rng):
     assert s.value[0] == 2.0  # a naive float sum gives 0 or 1
 
 
+def test_a_sum_that_overflows_stays_infinite_across_merges():
+    """An infinite partial sum (an overflowed Σw r²) merged with finite ones is +inf, as
+    math.fsum gives, not NaN; inf − inf stays NaN."""
+    parts = []
+    for terms in ((1.0, 2.0), (np.inf, 3.0), (4.0,)):
+        s = Sum(2)
+        for t in terms:
+            s.add([t, -t])
+        parts.append(s)
+    for order in ((0, 1, 2), (1, 0, 2), (2, 1, 0)):
+        acc = Sum(2)
+        for i in order:
+            acc.merge(parts[i])
+        assert acc.value.tolist() == [math.inf, -math.inf]
+        assert math.fsum((1.0, 2.0, math.inf, 3.0, 4.0)) == acc.value[0]
+    both = Sum(2)
+    both.merge(parts[1])
+    opposite = Sum(2)
+    opposite.add([-np.inf, np.inf])
+    with np.errstate(invalid="ignore"):  # as the engines reduce
+        both.merge(opposite)
+    assert np.isnan(both.value).all()
+
+
 def test_the_seeded_sample_is_the_rows_with_the_smallest_keys_however_split(rng):
     rows = np.arange(5_000)
     y = rng.normal(size=rows.size)
