@@ -26,6 +26,12 @@ from rich.text import Text
 
 SIG = 4  # significant digits of a column's largest value; more when rows need them
 SIG_MAX = 8  # the most a column is widened to keep distinct values apart
+# a total goes scientific where fixed notation would show more digits than a float64
+# holds (~16): from 1e15 its last decimal is noise, and at 1e27 it would print 28 digits
+TOTAL_SCI_DIGITS = 16
+# a difference of two computed quantities is only known to their round-off: summed over
+# many rows ~1e-15 relative, with margin; below that its sign and digits are noise
+ROUND_OFF = 1e-12
 NULL = "—"  # a value that is null in the JSON
 
 
@@ -56,14 +62,15 @@ def column(values: Sequence[Any], *, total: bool = False, decimals: int | None =
     """The strings of one numeric column, all in one format.
 
     Fixed notation with thousands separators and one number of decimals, so the decimal
-    points align when right-justified; scientific notation, with one mantissa length,
-    only when the column's values are all tiny (< 1e-3), huge (>= 1e9) or too far apart
-    for fixed notation. The decimals give the largest value `sig` significant digits and
-    the smallest non-negligible one two, and grow (up to SIG_MAX significant digits)
-    until values further apart than `resolution` (default 1e-4 of the largest) print
-    differently. `total` (nll, AIC, BIC and their differences) keeps at least one
-    decimal and never goes scientific, so a ΔAIC of 2 shows on millions of rows.
-    `decimals` fixes the decimals instead. Null, missing and non-finite values are "—";
+    points align when right-justified; scientific notation, with one mantissa length and
+    the format of every other column, only when the column's values are all tiny
+    (< 1e-3), huge (>= 1e9) or too far apart for fixed notation. The decimals give the
+    largest value `sig` significant digits and the smallest non-negligible one two, and
+    grow (up to SIG_MAX significant digits) until values further apart than `resolution`
+    (default 1e-4 of the largest) print differently. `total` (nll, AIC, BIC and their
+    differences) keeps at least one decimal and goes scientific only beyond the digits a
+    float64 holds (from 1e15), so a ΔAIC of 2 shows on millions of rows. `decimals`
+    fixes the decimals instead. Null, missing and non-finite values are "—";
     a column of Python ints prints them whole.
     """
     xs = [float(v) for v in values if _finite(v)]
@@ -92,13 +99,26 @@ def column(values: Sequence[Any], *, total: bool = False, decimals: int | None =
         d_max = max(d, SIG_MAX - 1 - top, least)
         while d < d_max and not apart(_fixed, d):
             d += 1
-        sci = not total and amax > 0 and (amax < 1e-3 or amax >= 1e9 or max(top, 0) + d > 11)
+        if total:
+            sci = top + d >= TOTAL_SCI_DIGITS
+        else:
+            sci = amax > 0 and (amax < 1e-3 or amax >= 1e9 or max(top, 0) + d > 11)
     if sci:
         m = sig - 1
         while m < SIG_MAX - 1 and not apart(_sci, m):
             m += 1
         return [_sci(float(v), m) if _finite(v) else NULL for v in values]
     return [_fixed(float(v), d) if _finite(v) else NULL for v in values]
+
+
+def settled(x: Any, *parts: Any) -> Any:
+    """x, or 0.0 where |x| is below the round-off (ROUND_OFF relative) of the quantities
+    it is the difference of (KL = cross-entropy − entropy, r2 = 1 − a ratio): a table
+    shows no sign or digits that are noise. For tables only; the JSON keeps x."""
+    if not _finite(x):
+        return x
+    scale = max((abs(float(p)) for p in parts if _finite(p)), default=0.0)
+    return 0.0 if abs(x) <= ROUND_OFF * scale else x
 
 
 def _trim(s: str) -> str:
@@ -299,6 +319,18 @@ def _deltas(values: list[Any]) -> list[float | None]:
     return [v - best if _finite(v) and best is not None else None for v in values]
 
 
+# the per-row quantities that are differences of others (SPEC §1.5), by what they differ
+DIFFERENCE_OF = {"kl": ("cross_entropy", "entropy"),
+                 "information_gain": ("baseline_cross_entropy", "cross_entropy"),
+                 "delta_cross_entropy": ("cross_entropy",)}
+ONE_MINUS = ("r2", "d2")  # metrics that are 1 − a ratio
+
+
+def _shown(m: dict, field_: str) -> Any:
+    """A model's per-row quantity as the table shows it (round-off settled to 0)."""
+    return settled(m.get(field_), *(m.get(p) for p in DIFFERENCE_OF.get(field_, ())))
+
+
 def _main_grid(rep: dict) -> Grid:
     """Cross-entropy = entropy + KL per row, then the totals (nll, AIC, BIC) and, in a
     comparison, Δ of the criterion and the Akaike weight."""
@@ -310,7 +342,7 @@ def _main_grid(rep: dict) -> Grid:
     res = None if n is None else 1.0 / n
 
     def per_row(field_: str) -> list[str]:
-        return column([m.get(field_) for m in models], resolution=res)
+        return column([_shown(m, field_) for m in models], resolution=res)
 
     def totals(values: list[Any]) -> list[str]:
         return column(values, total=True)
@@ -329,7 +361,7 @@ def _main_grid(rep: dict) -> Grid:
         for header, f in (("baseline\nCE", "baseline_cross_entropy"),
                           ("info\ngain", "information_gain"),
                           ("normalized\nentropy", "normalized_entropy")):
-            values = [m.get(f) for m in models]
+            values = [_shown(m, f) for m in models]
             if any(v is not None for v in values):
                 cols.append(Col(header, column(values, resolution=res), band=1))
     crit = rep.get("criterion") if ranked else None
@@ -400,7 +432,8 @@ def _metrics_grid(rep: dict) -> Grid | None:
     out = []
     for name in cols:
         present = [i for i, (_, ms) in enumerate(rows) if name in ms]
-        shown = column([rows[i][1][name] for i in present])
+        shown = column([settled(rows[i][1][name], *((1.0,) if name in ONE_MINUS else ()))
+                        for i in present])
         cells = [""] * len(rows)
         for i, s in zip(present, shown, strict=True):
             cells[i] = s

@@ -511,6 +511,9 @@ def test_color_choice(reports, monkeypatch):
     ([2.2708, 2.2712], {}, ["2.2708", "2.2712"]),
     ([3.47762, 3.47764], {}, ["3.478", "3.478"]),  # 6e-6 relative: not a difference
     ([0.5825, 0.5825 + 1e-12], {}, ["0.5825", "0.5825"]),
+    # a total goes scientific only beyond the digits a float64 holds, as other columns do
+    ([69.1, 5.0573e24], {"total": True}, ["6.910e+01", "5.057e+24"]),
+    ([1e14, 1e14 + 2], {"total": True}, ["100,000,000,000,000.0", "100,000,000,000,002.0"]),
 ])
 def test_column_format(values, kw, want):
     assert render.column(values, **kw) == want
@@ -519,3 +522,37 @@ def test_column_format(values, kw, want):
 def test_single_numbers_have_no_trailing_zeros():
     assert [render.num(x) for x in (0.0, 2.925, 2446.3, 1e-20, None)] == [
         "0", "2.925", "2,446.3", "1e-20", "—"]
+
+
+def test_a_difference_below_its_round_off_shows_as_zero():
+    assert render.settled(-1.1102230246251565e-16, 0.6929, 0.6929) == 0.0
+    assert render.settled(2.2e-16, 1.0) == 0.0
+    assert render.settled(1e-9, 0.6929) == 1e-9  # above the round-off: kept
+    assert render.settled(-3e-13, 1e-3, 1e-3) == -3e-13  # small quantities, small round-off
+    assert render.settled(None, 1.0) is None and render.settled(0.5) == 0.5
+
+
+def test_the_table_shows_no_round_off_and_one_format_for_huge_values(write_csv):
+    """Marginal bernoulli: KL = H − H in exact arithmetic, −1.1e-16 computed; the JSON keeps
+    it, the table shows 0. A target of 1e23 puts totals of ~1e24 in the table: scientific,
+    as the per-row columns beside them, not 25 digits."""
+    path = write_csv("b.csv", y=[1] * 98 + [0] * 102)
+    rep = run_api("evaluate", path)
+    assert rep["mode"] == "marginal" and rep["models"][0]["kl"] == -2.0 ** -53
+    buf = io.StringIO()
+    render.print_report(rep, file=buf)
+    (table,) = [t for t in parse_tables(buf.getvalue()) if "KL" in t]
+    assert table["KL"] == [("bernoulli", "0.000")]
+    assert "e-16" not in buf.getvalue()
+
+    path = write_csv("big.csv", y=[1.0, 3.0, 1e23, 0.0], y_pred=[2.0, 2.5, 4.0, 1.0])
+    rep = run_api("evaluate", path, families=("poisson",))
+    buf = io.StringIO()
+    render.print_report(rep, file=buf)
+    (table,) = [t for t in parse_tables(buf.getvalue()) if "nll" in t]
+    m = rep["models"][0]
+    for header, key in (("nll", "nll"), ("AIC", "aic"), ("BIC", "bic"),
+                        ("cross-ent. nats/row", "cross_entropy")):
+        ((_, cell),) = table[header]
+        assert re.fullmatch(r"\d\.\d{3}e\+\d\d", cell), (header, cell)
+        assert float(cell) == pytest.approx(m[key], rel=1e-3)
