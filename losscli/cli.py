@@ -51,7 +51,8 @@ TargetOpt = Annotated[str | None, typer.Option(
 PredOpt = Annotated[str | None, typer.Option(
     "--pred", "-p", metavar="COLUMN",
     help="Prediction column: the mean, median, location or P(y=1) "
-    "(default: y_pred, pred, prediction, yhat, y_hat, mu, prob or p).")]
+    "(default: y_pred, pred, prediction, predicted, yhat, y_hat, mu, prob, p, y_prob, "
+    "y_proba, proba, probability, pred_proba, y_pred_proba, y_score, score or forecast).")]
 ProbsOpt = Annotated[list[str] | None, typer.Option(
     "--probs", metavar="COLUMNS",
     help="Class-probability columns: comma list or glob such as 'p_*' "

@@ -13,7 +13,11 @@ from losscli.errors import InputError, UsageError
 from losscli.request import Request, did_you_mean
 
 TARGET_NAMES = ("y", "target", "label", "y_true", "actual")
-PRED_NAMES = ("y_pred", "pred", "prediction", "yhat", "y_hat", "mu", "prob", "p")
+# the names model exports give a point prediction or a probability of the positive class
+# (scikit-learn's predict_proba / decision_function, forecasting libraries)
+PRED_NAMES = ("y_pred", "pred", "prediction", "predicted", "yhat", "y_hat", "mu", "prob",
+              "p", "y_prob", "y_proba", "proba", "probability", "pred_proba",
+              "y_pred_proba", "y_score", "score", "forecast")
 PROB_PREFIXES = ("p_", "prob_", "proba_")
 
 def _match(patterns: tuple[str, ...], names: list[str], path: str, option: str) -> list[str]:
@@ -124,6 +128,25 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
     if sum(bool(x) for x in (pred, probs, logits)) > 1:
         raise UsageError("give one kind of prediction: --pred, --probs or --logits")
     return Columns(target or "", pred, probs, logits, soft, weight)
+
+
+MAX_LISTED = 5  # unused columns a note names
+
+
+def marginal_note(unused: list[str]) -> str:
+    """Why a run without --no-pred is in marginal mode, when the file has numeric columns
+    it did not use: one of them may be the prediction under a name not recognised."""
+    shown = ", ".join(map(repr, unused[:MAX_LISTED]))
+    if len(unused) > MAX_LISTED:
+        shown += f" and {len(unused) - MAX_LISTED} more"
+    lead = ("marginal mode: no prediction column was recognised, so every parameter is "
+            "fitted to the target alone")
+    tail = ", or --no-pred if marginal mode is meant"
+    if len(unused) == 1:
+        return (f"{lead}, and the numeric column {shown} is not used; give -p {unused[0]} "
+                f"to score it as the prediction{tail}")
+    return (f"{lead}, and the numeric columns {shown} are not used; give -p with the one "
+            f"to score as the prediction (-p {unused[0]}){tail}")
 
 
 def class_names(columns: list[str]) -> list[str]:

@@ -26,7 +26,7 @@ from scipy import special
 from losscli import entropy as entropy_mod
 from losscli import sources
 from losscli.batches import Batch, Converter, label_index, layout, zero_probability
-from losscli.columns import Columns, resolve_columns
+from losscli.columns import Columns, marginal_note, resolve_columns
 from losscli.engines import local
 from losscli.errors import NUMERIC_ERRORS, FitError, InputError, numeric_reason
 from losscli.noise import FAMILIES
@@ -353,6 +353,10 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
     spec = ScanSpec(labels=lay.labels, supports=tuple(run.supports),
                     prototypes=prototypes, fit_modes=run.fit_modes, fit_rows=run.fit_rows,
                     cutoff=_cutoff(run.fit_rows, inp), seed=SAMPLE_SEED + req.seed)
+    if not conditional and not req.no_pred:
+        unused = _unused_numeric(inp, cols)
+        if unused:
+            run.warnings.append(marginal_note(unused))
     scan = run.reduce(lambda: Scan(spec), "reading and checking")
     if not scan.sample.exact:  # too many rows dropped for the cutoff: read it again
         spec = replace(spec, cutoff=None)
@@ -386,6 +390,26 @@ def _schema(inp: sources.Input, cols: Columns):
             return pf.schema_arrow
     types = sources._column_types(f, cols.all())
     return pa.schema([(c, types[c]) for c in cols.all()])
+
+
+def _unused_numeric(inp: sources.Input, cols: Columns) -> list[str]:
+    """The numeric columns of the first file that the run does not read (from the Parquet
+    footer, or the types of a text file's first block)."""
+    import pyarrow as pa
+
+    f = inp.files[0]
+    used = set(cols.all())
+    unused = [n for n in f.names if n not in used]
+    if not unused:
+        return []
+    if f.format == "parquet":
+        with sources._parquet(f.source) as pf:
+            schema = pf.schema_arrow
+        types = {n: schema.field(n).type for n in unused}
+    else:
+        types = sources._column_types(f, unused)  # numbers come back as float64
+    return [n for n in unused if pa.types.is_integer(types[n])
+            or pa.types.is_floating(types[n]) or pa.types.is_decimal(types[n])]
 
 
 def _finish_scan(run: Run) -> None:

@@ -193,3 +193,68 @@ def test_marginal_evaluate_on_integer_targets_runs_on_value_counts_exactly(write
     assert p["nll"] == pytest.approx(-stats.poisson.logpmf(y, y.mean()).sum(), rel=1e-9)
     assert g["n"] == p["n"] == rep["input"]["rows_used"] == 500
     assert g["metrics"]["mse"] == pytest.approx(np.mean((y - y.mean()) ** 2), rel=1e-12)
+
+
+EXPORT_NAMES = ("y_prob", "y_proba", "proba", "probability", "pred_proba", "y_pred_proba",
+                "y_score", "score", "predicted", "forecast")
+
+
+@pytest.mark.parametrize("name", EXPORT_NAMES)
+def test_the_prediction_names_exports_use_are_recognised(write_csv, name):
+    """A classifier export (y_true and one of these) is scored in conditional mode: the
+    nll is the bernoulli log loss of that column."""
+    from scipy import stats
+
+    rng = np.random.default_rng(5)
+    p = rng.uniform(0.05, 0.95, 300)
+    y = (rng.uniform(size=p.size) < p).astype(float)
+    rep = run_api("evaluate", write_csv("e.csv", y_true=y, **{name: p}))
+    assert rep["mode"] == "conditional" and rep["input"]["prediction"] == name
+    m = model(rep, "bernoulli")
+    assert m["nll"] == pytest.approx(-stats.bernoulli.logpmf(y, p).sum(), rel=1e-12)
+    assert not any("marginal mode" in w for w in rep["warnings"])
+
+
+def test_two_recognised_prediction_names_stay_an_error_listing_both(write_csv):
+    p = np.array([0.2, 0.7, 0.6])
+    path = write_csv("a.csv", y_true=[0, 1, 1], y_score=p, score=p)
+    with pytest.raises(InputError, match=r"candidates y_score, score; choose one with --pred"):
+        run_api("evaluate", path)
+
+
+def test_marginal_mode_by_default_names_the_unused_numeric_columns(write_csv, tmp_path):
+    """No recognised prediction but numeric columns left unused: marginal mode, and a
+    warning (on stderr, in the JSON's warnings) naming them and the -p to give; none
+    with --no-pred, with -p, for text columns, or when every column is used."""
+    import json
+
+    import pandas as pd
+
+    from tests.conftest import run_cli
+
+    p = np.array([0.2, 0.7, 0.6, 0.4])
+    frame = pd.DataFrame({"y_true": [0, 1, 1, 0], "pred_a": p, "pred_b": p / 2,
+                          "note": ["a", "b", "c", "d"]})
+    csv = tmp_path / "ab.csv"
+    frame.to_csv(csv, index=False)
+    parquet = tmp_path / "ab.parquet"
+    frame.to_parquet(parquet)
+    for path in (csv, parquet):
+        rep = run_api("evaluate", path)
+        assert rep["mode"] == "marginal"
+        (note,) = [w for w in rep["warnings"] if "marginal mode" in w]
+        assert "'pred_a', 'pred_b' are not used" in note and "-p pred_a" in note
+        assert "note" not in note.replace("numeric", "")  # the text column is not offered
+    r = run_cli("evaluate", csv)
+    assert r.returncode == 0
+    err = r.stderr.decode()
+    assert "warning: marginal mode" in err and "-p pred_a" in err
+    assert "marginal mode: no prediction" not in r.stdout.decode()
+    assert json.loads(run_cli("evaluate", csv, "--format", "json").stdout)["mode"] == "marginal"
+    one = write_csv("one.csv", y_true=[0, 1, 1, 0], y_probs=p)
+    (note,) = [w for w in run_api("evaluate", one)["warnings"] if "marginal mode" in w]
+    assert "column 'y_probs' is not used; give -p y_probs" in note
+    quiet = (run_api("evaluate", csv, no_pred=True), run_api("evaluate", csv, pred="pred_a"),
+             run_api("evaluate", write_csv("y.csv", y=[0, 1, 1, 0], note=list("abcd"))))
+    for rep in quiet:
+        assert not any("marginal mode" in w for w in rep["warnings"]), rep["warnings"]
