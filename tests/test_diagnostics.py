@@ -441,3 +441,40 @@ def test_a_carried_model_that_fails_gets_its_own_pass(monkeypatch):
     got = run_api("compare-noise-models", path, diagnostics=True)
     assert got["input"]["passes"] == want["input"]["passes"] + 1
     assert _without_input_counts(got) == _without_input_counts(want)
+
+
+def test_no_calibration_test_in_marginal_mode_and_plots_always_a_list(write_csv):
+    """SPEC §7.4: calibration_in_the_large (and spiegelhalter) are conditional only: in
+    marginal mode ŷ is the mean fitted to the same rows, so Σw(y − ŷ) is 0 by
+    construction. SPEC §7.2: every key present; `plots` lists the pictures written, an
+    empty list without --plot (null in JSON would read as "does not apply")."""
+    from losscli.noise import FAMILIES
+
+    rng = np.random.default_rng(3)
+    n = 400
+    data = {
+        "binary": ({"y": (rng.uniform(size=n) < 0.3).astype(float)}, ("bernoulli",)),
+        "counts": ({"y": rng.poisson(3.0, n).astype(float)},
+                   ("poisson", "negative_binomial", "gaussian")),
+        "positive": ({"y": rng.gamma(2.0, 1.5, n)}, ("gamma", "lognormal")),
+        "proportion": ({"y": rng.beta(2.0, 3.0, n)}, ("beta",)),
+        "labels": ({"label": rng.choice(["a", "b", "c"], n)}, ("categorical",)),
+    }
+    seen = set()
+    for kind, (cols, families) in data.items():
+        rep = run_api("diagnose", write_csv(f"{kind}.csv", **cols), families=families)
+        assert rep["mode"] == "marginal"
+        for m in rep["models"]:
+            d = m["diagnostics"]
+            assert set(d) == KEYS and d["plots"] == []
+            kinds = {t["kind"] for t in d["tests"]}
+            assert not kinds & {"calibration_in_the_large", "spiegelhalter"}, (kind, m)
+            seen.add(m["family"])
+    assert seen == {n for n, c in FAMILIES.items() if c.calibration}
+    # conditional mode keeps the test, and plots is a list there too
+    y = rng.poisson(3.0, n).astype(float)
+    rep = run_api("diagnose", write_csv("c.csv", y=y, y_pred=np.full(n, 3.0)),
+                  families=("poisson",))
+    d = rep["models"][0]["diagnostics"]
+    assert "calibration_in_the_large" in {t["kind"] for t in d["tests"]}
+    assert d["plots"] == []

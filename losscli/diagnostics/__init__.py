@@ -231,7 +231,7 @@ def _one(run, st, res, unit: str, whole: bool, warnings: list[str]) -> dict:
     data: dict[str, Any] = {"unit": unit, "family": name, "pit": None, "qq": None,
                             "reliability": None, "rootogram": None, "residuals": None}
     out: dict[str, Any] = {"pit": None, "tests": [], "decomposition": None, "rootogram": None,
-                           "reliability_bins": None, "by_prediction": None, "plots": None}
+                           "reliability_bins": None, "by_prediction": None, "plots": []}
     # -- PIT
     m1000 = st.pit1000.value
     if spec.pit:
