@@ -211,7 +211,8 @@ def test_soft_categorical_labels_say_that_no_diagnostics_apply():
     rep = json.loads(run_cli(*args, "--format", "json").stdout)
     assert note in rep["warnings"]
     d = rep["models"][0]["diagnostics"]
-    assert d["tests"] == [] and all(d[k] is None for k in KEYS - {"tests"})
+    assert d["tests"] == [] and d["plots"] == []
+    assert all(d[k] is None for k in KEYS - {"tests", "plots"})
     # the same file's hard labels: diagnosed, and no word of soft labels
     hard = run_api("diagnose", ROOT_SAMPLES / "distill.csv", target="label",
                    probs=("p_*",))
