@@ -569,8 +569,9 @@ def _sign(x: float, neutral: float) -> int:
     return (x > neutral) - (x < neutral)
 
 
-def diag_test_line(t: dict) -> str:
-    """One diagnostic test in words: the effect, then the test in parentheses."""
+def diag_test_line(t: dict, transform: str | None = None) -> str:
+    """One diagnostic test in words: the effect, then the test in parentheses. `transform` is
+    the family's declared scale of ŷ and y ("log": the calibration test is on log y)."""
     kind = t.get("kind", "test")
     if not _computed(t):
         return f"{kind}: not computed (see warnings)"
@@ -594,7 +595,8 @@ def diag_test_line(t: dict) -> str:
     if kind == "calibration_in_the_large":
         words = _words(t, _sign(v, 0.0), "predictions too low on average",
                        "predictions too high on average", "calibrated in the large")
-        return f"{words}: mean(y − ŷ) = {_effect(v, 0.0)} (z = {stat}, {p})"
+        resid = "log y − log ŷ" if transform == "log" else "y − ŷ"
+        return f"{words}: mean({resid}) = {_effect(v, 0.0)} (z = {stat}, {p})"
     if kind == "spiegelhalter":
         words = ("probabilities miscalibrated" if t["p_value"] < ALPHA
                  else "probabilities calibrated")
@@ -610,7 +612,7 @@ def diag_test_line(t: dict) -> str:
     return f"{kind}: {effect.get('name', 'effect')} = {num(v, sig=3)} (statistic {stat}, {p})"
 
 
-def _tests_diag_lines(tests: list[dict]) -> list[str]:
+def _tests_diag_lines(tests: list[dict], transform: str | None = None) -> list[str]:
     """A line per test, Dean's A and C tests condensed onto one line after Dean B's."""
     b = next((t for t in tests if t.get("kind") == "dispersion_dean_b" and _computed(t)), None)
     minor = [t for t in tests if b is not None and t.get("kind") in DEAN_MINOR and _computed(t)]
@@ -618,7 +620,7 @@ def _tests_diag_lines(tests: list[dict]) -> list[str]:
     for t in tests:
         if any(t is m for m in minor):
             continue
-        out.append(diag_test_line(t))
+        out.append(diag_test_line(t, transform))
         if t is b and minor:
             out.append("Dean " + ", ".join(f"{DEAN_MINOR[m['kind']]} z = {_n(m['statistic'])} "
                                            f"({diag_p(m)})" for m in minor))
@@ -664,7 +666,10 @@ def diagnostics_lines(model: dict, unit: str) -> list[str]:
     d = model.get("diagnostics")
     if not isinstance(d, dict):
         return []
-    lines = _tests_diag_lines(d.get("tests") or [])
+    from losscli.noise import FAMILIES
+
+    fam = FAMILIES.get(model.get("family"))
+    lines = _tests_diag_lines(d.get("tests") or [], fam.transform if fam else None)
     if isinstance(d.get("decomposition"), dict):
         lines.append(decomposition_line(d["decomposition"], unit))
     pit = pit_line(d["pit"]) if isinstance(d.get("pit"), dict) else None

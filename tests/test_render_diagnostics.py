@@ -9,6 +9,7 @@ import io
 import pytest
 
 from losscli import render
+from tests.conftest import SAMPLES, run_api
 from tests.test_render import check_report_text, plain_width
 
 
@@ -338,3 +339,16 @@ def test_no_color_means_no_escapes_in_the_panel():
     rep = report(poisson=POISSON)
     assert "\x1b[" in printed(rep, color=True, width=120)
     assert "\x1b[" not in printed(rep, color=False, width=120)
+
+
+def test_calibration_on_log_scale_says_so():
+    """lognormal's calibration test is on log y (its declared transform): the panel says so."""
+    rep = run_api("evaluate", SAMPLES / "positive.parquet", target="y", pred="y_pred",
+                  families=("lognormal",), diagnostics=True)
+    m = rep["models"][0]
+    cal = [t for t in m["diagnostics"]["tests"] if t["kind"] == "calibration_in_the_large"]
+    assert len(cal) == 1
+    text = [ln for ln in render.diagnostics_lines(m, "nats") if "mean(" in ln]
+    assert len(text) == 1 and "mean(log y − log ŷ)" in text[0]
+    t = cal[0]
+    assert render.diag_test_line(t) != text[0]  # without the transform: the raw-scale words
