@@ -220,7 +220,15 @@ class Converter:
     def __init__(self, req: Request, cols: Columns, lay: Layout) -> None:
         self.req, self.cols, self.layout = req, cols, lay
 
-    def convert(self, table, file: str, offset: int) -> Batch:
+    def convert(self, table, file: str, offset: int, file_offset: int = 0) -> Batch:
+        """The batch of `table`, whose first row is the data set's 0-based row `offset`
+        (`file_offset`: its file's first); an error names the row in both counts."""
+        try:
+            return self._convert(table, file, offset)
+        except InputError as exc:
+            raise exc.in_file(file_offset + 1) if file_offset else exc from None
+
+    def _convert(self, table, file: str, offset: int) -> Batch:
         req, cols, lay = self.req, self.cols, self.layout
         n = table.num_rows
         bad = np.zeros(n, dtype=bool)  # rows with a missing or non-finite used value

@@ -69,6 +69,12 @@ FormatInOpt = Annotated[Literal["csv", "tsv", "parquet"] | None, typer.Option(
 DelimiterOpt = Annotated[str | None, typer.Option(
     "--delimiter", metavar="CHAR", help="Field separator of text files, e.g. ';' or '\\t' "
     "(default: ',' for CSV, tab for TSV).")]
+EncodingOpt = Annotated[str | None, typer.Option(
+    "--encoding", metavar="CODEC", help="Character encoding of text files, e.g. latin-1, "
+    "cp1252 (default: UTF-8, with or without a byte-order mark).")]
+PositiveOpt = Annotated[str | None, typer.Option(
+    "--positive-label", metavar="VALUE", help="A binary target written as text (yes/no, "
+    "spam/ham): this value is 1, the other 0, as P(y=1) of one prediction column.")]
 NoPredOpt = Annotated[bool, typer.Option(
     "--no-pred", help="Marginal mode: ignore prediction columns (fit the target alone).")]
 FamilyOpt = Annotated[list[str] | None, typer.Option(
@@ -235,7 +241,8 @@ def evaluate(
     file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
     no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
-    delimiter: DelimiterOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
+    delimiter: DelimiterOpt = None, encoding: EncodingOpt = None,
+    positive_label: PositiveOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
     unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
     html: HtmlOpt = None,
     color: ColorOpt = "auto", eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
@@ -259,7 +266,8 @@ def compare_noise_models(
     file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
     no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
-    delimiter: DelimiterOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
+    delimiter: DelimiterOpt = None, encoding: EncodingOpt = None,
+    positive_label: PositiveOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
     criterion: CriterionOpt = "aic", alpha: AlphaOpt = 0.05, unit: UnitOpt = "nats",
     html: HtmlOpt = None,
     format: OutFormatOpt = "table", output: OutputOpt = None, color: ColorOpt = "auto",
@@ -280,7 +288,8 @@ def diagnose(
     file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
     no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
-    delimiter: DelimiterOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
+    delimiter: DelimiterOpt = None, encoding: EncodingOpt = None,
+    positive_label: PositiveOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
     best: BestOpt = False, criterion: CriterionOpt = "aic", alpha: AlphaOpt = 0.05,
     unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
     html: HtmlOpt = None,
