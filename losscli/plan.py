@@ -25,7 +25,15 @@ from scipy import special
 
 from losscli import entropy as entropy_mod
 from losscli import sources
-from losscli.batches import Batch, Converter, label_index, layout, zero_probability
+from losscli.batches import (
+    OTHER_LABELS,
+    ROUNDED_DIGITS,
+    Batch,
+    Converter,
+    label_index,
+    layout,
+    zero_probability,
+)
 from losscli.columns import Columns, resolve_columns
 from losscli.engines import local
 from losscli.errors import NUMERIC_ERRORS, FitError, InputError, numeric_reason, plural
@@ -87,6 +95,8 @@ class Scan:
         self.first_dropped = First()
         self.zero_weight = 0
         self.clipped = 0
+        self.rescaled: dict[tuple[str, str], list[int]] = {}  # → [rows, first row]
+        self.negatives: dict[str, int] = {}  # --positive-label: other labels → first row
         self.batches = 0
         self.W = Sum()
         self.n = 0
@@ -114,6 +124,8 @@ class Scan:
             self.first_dropped.offer(*b.first_dropped)
         self.zero_weight += b.zero_weight
         self.clipped += b.clipped
+        self._rescaled(b.rescaled)
+        self._negatives(b.negatives)
         n = b.n
         if n == 0:
             return self
@@ -205,7 +217,23 @@ class Scan:
                     self.stats[key] = Moments(np.atleast_2d(x).shape[0])
                 self.stats[key].update(x, b.w)
 
+    def _rescaled(self, found: dict) -> None:
+        for key, (n, row) in found.items():
+            have = self.rescaled.setdefault(key, [0, row])
+            have[0] += n
+            have[1] = min(have[1], row)
+
+    def _negatives(self, found: dict) -> None:
+        if not found:
+            return
+        both = dict(self.negatives)
+        for label, row in found.items():
+            both[label] = min(row, both.get(label, row))
+        self.negatives = dict(sorted(both.items(), key=lambda kv: kv[1])[:OTHER_LABELS])
+
     def merge(self, other: Scan) -> Scan:
+        self._negatives(other.negatives)
+        self._rescaled(other.rescaled)
         self.batches += other.batches
         self.rows_read += other.rows_read
         for f, n in other.file_rows.items():
@@ -407,6 +435,16 @@ def _finish_scan(run: Run) -> None:
         run.warnings.append(f"{scan.dropped:,} of {plural(scan.rows_read, 'row')} dropped: "
                             f"missing or non-finite values (first: {_row(run, row)}, "
                             f"column {column!r})")
+    for (what, why), (n, row) in sorted(scan.rescaled.items()):
+        if why == "rounded":
+            run.warnings.append(
+                f"{n:,} of {plural(scan.rows_read, 'row')}: {what} written to at most "
+                f"{ROUNDED_DIGITS} decimals miss 1 by their rounding alone; rescaled to sum "
+                f"1 (first: {_row(run, row)})")
+        else:
+            run.warnings.append(
+                f"{n:,} of {plural(scan.rows_read, 'row')}: {what} rescaled to sum 1 "
+                f"(--renormalize; first: {_row(run, row)})")
     if scan.zero_weight:
         if scan.n == 0:
             raise InputError("the weights sum to 0", file=path, column=run.cols.weight)
@@ -414,6 +452,8 @@ def _finish_scan(run: Run) -> None:
     if not run.W > 0.0:
         raise InputError("the weights sum to 0", file=path, column=run.cols.weight)
     lay = run.layout
+    if lay.positive is not None:
+        _check_positive(run, path)
     if lay.labels:
         uniques = list(scan.labels)
         first_rows = {u: v[1] for u, v in scan.labels.items()}
@@ -521,6 +561,24 @@ def check_family(run: Run, fam, name: str) -> None:
                 f"prediction outside {name}'s domain for the {fam.prediction} "
                 f"({fam.pred_domain.description})", column=(cols.pred or cols.probs[0]),
                 value=first.value, **at_row(run, first.row))
+
+
+def _check_positive(run: Run, path: str) -> None:
+    """--positive-label: the label occurs, and the target has one other label."""
+    scan, label = run.scan, run.layout.positive
+    others = list(scan.negatives)
+    if scan.ymax < 1.0:
+        from losscli.request import did_you_mean
+
+        raise InputError(f"--positive-label {label!r} is not a value of the target"
+                         f"{did_you_mean(label, others)} (values: "
+                         f"{', '.join(map(repr, others))}{', …' if len(others) >= 3 else ''})",
+                         file=path, column=run.cols.target)
+    if len(others) > 1:
+        third = others[1]
+        raise InputError(f"a third label: a binary target has the positive label {label!r} "
+                         f"and one other ({others[0]!r})", column=run.cols.target,
+                         value=third, **at_row(run, scan.negatives[third]))
 
 
 def _all(n: int) -> str:
