@@ -44,13 +44,15 @@ def rounds_from_distribution(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     rounds to it, and its decimals d (0: not written to d ≤ 6 decimals, never true).
 
     Each true p_k lies within h = ½·10⁻ᵈ of x_k and in [0, 1], so such a vector exists
-    iff Σ max(x_k − h, 0) ≤ 1 ≤ Σ min(x_k + h, 1): |Σx − 1| ≤ K·h at most."""
+    iff Σ max(x_k − h, 0) < 1 < Σ min(x_k + h, 1): |Σx − 1| < K·h at most. The bounds
+    are strict (a value exactly halfway rounds either way), and a margin of 1e-9·h
+    keeps float noise at a bound on the side of rejecting."""
     d = decimals(block)
     h = np.where(d > 0, 0.5 * 10.0 ** -d.astype(float), 0.0)
-    slack = 1e-12
     low = np.maximum(block - h, 0.0).sum(axis=0)
     high = np.minimum(block + h, 1.0).sum(axis=0)
-    return (d > 0) & (low <= 1.0 + slack) & (high >= 1.0 - slack), d
+    margin = 1e-9 * h
+    return (d > 0) & (low < 1.0 - margin) & (high > 1.0 + margin), d
 
 
 @dataclass
