@@ -110,14 +110,26 @@ class Layout:
     positive: str | None = None  # a text binary target: this label is 1, the other 0
 
 
-def numeric(col, file: str, name: str, offset: int) -> np.ndarray:
-    """A column as float64 (nulls NaN); text in it is an error naming the first row."""
+def grouped(sep: str) -> str:
+    """A number written with `sep` between groups of three digits: 6,000 or -1,234.5."""
+    return rf"\s*[-+]?\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+(?:\.\d*)?\s*"
+
+
+def numeric(col, file: str, name: str, offset: int,
+            thousands: str | None = None) -> np.ndarray:
+    """A column as float64 (nulls NaN); text in it is an error naming the first row.
+    With `thousands`, numbers grouped by it (6,000) are read without it (6000)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if pa.types.is_boolean(col.type):
         col = col.cast(pa.int8())
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        if thousands:
+            plain = pc.invert(pc.match_substring(col, thousands))
+            ok = pc.or_(plain, pc.match_substring_regex(col, f"^{grouped(thousands)}$"))
+            col = pc.if_else(pc.fill_null(ok, True),
+                             pc.replace_substring(col, thousands, ""), col)
         try:
             col = pc.cast(col, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -125,16 +137,28 @@ def numeric(col, file: str, name: str, offset: int) -> np.ndarray:
                 col = pc.cast(pc.utf8_trim_whitespace(col), pa.float64())
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 row, value = _first_non_number(col)
-                hint = ""
-                if re.fullmatch(r"\s*[-+]?\d+,\d*\s*", value or ""):
-                    hint = (" (it looks like a decimal comma: losscli reads numbers with "
-                            "'.' as the decimal mark)")
-                raise InputError(f"text in a numeric column{hint}", file=file, column=name,
-                                 row=offset + row, value=value) from None
+                raise InputError(f"text in a numeric column{_number_hint(value, thousands)}",
+                                 file=file, column=name, row=offset + row,
+                                 value=value) from None
     elif not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
               or pa.types.is_decimal(col.type) or pa.types.is_null(col.type)):
         raise InputError(f"has type {col.type}, expected numbers", file=file, column=name)
     return _float64(col)
+
+
+def _number_hint(value: str | None, thousands: str | None) -> str:
+    """Why a number-like text is not read: a thousands separator, or a decimal comma."""
+    value = value or ""
+    if not thousands and re.fullmatch(grouped(","), value):
+        return (" (it looks like a thousands separator: pass --thousands ',' to read "
+                f"{value.strip()} as {value.strip().replace(',', '')}; losscli reads '.' as "
+                "the decimal mark)")
+    if re.fullmatch(r"\s*[-+]?\d+,\d*\s*", value):
+        return (" (it looks like a decimal comma: losscli reads numbers with '.' as the "
+                "decimal mark)")
+    if thousands and thousands in value:
+        return f" (--thousands {thousands!r} reads groups of three digits only)"
+    return ""
 
 
 def _float64(col) -> np.ndarray:
@@ -284,9 +308,10 @@ class Converter:
         if cols.target and not lay.labels and lay.positive is None \
                 and is_text(table.column(cols.target).type):
             try:
-                numeric(table.column(cols.target), file, cols.target, offset)  # names it
+                numeric(table.column(cols.target), file, cols.target, offset,
+                        req.thousands)  # names the text
             except InputError as exc:
-                if not cols.pred:
+                if not cols.pred or exc.message != "text in a numeric column":
                     raise
                 raise InputError(f"{exc.message} (for a binary target written as text, "
                                  "e.g. yes/no, name its positive value with "
@@ -305,7 +330,7 @@ class Converter:
                 arrays[name] = text
                 bad |= missing
                 continue
-            a = numeric(table.column(name), file, name, offset)
+            a = numeric(table.column(name), file, name, offset, req.thousands)
             arrays[name] = a
             bad |= ~np.isfinite(a)
         batch = Batch(file=file, offset=offset, n_read=n, y=np.empty(0), negatives=negatives)

@@ -72,6 +72,9 @@ DelimiterOpt = Annotated[str | None, typer.Option(
 EncodingOpt = Annotated[str | None, typer.Option(
     "--encoding", metavar="CODEC", help="Character encoding of text files, e.g. latin-1, "
     "cp1252 (default: UTF-8, with or without a byte-order mark).")]
+ThousandsOpt = Annotated[str | None, typer.Option(
+    "--thousands", metavar="CHAR", help="Thousands separator of numbers written as text, "
+    "e.g. ',' reads \"6,000\" as 6000 (default: none; such a value is an error).")]
 PositiveOpt = Annotated[str | None, typer.Option(
     "--positive-label", metavar="VALUE", help="A binary target written as text (yes/no, "
     "spam/ham): this value is 1, the other 0, as P(y=1) of one prediction column.")]
@@ -242,7 +245,8 @@ def evaluate(
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
     no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
     delimiter: DelimiterOpt = None, encoding: EncodingOpt = None,
-    positive_label: PositiveOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
+    thousands: ThousandsOpt = None, positive_label: PositiveOpt = None,
+    family: FamilyOpt = None, target_kind: KindOpt = None,
     unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
     html: HtmlOpt = None,
     color: ColorOpt = "auto", eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
@@ -267,7 +271,8 @@ def compare_noise_models(
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
     no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
     delimiter: DelimiterOpt = None, encoding: EncodingOpt = None,
-    positive_label: PositiveOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
+    thousands: ThousandsOpt = None, positive_label: PositiveOpt = None,
+    family: FamilyOpt = None, target_kind: KindOpt = None,
     criterion: CriterionOpt = "aic", alpha: AlphaOpt = 0.05, unit: UnitOpt = "nats",
     html: HtmlOpt = None,
     format: OutFormatOpt = "table", output: OutputOpt = None, color: ColorOpt = "auto",
@@ -289,7 +294,8 @@ def diagnose(
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
     no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
     delimiter: DelimiterOpt = None, encoding: EncodingOpt = None,
-    positive_label: PositiveOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
+    thousands: ThousandsOpt = None, positive_label: PositiveOpt = None,
+    family: FamilyOpt = None, target_kind: KindOpt = None,
     best: BestOpt = False, criterion: CriterionOpt = "aic", alpha: AlphaOpt = 0.05,
     unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
     html: HtmlOpt = None,

@@ -364,7 +364,8 @@ def fold(task: sources.Task, offset: int, columns: list[str], batch_rows: int | 
 
 def open_run(req: Request, progress=None, engine=None) -> Run:
     """Open the input, resolve the columns, and run pass 1."""
-    inp = sources.open_input(req.paths, req.input_format, req.delimiter, req.encoding)
+    inp = sources.open_input(req.paths, req.input_format, req.delimiter, req.encoding,
+                             req.thousands)
     first = inp.files[0]
     cols = resolve_columns(req, first.names, first.path)
     for f in inp.files[1:]:

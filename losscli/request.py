@@ -46,6 +46,7 @@ class Request:
     delimiter: str | None = None  # text files: the field separator (default ',' or tab)
     encoding: str | None = None  # text files: the character encoding (None: UTF-8)
     positive_label: str | None = None  # a text binary target: this value is 1, the other 0
+    thousands: str | None = None  # the thousands separator of numbers written as 6,000
     no_pred: bool = False  # marginal mode even when a prediction column exists
     families: tuple[str, ...] = ()
     target_kind: str | None = None

@@ -86,6 +86,7 @@ class DataFile:
     encoding: str = "utf-8"  # text: the character encoding
     gzip: bool = False  # text: gzip-compressed (by its first bytes, or .gz for a URL)
     raw_names: list[str] | None = None  # text: the header's names before trimming spaces
+    thousands: str | None = None  # text: numbers may be grouped by this (read as text)
 
     @property
     def rows(self) -> int | None:
@@ -286,8 +287,12 @@ def check_encoding(encoding: str | None) -> str:
 
 
 def open_input(paths: tuple[str, ...], input_format: str | None,
-               sep: str | None = None, encoding: str | None = None) -> Input:
+               sep: str | None = None, encoding: str | None = None,
+               thousands: str | None = None) -> Input:
     codec = check_encoding(encoding)
+    if thousands is not None and (len(thousands) != 1 or thousands in ".+-0123456789"):
+        raise UsageError(f"--thousands takes one separator character such as ',' or "
+                         f"\"'\", not {thousands!r}")
     notes: list[str] = []
     files = [open_file(p, "parquet" if isinstance(p, Spooled) else
                        detect_format(p, input_format), sep, codec,
@@ -298,6 +303,8 @@ def open_input(paths: tuple[str, ...], input_format: str | None,
             raise InputError(f"is {f.format.upper()}, but {first.path} is "
                              f"{first.format.upper()}: one data set has one format",
                              file=f.path)
+    for f in files:
+        f.thousands = thousands
     return Input(files, paths, notes)
 
 
@@ -757,6 +764,10 @@ def _text_batches(f: DataFile, columns: list[str], batch_rows: int | None, offse
 def _text_blocks(f: DataFile, columns: list[str], batch_rows: int | None, offset: int,
                  counter) -> Iterator[tuple[int, object]]:
     types = _column_types(f, columns, offset)
+    if f.thousands:  # numbers as text, so that "6,000" reaches the converter
+        import pyarrow as pa
+
+        types = {c: pa.string() if t == pa.float64() else t for c, t in types.items()}
     block = CSV_BLOCK_BYTES
     start_offset = offset
     while True:
@@ -853,7 +864,7 @@ def _locate_text(f: DataFile, columns: list[str], types: dict, offset: int) -> N
         for rb in reader:
             rb = pa.RecordBatch.from_arrays(rb.columns, names=columns)
             for c in wanted:
-                numeric(rb.column(c), f.path, c, row)  # raises, naming the first text
+                numeric(rb.column(c), f.path, c, row, f.thousands)  # raises at the first
             row += rb.num_rows
     except _read_errors():
         return  # unreadable for another reason: the caller's error says which
