@@ -299,3 +299,73 @@ def test_counts_have_thousands_separators_and_singular_nouns(runs):
     assert rep["input"]["rows_dropped"] == 1
     line = data_error(runs["only_row_missing"], "one.csv", "no rows left")
     assert "1 rows" not in line
+
+
+# ------------------------------------------------------------------ rounded probabilities
+
+
+def _rounded_file(tmp_path, decimals: int, n: int = 3000, extra: str = ""):
+    """n rows of 3-class probabilities written to `decimals` places, as exports write
+    them; their labels drawn from the unrounded probabilities."""
+    rng = np.random.default_rng(decimals)
+    p = rng.dirichlet([1.0, 1.0, 1.0], n)
+    y = (rng.random(n)[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
+    labels = np.array(["a", "b", "c"])[y]
+    lines = ["label,p_a,p_b,p_c"] + [
+        f"{lab},{r[0]:.{decimals}f},{r[1]:.{decimals}f},{r[2]:.{decimals}f}"
+        for lab, r in zip(labels, p, strict=True)]
+    path = tmp_path / f"rounded{decimals}.csv"
+    path.write_text("\n".join(lines) + "\n" + extra)
+    q = np.round(p, decimals)
+    return path, q, y
+
+
+@pytest.mark.parametrize("decimals", [2, 4, 6])
+def test_probabilities_rounded_to_few_decimals_are_rescaled_and_counted(tmp_path, decimals):
+    from tests.conftest import run_api
+
+    path, q, y = _rounded_file(tmp_path, decimals)
+    sums = q.sum(axis=1)
+    off = np.abs(sums - 1.0) > 1e-6  # SPEC §3: within 1e-6 the row is taken as it is
+    assert off.sum() > 100  # the case the rule is for
+    q = np.where(off[:, None], q / sums[:, None], q)
+    for batch_rows in (None, 700):  # counted the same however batched
+        rep = run_api("evaluate", path, batch_rows=batch_rows)
+        m = rep["models"][0]
+        assert m["nll"] == pytest.approx(-np.log(q[np.arange(len(y)), y]).sum(), rel=1e-12)
+        hits = [w for w in rep["warnings"] if "rounding" in w]
+        assert len(hits) == 1 and hits[0].startswith(f"{off.sum():,} of 3,000 rows"), hits
+        assert f"row {int(np.argmax(off)) + 1}" in hits[0]
+
+
+def test_a_row_beyond_its_rounding_stays_an_error(tmp_path):
+    from losscli.errors import InputError
+    from tests.conftest import run_api
+
+    # 0.3334 × 3 = 1.0002: three values within 0.00005 of 1/3 sum to 1.00015 at most
+    path, _, _ = _rounded_file(tmp_path, 4, 50, extra="a,0.3334,0.3334,0.3334\n")
+    with pytest.raises(InputError, match=r"row 51.*1\.0002.*rounding to 4 decimals"):
+        run_api("evaluate", path)
+    # exactly at the bound (0.45 + 0.55 = 1 from 0.5, 0.6): halfway values are not taken
+    (tmp_path / "edge.csv").write_text("label,p_a,p_b\na,0.5,0.6\n")
+    with pytest.raises(InputError, match="--renormalize"):
+        run_api("evaluate", tmp_path / "edge.csv")
+    # more than 6 decimals: the SPEC's 1e-6 alone
+    (tmp_path / "seven.csv").write_text("label,p_a,p_b\na,0.2500001,0.7500012\n")
+    with pytest.raises(InputError, match=r"tolerance 1e-06"):
+        run_api("evaluate", tmp_path / "seven.csv")
+    rep = run_api("evaluate", tmp_path / "seven.csv", renormalize=True)
+    assert any("--renormalize" in w and w.startswith("1 of 1 row") for w in rep["warnings"])
+
+
+def test_rounded_soft_labels_are_rescaled_too(tmp_path):
+    from tests.conftest import run_api
+
+    path = tmp_path / "soft.csv"
+    path.write_text("t_a,t_b,t_c,p_a,p_b,p_c\n0.33,0.33,0.33,0.2,0.3,0.5\n"
+                    "1,0,0,0.6,0.2,0.2\n")
+    rep = run_api("evaluate", path, soft_target=("t_a,t_b,t_c",))
+    t = np.array([[1 / 3, 1 / 3, 1 / 3], [1.0, 0.0, 0.0]])
+    q = np.array([[0.2, 0.3, 0.5], [0.6, 0.2, 0.2]])
+    assert rep["models"][0]["nll"] == pytest.approx(-(t * np.log(q)).sum(), rel=1e-12)
+    assert any("soft labels" in w and "rounding" in w for w in rep["warnings"])
