@@ -111,8 +111,9 @@ class Layout:
 
 
 def grouped(sep: str) -> str:
-    """A number written with `sep` between groups of three digits: 6,000 or -1,234.5."""
-    return rf"\s*[-+]?\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+(?:\.\d*)?\s*"
+    """A number written with `sep` between groups of three digits: 6,000 or -1,234.5
+    (not 0,500: a leading 0 is a decimal comma's)."""
+    return rf"\s*[-+]?[1-9]\d{{0,2}}(?:{re.escape(sep)}\d{{3}})+(?:\.\d*)?\s*"
 
 
 def numeric(col, file: str, name: str, offset: int,
@@ -151,8 +152,8 @@ def _number_hint(value: str | None, thousands: str | None) -> str:
     value = value or ""
     if not thousands and re.fullmatch(grouped(","), value):
         return (" (it looks like a thousands separator: pass --thousands ',' to read "
-                f"{value.strip()} as {value.strip().replace(',', '')}; losscli reads '.' as "
-                "the decimal mark)")
+                f"{value.strip()} as {value.strip().replace(',', '')}; a decimal comma must "
+                "be converted: losscli reads '.' as the decimal mark)")
     if re.fullmatch(r"\s*[-+]?\d+,\d*\s*", value):
         return (" (it looks like a decimal comma: losscli reads numbers with '.' as the "
                 "decimal mark)")

@@ -401,8 +401,8 @@ def _first_line(fh) -> tuple[bytes, bool]:
     head = b""
     while True:
         chunk = fh.read(1 << 16)
+        ends = [len(head) + i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0]
         head += chunk
-        ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
         if ends or not chunk:
             break
         if len(head) > HEADER_LIMIT:
