@@ -233,8 +233,8 @@ def test_unknown_encoding_is_a_usage_error(runs):
 
 def test_a_thousands_separator_is_not_called_a_decimal_comma(runs):
     line = data_error(runs["thousands"], "th.csv", "row 2", "'6,000'", "--thousands")
-    assert "decimal comma" not in line
-    data_error(runs["decimal_comma"], "dc.csv", "row 2", "'0,5'", "decimal comma")
+    assert "looks like a decimal comma" not in line
+    data_error(runs["decimal_comma"], "dc.csv", "row 2", "'0,5'", "looks like a decimal comma")
 
 
 def test_thousands_option_reads_grouped_numbers(runs):
