@@ -87,6 +87,7 @@ class DataFile:
     gzip: bool = False  # text: gzip-compressed (by its first bytes, or .gz for a URL)
     raw_names: list[str] | None = None  # text: the header's names before trimming spaces
     thousands: str | None = None  # text: numbers may be grouped by this (read as text)
+    block: int = CSV_BLOCK_BYTES  # text: the read block, grown once a row was longer
 
     @property
     def rows(self) -> int | None:
@@ -633,7 +634,7 @@ def _column_types(f: DataFile, columns: list[str], offset: int = 0) -> dict:
     block shows them."""
     import pyarrow as pa
 
-    block = CSV_BLOCK_BYTES
+    block = f.block
     while True:
         try:
             raw, reader = _open_text(f, columns, {}, block)
@@ -644,7 +645,7 @@ def _column_types(f: DataFile, columns: list[str], offset: int = 0) -> dict:
             break
         except _read_errors() as exc:
             if _straddles(exc) and block < MAX_BLOCK_BYTES:
-                block *= BLOCK_GROWTH
+                block = f.block = block * BLOCK_GROWTH  # later passes start there
                 continue
             raise _text_error(f, exc, 0, offset) from None
     types = {}
@@ -768,14 +769,14 @@ def _text_blocks(f: DataFile, columns: list[str], batch_rows: int | None, offset
         import pyarrow as pa
 
         types = {c: pa.string() if t == pa.float64() else t for c, t in types.items()}
-    block = CSV_BLOCK_BYTES
+    block = f.block
     start_offset = offset
     while True:
         try:
             raw, reader = _open_text(f, columns, types, block)
         except _read_errors() as exc:
             if _straddles(exc) and block < MAX_BLOCK_BYTES:
-                block *= BLOCK_GROWTH
+                block = f.block = block * BLOCK_GROWTH
                 continue
             raise _text_error(f, exc, offset - start_offset, start_offset) from None
         try:
@@ -786,7 +787,7 @@ def _text_blocks(f: DataFile, columns: list[str], batch_rows: int | None, offset
                 offset = start + table.num_rows
             return
         except _Longer:
-            block *= BLOCK_GROWTH
+            block = f.block = block * BLOCK_GROWTH
         finally:
             raw.close()
 

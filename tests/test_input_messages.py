@@ -369,3 +369,21 @@ def test_rounded_soft_labels_are_rescaled_too(tmp_path):
     q = np.array([[0.2, 0.3, 0.5], [0.6, 0.2, 0.2]])
     assert rep["models"][0]["nll"] == pytest.approx(-(t * np.log(q)).sum(), rel=1e-12)
     assert any("soft labels" in w and "rounding" in w for w in rep["warnings"])
+
+
+def test_a_long_row_after_many_batches_restarts_without_losing_or_repeating_rows(tmp_path):
+    from tests.conftest import run_api
+
+    rng = np.random.default_rng(7)
+    n = 200_000  # ~2 MiB of rows before the long one: it straddles a later block
+    y = rng.poisson(2.0, n + 2)
+    mu = rng.uniform(0.5, 4.0, n + 2)
+    notes = ["a"] * (n + 2)
+    notes[n] = '"' + "x" * LONG + '"'
+    path = tmp_path / "late.csv"
+    path.write_text("y,y_pred,note\n" + "".join(
+        f"{a},{float(b)!r},{c}\n" for a, b, c in zip(y, mu, notes, strict=True)))
+    rep = run_api("evaluate", path, batch_rows=50_000)
+    assert rep["input"]["rows_read"] == n + 2
+    nll = float(np.sum(mu - y * np.log(mu) + np.array([math.lgamma(v + 1) for v in y])))
+    assert rep["models"][0]["nll"] == pytest.approx(nll, rel=1e-10)
