@@ -17,10 +17,42 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from losscli.columns import Columns, class_names
-from losscli.errors import InputError, UsageError
+from losscli.errors import InputError, UsageError, plural
 from losscli.request import LABEL_KIND, Request
 
 SUM_TOLERANCE = 1e-6
+# probabilities written to d ≤ ROUNDED_DIGITS decimals may miss 1 by their rounding
+ROUNDED_DIGITS = 6
+# |x·10ᵈ − round(x·10ᵈ)| below this says x has at most d decimals: the float nearest a
+# decimal of d ≤ 6 digits is within 1e-16·10⁶ of it; 1e-7 keeps 7-digit values out
+DIGIT_SLACK = 1e-7
+
+
+def decimals(block: np.ndarray) -> np.ndarray:
+    """Per column of a (K, m) block: the fewest decimals d in 1..ROUNDED_DIGITS that write
+    every value of that column exactly (as a rounded export writes them), else 0."""
+    out = np.zeros(block.shape[1], dtype=np.int64)
+    for d in range(ROUNDED_DIGITS, 0, -1):
+        scaled = block * 10.0 ** d
+        exact = (np.abs(scaled - np.rint(scaled)) <= DIGIT_SLACK).all(axis=0)
+        out[exact] = d
+    return out
+
+
+def rounds_from_distribution(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of a (K, m) block of values in [0, 1]: whether some probability vector
+    rounds to it, and its decimals d (0: not written to d ≤ 6 decimals, never true).
+
+    Each true p_k lies within h = ½·10⁻ᵈ of x_k and in [0, 1], so such a vector exists
+    iff Σ max(x_k − h, 0) < 1 < Σ min(x_k + h, 1): |Σx − 1| < K·h at most. The bounds
+    are strict (a value exactly halfway rounds either way), and a margin of 1e-9·h
+    keeps float noise at a bound on the side of rejecting."""
+    d = decimals(block)
+    h = np.where(d > 0, 0.5 * 10.0 ** -d.astype(float), 0.0)
+    low = np.maximum(block - h, 0.0).sum(axis=0)
+    high = np.minimum(block + h, 1.0).sum(axis=0)
+    margin = 1e-9 * h
+    return (d > 0) & (low < 1.0 - margin) & (high > 1.0 + margin), d
 
 
 @dataclass
@@ -46,6 +78,10 @@ class Batch:
     first_dropped: tuple[int, str] | None = None  # (1-based global row, column)
     zero_weight: int = 0
     clipped: int = 0
+    # rows whose probabilities were rescaled to sum 1: {(what, why): (count, first row)}
+    rescaled: dict = field(default_factory=dict)
+    # --positive-label: the other labels seen, with their first 1-based global row
+    negatives: dict = field(default_factory=dict)
     rows_known: bool = True  # False for value counts: a "row" is a distinct value
 
     @property
@@ -71,16 +107,30 @@ class Layout:
     classes: list[str] = field(default_factory=list)  # from the probability columns
     soft_order: list[int] | None = None  # soft columns permuted into the classes' order
     label_index: dict[str, int] | None = None  # label → class code, once known
+    positive: str | None = None  # a text binary target: this label is 1, the other 0
 
 
-def numeric(col, file: str, name: str, offset: int) -> np.ndarray:
-    """A column as float64 (nulls NaN); text in it is an error naming the first row."""
+def grouped(sep: str) -> str:
+    """A number written with `sep` between groups of three digits: 6,000 or -1,234.5
+    (not 0,500: a leading 0 is a decimal comma's)."""
+    return rf"\s*[-+]?[1-9]\d{{0,2}}(?:{re.escape(sep)}\d{{3}})+(?:\.\d*)?\s*"
+
+
+def numeric(col, file: str, name: str, offset: int,
+            thousands: str | None = None) -> np.ndarray:
+    """A column as float64 (nulls NaN); text in it is an error naming the first row.
+    With `thousands`, numbers grouped by it (6,000) are read without it (6000)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if pa.types.is_boolean(col.type):
         col = col.cast(pa.int8())
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        if thousands:
+            plain = pc.invert(pc.match_substring(col, thousands))
+            ok = pc.or_(plain, pc.match_substring_regex(col, f"^{grouped(thousands)}$"))
+            col = pc.if_else(pc.fill_null(ok, True),
+                             pc.replace_substring(col, thousands, ""), col)
         try:
             col = pc.cast(col, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -88,16 +138,28 @@ def numeric(col, file: str, name: str, offset: int) -> np.ndarray:
                 col = pc.cast(pc.utf8_trim_whitespace(col), pa.float64())
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 row, value = _first_non_number(col)
-                hint = ""
-                if re.fullmatch(r"\s*[-+]?\d+,\d*\s*", value or ""):
-                    hint = (" (it looks like a decimal comma: losscli reads numbers with "
-                            "'.' as the decimal mark)")
-                raise InputError(f"text in a numeric column{hint}", file=file, column=name,
-                                 row=offset + row, value=value) from None
+                raise InputError(f"text in a numeric column{_number_hint(value, thousands)}",
+                                 file=file, column=name, row=offset + row,
+                                 value=value) from None
     elif not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
               or pa.types.is_decimal(col.type) or pa.types.is_null(col.type)):
         raise InputError(f"has type {col.type}, expected numbers", file=file, column=name)
     return _float64(col)
+
+
+def _number_hint(value: str | None, thousands: str | None) -> str:
+    """Why a number-like text is not read: a thousands separator, or a decimal comma."""
+    value = value or ""
+    if not thousands and re.fullmatch(grouped(","), value):
+        return (" (it looks like a thousands separator: pass --thousands ',' to read "
+                f"{value.strip()} as {value.strip().replace(',', '')}; a decimal comma must "
+                "be converted: losscli reads '.' as the decimal mark)")
+    if re.fullmatch(r"\s*[-+]?\d+,\d*\s*", value):
+        return (" (it looks like a decimal comma: losscli reads numbers with '.' as the "
+                "decimal mark)")
+    if thousands and thousands in value:
+        return f" (--thousands {thousands!r} reads groups of three digits only)"
+    return ""
 
 
 def _float64(col) -> np.ndarray:
@@ -165,6 +227,16 @@ def layout(req: Request, cols: Columns, schema, path: str) -> Layout:
     prob_cols = cols.probs or cols.logits
     target_text = bool(cols.target) and is_text(schema.field(cols.target).type)
     out = Layout()
+    if req.positive_label is not None:
+        if cols.soft or not cols.target:
+            raise UsageError("--positive-label names the positive class of a target "
+                             "column, not of soft labels")
+        if len(prob_cols) >= 2:
+            raise UsageError(f"--positive-label makes a binary target; the prediction has "
+                             f"{len(prob_cols)} class columns (give one probability column "
+                             "with --pred/-p, or use the labels as classes)")
+        out.positive = req.positive_label
+        return out
     if target_text and (req.target_kind not in (None, LABEL_KIND)
                         or (cols.pred and not cols.soft)):
         # a numeric kind was asked for, or a point prediction of a numeric target: the
@@ -220,23 +292,49 @@ class Converter:
     def __init__(self, req: Request, cols: Columns, lay: Layout) -> None:
         self.req, self.cols, self.layout = req, cols, lay
 
-    def convert(self, table, file: str, offset: int) -> Batch:
+    def convert(self, table, file: str, offset: int, file_offset: int = 0) -> Batch:
+        """The batch of `table`, whose first row is the data set's 0-based row `offset`
+        (`file_offset`: its file's first); an error names the row in both counts."""
+        try:
+            return self._convert(table, file, offset)
+        except InputError as exc:
+            raise exc.in_file(file_offset + 1) if file_offset else exc from None
+
+    def _convert(self, table, file: str, offset: int) -> Batch:
         req, cols, lay = self.req, self.cols, self.layout
         n = table.num_rows
         bad = np.zeros(n, dtype=bool)  # rows with a missing or non-finite used value
         arrays: dict[str, np.ndarray] = {}
-        if cols.target and not lay.labels and is_text(table.column(cols.target).type):
-            numeric(table.column(cols.target), file, cols.target, offset)  # names the text
+        negatives: dict[str, int] = {}
+        if cols.target and not lay.labels and lay.positive is None \
+                and is_text(table.column(cols.target).type):
+            try:
+                numeric(table.column(cols.target), file, cols.target, offset,
+                        req.thousands)  # names the text
+            except InputError as exc:
+                if not cols.pred or exc.message != "text in a numeric column":
+                    raise
+                raise InputError(f"{exc.message} (for a binary target written as text, "
+                                 "e.g. yes/no, name its positive value with "
+                                 "--positive-label)", file=file, column=exc.column,
+                                 row=exc.row, value=exc.value) from None
         for name in cols.all():
+            if name == cols.target and lay.positive is not None:
+                text, missing = labels_of(table.column(name))
+                arrays[name] = np.where(missing, np.nan,
+                                        (text == lay.positive).astype(np.float64))
+                bad |= missing
+                negatives = _other_labels(text, missing | (text == lay.positive), offset)
+                continue
             if name == cols.target and lay.labels:
                 text, missing = labels_of(table.column(name))
                 arrays[name] = text
                 bad |= missing
                 continue
-            a = numeric(table.column(name), file, name, offset)
+            a = numeric(table.column(name), file, name, offset, req.thousands)
             arrays[name] = a
             bad |= ~np.isfinite(a)
-        batch = Batch(file=file, offset=offset, n_read=n, y=np.empty(0))
+        batch = Batch(file=file, offset=offset, n_read=n, y=np.empty(0), negatives=negatives)
         missing = int(bad.sum())
         if missing:
             first = int(np.argmax(bad))
@@ -302,19 +400,32 @@ class Converter:
         if block.shape[0] == 1:
             return block
         sums = block.sum(axis=0)
-        off = np.abs(sums - 1.0) > SUM_TOLERANCE
-        if off.any():
-            if self.req.renormalize:
-                if not (sums > 0).all():
-                    i = int(np.argmax(~(sums > 0)))
-                    raise InputError(f"{what} sum to 0, cannot renormalise", file=file,
-                                     column=",".join(names), row=batch.row(i))
-                return block / sums
-            i = int(np.argmax(off))
+        off = np.flatnonzero(np.abs(sums - 1.0) > SUM_TOLERANCE)
+        if not off.size:
+            return block
+        # rows written to few decimals that some distribution rounds to: their sum
+        # misses 1 by rounding alone; rescaled and counted (README: strict probability
+        # tolerance)
+        rounded, digits = rounds_from_distribution(block[:, off])
+        beyond = off[~rounded]
+        if beyond.size and not self.req.renormalize:
+            i, d = int(beyond[0]), int(digits[np.argmax(~rounded)])
+            allowed = (f"not by rounding to {plural(d, 'decimal')} alone"
+                       if d else f"tolerance {SUM_TOLERANCE:g}")
             raise InputError(
-                f"{what} sum to {sums[i]:.10g}, not 1 (tolerance {SUM_TOLERANCE:g}); "
+                f"{what} sum to {sums[i]:.10g}, not 1 ({allowed}); "
                 "fix them or pass --renormalize", file=file, column=",".join(names),
                 row=batch.row(i))
+        if (sums[off] <= 0).any():
+            i = int(off[np.argmax(sums[off] <= 0)])
+            raise InputError(f"{what} sum to 0, cannot renormalise", file=file,
+                             column=",".join(names), row=batch.row(i))
+        for why, rows in (("rounded", off[rounded]), ("renormalize", beyond)):
+            if rows.size:
+                batch.rescaled[(what, why)] = (int(rows.size), batch.row(int(rows[0])))
+        if self.req.renormalize:
+            return block / sums  # every row, as asked
+        block[:, off] /= sums[off]
         return block
 
     def _probs(self, batch: Batch, arrays: list[np.ndarray], names: list[str]) -> None:
@@ -393,6 +504,20 @@ def zero_probability(batch: Batch, logq: np.ndarray, prediction: list[str]
     column = prediction[k] if per_class else prediction[0]
     value = float(np.exp(logq[k, i] if per_class else logq[1, i]))
     return int(rows.sum()), batch.row(i) if batch.rows_known else 0, column, value
+
+
+OTHER_LABELS = 3  # --positive-label: the other labels kept (a binary target has one)
+
+
+def _other_labels(text: np.ndarray, skip: np.ndarray, offset: int) -> dict[str, int]:
+    """The first OTHER_LABELS distinct labels not skipped, by first row: {label: 1-based
+    global row}."""
+    idx = np.flatnonzero(~skip)
+    if not idx.size:
+        return {}
+    uniq, first = np.unique(text[idx], return_index=True)
+    order = np.argsort(first, kind="stable")[:OTHER_LABELS]
+    return {str(uniq[k]): offset + int(idx[first[k]]) + 1 for k in order}
 
 
 def _row_bad(a: np.ndarray, i: int) -> bool:

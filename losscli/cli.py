@@ -70,6 +70,15 @@ FormatInOpt = Annotated[Literal["csv", "tsv", "parquet"] | None, typer.Option(
 DelimiterOpt = Annotated[str | None, typer.Option(
     "--delimiter", metavar="CHAR", help="Field separator of text files, e.g. ';' or '\\t' "
     "(default: ',' for CSV, tab for TSV).")]
+EncodingOpt = Annotated[str | None, typer.Option(
+    "--encoding", metavar="CODEC", help="Character encoding of text files, e.g. latin-1, "
+    "cp1252 (default: UTF-8, with or without a byte-order mark).")]
+ThousandsOpt = Annotated[str | None, typer.Option(
+    "--thousands", metavar="CHAR", help="Thousands separator of numbers written as text, "
+    "e.g. ',' reads \"6,000\" as 6000 (default: none; such a value is an error).")]
+PositiveOpt = Annotated[str | None, typer.Option(
+    "--positive-label", metavar="VALUE", help="A binary target written as text (yes/no, "
+    "spam/ham): this value is 1, the other 0, as P(y=1) of one prediction column.")]
 NoPredOpt = Annotated[bool, typer.Option(
     "--no-pred", help="Marginal mode: ignore prediction columns (fit the target alone).")]
 FamilyOpt = Annotated[list[str] | None, typer.Option(
@@ -236,7 +245,9 @@ def evaluate(
     file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
     no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
-    delimiter: DelimiterOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
+    delimiter: DelimiterOpt = None, encoding: EncodingOpt = None,
+    thousands: ThousandsOpt = None, positive_label: PositiveOpt = None,
+    family: FamilyOpt = None, target_kind: KindOpt = None,
     unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
     html: HtmlOpt = None,
     color: ColorOpt = "auto", eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
@@ -260,7 +271,9 @@ def compare_noise_models(
     file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
     no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
-    delimiter: DelimiterOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
+    delimiter: DelimiterOpt = None, encoding: EncodingOpt = None,
+    thousands: ThousandsOpt = None, positive_label: PositiveOpt = None,
+    family: FamilyOpt = None, target_kind: KindOpt = None,
     criterion: CriterionOpt = "aic", alpha: AlphaOpt = 0.05, unit: UnitOpt = "nats",
     html: HtmlOpt = None,
     format: OutFormatOpt = "table", output: OutputOpt = None, color: ColorOpt = "auto",
@@ -281,7 +294,9 @@ def diagnose(
     file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
     logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
     no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
-    delimiter: DelimiterOpt = None, family: FamilyOpt = None, target_kind: KindOpt = None,
+    delimiter: DelimiterOpt = None, encoding: EncodingOpt = None,
+    thousands: ThousandsOpt = None, positive_label: PositiveOpt = None,
+    family: FamilyOpt = None, target_kind: KindOpt = None,
     best: BestOpt = False, criterion: CriterionOpt = "aic", alpha: AlphaOpt = 0.05,
     unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
     html: HtmlOpt = None,

@@ -32,18 +32,38 @@ class InputError(LossCliError, ValueError):
         column: str | None = None,
         row: int | None = None,
         value: object = None,
+        file_row: int | None = None,
     ) -> None:
         self.file, self.column, self.row, self.value = file, column, row, value
+        self.file_row = file_row
+        self.message = message
         where = []
         if file is not None:
             where.append(file)
         if column is not None:
             where.append(f"column {column!r}")
-        if row is not None:
-            where.append(f"row {row}")
+        if row is not None and file_row is not None and file_row != row:
+            # one of several files: its own row, and where that is in the data set
+            where.append(f"row {file_row:,} (row {row:,} of the data set)")
+        elif row is not None:
+            where.append(f"row {row:,}")
         if value is not None:
             where.append(f"value {value!r}")
         super().__init__(f"{': '.join([', '.join(where), message]) if where else message}")
+
+
+    def in_file(self, first_row: int) -> InputError:
+        """The same error, its row also counted within its file, whose first row is the
+        data set's row `first_row` (1-based)."""
+        if self.row is None or self.file_row is not None:
+            return self
+        return InputError(self.message, file=self.file, column=self.column, row=self.row,
+                          value=self.value, file_row=self.row - first_row + 1)
+
+
+def plural(n: int, word: str) -> str:
+    """ "1 row", "2 rows", "12,345 rows": a count and its noun (English -s plural)."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 class UsageError(LossCliError, ValueError):

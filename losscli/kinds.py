@@ -44,11 +44,11 @@ def resolve(run, override: str | None) -> str:
         support, what = RULES[override]
         first = run.scan.outside[support]
         if first.row is not None:
-            from losscli.plan import _file_of
+            from losscli.plan import at_row
 
             raise InputError(f"--target-kind {override} needs {what}",
-                             file=_file_of(run, first.row), column=run.cols.target,
-                             row=first.row, value=first.value)
+                             column=run.cols.target, value=first.value,
+                             **at_row(run, first.row))
         return override
     raise UsageError(f"--target-kind {override} does not fit this target "
                      f"(detected {detected}: {DESCRIPTIONS[detected]})")

@@ -25,10 +25,18 @@ from scipy import special
 
 from losscli import entropy as entropy_mod
 from losscli import sources
-from losscli.batches import Batch, Converter, label_index, layout, zero_probability
+from losscli.batches import (
+    OTHER_LABELS,
+    ROUNDED_DIGITS,
+    Batch,
+    Converter,
+    label_index,
+    layout,
+    zero_probability,
+)
 from losscli.columns import Columns, marginal_note, resolve_columns
 from losscli.engines import local
-from losscli.errors import NUMERIC_ERRORS, FitError, InputError, numeric_reason
+from losscli.errors import NUMERIC_ERRORS, FitError, InputError, numeric_reason, plural
 from losscli.noise import FAMILIES
 from losscli.noise.base import ContinuousFamily, Params
 from losscli.noise.discretised import Discretised
@@ -87,6 +95,8 @@ class Scan:
         self.first_dropped = First()
         self.zero_weight = 0
         self.clipped = 0
+        self.rescaled: dict[tuple[str, str], list[int]] = {}  # → [rows, first row]
+        self.negatives: dict[str, int] = {}  # --positive-label: other labels → first row
         self.batches = 0
         self.W = Sum()
         self.n = 0
@@ -114,6 +124,8 @@ class Scan:
             self.first_dropped.offer(*b.first_dropped)
         self.zero_weight += b.zero_weight
         self.clipped += b.clipped
+        self._rescaled(b.rescaled)
+        self._negatives(b.negatives)
         n = b.n
         if n == 0:
             return self
@@ -205,7 +217,23 @@ class Scan:
                     self.stats[key] = Moments(np.atleast_2d(x).shape[0])
                 self.stats[key].update(x, b.w)
 
+    def _rescaled(self, found: dict) -> None:
+        for key, (n, row) in found.items():
+            have = self.rescaled.setdefault(key, [0, row])
+            have[0] += n
+            have[1] = min(have[1], row)
+
+    def _negatives(self, found: dict) -> None:
+        if not found:
+            return
+        both = dict(self.negatives)
+        for label, row in found.items():
+            both[label] = min(row, both.get(label, row))
+        self.negatives = dict(sorted(both.items(), key=lambda kv: kv[1])[:OTHER_LABELS])
+
     def merge(self, other: Scan) -> Scan:
+        self._negatives(other.negatives)
+        self._rescaled(other.rescaled)
         self.batches += other.batches
         self.rows_read += other.rows_read
         for f, n in other.file_rows.items():
@@ -323,9 +351,12 @@ def fold(task: sources.Task, offset: int, columns: list[str], batch_rows: int | 
     engine runs on a worker; it reads, converts and updates, and knows nothing else."""
     state = make()
     rows = batches = 0
+    # a text task is a whole file: its first row is the file's
+    first = task.file_offset if task.file_offset is not None else (
+        task.offset if offset is None else offset)
     with np.errstate(all="ignore"):
         for start, table in sources.read_task(task, columns, batch_rows, offset):
-            state.update(converter.convert(table, task.file.path, start))
+            state.update(converter.convert(table, task.file.path, start, first))
             rows += table.num_rows
             batches += 1
     return state, rows, batches
@@ -333,7 +364,8 @@ def fold(task: sources.Task, offset: int, columns: list[str], batch_rows: int | 
 
 def open_run(req: Request, progress=None, engine=None) -> Run:
     """Open the input, resolve the columns, and run pass 1."""
-    inp = sources.open_input(req.paths, req.input_format, req.delimiter)
+    inp = sources.open_input(req.paths, req.input_format, req.delimiter, req.encoding,
+                             req.thousands)
     first = inp.files[0]
     cols = resolve_columns(req, first.names, first.path)
     for f in inp.files[1:]:
@@ -349,7 +381,7 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
               fit_rows=req.fit_rows or DEFAULT_FIT_ROWS, supports=supports(),
               prototypes=prototypes,
               fit_modes=(True, False) if conditional else (False,), progress=progress,
-              engine=engine or local.ENGINE)
+              engine=engine or local.ENGINE, warnings=list(inp.warnings))
     spec = ScanSpec(labels=lay.labels, supports=tuple(run.supports),
                     prototypes=prototypes, fit_modes=run.fit_modes, fit_rows=run.fit_rows,
                     cutoff=_cutoff(run.fit_rows, inp), seed=SAMPLE_SEED + req.seed)
@@ -416,26 +448,48 @@ def _finish_scan(run: Run) -> None:
     scan = run.scan
     path = run.inp.files[0].path if len(run.inp.files) == 1 else ", ".join(run.inp.spec)
     if scan.rows_read == 0:
-        raise InputError("has a header but no data rows", file=path)
+        text = all(f.format != "parquet" for f in run.inp.files)
+        raise InputError("has a header but no data rows" if text else
+                         "has no data rows (its schema names the columns, but it holds 0 "
+                         "rows)", file=path)
     if scan.dropped:
         if scan.dropped == scan.rows_read:
-            raise InputError(f"no rows left: all {scan.rows_read} rows have a missing or "
+            raise InputError(f"no rows left: {_all(scan.rows_read)} a missing or "
                              "non-finite value", file=path)
         row, column = scan.first_dropped.row, scan.first_dropped.value
-        run.warnings.append(f"{scan.dropped} of {scan.rows_read} rows dropped: missing or "
-                            f"non-finite values (first: row {row}, column {column!r})")
+        run.warnings.append(f"{scan.dropped:,} of {plural(scan.rows_read, 'row')} dropped: "
+                            f"missing or non-finite values (first: {_row(run, row)}, "
+                            f"column {column!r})")
+    for (what, why), (n, row) in sorted(scan.rescaled.items()):
+        if why == "rounded":
+            run.warnings.append(
+                f"{n:,} of {plural(scan.rows_read, 'row')}: {what} written to at most "
+                f"{ROUNDED_DIGITS} decimals miss 1 by their rounding alone; rescaled to sum "
+                f"1 (first: {_row(run, row)})")
+        else:
+            run.warnings.append(
+                f"{n:,} of {plural(scan.rows_read, 'row')}: {what} rescaled to sum 1 "
+                f"(--renormalize; first: {_row(run, row)})")
     if scan.zero_weight:
         if scan.n == 0:
             raise InputError("the weights sum to 0", file=path, column=run.cols.weight)
-        run.warnings.append(f"{scan.zero_weight} rows with weight 0 ignored")
+        run.warnings.append(f"{plural(scan.zero_weight, 'row')} with weight 0 ignored")
     if not run.W > 0.0:
         raise InputError("the weights sum to 0", file=path, column=run.cols.weight)
     lay = run.layout
+    if lay.positive is not None:
+        _check_positive(run, path)
     if lay.labels:
         uniques = list(scan.labels)
         first_rows = {u: v[1] for u, v in scan.labels.items()}
-        lay.label_index = label_index(uniques, first_rows, lay.classes, path,
-                                      run.cols.target)
+        try:
+            lay.label_index = label_index(uniques, first_rows, lay.classes, path,
+                                          run.cols.target)
+        except InputError as exc:
+            if exc.row is None or len(run.inp.files) == 1:
+                raise
+            raise InputError(exc.message, column=exc.column, value=exc.value,
+                             **at_row(run, exc.row)) from None
         run.classes = lay.classes or sorted(uniques)
         codes = np.array([lay.label_index[u] for u in uniques], dtype=np.int64)
         weights = np.array([scan.labels[u][0] for u in uniques])
@@ -524,15 +578,66 @@ def check_family(run: Run, fam, name: str) -> None:
     first = run.scan.outside[fam.support]
     if first.row is not None:
         raise InputError(f"outside {name}'s support ({fam.support.description})",
-                         file=_file_of(run, first.row), column=cols.target, row=first.row,
-                         value=first.value)
+                         column=cols.target, value=first.value, **at_row(run, first.row))
     if run.conditional and (fam.input == "point" or cols.pred):
         first = run.scan.pred_outside[fam.pred_domain]
         if first.row is not None:
             raise InputError(
                 f"prediction outside {name}'s domain for the {fam.prediction} "
-                f"({fam.pred_domain.description})", file=_file_of(run, first.row),
-                column=(cols.pred or cols.probs[0]), row=first.row, value=first.value)
+                f"({fam.pred_domain.description})", column=(cols.pred or cols.probs[0]),
+                value=first.value, **at_row(run, first.row))
+
+
+def _check_positive(run: Run, path: str) -> None:
+    """--positive-label: the label occurs, and the target has one other label."""
+    scan, label = run.scan, run.layout.positive
+    others = list(scan.negatives)
+    if scan.ymax < 1.0:
+        from losscli.request import did_you_mean
+
+        raise InputError(f"--positive-label {label!r} is not a value of the target"
+                         f"{did_you_mean(label, others)} (values: "
+                         f"{', '.join(map(repr, others))}{', …' if len(others) >= 3 else ''})",
+                         file=path, column=run.cols.target)
+    if len(others) > 1:
+        third = others[1]
+        raise InputError(f"a third label: a binary target has the positive label {label!r} "
+                         f"and one other ({others[0]!r})", column=run.cols.target,
+                         value=third, **at_row(run, scan.negatives[third]))
+
+
+def _all(n: int) -> str:
+    return "the only row has" if n == 1 else f"all {n:,} rows have"
+
+
+def _row(run: Run, row: int) -> str:
+    """ "row N", and with several files "row n of FILE (row N of the data set)"."""
+    file, file_row = _where(run, row)
+    if file_row is None or len(run.inp.files) == 1:
+        return f"row {row:,}"
+    return f"row {file_row:,} of {file} (row {row:,} of the data set)"
+
+
+def at_row(run: Run, row: int) -> dict:
+    """An InputError's file, row and row within its file, for a 1-based global row."""
+    file, file_row = _where(run, row)
+    return {"file": file, "row": row, "file_row": file_row}
+
+
+def _where(run: Run, row: int) -> tuple[str, int | None]:
+    """The file a 1-based global row is in, and its row within that file (None when the
+    files' rows are not known yet)."""
+    files = run.inp.files
+    if len(files) == 1:
+        return files[0].path, row
+    if run.scan is not None:
+        end = 0
+        for f in files:
+            n = run.scan.file_rows.get(f.path, 0)
+            if row <= end + n:
+                return f.path, row - end
+            end += n
+    return ", ".join(map(str, run.inp.spec)), None
 
 
 def _file_of(run: Run, row: int | None = None) -> str:

@@ -44,6 +44,9 @@ class Request:
     weight: str | None = None
     input_format: str | None = None
     delimiter: str | None = None  # text files: the field separator (default ',' or tab)
+    encoding: str | None = None  # text files: the character encoding (None: UTF-8)
+    positive_label: str | None = None  # a text binary target: this value is 1, the other 0
+    thousands: str | None = None  # the thousands separator of numbers written as 6,000
     no_pred: bool = False  # marginal mode even when a prediction column exists
     families: tuple[str, ...] = ()
     target_kind: str | None = None

@@ -59,8 +59,9 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
     if zero:  # SPEC §1.8: what a probability of 0 makes infinite is null, with why
         first = scores.zero_first[i]
         warnings.append(
-            f"{name}: {zero} row{'s' if zero > 1 else ''} give the observed class probability "
-            f"0 (first: {f'row {first.row}, ' if first.row else ''}column {first.label!r}, "
+            f"{name}: {zero:,} row{'s' if zero > 1 else ''} give the observed class "
+            f"probability 0 (first: {f'row {first.row:,}, ' if first.row else ''}column "
+            f"{first.label!r}, "
             f"value {first.value:g}), so "
             "nll, cross_entropy, kl, aic, bic and the baseline comparison are infinite and "
             "reported as null; use --eps > 0 to clip probabilities")

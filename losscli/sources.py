@@ -10,12 +10,14 @@ gzip and stdin stream block by block through `pyarrow.csv.open_csv`.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import glob
 import gzip
 import os
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -26,6 +28,12 @@ TEXT_BATCH_ROWS = 1 << 20  # rows per batch from text files (and the default sli
 # pyarrow parses text in blocks of this size; larger blocks are not faster here, and its
 # reader holds ~25 of them (16 MiB blocks held 450 MiB for a 900 MB CSV, 1 MiB ones 36 MiB)
 CSV_BLOCK_BYTES = 1 << 20
+# a row longer than a block is read again with blocks this many times larger, up to the cap
+BLOCK_GROWTH, MAX_BLOCK_BYTES = 4, 1 << 24
+HEADER_LIMIT = 1 << 24  # bytes of a header line: longer is not a table
+GZIP_MAGIC, PARQUET_MAGIC = b"\x1f\x8b", b"PAR1"
+# gzip's and zlib's own exceptions are not OSError (zlib.error) or are EOFError
+GZIP_ERRORS = (OSError, EOFError, zlib.error)
 
 
 def detect_format(path: str, override: str | None) -> str:
@@ -75,6 +83,11 @@ class DataFile:
     shown_format: str | None = None  # the report's `format`, when not `format`
     sep: str = ","  # text: the field separator
     est_rows: int | None = None  # text: rows estimated from its size and first lines
+    encoding: str = "utf-8"  # text: the character encoding
+    gzip: bool = False  # text: gzip-compressed (by its first bytes, or .gz for a URL)
+    raw_names: list[str] | None = None  # text: the header's names before trimming spaces
+    thousands: str | None = None  # text: numbers may be grouped by this (read as text)
+    block: int = CSV_BLOCK_BYTES  # text: the read block, grown once a row was longer
 
     @property
     def rows(self) -> int | None:
@@ -87,6 +100,7 @@ class Input:
 
     files: list[DataFile]
     spec: tuple[str, ...]  # the paths as given
+    warnings: list[str] = field(default_factory=list)  # what opening them noticed
 
     @property
     def names(self) -> list[str]:
@@ -156,9 +170,10 @@ def remove_spool(spooled: Spooled) -> None:
         os.unlink(spooled.source)
 
 
-def expand(paths: tuple[str, ...]) -> list[str]:
+def expand(paths: tuple[str, ...], notes: list[str] | None = None) -> list[str]:
     """The files named by paths, quoted globs and directories (of Parquet parts), in
-    sorted order; a missing or unreadable path is a data error."""
+    sorted order, each once (a file named twice, however spelt, is read once and noted in
+    `notes`); a missing or unreadable path is a data error."""
     out: list[str] = []
     if len(paths) == 1 and isinstance(paths[0], Spooled):
         return list(paths)
@@ -191,7 +206,23 @@ def expand(paths: tuple[str, ...]) -> list[str]:
         raise UsageError("standard input ('-') can be read only once")
     if len(out) > 1 and "-" in out:
         raise UsageError("standard input ('-') cannot be read together with files")
-    return sorted(dict.fromkeys(out))  # one data set, in sorted order
+    return _once(sorted(dict.fromkeys(out)), notes)  # one data set, in sorted order
+
+
+def _once(paths: list[str], notes: list[str] | None) -> list[str]:
+    """Each file once: two names of one file (a/b.csv and ./a/b.csv, a glob and a name, a
+    link) would count its rows twice."""
+    seen: dict[str, str] = {}
+    out = []
+    for path in paths:
+        key = path if path == "-" or is_url(path) else os.path.realpath(path)
+        if key in seen:
+            if notes is not None:
+                notes.append(f"{seen[key]} and {path} are the same file: read once")
+            continue
+        seen[key] = path
+        out.append(path)
+    return out
 
 
 def is_url(path: str) -> bool:
@@ -245,20 +276,52 @@ def check_file(path: str) -> None:
         raise InputError("permission denied", file=path)
 
 
+def check_encoding(encoding: str | None) -> str:
+    """The codec name of `--encoding` (default UTF-8); an unknown one is a usage error."""
+    if encoding is None:
+        return "utf-8"
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise UsageError(f"--encoding: unknown encoding {encoding!r} (e.g. utf-8, latin-1, "
+                         "cp1252, utf-16)") from None
+
+
 def open_input(paths: tuple[str, ...], input_format: str | None,
-               sep: str | None = None) -> Input:
+               sep: str | None = None, encoding: str | None = None,
+               thousands: str | None = None) -> Input:
+    codec = check_encoding(encoding)
+    if thousands is not None and (len(thousands) != 1 or thousands in ".+-0123456789"):
+        raise UsageError(f"--thousands takes one separator character such as ',' or "
+                         f"\"'\", not {thousands!r}")
+    notes: list[str] = []
     files = [open_file(p, "parquet" if isinstance(p, Spooled) else
-                       detect_format(p, input_format), sep) for p in expand(paths)]
+                       detect_format(p, input_format), sep, codec,
+                       sniff=input_format is None) for p in expand(paths, notes)]
     first = files[0]
     for f in files[1:]:
         if f.format != first.format:
             raise InputError(f"is {f.format.upper()}, but {first.path} is "
                              f"{first.format.upper()}: one data set has one format",
                              file=f.path)
-    return Input(files, paths)
+    for f in files:
+        f.thousands = thousands
+    return Input(files, paths, notes)
 
 
-def open_file(path: str | Spooled, fmt: str, sep: str | None = None) -> DataFile:
+def _magic(source: str) -> bytes:
+    """The first four bytes of a local file (b"" for a URL: its extension decides)."""
+    if is_url(source):
+        return b""
+    with open(source, "rb") as fh:
+        return fh.read(4)
+
+
+def open_file(path: str | Spooled, fmt: str, sep: str | None = None,
+              encoding: str = "utf-8", sniff: bool = False) -> DataFile:
+    """One file's format, header and size. With `sniff` (no --input-format), the first
+    bytes decide what the name cannot: Parquet starts with PAR1, gzip with 1f 8b, so
+    standard input and misnamed files are read as what they are."""
     if isinstance(path, Spooled):
         f = open_file(path.source, "parquet")
         f.path, f.shown_format = path.label, path.kind
@@ -268,9 +331,10 @@ def open_file(path: str | Spooled, fmt: str, sep: str | None = None) -> DataFile
         # several passes read the data: standard input is spooled to a temporary file
         # once (block by block, so memory stays flat) and read from there
         source = _spool(sys.stdin.buffer)
-        if fmt != "parquet":
-            with open(source, "rb") as fh:
-                _csv_header(fh, path, fmt, sep)
+    magic = _magic(source)
+    if sniff and fmt != "parquet" and magic == PARQUET_MAGIC:
+        fmt = "parquet"
+    compressed = magic[:2] == GZIP_MAGIC if magic else str(path).lower().endswith(".gz")
     if is_url(source):
         fs, inner = _fs(source)
         size = int(fs.size(inner))
@@ -291,20 +355,26 @@ def open_file(path: str | Spooled, fmt: str, sep: str | None = None) -> DataFile
     try:
         raw = _open_binary(source)
         with (open(raw, "rb") if isinstance(raw, str) else raw) as fh:
-            if path.lower().endswith(".gz"):
-                with gzip.open(fh, "rb") as gz:
-                    names = _csv_header(gz, path, fmt, sep)
+            if compressed:
+                try:
+                    with gzip.open(fh, "rb") as gz:
+                        raw_names = _csv_header(gz, path, fmt, sep, encoding)
+                except GZIP_ERRORS as exc:
+                    raise InputError(f"is not valid gzip data ({first_line(str(exc))})",
+                                     file=path) from None
             else:
-                names = _csv_header(fh, path, fmt, sep)
+                raw_names = _csv_header(fh, path, fmt, sep, encoding)
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot be read ({exc})", file=path) from None
-    return DataFile(path, fmt, names, size=size, source=source, sep=delimiter(fmt, sep),
-                    est_rows=_estimate_rows(source, size, path))
+    return DataFile(path, fmt, [n.strip() for n in raw_names], size=size, source=source,
+                    sep=delimiter(fmt, sep), encoding=encoding, gzip=compressed,
+                    raw_names=raw_names,
+                    est_rows=None if compressed else _estimate_rows(source, size))
 
 
-def _estimate_rows(source: str, size: int, path: str) -> int | None:
+def _estimate_rows(source: str, size: int) -> int | None:
     """Rows of an uncompressed text file, from its size and its first 1 MiB of lines."""
-    if path.lower().endswith(".gz") or is_url(source) or not size:
+    if is_url(source) or not size:
         return None
     with open(source, "rb") as fh:
         head = fh.read(1 << 20)
@@ -325,20 +395,61 @@ def _spool(stream) -> str:
     return name
 
 
-def _csv_header(fh, path: str, fmt: str, sep: str | None = None) -> list[str]:
-    raw = fh.readline()
+def _first_line(fh) -> tuple[bytes, bool]:
+    """The header line's bytes, up to its LF, CR or CRLF (all three end a line, as in
+    the reader; a file with lone CRs is one line to `readline`), and whether anything
+    follows it. Read in pieces, at most HEADER_LIMIT bytes."""
+    head = b""
+    while True:
+        chunk = fh.read(1 << 16)
+        ends = [len(head) + i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0]
+        head += chunk
+        if ends or not chunk:
+            break
+        if len(head) > HEADER_LIMIT:
+            raise ValueError
+    if not ends:
+        return head, False
+    cut = min(ends)
+    return head[:cut], bool(head[cut:].strip(b"\r\n")) or bool(fh.read(1))
+
+
+def _csv_header(fh, path: str, fmt: str, sep: str | None = None,
+                encoding: str = "utf-8") -> list[str]:
+    """The header's names as written (spaces kept: the reader matches them verbatim)."""
+    try:
+        raw, more = _first_line(fh)
+    except ValueError:
+        raise InputError(f"the first line is longer than {HEADER_LIMIT >> 20} MiB: it "
+                         f"is not a {fmt.upper()} header", file=path) from None
     if not raw.strip():
-        if raw.strip(b"\r\n") or fh.read(1):
+        if raw or more:
             raise InputError("the first line is blank; it must be the header", file=path)
         raise InputError("the file is empty (no header line)", file=path)
-    if b"\x00" in raw:
+    if b"\x00" in raw and not encoding.startswith("utf-16") \
+            and not encoding.startswith("utf-32"):
         raise InputError(f"is binary, not {fmt.upper()} text", file=path)
     try:
-        line = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"is not UTF-8 {fmt.upper()} text", file=path) from None
-    names = next(csv.reader([line], delimiter=delimiter(fmt, sep)))
-    return [n.strip() for n in names]
+        line = raw.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(not_decodable(fmt, encoding, 1, exc), file=path) from None
+    try:
+        return next(csv.reader([line], delimiter=delimiter(fmt, sep)))
+    except csv.Error as exc:
+        raise InputError(f"the header line is not {fmt.upper()} ({exc})", file=path) from None
+
+
+def not_decodable(fmt: str, encoding: str, line: int, exc: UnicodeDecodeError) -> str:
+    """What to say of bytes that are not text in `encoding`: where, and the option."""
+    bad = exc.object[exc.start:exc.start + 4]
+    hint = ("; if it is Latin-1 or Windows-1252 text, pass --encoding latin-1 or "
+            "--encoding cp1252" if encoding == "utf-8" else "; pass its --encoding")
+    return (f"is not {encoding_name(encoding)} {fmt.upper()} text: line {line:,}, byte "
+            f"{exc.start + 1:,} of the line is {bad[:1]!r}{hint}")
+
+
+def encoding_name(encoding: str) -> str:
+    return "UTF-8" if encoding == "utf-8" else encoding
 
 
 # ------------------------------------------------------------------ batches
@@ -353,6 +464,7 @@ class Piece:
     offset: int
     rows: int | None
     read: Callable[[], object] = field(repr=False)
+    file_offset: int = 0  # global 0-based row of the first row of its file
 
 
 @dataclass(frozen=True)
@@ -367,6 +479,7 @@ class Task:
     row_group: int | None = None
     rows: int | None = None
     nbytes: int | None = None  # compressed bytes of the needed columns (Parquet)
+    file_offset: int | None = None  # global 0-based row of its file's first (Parquet)
 
 
 def tasks(inp: Input, columns: list[str]) -> list[Task]:
@@ -378,8 +491,10 @@ def tasks(inp: Input, columns: list[str]) -> list[Task]:
 
             with _parquet(f.source) as pf:
                 meta = pf.metadata
+            first = offset
             for i, n in enumerate(f.row_groups or []):
-                out.append(Task(f, offset, i, n, _column_bytes(meta, i, columns)))
+                out.append(Task(f, offset, i, n, _column_bytes(meta, i, columns),
+                                file_offset=first))
                 offset = None if offset is None else offset + n
         else:
             out.append(Task(f, offset))
@@ -416,7 +531,10 @@ def pieces(inp: Input, columns: list[str], batch_rows: int | None,
     read lazily (a thread of the engine reads it), slices of a larger one and text
     blocks read here, in order. `counter(bytes)` is told the bytes read."""
     offset = 0
+    current, file_offset = None, 0
     for task in tasks(inp, columns):
+        if task.file is not current:
+            current, file_offset = task.file, offset
         if task.file.format == "parquet" and (batch_rows is None
                                               or task.rows <= batch_rows):
             def read(task=task) -> object:
@@ -424,14 +542,14 @@ def pieces(inp: Input, columns: list[str], batch_rows: int | None,
 
             if counter is not None:
                 counter(task.nbytes or 0)
-            yield Piece(task.file, offset, task.rows, read)
+            yield Piece(task.file, offset, task.rows, read, file_offset)
             offset += task.rows
             continue
         if counter is not None and task.nbytes is not None:
             counter(task.nbytes)
         for start, table in read_task(task, columns, batch_rows, offset,
                                       None if task.nbytes is not None else counter):
-            yield Piece(task.file, start, table.num_rows, lambda t=table: t)
+            yield Piece(task.file, start, table.num_rows, lambda t=table: t, file_offset)
             offset = start + table.num_rows
 
 
@@ -466,43 +584,78 @@ def _column_bytes(meta, i: int, columns: list[str]) -> int:
                if rg.column(j).path_in_schema.split(".")[0] in wanted)
 
 
-def _open_text(f: DataFile, columns: list[str], types: dict):
+def _raw_columns(f: DataFile, columns: list[str]) -> list[str]:
+    """The needed columns as the header writes them (names are matched trimmed)."""
+    if not f.raw_names:
+        return columns
+    return [f.raw_names[f.names.index(c)] if c in f.names else c for c in columns]
+
+
+def _open_text(f: DataFile, columns: list[str], types: dict,
+               block: int = CSV_BLOCK_BYTES):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    raw_cols = _raw_columns(f, columns)
     opened = _open_binary(f.source)
     raw = pa.OSFile(opened) if isinstance(opened, str) else pa.PythonFile(opened, mode="r")
-    if f.path.lower().endswith(".gz"):
+    if f.gzip:
         raw = pa.CompressedInputStream(raw, "gzip")
-    reader = pacsv.open_csv(
-        raw,
-        read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=True),
-        parse_options=pacsv.ParseOptions(delimiter=f.sep),
-        convert_options=pacsv.ConvertOptions(
-            include_columns=columns, strings_can_be_null=True, column_types=types),
-    )
+    try:
+        reader = pacsv.open_csv(
+            raw,
+            read_options=pacsv.ReadOptions(block_size=block, use_threads=True,
+                                           encoding=f.encoding),
+            parse_options=pacsv.ParseOptions(delimiter=f.sep),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=raw_cols, strings_can_be_null=True,
+                column_types={r: types[c] for c, r in zip(columns, raw_cols, strict=True)
+                              if c in types}),
+        )
+    except BaseException:
+        raw.close()
+        raise
     return raw, reader
 
 
-def _column_types(f: DataFile, columns: list[str]) -> dict:
+# what reading text can raise besides ArrowInvalid: a header pyarrow reads differently
+# (KeyError), bad bytes, a corrupt gzip stream
+def _read_errors():
+    import pyarrow as pa
+
+    return (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowKeyError, OSError, EOFError,
+            UnicodeDecodeError, zlib.error)
+
+
+def _column_types(f: DataFile, columns: list[str], offset: int = 0) -> dict:
     """The types to read the needed columns as, fixed for the whole file: pyarrow infers
     types per block, so a column of integers in the first block and 2.5 in a later one
     would fail. Numbers are read as float64; text, booleans and the rest as the first
     block shows them."""
     import pyarrow as pa
 
-    try:
-        raw, reader = _open_text(f, columns, {})
+    block = f.block
+    while True:
         try:
-            schema = reader.schema
-        finally:
-            raw.close()
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot be read as {f.format.upper()}: {first_line(str(exc))}",
-                         file=f.path) from None
+            raw, reader = _open_text(f, columns, {}, block)
+            try:
+                schema = reader.schema
+            finally:
+                raw.close()
+            break
+        except _read_errors() as exc:
+            if _straddles(exc) and block < MAX_BLOCK_BYTES:
+                block = f.block = block * BLOCK_GROWTH  # later passes start there
+                continue
+            raise _text_error(f, exc, 0, offset) from None
     types = {}
-    for c in columns:
-        t = schema.field(c).type
+    for c, r in zip(columns, _raw_columns(f, columns), strict=True):
+        t = schema.field(r).type
+        if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+            # bytes that are not text in the file's encoding: say where
+            raise (_locate_undecodable(f) or InputError(
+                f"is not {encoding_name(f.encoding)} text; pass its --encoding",
+                file=f.path, column=c))
         if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
             types[c] = pa.float64()
         elif pa.types.is_null(t):
@@ -512,24 +665,140 @@ def _column_types(f: DataFile, columns: list[str]) -> dict:
     return types
 
 
+def _straddles(exc: BaseException) -> bool:
+    """pyarrow's error for a row longer than its read block."""
+    return "straddl" in str(exc)
+
+
+def _text_error(f: DataFile, exc: BaseException, rows_before: int,
+                start_offset: int) -> InputError:
+    """One line for a text file that cannot be read: what is wrong, and the row where it
+    can be found (rows_before: the rows read from this file without error)."""
+    text = first_line(str(exc))
+    fmt = f.format.upper()
+    if _straddles(exc):
+        return InputError(f"a row after row {rows_before:,} is longer than "
+                          f"{MAX_BLOCK_BYTES >> 20} MiB: it is not a {fmt} row",
+                          file=f.path)
+    if f.gzip and (isinstance(exc, (EOFError, zlib.error)) or "compress" in text.lower()
+                   or "zlib" in text.lower() or "gzip" in text.lower()):
+        return InputError(f"is not valid gzip data ({text}); the rows before row "
+                          f"{rows_before + 1:,} were readable", file=f.path)
+    if "Expected" in text and "columns, got" in text:
+        found = _locate_ragged(f)
+        if found is not None:
+            row, fields, expected = found
+            return InputError(f"has {fields} fields, the header has {expected}",
+                              file=f.path, row=start_offset + row,
+                              file_row=row)
+    if isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "utf8" in text.lower():
+        found = _locate_undecodable(f)
+        if found is not None:
+            return found
+    if isinstance(exc, KeyError):
+        return InputError(f"its header cannot be matched to its columns ({text})",
+                          file=f.path)
+    return InputError(f"cannot be read as {fmt}: {text}", file=f.path)
+
+
+def _text_lines(f: DataFile):
+    """The file as text (gzip and encoding undone), for the error paths' re-reading."""
+    import io
+
+    opened = _open_binary(f.source)
+    fh = open(opened, "rb") if isinstance(opened, str) else opened
+    if f.gzip:
+        fh = gzip.open(fh, "rb")
+    encoding = "utf-8-sig" if f.encoding == "utf-8" else f.encoding
+    return io.TextIOWrapper(fh, encoding=encoding, newline="")
+
+
+def _locate_ragged(f: DataFile) -> tuple[int, int, int] | None:
+    """(1-based data row, its fields, the header's fields) of the first row whose number
+    of fields is not the header's (error path only: Python's csv reads the file again).
+    Blank lines are skipped, as the reader skips them."""
+    try:
+        with _text_lines(f) as text:
+            rows = csv.reader(text, delimiter=f.sep)
+            expected = len(next(rows))
+            row = 0
+            for fields in rows:
+                if not fields:
+                    continue
+                row += 1
+                if len(fields) != expected:
+                    return row, len(fields), expected
+    except (csv.Error, *GZIP_ERRORS, UnicodeDecodeError, StopIteration):
+        return None
+    return None
+
+
+def _locate_undecodable(f: DataFile) -> InputError | None:
+    """The first line that is not text in the file's encoding (error path only)."""
+    encoding = "utf-8-sig" if f.encoding == "utf-8" else f.encoding
+    try:
+        opened = _open_binary(f.source)
+        fh = open(opened, "rb") if isinstance(opened, str) else opened
+        with (gzip.open(fh, "rb") if f.gzip else fh) as lines:
+            for number, line in enumerate(lines, 1):
+                try:
+                    line.decode(encoding)
+                except UnicodeDecodeError as exc:
+                    return InputError(not_decodable(f.format, f.encoding, number, exc),
+                                      file=f.path)
+                encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+    except GZIP_ERRORS:
+        return None
+    return None
+
+
 def _text_batches(f: DataFile, columns: list[str], batch_rows: int | None, offset: int,
                   counter) -> Iterator[tuple[int, object]]:
-    import pyarrow as pa
+    """The file's batches; a row longer than the read block restarts the reading with
+    larger blocks (up to MAX_BLOCK_BYTES), skipping the rows already given."""
+    try:
+        yield from _text_blocks(f, columns, batch_rows, offset, counter)
+    except InputError as exc:
+        raise exc.in_file(offset + 1) from None
 
-    try:
-        types = _column_types(f, columns)
-        raw, reader = _open_text(f, columns, types)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot be read as {f.format.upper()}: {first_line(str(exc))}",
-                         file=f.path) from None
-    try:
-        yield from _text_loop(f, reader, raw, types, columns, batch_rows, offset, counter)
-    finally:
-        raw.close()
+
+def _text_blocks(f: DataFile, columns: list[str], batch_rows: int | None, offset: int,
+                 counter) -> Iterator[tuple[int, object]]:
+    types = _column_types(f, columns, offset)
+    if f.thousands:  # numbers as text, so that "6,000" reaches the converter
+        import pyarrow as pa
+
+        types = {c: pa.string() if t == pa.float64() else t for c, t in types.items()}
+    block = f.block
+    start_offset = offset
+    while True:
+        try:
+            raw, reader = _open_text(f, columns, types, block)
+        except _read_errors() as exc:
+            if _straddles(exc) and block < MAX_BLOCK_BYTES:
+                block = f.block = block * BLOCK_GROWTH
+                continue
+            raise _text_error(f, exc, offset - start_offset, start_offset) from None
+        try:
+            for start, table in _text_loop(f, reader, raw, types, columns, batch_rows,
+                                           start_offset, counter, offset - start_offset,
+                                           block):
+                yield start, table
+                offset = start + table.num_rows
+            return
+        except _Longer:
+            block = f.block = block * BLOCK_GROWTH
+        finally:
+            raw.close()
+
+
+class _Longer(Exception):
+    """A row is longer than the read block (read again with larger blocks)."""
 
 
 def _text_loop(f: DataFile, reader, raw, types: dict, columns: list[str],
-               batch_rows: int | None, offset: int, counter) -> Iterator[tuple[int, object]]:
+               batch_rows: int | None, offset: int, counter, skip: int = 0,
+               block: int = MAX_BLOCK_BYTES) -> Iterator[tuple[int, object]]:
     import pyarrow as pa
 
     target = batch_rows or TEXT_BATCH_ROWS
@@ -537,17 +806,29 @@ def _text_loop(f: DataFile, reader, raw, types: dict, columns: list[str],
     held = 0
     last_pos = 0
     start_offset = offset
+    read = 0  # rows read from the file, those skipped included
     while True:
         try:
             rb = reader.read_next_batch()
         except StopIteration:
             break
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
+        except _read_errors() as exc:
+            if _straddles(exc) and block < MAX_BLOCK_BYTES:
+                raise _Longer from None
             text = str(exc)
             if "conversion error" in text:
                 _locate_text(f, columns, types, start_offset)
-            raise InputError(f"cannot be read as {f.format.upper()}: {first_line(text)}",
-                             file=f.path) from None
+            raise _text_error(f, exc, read, start_offset) from None
+        # the header's names as written → the names the columns were asked by
+        rb = pa.RecordBatch.from_arrays(rb.columns, names=columns)
+        read += rb.num_rows
+        if skip:  # rows given before a restart with larger blocks
+            drop = min(skip, rb.num_rows)
+            skip -= drop
+            offset += drop
+            rb = rb.slice(drop)
+            if not rb.num_rows:
+                continue
         pending.append(rb)
         held += rb.num_rows
         if held >= target:
@@ -582,9 +863,12 @@ def _locate_text(f: DataFile, columns: list[str], types: dict, offset: int) -> N
     row = offset
     try:
         for rb in reader:
+            rb = pa.RecordBatch.from_arrays(rb.columns, names=columns)
             for c in wanted:
-                numeric(rb.column(c), f.path, c, row)  # raises, naming the first text
+                numeric(rb.column(c), f.path, c, row, f.thousands)  # raises at the first
             row += rb.num_rows
+    except _read_errors():
+        return  # unreadable for another reason: the caller's error says which
     finally:
         raw.close()
 

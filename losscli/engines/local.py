@@ -110,7 +110,8 @@ class Local:
         from losscli import sources
 
         def update(piece: sources.Piece):
-            batch = run.converter.convert(piece.read(), piece.file.path, piece.offset)
+            batch = run.converter.convert(piece.read(), piece.file.path, piece.offset,
+                                          piece.file_offset)
             state = make()
             with np.errstate(all="ignore"):
                 state.update(batch)
