@@ -46,6 +46,7 @@ class Batch:
     first_dropped: tuple[int, str] | None = None  # (1-based global row, column)
     zero_weight: int = 0
     clipped: int = 0
+    first_clipped: tuple[int, str, float] | None = None  # (1-based row, column, value)
     rows_known: bool = True  # False for value counts: a "row" is a distinct value
 
     @property
@@ -325,6 +326,9 @@ class Converter:
             clip = (block < eps) | (block > 1.0 - eps)
             batch.clipped = int(clip.sum())
             if batch.clipped:
+                i = int(np.argmax(clip.any(axis=0)))  # the first row, then its first column
+                k = int(np.argmax(clip[:, i]))
+                batch.first_clipped = (batch.row(i), names[k], float(block[k, i]))
                 np.clip(block, eps, 1.0 - eps, out=block)
         with np.errstate(divide="ignore"):
             if block.shape[0] == 1:  # one column, P(y = 1): log1p keeps log(1 − p) exact

@@ -65,7 +65,7 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
             "nll, cross_entropy, kl, aic, bic and the baseline comparison are infinite and "
             "reported as null; use --eps > 0 to clip probabilities")
     elif not math.isfinite(nll):
-        raise FitError(_zero_probability(scores, i))
+        raise FitError(_zero_probability(run, scores, i))
     k = fam.n_params(model.params, model.conditional)
     ce = nll / W
     h, method, why = entropies.get(model.conditional, fam.discrete)
@@ -94,17 +94,21 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
         infinite_explained=bool(zero))
 
 
-def _zero_probability(scores: Scores, i: int) -> str:
+def _zero_probability(run: Run, scores: Scores, i: int) -> str:
     """Why the nll is infinite: the first row the fitted model gives probability 0."""
+    from losscli.plan import _file_of
+
     bad = scores.bad[i]
     if bad.row is None:
         return "the log-likelihood is not finite"
     y, pred = bad.value if isinstance(bad.value, tuple) else (None, None)
     if bad.row:
-        where = f"row {bad.row}"
+        where = f"{_file_of(run, bad.row)}, row {bad.row}"
         if y is not None:
-            where += f" (target {y:g}" + (f", prediction {pred:g})" if pred is not None
-                                          else ")")
+            cols = run.cols
+            where += f" (target {cols.target!r} = {y:g}" + (
+                f", prediction {cols.pred!r} = {pred:g})" if pred is not None and cols.pred
+                else ")")
     else:  # fitted on the value counts: the value, not a row
         where = f"the target value {y:g}" if y is not None else "a row"
     return f"gives {where} probability 0, so the nll is infinite"
