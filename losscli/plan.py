@@ -33,7 +33,7 @@ from losscli.noise import FAMILIES
 from losscli.noise.base import ContinuousFamily, Params
 from losscli.noise.discretised import Discretised
 from losscli.noise.support import Support, integral
-from losscli.reduce import Extremes, First, Joint, Moments, Range, Sample, Sum, ValueCounts, wsum
+from losscli.reduce import Extremes, First, Joint, Moments, Sample, Sum, Traits, ValueCounts, wsum
 from losscli.request import DEFAULT_FIT_ROWS, LABEL_KIND, Request
 
 SAMPLE_SEED = 20261125
@@ -102,8 +102,8 @@ class Scan:
         self.pred_outside = {s: First() for s in run.supports}
         self.outside_n = dict.fromkeys(run.supports, 0)  # how many rows, of y and ŷ
         self.pred_outside_n = dict.fromkeys(run.supports, 0)
-        # the range of the y inside each support: the target kind without the rows outside
-        self.inside = {s: Range() for s in run.supports}
+        # what the y inside each support hold: the target kind without the rows outside
+        self.inside = {s: Traits() for s in run.supports}
         self.beyond_half = False  # some |y − ŷ| > ½
         self.soft_entropy = Sum()
         self.stats: dict[tuple[str, bool], Moments] = {}
@@ -149,19 +149,21 @@ class Scan:
         self.y.update(y, w)
         self.counts.update(y, w, whole)
         masks = {}
+        traits = None  # per row: y < 0, y ≤ 0, y > 1, not whole (bool masks: cheap)
         for s in run.supports:
             ok = s.contains(y)
             masks[s] = ok
             if ok.all():
-                self.inside[s].add(lo, hi, whole)
+                self.inside[s].add(True, lo < 0.0, lo <= 0.0, hi > 1.0, not whole)
                 continue
             i = int(np.argmax(~ok))
             self.outside[s].offer(int(rows[i]) + 1, float(y[i]))
-            self.outside_n[s] += n - int(np.count_nonzero(ok))
-            if ok.any():
-                self.inside[s].add(float(np.min(y, where=ok, initial=math.inf)),
-                                   float(np.max(y, where=ok, initial=-math.inf)),
-                                   bool(np.all(whole_rows, where=ok)))
+            inside = int(np.count_nonzero(ok))
+            self.outside_n[s] += n - inside
+            if inside:
+                if traits is None:
+                    traits = (y < 0.0, y <= 0.0, y > 1.0, ~whole_rows)
+                self.inside[s].add(True, *(bool(np.any(t & ok)) for t in traits))
         pred = b.pred
         if pred is not None:
             for s in run.supports:
@@ -459,18 +461,18 @@ def detect_kind(run: Run) -> str:
             else "soft_categorical"
     if run.layout.labels:
         return LABEL_KIND
-    return numeric_kind(scan.integral, scan.ymin, scan.ymax)
+    return numeric_kind(scan.integral, scan.ymin < 0.0, scan.ymin <= 0.0, scan.ymax > 1.0)
 
 
-def numeric_kind(whole: bool, lo: float, hi: float) -> str:
-    """The kind of numeric targets whose values are whole numbers (or not) in [lo, hi]."""
-    if whole and lo >= 0.0 and hi <= 1.0:
+def numeric_kind(whole: bool, negative: bool, nonpositive: bool, above_one: bool) -> str:
+    """The kind of numeric targets: all whole numbers or not, some < 0, some ≤ 0, some > 1."""
+    if whole and not negative and not above_one:
         return "binary"
     if whole:
-        return "count" if lo >= 0 else "integer"
-    if lo >= 0.0 and hi <= 1.0:
+        return "integer" if negative else "count"
+    if not negative and not above_one:
         return "proportion"
-    if lo > 0.0:
+    if not nonpositive:
         return "positive"
     return "real"
 
@@ -561,11 +563,12 @@ def near_miss(run: Run, fam, name: str, kind: str) -> InputError | None:
     best = None
     for s in supports:
         count, first, inside = scan.outside_n.get(s), scan.outside.get(s), scan.inside.get(s)
-        if first is None or first.row is None or inside.empty:
+        if first is None or first.row is None or not inside.any:
             continue
         if not (count <= max(FEW_ROWS, n // 100) and 2 * count < n):
             continue
-        would_be = numeric_kind(inside.integral, inside.lo, inside.hi)
+        would_be = numeric_kind(not inside.fractional, inside.negative, inside.nonpositive,
+                                inside.above_one)
         if would_be not in type(fam).applies_to:
             continue
         if s is not fam.support and would_be not in COUNTING_KINDS:

@@ -138,26 +138,28 @@ class First:
         return self
 
 
-class Range:
-    """The smallest and largest value seen and whether every one is a whole number."""
+class Traits:
+    """What some values hold, as flags merged by "or": any value at all, a negative one, one
+    ≤ 0, one > 1, one that is not a whole number. Enough to tell their target kind."""
 
-    __slots__ = ("lo", "hi", "integral")
+    __slots__ = ("any", "negative", "nonpositive", "above_one", "fractional")
 
     def __init__(self) -> None:
-        self.lo, self.hi, self.integral = math.inf, -math.inf, True
+        self.any = self.negative = self.nonpositive = self.above_one = \
+            self.fractional = False
 
-    def add(self, lo: float, hi: float, integral: bool) -> None:
-        self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
-        self.integral &= integral
+    def add(self, any_: bool, negative: bool, nonpositive: bool, above_one: bool,
+            fractional: bool) -> None:
+        self.any |= any_
+        self.negative |= negative
+        self.nonpositive |= nonpositive
+        self.above_one |= above_one
+        self.fractional |= fractional
 
-    def merge(self, other: Range) -> Range:
-        if other.lo <= other.hi:
-            self.add(other.lo, other.hi, other.integral)
+    def merge(self, other: Traits) -> Traits:
+        self.add(other.any, other.negative, other.nonpositive, other.above_one,
+                 other.fractional)
         return self
-
-    @property
-    def empty(self) -> bool:
-        return self.lo > self.hi
 
 
 class Extremes:
