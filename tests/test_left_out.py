@@ -265,3 +265,16 @@ def test_the_counts_do_not_depend_on_the_batch_size(write_csv, rng):
     assert _skipped(a) == _skipped(b)
     assert "3 of 500 rows" in _skipped(a)["poisson"]
     assert math.isclose(a["models"][0]["nll"], b["models"][0]["nll"], rel_tol=1e-12)
+
+
+def test_a_density_underflow_is_not_called_probability_0(write_csv, rng):
+    y = rng.poisson(3.0, 30).astype(float)
+    y[0] = 1e18  # student_t's density there is positive, but below float64's range
+    proc = run_cli(COMPARE, write_csv("far.csv", y=y), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(proc.stdout)
+    reason = _skipped(rep)["student_t"]
+    assert "underflows float64" in reason and "probability 0" not in reason
+    assert _not_fitted(rep["warnings"], "student_t")
+    # marginal on value counts: the dominant "row" is named by its value
+    assert any(w.startswith("vuong test") and "target 1e+18" in w for w in rep["warnings"])
