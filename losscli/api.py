@@ -10,6 +10,7 @@ from losscli import compare, diagnostics, kinds, plan, report
 from losscli.engines import open_engine
 from losscli.errors import NUMERIC_ERRORS, FitError, InputError, UsageError, numeric_reason
 from losscli.noise import FAMILIES
+from losscli.reduce import First
 from losscli.request import Request
 from losscli.score import result
 
@@ -60,6 +61,23 @@ def _input(run: plan.Run, extra_clipped: int) -> dict:
         "passes": run.passes, "batches": run.batches, "bytes_read": run.bytes_read,
         "engine": run.engine.name,
     }
+
+
+def clip_warning(run: plan.Run, scores) -> list[str]:
+    """SPEC §1.8: how many probabilities were clipped to [ε, 1 − ε], and the first."""
+    total = run.scan.clipped + scores.clipped
+    if not total:
+        return []
+    first = First()
+    first.merge(run.scan.first_clipped).merge(scores.first_clipped)
+    eps = run.req.eps
+    where = "" if first.row is None else (
+        f" (first: {plan._file_of(run, first.row)}, row {first.row}, column {first.label!r}, "
+        f"value {first.value:g})")
+    return [f"{total:,} predicted probabilit{'y' if total == 1 else 'ies'} below ε or above "
+            f"1 − ε clipped to [ε, 1 − ε], ε = {eps:.3g}{where}: a probability of 0 on the "
+            f"observed class scores −log ε = {-np.log(eps):.1f} nats instead of infinity "
+            "(--eps sets ε; --eps 0 keeps them)"]
 
 
 def diagnose(req: Request, progress: Progress = _noop) -> dict:
@@ -128,10 +146,28 @@ def _evaluate(req: Request, run: plan.Run, progress: Progress) -> dict:
         for o, d in zip(out, diagnostics.diagnose(run, models, results, req, warnings,
                                                   state=carried), strict=True):
             o["diagnostics"] = d
+    warnings[len(run.warnings):len(run.warnings)] = clip_warning(run, scores)
     return report.build(
         req.command, _input(run, scores.clipped), kind,
         "conditional" if run.conditional else "marginal",
         measures.pop() if len(measures) == 1 else "mixed", req.unit, out, warnings)
+
+
+def merged(notes: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(families, text) with the families that share a text joined ("a, b"), in order of
+    first appearance: one line where several families have the same note."""
+    by_text: dict[str, list[str]] = {}
+    for family, text in notes:
+        fams = by_text.setdefault(text, [])
+        if family not in fams:
+            fams.append(family)
+    return [(", ".join(fams), text) for text, fams in by_text.items()]
+
+
+def _split_family(warning: str) -> tuple[str, str]:
+    """A model's warning "family: text" as (family, text) (a family name has no colon)."""
+    family, sep, text = warning.partition(": ")
+    return (family, text) if sep and family in FAMILIES else ("", warning)
 
 
 def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
@@ -145,24 +181,45 @@ def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
 def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
     names, skipped_pairs = kinds.candidates(kind)
-    skipped = [{"family": f, "reason": r} for f, r in skipped_pairs]
-    if req.families:
-        wanted = list(dict.fromkeys(req.families))
-        skipped = [s for s in skipped if s["family"] in wanted]
-        names = [n for n in names if n in wanted]
+    named = list(dict.fromkeys(req.families))
     counting = kind in kinds.COUNTING_KINDS
     warnings = list(run.warnings)
+    skipped: list[dict] = []
+    left_out: list[tuple[str, str]] = []  # (family, why) for the families a user expects
+
+    def skip(name: str, reason: str, expected: bool = True) -> None:
+        skipped.append({"family": name, "reason": reason})
+        if expected:
+            left_out.append((name, reason.replace(f"{name}'s ", "its ")))
+
+    for name, reason in skipped_pairs:
+        if named and name not in named:
+            continue
+        miss = plan.near_miss(run, FAMILIES[name](run.classes), name, kind)
+        if name in named:  # asked for by name: an error, as `evaluate -f` gives
+            raise miss or InputError(f"{name} does not apply: {reason}",
+                                     file=plan._file_of(run), column=run.cols.target)
+        skip(name, reason if miss is None else str(miss), expected=miss is not None)
+    if named:
+        names = [n for n in names if n in named]
     models = []
     for name in names:
         progress(f"fitting {name}")
         fam = plan.make_family(run, name, counting)
         try:
             plan.check_family(run, fam, name)
-            models.append(_fit(run, name, fam))
         except InputError as exc:
-            skipped.append({"family": name, "reason": str(exc)})
-        except (FitError, *NUMERIC_ERRORS) as exc:
-            skipped.append({"family": name, "reason": numeric_reason(exc)})
+            if name in named:
+                raise
+            skip(name, str(exc))
+            continue
+        except FitError as exc:
+            skip(name, str(exc))
+            continue
+        try:
+            models.append(_fit(run, name, fam))
+        except (FitError, *NUMERIC_ERRORS) as exc:  # InputError is a ValueError too
+            skip(name, numeric_reason(exc) if not isinstance(exc, InputError) else str(exc))
     if not models:
         reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
         raise InputError(f"no family could be fitted ({reasons})", file=plan._file_of(run))
@@ -182,10 +239,11 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
         try:
             res = result(run, i, scores, splan, entropies)
         except FitError as exc:
-            skipped.append({"family": model.name, "reason": str(exc)})
+            skip(model.name, str(exc))
             continue
-        warnings.extend(res.warnings)
         scored.append(compare.Scored(model, res, i))
+    warnings.extend(clip_warning(run, scores))
+    warnings.extend(f"{fams}: not fitted: {why}" for fams, why in merged(left_out))
     if not scored:
         reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
         raise InputError(f"no family could be fitted ({reasons})", file=plan._file_of(run))
@@ -193,7 +251,15 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
     ranked = compare.rank(scored, req.criterion)
     weights = compare.akaike_weights([s.result.aic for s in ranked])
     best = ranked[0]
-    tests = compare.tests(ranked, scores, splan)
+    warnings.extend(best.result.warnings)
+    others = [w for s in ranked[1:] for w in s.result.warnings]
+    if named:  # every family was asked for by name: every note in full
+        warnings.extend(others)
+    elif others:  # notes on families nobody named, none of them the best: one line
+        warnings.append("the other families: " + "; ".join(
+            f"{fams}: {why}" if fams else why for fams, why in merged(
+                [_split_family(w) for w in others])))
+    tests = compare.tests(ranked, scores, splan, warnings, run.classes)
     out = [
         report.model_dict(s.result, req.unit, {
             "rank": i + 1,

@@ -82,6 +82,7 @@ class Batch:
     rescaled: dict = field(default_factory=dict)
     # --positive-label: the other labels seen, with their first 1-based global row
     negatives: dict = field(default_factory=dict)
+    first_clipped: tuple[int, str, float] | None = None  # (1-based row, column, value)
     rows_known: bool = True  # False for value counts: a "row" is a distinct value
 
     @property
@@ -436,6 +437,9 @@ class Converter:
             clip = (block < eps) | (block > 1.0 - eps)
             batch.clipped = int(clip.sum())
             if batch.clipped:
+                i = int(np.argmax(clip.any(axis=0)))  # the first row, then its first column
+                k = int(np.argmax(clip[:, i]))
+                batch.first_clipped = (batch.row(i), names[k], float(block[k, i]))
                 np.clip(block, eps, 1.0 - eps, out=block)
         with np.errstate(divide="ignore"):
             if block.shape[0] == 1:  # one column, P(y = 1): log1p keeps log(1 − p) exact

@@ -112,10 +112,12 @@ def nested_pairs(ranked: list[Scored]) -> list[tuple[Scored, Scored]]:
     return [(by_name[s.family.nests.family], s) for s in alts]
 
 
-def vuong(best: Scored, other: Scored, scores: Scores, plan: ScorePlan) -> dict:
+def vuong(best: Scored, other: Scored, scores: Scores, plan: ScorePlan,
+          warnings: list[str] | None = None, classes: list[str] | None = None) -> dict:
     """Vuong's z for non-nested models: d_i = log q_best(y_i) − log q_other(y_i),
     z = √W d̄ / s, d̄ = Σ w d / W, s² = Σ w (d − d̄)² / W; two-sided p = 2Φ(−|z|);
-    z = 0, p = 1 when s = 0. The moments of d come from the last pass."""
+    z = 0, p = 1 when s = 0. The moments of d come from the last pass. When one row makes
+    more than DOMINANT_SHARE of Σ w (d − d̄)², a warning in `warnings` says so."""
     i, j = best.index, other.index
     k = plan.pairs.index((min(i, j), max(i, j)))
     sign = 1.0 if i < j else -1.0
@@ -127,19 +129,59 @@ def vuong(best: Scored, other: Scored, scores: Scores, plan: ScorePlan) -> dict:
         p = 2.0 * float(special.ndtr(-abs(z)))
     else:
         z, p = 0.0, 1.0
+    if warnings is not None and var > 0 and math.isfinite(var):
+        found = dominant_row(scores, plan, k)
+        if found is not None:
+            share, where = found
+            if not isinstance(where, str):  # on value counts: a row holding that value
+                where = (f"one row of class {classes[int(where)]!r}" if plan.labels
+                         and classes else f"one row with target {where:g}")
+            warnings.append(
+                f"vuong test of {best.result.family} against {other.result.family}: "
+                f"{where} alone makes {share:.0%} of the variance of the per-row "
+                f"log-likelihood differences, so its z = {z:.3g} and p-value rest mostly "
+                "on that one row")
     return {"kind": "vuong", "null": other.result.family, "alternative": best.result.family,
             "statistic": z, "p_value": p}
 
 
-def tests(ranked: list[Scored], scores: Scores, plan: ScorePlan) -> list[dict]:
+DOMINANT_SHARE = 0.5  # one row's share of Σ w (d − d̄)² beyond which a Vuong test warns
+
+
+def dominant_row(scores: Scores, plan: ScorePlan, k: int) -> tuple[float, str | float] | None:
+    """(share, where) for the row of pair k whose w (d − d̄)² is the largest part of
+    Σ w (d − d̄)², when that share exceeds DOMINANT_SHARE; else None. The candidates are
+    the rows of largest and smallest d (exactly the largest |d − d̄| without weights).
+    `where` is "row r", or the target value where the pass ran on value counts."""
+    m2 = float(scores.pairs.m2[k])
+    dbar = float(scores.pairs.mean[k])
+    if not (m2 > 0 and math.isfinite(m2)):
+        return None
+    ext = scores.pair_extremes
+    best = None
+    for side in (ext.hi[k], ext.lo[k]):
+        d, label, w = (float(v) for v in side)
+        if not math.isfinite(d):
+            continue
+        share = w * (d - dbar) ** 2 / m2
+        if best is None or share > best[0]:
+            best = (share, label)
+    if best is None or not best[0] > DOMINANT_SHARE:
+        return None
+    share, label = best
+    return min(share, 1.0), (f"row {int(label)}" if plan.rows_known else label)
+
+
+def tests(ranked: list[Scored], scores: Scores, plan: ScorePlan,
+          warnings: list[str] | None = None, classes: list[str] | None = None) -> list[dict]:
     """LR tests for the nested pairs present, then Vuong tests of the best against every
-    family not nested with it."""
+    family not nested with it (a warning in `warnings` where one row dominates one)."""
     pairs = nested_pairs(ranked)
     out = [likelihood_ratio(null, alt) for null, alt in pairs]
     best = ranked[0]
     nested = {a.result.family for n, a in pairs if n is best} | {
         n.result.family for n, a in pairs if a is best}
-    return out + [vuong(best, o, scores, plan) for o in ranked[1:]
+    return out + [vuong(best, o, scores, plan, warnings, classes) for o in ranked[1:]
                   if o.result.family not in nested]
 
 

@@ -87,12 +87,20 @@ NUMERIC_ERRORS = (ArithmeticError, ValueError)
 
 
 def numeric_reason(exc: BaseException) -> str:
-    """A numeric failure of one family's fit or score, in plain words (its skip reason)."""
+    """A numeric failure of one family's fit or score, in plain words (its skip reason).
+
+    A FitError already says why in the family's words; any other exception is a float64
+    limit that the family's formulas reached on these values, and its own text (math
+    domain error, errno tuples) names no cause a user can act on, so it is not shown."""
     if isinstance(exc, FitError):
         return str(exc)
-    if isinstance(exc, OverflowError):
-        return ("its computation overflows float64 (values too large for this family: "
-                f"{exc})")
+    if isinstance(exc, OverflowError) or (
+            isinstance(exc, ArithmeticError) and "out of range" in str(exc).lower()):
+        return ("values too large for float64 in this family's likelihood (an intermediate "
+                "result overflows): rescale the target and predictions")
     if isinstance(exc, (ZeroDivisionError, FloatingPointError)):
-        return f"its computation divides by zero or is undefined here ({exc})"
-    return f"its computation failed ({type(exc).__name__}: {exc})"
+        return ("values too extreme for float64 in this family's likelihood (a division by "
+                "zero or an undefined result): rescale the target and predictions")
+    return ("values too extreme for float64 in this family's likelihood (a formula was "
+            "evaluated outside its domain, e.g. the log of 0 after an underflow): rescale "
+            "the target and predictions")

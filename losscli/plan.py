@@ -41,7 +41,7 @@ from losscli.noise import FAMILIES
 from losscli.noise.base import ContinuousFamily, Params
 from losscli.noise.discretised import Discretised
 from losscli.noise.support import Support, integral
-from losscli.reduce import First, Joint, Moments, Sample, Sum, ValueCounts, wsum
+from losscli.reduce import Extremes, First, Joint, Moments, Sample, Sum, Traits, ValueCounts, wsum
 from losscli.request import DEFAULT_FIT_ROWS, LABEL_KIND, Request
 
 SAMPLE_SEED = 20261125
@@ -97,6 +97,7 @@ class Scan:
         self.clipped = 0
         self.rescaled: dict[tuple[str, str], list[int]] = {}  # → [rows, first row]
         self.negatives: dict[str, int] = {}  # --positive-label: other labels → first row
+        self.first_clipped = First()
         self.batches = 0
         self.W = Sum()
         self.n = 0
@@ -109,6 +110,10 @@ class Scan:
         self.labels: dict[str, list] = {}  # label → [weight, first 1-based row]
         self.outside = {s: First() for s in run.supports}  # y outside each support
         self.pred_outside = {s: First() for s in run.supports}
+        self.outside_n = dict.fromkeys(run.supports, 0)  # how many rows, of y and ŷ
+        self.pred_outside_n = dict.fromkeys(run.supports, 0)
+        # what the y inside each support hold: the target kind without the rows outside
+        self.inside = {s: Traits() for s in run.supports}
         self.beyond_half = False  # some |y − ŷ| > ½
         self.soft_entropy = Sum()
         self.stats: dict[tuple[str, bool], Moments] = {}
@@ -126,6 +131,9 @@ class Scan:
         self.clipped += b.clipped
         self._rescaled(b.rescaled)
         self._negatives(b.negatives)
+        if b.first_clipped is not None:
+            self.first_clipped.offer(b.first_clipped[0], b.first_clipped[2],
+                                     b.first_clipped[1])
         n = b.n
         if n == 0:
             return self
@@ -146,18 +154,28 @@ class Scan:
         rows = b.rows()
         lo, hi = float(y.min()), float(y.max())
         self.ymin, self.ymax = min(self.ymin, lo), max(self.ymax, hi)
-        whole = bool(np.all(integral(y)))
+        whole_rows = integral(y)
+        whole = bool(np.all(whole_rows))
         self.integral &= whole
         self.binary &= whole and lo >= 0.0 and hi <= 1.0
         self.y.update(y, w)
         self.counts.update(y, w, whole)
         masks = {}
+        traits = None  # per row: y < 0, y ≤ 0, y > 1, not whole (bool masks: cheap)
         for s in run.supports:
             ok = s.contains(y)
             masks[s] = ok
-            if not ok.all():
-                i = int(np.argmax(~ok))
-                self.outside[s].offer(int(rows[i]) + 1, float(y[i]))
+            if ok.all():
+                self.inside[s].add(True, lo < 0.0, lo <= 0.0, hi > 1.0, not whole)
+                continue
+            i = int(np.argmax(~ok))
+            self.outside[s].offer(int(rows[i]) + 1, float(y[i]))
+            inside = int(np.count_nonzero(ok))
+            self.outside_n[s] += n - inside
+            if inside:
+                if traits is None:
+                    traits = (y < 0.0, y <= 0.0, y > 1.0, ~whole_rows)
+                self.inside[s].add(True, *(bool(np.any(t & ok)) for t in traits))
         pred = b.pred
         if pred is not None:
             for s in run.supports:
@@ -165,6 +183,7 @@ class Scan:
                 if not ok.all():
                     i = int(np.argmax(~ok))
                     self.pred_outside[s].offer(int(rows[i]) + 1, float(pred[i]))
+                    self.pred_outside_n[s] += n - int(np.count_nonzero(ok))
             if not self.beyond_half:
                 with np.errstate(invalid="ignore", over="ignore"):
                     self.beyond_half = not bool(np.all(np.abs(y - pred) <= 0.5))
@@ -242,6 +261,7 @@ class Scan:
         self.first_dropped.merge(other.first_dropped)
         self.zero_weight += other.zero_weight
         self.clipped += other.clipped
+        self.first_clipped.merge(other.first_clipped)
         self.n += other.n
         self.W.merge(other.W)
         self.binary &= other.binary
@@ -255,6 +275,9 @@ class Scan:
         for s in self.outside:
             self.outside[s].merge(other.outside[s])
             self.pred_outside[s].merge(other.pred_outside[s])
+            self.outside_n[s] += other.outside_n[s]
+            self.pred_outside_n[s] += other.pred_outside_n[s]
+            self.inside[s].merge(other.inside[s])
         self.beyond_half |= other.beyond_half
         self.soft_entropy.merge(other.soft_entropy)
         for k, m in other.stats.items():
@@ -516,13 +539,18 @@ def detect_kind(run: Run) -> str:
             else "soft_categorical"
     if run.layout.labels:
         return LABEL_KIND
-    if scan.binary:
+    return numeric_kind(scan.integral, scan.ymin < 0.0, scan.ymin <= 0.0, scan.ymax > 1.0)
+
+
+def numeric_kind(whole: bool, negative: bool, nonpositive: bool, above_one: bool) -> str:
+    """The kind of numeric targets: all whole numbers or not, some < 0, some ≤ 0, some > 1."""
+    if whole and not negative and not above_one:
         return "binary"
-    if scan.integral:
-        return "count" if scan.ymin >= 0 else "integer"
-    if scan.ymin >= 0.0 and scan.ymax <= 1.0:
+    if whole:
+        return "integer" if negative else "count"
+    if not negative and not above_one:
         return "proportion"
-    if scan.ymin > 0.0:
+    if not nonpositive:
         return "positive"
     return "real"
 
@@ -577,15 +605,87 @@ def check_family(run: Run, fam, name: str) -> None:
         raise FitError("needs a point prediction (--pred), not class probabilities")
     first = run.scan.outside[fam.support]
     if first.row is not None:
-        raise InputError(f"outside {name}'s support ({fam.support.description})",
-                         column=cols.target, value=first.value, **at_row(run, first.row))
+        raise InputError(f"outside {name}'s support ({fam.support.description})"
+                         + _how_many(run.scan.outside_n[fam.support], run.n),
+                         column=cols.target, value=_shown(first.value),
+                         **at_row(run, first.row))
     if run.conditional and (fam.input == "point" or cols.pred):
-        first = run.scan.pred_outside[fam.pred_domain]
+        domain = fam.pred_domain
+        first = run.scan.pred_outside[domain]
         if first.row is not None:
             raise InputError(
                 f"prediction outside {name}'s domain for the {fam.prediction} "
-                f"({fam.pred_domain.description})", column=(cols.pred or cols.probs[0]),
-                value=first.value, **at_row(run, first.row))
+                f"({domain.description})" + _how_many(run.scan.pred_outside_n[domain], run.n)
+                + _scale_hint(domain, first.value, bool(cols.pred), fam.prediction),
+                column=(cols.pred or cols.probs[0]), value=_shown(first.value),
+                **at_row(run, first.row))
+
+
+FEW_ROWS = 10  # at most this many rows, or 1 % of them, outside a support are "a few"
+
+
+def near_miss(run: Run, fam, name: str, kind: str) -> InputError | None:
+    """For a family the target kind rules out: an InputError naming the first row outside
+    its support and how many there are, when only a few rows are (at most FEW_ROWS or
+    1 %, and fewer than half) and without them the target would be of a kind the
+    family applies to; else None. A few bad rows then explain the family's absence."""
+    from losscli.kinds import COUNTING_KINDS
+
+    if fam.input == "classes" or run.layout.labels or run.layout.soft:
+        return None
+    scan = run.scan
+    n = run.n
+    supports = [fam.support]
+    if fam.support.lower_open:  # the counting base measure scores y = lower on [lower, ½]
+        supports.append(replace(fam.support, lower_open=False))
+    best = None
+    for s in supports:
+        count, first, inside = scan.outside_n.get(s), scan.outside.get(s), scan.inside.get(s)
+        if first is None or first.row is None or not inside.any:
+            continue
+        if not (count <= max(FEW_ROWS, n // 100) and 2 * count < n):
+            continue
+        would_be = numeric_kind(not inside.fractional, inside.negative, inside.nonpositive,
+                                inside.above_one)
+        if would_be not in type(fam).applies_to:
+            continue
+        if s is not fam.support and would_be not in COUNTING_KINDS:
+            continue  # the closed support only holds on the counting base measure
+        if best is None or count < best[0]:
+            best = (count, s, first, would_be)
+    if best is None:
+        return None
+    count, s, first, would_be = best
+    what = s.description if s is fam.support else \
+        f"{s.description}, or {s.lower:g} on integer targets"
+    return InputError(
+        f"outside {name}'s support ({what}){_how_many(count, n)}; without "
+        f"{'it' if count == 1 else 'them'} the target would be {would_be}, not {kind}",
+        column=run.cols.target, value=_shown(first.value), **at_row(run, first.row))
+
+
+def _how_many(count: int, n: int) -> str:
+    return f" ({count:,} of {n:,} rows)" if count else ""
+
+
+def _shown(value):
+    """A value as the message shows it: whole floats without their ".0"."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
+        return int(value)
+    return value
+
+
+def _scale_hint(domain: Support, value, point: bool, prediction: str) -> str:
+    """A guess at why predictions leave their domain: negative means (counts, positive
+    targets) are often log-means; negative probabilities are often logits."""
+    if not point or not isinstance(value, float) or not value < 0.0:
+        return ""
+    if domain.lower >= 0.0 and math.isinf(domain.upper):
+        return "; the prediction has negative values: is it on the log scale (a log-mean " \
+               f"or linear predictor)? Give the {prediction} itself"
+    if domain.lower >= 0.0 and domain.upper <= 1.0:
+        return "; the prediction has negative values: is it a logit? Pass it with --logits"
+    return ""
 
 
 def _check_positive(run: Run, path: str) -> None:
@@ -836,10 +936,13 @@ class Scores:
         self.zero = [0] * m  # rows whose observed class has probability 0 (--eps 0)
         self.zero_first = [First() for _ in range(m)]
         self.clipped = 0
+        self.first_clipped = First()
         self.cls = Sum(m * (2 + 3 * ECE_BINS))  # classifier metrics
         self.point = Sum(2 * len(plan.point_keys))  # Σw|r|, Σw r² per point prediction
         self.dev = Sum(2 * m)  # Σw d(y, ŷ), Σw d(y, ȳ)
         self.pairs = Moments(len(plan.pairs))
+        # each pair's rows of largest and smallest difference: does one row dominate?
+        self.pair_extremes = Extremes(len(plan.pairs))
 
     def update(self, b: Batch) -> Scores:
         for s in range(0, b.n, BLOCK):
@@ -907,6 +1010,12 @@ class Scores:
             for k, (i, j) in enumerate(plan.pairs):
                 np.subtract(lls[i], lls[j], out=block[k])
             self.pairs.update(block, w)
+            # rows by 1-based number; on value counts a "row" is a value and its weight
+            # many rows, so there each is labelled by its value and weighs one
+            if b.rows_known:
+                self.pair_extremes.update(block, b.rows() + 1.0, w)
+            else:
+                self.pair_extremes.update(block, np.asarray(y, dtype=np.float64), None)
 
     def _pred(self, model: Model, b: Batch, i: int) -> Any:
         fam = model.family
@@ -919,8 +1028,13 @@ class Scores:
         else:
             from losscli.batches import probability_block
 
-            logq, clipped = probability_block(b, self.plan.prediction[0], self.plan.eps)
+            column = self.plan.prediction[0]
+            logq, clipped = probability_block(b, column, self.plan.eps)
             self.clipped += clipped
+            if clipped and b.rows_known:
+                eps = self.plan.eps
+                j = int(np.argmax((b.pred < eps) | (b.pred > 1.0 - eps)))
+                self.first_clipped.offer(b.row(j), float(b.pred[j]), column)
         hit = zero_probability(b, logq, self.plan.prediction)
         if hit is not None:  # --eps 0 and a probability of 0 on an observed class
             self.zero[i] += hit[0]
@@ -937,10 +1051,12 @@ class Scores:
         for a, c in zip(self.zero_first, other.zero_first, strict=True):
             a.merge(c)
         self.clipped += other.clipped
+        self.first_clipped.merge(other.first_clipped)
         self.cls.merge(other.cls)
         self.point.merge(other.point)
         self.dev.merge(other.dev)
         self.pairs.merge(other.pairs)
+        self.pair_extremes.merge(other.pair_extremes)
         return self
 
 
@@ -951,7 +1067,7 @@ def _slice(b: Batch, lo: int, hi: int) -> Batch:
     return Batch(file=b.file, offset=b.offset, n_read=b.n_read, y=b.y[..., lo:hi],
                  pred=None if b.pred is None else b.pred[lo:hi],
                  logq=None if b.logq is None else b.logq[:, lo:hi],
-                 w=None if b.w is None else b.w[lo:hi], keep=keep)
+                 w=None if b.w is None else b.w[lo:hi], keep=keep, rows_known=b.rows_known)
 
 
 def _class_sums(y: np.ndarray, logq: np.ndarray, w: np.ndarray | None,
@@ -1008,6 +1124,7 @@ class ScorePlan:
     prediction: list[str]
     labels: bool
     eps: float
+    rows_known: bool = True  # False on value counts: a "row" is a distinct value
 
 
 def score(run: Run, models: list[Model], pairs: bool, also=None
@@ -1037,7 +1154,8 @@ def score(run: Run, models: list[Model], pairs: bool, also=None
         ybar=float(run.scan.y.mean[0]) if run.scan.y.W > 0 else math.nan,
         baseline_on_rows=run.value_counts is None,
         prediction=[cols.pred] if cols.pred else list(cols.probs or cols.logits),
-        labels=run.layout.labels, eps=run.req.eps)
+        labels=run.layout.labels, eps=run.req.eps, rows_known=not on_counts)
+
     def make():
         return Scores(plan) if also is None else Joint(Scores(plan), also())
 

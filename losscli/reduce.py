@@ -140,6 +140,67 @@ class First:
         return self
 
 
+class Traits:
+    """What some values hold, as flags merged by "or": any value at all, a negative one, one
+    ≤ 0, one > 1, one that is not a whole number. Enough to tell their target kind."""
+
+    __slots__ = ("any", "negative", "nonpositive", "above_one", "fractional")
+
+    def __init__(self) -> None:
+        self.any = self.negative = self.nonpositive = self.above_one = \
+            self.fractional = False
+
+    def add(self, any_: bool, negative: bool, nonpositive: bool, above_one: bool,
+            fractional: bool) -> None:
+        self.any |= any_
+        self.negative |= negative
+        self.nonpositive |= nonpositive
+        self.above_one |= above_one
+        self.fractional |= fractional
+
+    def merge(self, other: Traits) -> Traits:
+        self.add(other.any, other.negative, other.nonpositive, other.above_one,
+                 other.fractional)
+        return self
+
+
+class Extremes:
+    """For each of k variables, the largest and the smallest value seen, each with its
+    row's label (row number or target value) and weight; ties keep the earlier label."""
+
+    __slots__ = ("hi", "lo")
+
+    def __init__(self, k: int) -> None:
+        # per variable: [value, label, weight]
+        self.hi = np.tile(np.array([-np.inf, np.inf, 0.0]), (k, 1))
+        self.lo = np.tile(np.array([np.inf, np.inf, 0.0]), (k, 1))
+
+    def update(self, x: np.ndarray, labels: np.ndarray, w: np.ndarray | None) -> None:
+        """x: (k, n) values; labels: (n,) row numbers or values; w: (n,) weights or None."""
+        if x.shape[-1] == 0:
+            return
+        idx = np.arange(x.shape[0])
+        for side, pick in ((self.hi, np.argmax), (self.lo, np.argmin)):
+            j = pick(x, axis=1)
+            part = np.empty_like(side)
+            part[:, 0] = x[idx, j]
+            part[:, 1] = labels[j]
+            part[:, 2] = 1.0 if w is None else w[j]
+            self._take(side, part, side is self.hi)
+
+    @staticmethod
+    def _take(side: np.ndarray, part: np.ndarray, high: bool) -> None:
+        better = part[:, 0] > side[:, 0] if high else part[:, 0] < side[:, 0]
+        tie = (part[:, 0] == side[:, 0]) & (part[:, 1] < side[:, 1])
+        take = better | tie
+        side[take] = part[take]
+
+    def merge(self, other: Extremes) -> Extremes:
+        self._take(self.hi, other.hi, True)
+        self._take(self.lo, other.lo, False)
+        return self
+
+
 class ValueCounts:
     """Distinct values of an integer-valued column and their total weights.
 

@@ -276,10 +276,17 @@ class Grid:
 
 # --- the report ------------------------------------------------------------------------------
 
-def params_text(params: dict) -> str:
+def params_text(params: dict, not_finite: frozenset[str] = frozenset()) -> str:
+    """The fitted parameters. A null one is infinite (student_t's df at the Gaussian
+    limit: strict JSON has no Infinity, SPEC §1.3) and shows as ∞, unless it is among
+    `not_finite` (a NaN the report turned into null, with its warning): —."""
     if len(params) > 4:  # categorical marginal: one probability per class
         return f"{len(params)} class probabilities"
-    return ", ".join(f"{k} = {num(v)}" for k, v in params.items()) or "none"
+
+    def shown(k: str, v) -> str:
+        return num(v) if v is not None else NULL if k in not_finite else "∞"
+
+    return ", ".join(f"{k} = {shown(k, v)}" for k, v in params.items()) or "none"
 
 
 def _path_text(path: Any) -> str:
@@ -399,9 +406,12 @@ def _main_grid(rep: dict) -> Grid:
 
 def _params_lines(rep: dict) -> Text:
     lines = Text("fitted parameters\n", style="italic")
-    for m in rep["models"]:
+    for i, m in enumerate(rep["models"]):
         lines.append(f"  {m['family']}: ", style="bold")
-        lines.append(params_text(m["params"]) + f"  (k = {m['n_params']}")
+        prefix = f"models[{i}].params."  # report.finite's warning for a NaN it nulled
+        nan = frozenset(w[len(prefix):].split(" ", 1)[0] for w in rep.get("warnings", [])
+                        if w.startswith(prefix))
+        lines.append(params_text(m["params"], nan) + f"  (k = {m['n_params']}")
         lines.append(f", fit on {m['fit_rows']:,} rows)\n" if m["fit_rows"] < m["n"] else ")\n")
     return lines
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from losscli.errors import FitError
-from losscli.noise.base import Params
+from losscli.noise.base import ContinuousFamily, Params
+from losscli.noise.discretised import Discretised
 from losscli.plan import ECE_BINS, Entropies, Run, ScorePlan, Scores, baseline_on_counts
 
 
@@ -66,7 +67,7 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
             "nll, cross_entropy, kl, aic, bic and the baseline comparison are infinite and "
             "reported as null; use --eps > 0 to clip probabilities")
     elif not math.isfinite(nll):
-        raise FitError(_zero_probability(scores, i))
+        raise FitError(_zero_probability(run, scores, plan, i))
     k = fam.n_params(model.params, model.conditional)
     ce = nll / W
     h, method, why = entropies.get(model.conditional, fam.discrete)
@@ -95,19 +96,30 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
         infinite_explained=bool(zero))
 
 
-def _zero_probability(scores: Scores, i: int) -> str:
+def _zero_probability(run: Run, scores: Scores, plan: ScorePlan, i: int) -> str:
     """Why the nll is infinite: the first row the fitted model gives probability 0."""
+    from losscli.plan import _file_of
+
     bad = scores.bad[i]
     if bad.row is None:
         return "the log-likelihood is not finite"
     y, pred = bad.value if isinstance(bad.value, tuple) else (None, None)
     if bad.row:
-        where = f"row {bad.row}"
+        where = f"{_file_of(run, bad.row)}, row {bad.row}"
         if y is not None:
-            where += f" (target {y:g}" + (f", prediction {pred:g})" if pred is not None
-                                          else ")")
+            cols = run.cols
+            where += f" (target {cols.target!r} = {y:g}" + (
+                f", prediction {cols.pred!r} = {pred:g})" if pred is not None and cols.pred
+                else ")")
     else:  # fitted on the value counts: the value, not a row
         where = f"the target value {y:g}" if y is not None else "a row"
+    fam = plan.models[i].family
+    if isinstance(fam, (ContinuousFamily, Discretised)):
+        # a density with a positive spread is positive on its whole support: a 0 here is
+        # float64 running out of range, not the model ruling the value out
+        return (f"its likelihood of {where} underflows float64 to 0 (the value is too far "
+                "in the tail of the fitted distribution: values too extreme for float64 in "
+                "this family's likelihood), so the nll is infinite")
     return f"gives {where} probability 0, so the nll is infinite"
 
 
