@@ -127,7 +127,9 @@ def test_an_unreachable_scheduler_is_one_line_and_no_hang():
                    "--scheduler", f"tcp://127.0.0.1:{_free_port()}")
     lines = proc.stderr.decode().strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:")
+    assert lines[0].startswith("error: could not connect to a Dask scheduler at "
+                               "tcp://127.0.0.1:")
+    assert lines[0].endswith("within 10 s (connection refused)")
     assert time.monotonic() - start < 60
 
 
