@@ -464,6 +464,8 @@ def main() -> None:
         # not standalone: Click's usage errors come here instead of its 4-line block
         rv = app(standalone_mode=False)
         code = rv if isinstance(rv, int) else ExitCode.OK
+        if code == 130:  # Ctrl-C, which Typer turns into an exit code
+            print("error: interrupted", file=sys.stderr)
     except _CLICK_ERROR as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # `losscli` alone: the help
             exc.show()

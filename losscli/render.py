@@ -244,7 +244,10 @@ class Grid:
         t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=pad,
                   header_style="" if plain else "table.header")
         for c, w in zip([self.key, *cols], self._widths(cols, width), strict=True):
-            t.add_column(c.header, justify=c.justify, width=w, no_wrap=not c.wrap,  # type: ignore[arg-type]
+            # a name with break points folds rather than lose characters when the console
+            # is narrower than its longest piece
+            t.add_column(c.header, justify=c.justify, width=w,  # type: ignore[arg-type]
+                         no_wrap=not (c.wrap or c.breaks),
                          overflow="fold")
         styles = (None if plain else self.row_styles) or [None] * len(self.key.cells)
         widths = dict(zip(map(id, [self.key, *cols]), self._widths(cols, width), strict=True))

@@ -271,7 +271,7 @@ def test_timings_are_one_line_per_stage_and_never_empty():
     assert "fitting poisson" in stages and "pass 2: scoring" in stages
 
 
-@pytest.mark.parametrize("width", [60, 64, 66, 70, 72])
+@pytest.mark.parametrize("width", [50, 60, 64, 66, 70, 72])
 def test_families_table_never_cuts_a_name(width):
     import io
 
