@@ -176,7 +176,9 @@ def _probe(distributed, address: str) -> None:
     import threading
 
     async def ask():
-        comm = await distributed.comm.connect(address, timeout=CONNECT_TIMEOUT,
+        # distributed retries a refused connection until its own timeout: a second less
+        # than ours, so that its error (which says why) comes before our deadline
+        comm = await distributed.comm.connect(address, timeout=CONNECT_TIMEOUT - 1,
                                               **_connection_args(distributed))
         try:
             await comm.write({"op": "identity", "reply": True})
