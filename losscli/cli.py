@@ -22,8 +22,11 @@ from losscli.request import (
     FAMILY_NAMES,
     TARGET_KINDS,
     Request,
+    check_engine,
+    did_you_mean,
     family_names,
     parse_fit_rows,
+    scheduler_address,
 )
 
 app = typer.Typer(
@@ -34,8 +37,35 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell; the
+    # completion code is Typer's and imports nothing of ours beyond this module
+    add_completion=True,
 )
+
+
+class _Command(typer.core.TyperCommand):
+    """A data command whose help names its arguments as declared: `FILE...` in the usage
+    line and in the list, without Typer's braces and element type."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar or "[OPTIONS]"]
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument" and param.metavar:
+                pieces.append(param.metavar)
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+    def format_options(self, ctx, formatter) -> None:
+        params = self.get_params(ctx)
+        args = [(p.metavar or p.name.upper(), p.help or "") for p in params
+                if p.param_type_name == "argument" and p.metavar]
+        opts = [rec for p in params if p.param_type_name == "option"
+                and (rec := p.get_help_record(ctx)) is not None]
+        for title, rows in (("Arguments", args), ("Options", opts)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
 # choices from the core's own lists, so help cannot drift from what the core accepts
 Kind = Enum("Kind", {n: n for n in TARGET_KINDS}, type=str)  # type: ignore[misc]
@@ -112,16 +142,17 @@ FitRowsOpt = Annotated[str, typer.Option(
 BatchRowsOpt = Annotated[int | None, typer.Option(
     "--batch-rows", metavar="N", min=1,
     help="Rows per batch (default: one Parquet row group, or 1,048,576 rows of text).")]
-EngineOpt = Annotated[Literal["local", "dask"], typer.Option(
-    "--engine", help="Where the reductions run: this machine's threads, or a Dask cluster "
-    "(needs losscli[dask]).")]
+EngineOpt = Annotated[Literal["local", "dask"] | None, typer.Option(
+    "--engine", help="Where the reductions run: this machine's threads (the default), or a "
+    "Dask cluster (needs losscli[dask]).", show_default=False)]
 WorkersOpt = Annotated[int | None, typer.Option(
     "--workers", metavar="N", min=1,
-    help="Dask: worker processes of the local cluster started for the run "
-    "(default: one per core).")]
+    help="With --engine dask: worker processes of the local cluster started for the run "
+    "(default: one per core). The local engine takes no --workers.")]
 SchedulerOpt = Annotated[str | None, typer.Option(
     "--scheduler", metavar="ADDRESS",
-    help="Dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (implies --engine dask).")]
+    help="A running Dask scheduler: tcp://HOST:PORT, tls://HOST:PORT, HOST:PORT or a "
+    "scheduler file (implies --engine dask; 10 s to connect).")]
 AlphaOpt = Annotated[float, typer.Option(
     "--alpha", min=0.0, max=1.0, help="Level of the tests that decide which families the "
     "best one beats (the others are its ties).")]
@@ -194,9 +225,22 @@ def _run(command: str, fmt: str, output: str | None, color: str, fields: dict,
         page = html_report.to_html(rep, html_report.command_line(sys.argv))
         _write_atomically(html, lambda fh: fh.write(page))
     _emit(rep, fmt, output, color)
+    stages.append(("", time.perf_counter()))
     if os.environ.get("LOSSCLI_TIMINGS") == "1":  # per-stage wall times, for benchmarks
-        for (label, t0), (_, t1) in zip(stages[1:], stages[2:], strict=False):
-            print(f"timing: {label}: {t1 - t0:.3f} s", file=sys.stderr)
+        for line in timing_lines(stages):
+            print(line, file=sys.stderr)
+
+
+def timing_lines(stages: list[tuple[str, float]]) -> list[str]:
+    """`timing: STAGE: S s`, one line per stage in order of first appearance: the
+    progress ticks of a pass ("pass 1: reading — 3 of 9 MiB") add up under the pass, and
+    the start mark is not a stage."""
+    totals: dict[str, float] = {}
+    for (label, t0), (_, t1) in zip(stages[1:], stages[2:], strict=False):
+        stage = label.split(" — ")[0].strip()
+        if stage:
+            totals[stage] = totals.get(stage, 0.0) + (t1 - t0)
+    return [f"timing: {stage}: {seconds:.3f} s" for stage, seconds in totals.items()]
 
 
 def _emit(rep, fmt: str, output: str | None, color: str = "auto") -> None:
@@ -229,9 +273,11 @@ def _fields(opts: dict) -> dict:
     fmt, output = o.pop("format"), o.pop("output")
     color, html = o.pop("color"), o.pop("html")
     file = o.pop("file")
+    if o["scheduler"] is not None:
+        o["scheduler"] = scheduler_address(o["scheduler"])
     o.update(
         path=file[0] if len(file) == 1 else tuple(file),
-        engine="dask" if o["scheduler"] else o["engine"],
+        engine=check_engine(o["engine"], o["scheduler"], o["workers"]),
         probs=tuple(o["probs"] or ()), logits=tuple(o["logits"] or ()),
         soft_target=tuple(o.pop("soft_target") or ()),
         families=family_names(o.pop("family") or ()),
@@ -252,7 +298,7 @@ def evaluate(
     html: HtmlOpt = None,
     color: ColorOpt = "auto", eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
     renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
-    batch_rows: BatchRowsOpt = None, engine: EngineOpt = "local",
+    batch_rows: BatchRowsOpt = None, engine: EngineOpt = None,
     workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
     diagnostics: DiagnosticsOpt = False, seed: SeedOpt = 0, plot: PlotOpt = None,
     corp_max_unique: CorpOpt = 2_000_000,
@@ -279,7 +325,7 @@ def compare_noise_models(
     format: OutFormatOpt = "table", output: OutputOpt = None, color: ColorOpt = "auto",
     eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False, renormalize: RenormOpt = False,
     fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS), batch_rows: BatchRowsOpt = None,
-    engine: EngineOpt = "local", workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
+    engine: EngineOpt = None, workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
     diagnostics: DiagnosticsOpt = False, seed: SeedOpt = 0, plot: PlotOpt = None,
     corp_max_unique: CorpOpt = 2_000_000,
 ) -> None:
@@ -302,7 +348,7 @@ def diagnose(
     html: HtmlOpt = None,
     color: ColorOpt = "auto", eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
     renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
-    batch_rows: BatchRowsOpt = None, engine: EngineOpt = "local",
+    batch_rows: BatchRowsOpt = None, engine: EngineOpt = None,
     workers: WorkersOpt = None, scheduler: SchedulerOpt = None, seed: SeedOpt = 0,
     plot: PlotOpt = None, corp_max_unique: CorpOpt = 2_000_000,
 ) -> None:
@@ -312,17 +358,20 @@ def diagnose(
     compare-noise-models. Nothing is simulated: every number comes from the family's
     c.d.f. at the fitted parameters.
 
-    Example: losscli diagnose counts.csv -f negative_binomial --plot figures/
+    Example: losscli diagnose counts.csv -f negative_binomial --plot /tmp/figures
     """
     _run("diagnose", **_fields(locals()))
 
 
-app.command()(evaluate)
-app.command("compare-noise-models")(compare_noise_models)
-app.command()(diagnose)
+# the command list shows these whole (Click would cut the docstring's first line)
+app.command(cls=_Command, short_help="Score predictions under a noise model: "
+            "cross-entropy = entropy + KL.")(evaluate)
+app.command("compare-noise-models", cls=_Command, short_help="Fit every applicable noise "
+            "model, rank them and recommend a loss.")(compare_noise_models)
+app.command(cls=_Command, short_help="Does the noise model fit, and where not?")(diagnose)
 
 
-@app.command()
+@app.command(short_help="List the noise families and their losses in each framework.")
 def families(format: OutFormatOpt = "table", output: OutputOpt = None,
              color: ColorOpt = "auto", html: HtmlOpt = None) -> None:
     """List the noise families: support, what the prediction means, nuisance, loss and
@@ -359,9 +408,67 @@ def families(format: OutFormatOpt = "table", output: OutputOpt = None,
         _write_atomically(output, lambda fh: print_families(rows, file=fh, color=False))
 
 
+# Click's exception classes, from wherever this Typer takes Click
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+# what pydantic (Typer's validator) says, in this tool's words
+_PHRASES = (
+    ("Input should be less than or equal to ", "must be at most "),
+    ("Input should be greater than or equal to ", "must be at least "),
+    ("Input should be less than ", "must be less than "),
+    ("Input should be greater than ", "must be greater than "),
+    ("Input should be a valid integer, unable to parse string as an integer",
+     "must be a whole number"),
+    ("Input should be a valid number, unable to parse string as a number",
+     "must be a number"),
+    ("Input should be ", "must be "),
+)
+
+
+def _choices(param) -> list[str]:
+    """The values a choice option takes (Typer keeps them on the parameter's type)."""
+    for owner in (getattr(param, "type_descriptor", None), getattr(param, "type", None)):
+        choices = getattr(owner, "choices", None)
+        if choices:
+            return [str(getattr(c, "value", c)) for c in choices]
+    return []
+
+
+def usage_line(exc) -> str:
+    """A Click usage error as one line: the option, the value and what it must be; for a
+    choice, the closest values and the list."""
+    import re
+
+    param = getattr(exc, "param", None)
+    if type(exc).__name__ == "NoSuchOption":
+        close = getattr(exc, "possibilities", None) or ()
+        hint = did_you_mean(exc.option_name, close, cutoff=0.8).replace("'", "")
+        return f"no such option {exc.option_name}{hint}"
+    if param is None or type(exc).__name__ == "MissingParameter":
+        text = exc.format_message().strip().rstrip(".")
+        text = text.replace("'FILE...'", "FILE...: name a data file, or '-' for stdin")
+        return text[:1].lower() + text[1:]
+    name = "/".join(param.opts) if param.param_type_name == "option" else \
+        (param.metavar or param.name or "").strip()
+    message = re.sub(r"^(Value error|Assertion failed), ", "", str(exc.message).strip())
+    choices = _choices(param)
+    given = re.match(r"'(.*)' is not one of", message)
+    if choices and given:
+        value = given[1]
+        return (f"{name}: unknown value {value!r}{did_you_mean(value.lower(), choices)}; "
+                f"choose from {', '.join(choices)}")
+    for theirs, ours in _PHRASES:
+        if message.startswith(theirs):
+            message = ours + message[len(theirs):]
+            break
+    errors = getattr(exc.__cause__, "errors", None)  # pydantic's: the value as given
+    value = errors()[0].get("input") if callable(errors) and errors() else None
+    shown = f" {value}" if isinstance(value, str | int | float) else ""
+    return f"{name}{shown}: {message.rstrip('.')}"
+
+
 def main() -> None:
     """The one error boundary: `error: …` on stderr and an exit code, never a traceback
-    (set LOSSCLI_DEBUG=1 to see one). Usage errors are Typer's, in Click's plain format."""
+    (set LOSSCLI_DEBUG=1 to see one). A usage error, Click's too, is one line, exit 2."""
     debug = os.environ.get("LOSSCLI_DEBUG") == "1"
     if not debug:
         # libraries' warnings (e.g. scipy's SmallSampleWarning) are not our output: what
@@ -370,8 +477,22 @@ def main() -> None:
 
         warnings.simplefilter("ignore")
     try:
-        app()
-        code = ExitCode.OK
+        # not standalone: Click's usage errors come here instead of its 4-line block
+        rv = app(standalone_mode=False)
+        code = rv if isinstance(rv, int) else ExitCode.OK
+        if code == 130:  # Ctrl-C, which Typer turns into an exit code
+            print("error: interrupted", file=sys.stderr)
+    except _CLICK_ERROR as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `losscli` alone: the help
+            exc.show()
+        elif debug:
+            raise
+        else:
+            print(f"error: {usage_line(exc)}", file=sys.stderr)
+        code = exc.exit_code
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        code = ExitCode.DATA_ERROR
     except LossCliError as exc:
         if debug:
             raise

@@ -73,6 +73,9 @@ def default_family(kind: str, has_prediction: bool) -> str:
 
 def skip_reason(cls, kind: str) -> str:
     what = DESCRIPTIONS[kind]
+    if kind in cls.soft_label_kinds:
+        return (f"it reads the {kind} target as soft labels, and a soft-label cross-entropy "
+                f"is not ranked against densities; score it with evaluate -f {cls.name}")
     if cls.requirement is not None:
         return f"needs {cls.requirement}; the target is {kind} ({what})"
     if kind in LABEL_KINDS:

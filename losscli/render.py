@@ -147,13 +147,16 @@ class Col:
     """One column: a header (lines separated by newlines) and its cells, as strings.
 
     Number and name columns are never wrapped; `wrap` columns (prose) wrap between words
-    only. Consecutive columns of one `band` are kept in one table when they fit."""
+    only; a name column with `breaks` may go on the next line before one of those
+    characters (a name such as `Regressor(loss='gamma')` before its "("), never inside a
+    word. Consecutive columns of one `band` are kept in one table when they fit."""
 
     header: str
     cells: list[str]
     justify: str = "right"
     wrap: bool = False
     band: int = 0
+    breaks: str = ""
 
     @property
     def natural(self) -> int:
@@ -161,6 +164,9 @@ class Col:
 
     @property
     def minimum(self) -> int:
+        if self.breaks:
+            return max(cell_len(p) for s in [*self.header.split("\n"), *self.cells]
+                       for p in _pieces(s, self.breaks))
         if not self.wrap:
             return self.natural
         words = [w for s in [self.header, *self.cells] for w in s.split()]
@@ -205,17 +211,24 @@ class Grid:
                 bands[-1].append(c)
             else:
                 bands.append([c])
+
+        def packed(cols: list[Col]) -> int:
+            # a name column breaks only where it cannot have a table of its own unbroken
+            return self._width(cols, "minimum") + sum(
+                c.natural - c.minimum for c in cols
+                if c.breaks and self._width([c], "natural") <= width)
+
         out: list[list[Col]] = []
         cur: list[Col] = []
         for band in bands:
-            if self._width(cur + band, "minimum") <= width:
+            if packed(cur + band) <= width:
                 cur += band
                 continue
             if cur:
                 out.append(cur)
                 cur = []
             for c in band:
-                if cur and self._width(cur + [c], "minimum") > width:
+                if cur and packed(cur + [c]) > width:
                     out.append(cur)
                     cur = []
                 cur.append(c)
@@ -251,11 +264,17 @@ class Grid:
         t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=pad,
                   header_style="" if plain else "table.header")
         for c, w in zip([self.key, *cols], self._widths(cols, width), strict=True):
-            t.add_column(c.header, justify=c.justify, width=w, no_wrap=not c.wrap,  # type: ignore[arg-type]
+            # a name with break points folds rather than lose characters when the console
+            # is narrower than its longest piece
+            t.add_column(c.header, justify=c.justify, width=w,  # type: ignore[arg-type]
+                         no_wrap=not (c.wrap or c.breaks),
                          overflow="fold")
         styles = (None if plain else self.row_styles) or [None] * len(self.key.cells)
+        widths = dict(zip(map(id, [self.key, *cols]), self._widths(cols, width), strict=True))
         for i, style in enumerate(styles):
-            t.add_row(*(c.cells[i] for c in [self.key, *cols]), style=style)
+            t.add_row(*(_fill(c.cells[i], widths[id(c)], c.breaks)
+                        if c.breaks and widths[id(c)] < c.natural else c.cells[i]
+                        for c in [self.key, *cols]), style=style)
         return t
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -274,6 +293,26 @@ class Grid:
             yield from texts
 
 
+def _pieces(text: str, breaks: str) -> list[str]:
+    """`text` cut before each character of `breaks`: where a name may change lines."""
+    out = [""]
+    for ch in text:
+        if ch in breaks and out[-1]:
+            out.append("")
+        out[-1] += ch
+    return out
+
+
+def _fill(text: str, width: int, breaks: str) -> str:
+    """`text` on as few lines of at most `width` cells as its break points allow."""
+    lines = [""]
+    for piece in _pieces(text, breaks):
+        if lines[-1] and cell_len(lines[-1] + piece) > width:
+            lines.append("")
+        lines[-1] += piece
+    return "\n".join(lines)
+
+
 # --- the report ------------------------------------------------------------------------------
 
 def params_text(params: dict, not_finite: frozenset[str] = frozenset()) -> str:
@@ -290,11 +329,12 @@ def params_text(params: dict, not_finite: frozenset[str] = frozenset()) -> str:
 
 
 def _path_text(path: Any) -> str:
+    """The input as titles name it: standard input ('-') is <stdin>."""
     if isinstance(path, list | tuple):
         if len(path) <= 3:
-            return ", ".join(map(str, path))
-        return f"{path[0]} and {len(path) - 1} more files"
-    return str(path)
+            return ", ".join(map(_path_text, path))
+        return f"{_path_text(path[0])} and {len(path) - 1} more files"
+    return "<stdin>" if path == "-" else str(path)
 
 
 def title(rep: dict) -> str:
@@ -794,7 +834,7 @@ def families_tables(rows: list[dict]) -> Group:
             justify="left", wrap=True),
         Col("loss", [r["loss"] for r in rows], justify="left", wrap=True),
     ], title="noise families", gap=2)
-    names = Grid(key, [Col(label, [r[k] or NULL for r in rows], justify="left")
+    names = Grid(key, [Col(label, [r[k] or NULL for r in rows], justify="left", breaks="(.")
                        for k, label in zip(FRAMEWORKS, FRAMEWORK_LABELS, strict=True)],
                  title=f"the same loss in each framework ({NULL} none built in)", gap=2)
     return Group(what, Text(""), names)

@@ -114,6 +114,55 @@ def did_you_mean(word: str, known, aliases: dict | None = None, cutoff: float = 
     return f" (did you mean {names}?)"
 
 
+# the protocols of a Dask scheduler address (a plain HOST:PORT is tcp)
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
+def scheduler_address(value: str) -> str:
+    """`--scheduler`: tcp://HOST:PORT, tls:// (ws://, wss://), a bare HOST:PORT (read as
+    tcp://), or the path of an existing scheduler file (the JSON `dask scheduler
+    --scheduler-file` writes). The address in canonical form, or the file's path; anything
+    else is a usage error, raised before a connection is tried."""
+    import os
+    import re
+
+    text = value.strip()
+    if "://" not in text and os.path.isfile(text):
+        return text
+    if "://" not in text and text.lower().endswith(".json"):
+        raise UsageError(f"--scheduler {value}: no such scheduler file")
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    forms = ("use tcp://HOST:PORT, tls://HOST:PORT, HOST:PORT or the path of a "
+             "scheduler file")
+    if scheme.lower() not in SCHEDULER_SCHEMES:
+        raise UsageError(f"--scheduler {value}: {scheme}:// is not a Dask protocol; {forms}")
+    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})/?", rest)
+    if match is None or not 0 < int(match[2]) < 65536:
+        what = "no port" if match is None and ":" not in rest else "not HOST:PORT"
+        raise UsageError(f"--scheduler {value}: {what}; {forms}")
+    return f"{scheme.lower()}://{match[1]}:{int(match[2])}"
+
+
+def check_engine(engine: str | None, scheduler: str | None, workers: int | None) -> str:
+    """The engine a run uses: `--scheduler` implies dask, and contradicts `--engine local`;
+    `--workers` sizes the local Dask cluster, so it needs `--engine dask` and no
+    `--scheduler` (a running cluster has its own workers; the local engine uses one
+    thread per core, at most 8)."""
+    if scheduler is not None and engine == "local":
+        raise UsageError("--scheduler runs on a Dask cluster; it cannot be combined with "
+                         "--engine local (drop one of them)")
+    chosen = "dask" if scheduler is not None else engine or "local"
+    if workers is not None and scheduler is not None:
+        raise UsageError("--workers sizes the local Dask cluster started for the run; a "
+                         "cluster at --scheduler has its own workers (drop --workers)")
+    if workers is not None and chosen == "local":
+        raise UsageError("--workers sizes the local Dask cluster and needs --engine dask; "
+                         "the local engine uses one thread per core, at most 8")
+    return chosen
+
+
 def parse_fit_rows(value: str) -> int | None:
     """`--fit-rows N|all`: a whole number of at least 100, or None for every row."""
     if value.strip().lower() == "all":

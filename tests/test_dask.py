@@ -127,7 +127,9 @@ def test_an_unreachable_scheduler_is_one_line_and_no_hang():
                    "--scheduler", f"tcp://127.0.0.1:{_free_port()}")
     lines = proc.stderr.decode().strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:")
+    assert lines[0].startswith("error: could not connect to a Dask scheduler at "
+                               "tcp://127.0.0.1:")
+    assert lines[0].endswith("within 10 s (connection refused)")
     assert time.monotonic() - start < 60
 
 
@@ -180,6 +182,13 @@ def test_a_running_scheduler_and_two_worker_processes_on_loopback(tmp_path):
                                  "--format", "json").stdout)
         assert rep["input"]["engine"] == "dask"
         assert_same(_without_engine(ref), _without_engine(rep))
+        # the same scheduler named by a scheduler file
+        file = tmp_path / "scheduler.json"
+        file.write_text(json.dumps({"type": "Scheduler", "address": address}))
+        by_file = run_cli("compare-noise-models", SAMPLES / "regression.parquet",
+                          "--scheduler", file, "--format", "json")
+        assert by_file.returncode == 0, by_file.stderr
+        assert json.loads(by_file.stdout) == rep
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -188,3 +197,94 @@ def test_a_running_scheduler_and_two_worker_processes_on_loopback(tmp_path):
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+class _Service:
+    """A TCP service on loopback that is not a Dask scheduler: it accepts every connection
+    and then says nothing (`reply` None) or sends `reply` and keeps the line open."""
+
+    def __init__(self, reply: bytes | None) -> None:
+        import threading
+
+        self.reply = reply
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.conns.append(conn)
+            if self.reply is not None:
+                try:
+                    conn.sendall(self.reply)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.stop = True
+        self.thread.join(5)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("reply", [
+    None,  # accepts and says nothing (distributed alone would wait forever)
+    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",  # a web server
+    b"\xff" * 64,  # a frame length no array can have
+    (1 << 40).to_bytes(8, "little") + b"\x00" * 56,  # a frame of a terabyte
+], ids=["silent", "http", "garbage", "huge-frame"])
+def test_a_service_that_is_not_a_scheduler_ends_in_one_line_within_the_timeout(reply):
+    service = _Service(reply)
+    try:
+        start = time.monotonic()
+        proc = run_cli("evaluate", SAMPLES / "counts.csv",
+                       "--scheduler", f"127.0.0.1:{service.port}")
+        elapsed = time.monotonic() - start
+    finally:
+        service.close()
+    lines = proc.stderr.decode().strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: could not connect to a Dask scheduler at "
+                               f"tcp://127.0.0.1:{service.port} within 10 s (")
+    why = "no answer" if reply is None else "the service there does not speak Dask's protocol"
+    assert lines[0].endswith(f"({why})"), lines[0]
+    assert elapsed < 40  # 10 s to connect, and the start-up of a loaded machine
+
+
+def test_a_scheduler_file_names_the_address(tmp_path):
+    service = _Service(None)
+    file = tmp_path / "scheduler.json"
+    file.write_text(json.dumps({"type": "Scheduler", "address": f"tcp://127.0.0.1:"
+                                f"{service.port}"}))
+    try:
+        proc = run_cli("evaluate", SAMPLES / "counts.csv", "--scheduler", file)
+    finally:
+        service.close()
+    assert proc.returncode == 1
+    assert proc.stderr.decode().startswith(
+        f"error: could not connect to a Dask scheduler at tcp://127.0.0.1:{service.port} "
+        "within 10 s")
+    bad = tmp_path / "other.json"
+    bad.write_text('{"workers": {}}')
+    proc = run_cli("evaluate", SAMPLES / "counts.csv", "--scheduler", bad)
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == f"error: {bad}: not a Dask scheduler file (no 'address' in it)\n"
+
+
+def test_the_python_api_checks_the_address_too():
+    from losscli.errors import UsageError
+
+    with pytest.raises(UsageError, match="http:// is not a Dask protocol"):
+        run_api("evaluate", SAMPLES / "counts.csv", engine="dask",
+                scheduler="http://127.0.0.1:8786")

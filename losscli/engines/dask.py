@@ -18,7 +18,8 @@ import os
 
 from losscli.errors import LossCliError
 
-CONNECT_TIMEOUT = "5s"
+# seconds to reach a scheduler and hear it answer as one (it answers in milliseconds)
+CONNECT_TIMEOUT = 10
 
 
 class DaskError(LossCliError):
@@ -50,14 +51,16 @@ class Dask:
         distributed = _distributed()
         import dask
 
-        dask.config.set({"distributed.comm.timeouts.connect": CONNECT_TIMEOUT})
+        dask.config.set({"distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT}s"})
         # a task's error is raised here once, as the one `error:` line; the cluster's own
         # log of it (and of its shutdown) is not output of ours
         logging.getLogger("distributed").setLevel(logging.CRITICAL)
         try:
             if self.scheduler:
+                address = _address(self.scheduler)
+                _probe(distributed, address)
                 self.client = self._stack.enter_context(
-                    distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT))
+                    distributed.Client(address, timeout=f"{CONNECT_TIMEOUT}s"))
             else:
                 n = self.workers or len(os.sched_getaffinity(0))
                 cluster = self._stack.enter_context(distributed.LocalCluster(
@@ -66,9 +69,10 @@ class Dask:
                 self.client = self._stack.enter_context(distributed.Client(cluster))
         except (OSError, TimeoutError, RuntimeError) as exc:
             self._stack.close()
-            where = f"the Dask scheduler at {self.scheduler}" if self.scheduler \
-                else "a local Dask cluster"
-            raise DaskError(f"cannot reach {where}: {exc}") from None
+            if self.scheduler:
+                raise DaskError(f"could not connect to a Dask scheduler at {self.scheduler} "
+                                f"within {CONNECT_TIMEOUT} s ({exc})") from None
+            raise DaskError(f"could not start a local Dask cluster: {exc}") from None
         except BaseException:
             self._stack.close()
             raise
@@ -140,3 +144,83 @@ def _tree(client, futures):
             nxt.append(futures[-1])
         futures = nxt
     return futures[0]
+
+
+def _address(scheduler: str) -> str:
+    """The scheduler's address: `--scheduler` checked (a usage error when malformed), or
+    read from a scheduler file."""
+    import json
+
+    from losscli.errors import InputError
+    from losscli.request import scheduler_address
+
+    value = scheduler_address(scheduler)
+    if "://" in value:
+        return value
+    try:
+        with open(value, encoding="utf-8") as fh:
+            address = json.load(fh)["address"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        reason = "no 'address' in it" if isinstance(exc, (KeyError, TypeError)) else exc
+        raise InputError(f"not a Dask scheduler file ({reason})", file=value) from None
+    return scheduler_address(str(address))
+
+
+def _probe(distributed, address: str) -> None:
+    """Connect to `address` and ask who answers, all within CONNECT_TIMEOUT seconds.
+
+    distributed waits for the peer's handshake without a bound, so a service that accepts
+    and says nothing would hang the run; one that speaks another protocol sends bytes
+    that distributed reads as frame lengths. Both end here as one DaskError."""
+    import asyncio
+    import threading
+
+    async def ask():
+        # distributed retries a refused connection until its own timeout: a second less
+        # than ours, so that its error (which says why) comes before our deadline
+        comm = await distributed.comm.connect(address, timeout=CONNECT_TIMEOUT - 1,
+                                              **_connection_args(distributed))
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    outcome: dict = {}
+
+    def run() -> None:  # its own thread and loop: the caller may be inside a running loop
+        try:
+            outcome["reply"] = asyncio.run(asyncio.wait_for(ask(), CONNECT_TIMEOUT))
+        except BaseException as exc:  # noqa: BLE001 - each way to fail is one message
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="losscli-dask-probe", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + 2)
+    reply, exc = outcome.get("reply"), outcome.get("error")
+    if isinstance(reply, dict) and reply.get("type") == "Scheduler":
+        return
+    causes, e = [], exc
+    while e is not None and len(causes) < 8:
+        causes.append(e)
+        e = e.__cause__ or e.__context__
+    said = " ".join(f"{type(e).__name__} {e}" for e in causes).lower()
+    if reply is not None:
+        why = "the service there answered, but not as a Dask scheduler"
+    elif "refused" in said:
+        why = "connection refused"
+    elif "gaierror" in said or "name or service not known" in said:
+        why = "unknown host"
+    elif exc is None or "timed out" in said or isinstance(exc, TimeoutError):
+        why = "no answer"
+    elif isinstance(exc, (OSError, ValueError, MemoryError, distributed.comm.CommClosedError)):
+        why = "the service there does not speak Dask's protocol"
+    else:
+        why = f"{type(exc).__name__}: {exc}"
+    raise DaskError(f"could not connect to a Dask scheduler at {address} within "
+                    f"{CONNECT_TIMEOUT} s ({why})")
+
+
+def _connection_args(distributed) -> dict:
+    """TLS and other connection settings from the Dask configuration, as a Client uses."""
+    return distributed.security.Security().get_connection_args("client")

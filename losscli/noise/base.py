@@ -94,6 +94,9 @@ class Family:
     applies_to: ClassVar[tuple[str, ...]] = ()
     default_for: ClassVar[tuple[str, ...]] = ()
     requirement: ClassVar[str | None] = None  # what it needs, in skip reasons
+    # target kinds whose values it scores as soft labels in evaluate: never ranked against
+    # the density families there (SPEC §1.6), so compare-noise-models skips it, saying so
+    soft_label_kinds: ClassVar[tuple[str, ...]] = ()
     nests: ClassVar[Nesting | None] = None  # the simpler family it contains
     # the unit deviance d(y, ŷ) whose mean and D² are reported, and where it is defined
     deviance: ClassVar[Any] = None

@@ -48,6 +48,7 @@ class Bernoulli(Family):
     applies_to = ("binary", "soft_binary")
     default_for = ("binary", "soft_binary", "proportion with prediction")
     requirement = "targets in {0, 1} or soft labels"
+    soft_label_kinds = ("proportion",)
     frameworks = Frameworks(
         pytorch="torch.nn.BCEWithLogitsLoss",
         sklearn="HistGradientBoostingClassifier(loss='log_loss')",
