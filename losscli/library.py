@@ -14,12 +14,16 @@ option names as keywords. Errors raise `losscli.InputError` (a ValueError) or
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import json
-from collections.abc import Mapping
-from typing import Any
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, get_type_hints
 
 from losscli.errors import UsageError
-from losscli.request import DEFAULT_EPS, DEFAULT_FIT_ROWS, Request
+from losscli.request import Request
 
 
 class Report:
@@ -79,11 +83,16 @@ class Report:
         return render.render(self._data)
 
     def _repr_html_(self) -> str:
-        from rich.console import Console
+        """The tables as one HTML element for notebooks (no side effect)."""
+        from losscli import render
 
-        console = Console(record=True, width=120, file=_Null())
-        console.print(self.__rich__())
-        return console.export_html(inline_styles=True)
+        return render.notebook_html(self._data)
+
+    def __str__(self) -> str:
+        """The tables and warnings as plain text, as `losscli` prints them to a file."""
+        from losscli import render
+
+        return render.report_text(self._data)
 
     def __repr__(self) -> str:
         best = f", best={self.best!r}" if self.best else ""
@@ -91,30 +100,8 @@ class Report:
                f"{len(self._data['models'])} models>"
 
 
-class _Null:
-    def write(self, _: str) -> int:
-        return 0
-
-    def flush(self) -> None:
-        pass
-
-
-def _columns(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, str) else tuple(value)
-
-
-def _families(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
-    from losscli.request import family_names
-
-    return family_names(_columns(value))
-
-
 def _source(data: Any) -> str | tuple:
     """A path argument as the CLI takes it, or data in memory spooled to Parquet."""
-    import os
-
     from losscli import sources
 
     if isinstance(data, (str, os.PathLike)):
@@ -150,35 +137,86 @@ def _source(data: Any) -> str | tuple:
     return sources.spool_table(table, label, kind)
 
 
-def _request(command: str, data: Any, *, target=None, pred=None, probs=None, logits=None,
-             soft_target=None, weight=None, no_pred=False, family=None, input_format=None,
-             delimiter=None,
-             target_kind=None, unit="nats", criterion="aic", alpha=0.05, eps=DEFAULT_EPS,
-             strict=False, renormalize=False, fit_rows: int | str | None = DEFAULT_FIT_ROWS,
-             batch_rows=None, engine="local", workers=None, scheduler=None,
-             diagnostics=False, best=False, seed=0, plot=None,
-             corp_max_unique=2_000_000) -> Request:
-    if isinstance(fit_rows, str):
-        from losscli.request import parse_fit_rows
+@functools.cache
+def _keywords(command: str) -> dict[str, inspect.Parameter]:
+    """A command's keywords: the Request fields it has on the command line, by their
+    option names, with the fields' defaults; column lists and families also take one
+    string, `fit_rows` also 'all', `plot` also a path."""
+    from losscli.request import ONLY_IN, option_name, specs
 
-        fit_rows = parse_fit_rows(fit_rows)
-    return Request(
-        command=command, path=_source(data), target=target, pred=pred,
-        probs=_columns(probs), logits=_columns(logits), soft_target=_columns(soft_target),
-        weight=weight, no_pred=no_pred, input_format=input_format, delimiter=delimiter,
-        families=_families(family),
-        target_kind=target_kind, unit=unit, criterion=criterion, alpha=alpha, eps=eps,
-        strict=strict,
-        renormalize=renormalize, fit_rows=fit_rows, batch_rows=batch_rows,
-        engine="dask" if scheduler else engine, workers=workers, scheduler=scheduler,
-        diagnostics=diagnostics, best=best, seed=seed,
-        plot=None if plot is None else str(plot), corp_max_unique=corp_max_unique)
+    hints = get_type_hints(Request)
+    defaults = {f.name: f.default for f in dataclasses.fields(Request)}
+    out = {}
+    for name, spec in specs().items():
+        if command not in ONLY_IN.get(name, (command,)):
+            continue
+        hint, default = hints[name], defaults[name]
+        if spec.kind is tuple:
+            hint, default = str | Sequence[str] | None, None
+        elif name == "fit_rows":
+            hint = int | Literal["all"] | None
+        elif name == "plot":
+            hint = str | os.PathLike | None
+        key = option_name(name)
+        out[key] = inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                     annotation=hint)
+    return out
+
+
+def _signature(command: str) -> inspect.Signature:
+    data = inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Any)
+    return inspect.Signature([data, *_keywords(command).values()], return_annotation=Report)
+
+
+_PUBLIC = {"evaluate": "evaluate", "compare-noise-models": "compare_noise_models",
+           "diagnose": "diagnose"}
+
+
+def _request(command: str, data: Any, options: dict) -> Request:
+    """The Request of a call: unknown keywords are a TypeError naming the closest ones;
+    values are checked by the Request, with the CLI's messages."""
+    from losscli.request import did_you_mean, family_names, option_name, parse_fit_rows, specs
+
+    known = _keywords(command)
+    for key in options:
+        if key not in known:
+            others = [c for c in _PUBLIC if key in _keywords(c)]
+            hint = (f" (only {' and '.join(_PUBLIC[c] + '()' for c in others)} take it)"
+                    if others else did_you_mean(key, known))
+            raise TypeError(f"{_PUBLIC[command]}() got an unexpected keyword argument "
+                            f"{key!r}{hint}")
+    o = {k: p.default for k, p in known.items()} | options
+    for key in {option_name(n) for n, spec in specs().items() if spec.kind is tuple}:
+        # one column (a glob, a comma list) or family, or any sequence of them
+        value = o[key]
+        if value is None:
+            o[key] = ()
+        elif isinstance(value, str):
+            o[key] = (value,)
+        elif hasattr(value, "__iter__") and not isinstance(value, (bytes, Mapping)):
+            o[key] = tuple(value)
+    if isinstance(o["fit_rows"], str):
+        o["fit_rows"] = parse_fit_rows(o["fit_rows"])
+    if isinstance(o.get("plot"), os.PathLike):
+        o["plot"] = os.fspath(o["plot"])
+    family = o.pop("family")
+    # not names (not strings): the Request says so
+    o["families"] = family_names(family) if _all_strings(family) else family
+    if o["scheduler"] is not None:
+        o["engine"] = "dask"
+    # the options are checked before data in memory is spooled to a file
+    req = Request(command=command, path=None, **o)
+    return dataclasses.replace(req, path=_source(data))
+
+
+def _all_strings(value) -> bool:
+    return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
 
 
 def _run(command: str, data: Any, options: dict) -> Report:
     from losscli import api, sources
 
-    req = _request(command, data, **options)
+    req = _request(command, data, options)
     try:
         run = {"evaluate": api.evaluate, "diagnose": api.diagnose}.get(
             command, api.compare_noise_models)
@@ -189,19 +227,30 @@ def _run(command: str, data: Any, options: dict) -> Report:
 
 
 def evaluate(data: Any, **options: Any) -> Report:
-    """Score predictions (or the targets alone) under one or more families (`family`)."""
+    """Score predictions (or the targets alone) under one or more families (`family`).
+
+    The keywords are `losscli evaluate`'s options (see its --help)."""
     return _run("evaluate", data, options)
 
 
 def compare_noise_models(data: Any, **options: Any) -> Report:
-    """Fit every applicable family, rank them, test the differences, recommend a loss."""
+    """Fit every applicable family, rank them, test the differences, recommend a loss.
+
+    The keywords are `losscli compare-noise-models`' options (see its --help)."""
     return _run("compare-noise-models", data, options)
 
 
 def diagnose(data: Any, **options: Any) -> Report:
     """Does the model fit, and where not: evaluate's report with every model diagnosed
-    (`best=True`: compare's, the best model diagnosed); `plot=DIR` writes the pictures."""
+    (`best=True`: compare's, the best model diagnosed); `plot=DIR` writes the pictures.
+
+    The keywords are `losscli diagnose`'s options (see its --help)."""
     return _run("diagnose", data, options)
+
+
+# help() and inspect show each command's real keywords, read from the Request fields
+for _command, _name in _PUBLIC.items():
+    globals()[_name].__signature__ = _signature(_command)
 
 
 def families() -> list[dict]:

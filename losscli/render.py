@@ -809,6 +809,8 @@ def make_console(file: Any = None, color: bool | None = None, width: int | None 
         width = natural_width(renderable)
     if width is not None:
         kw.update(width=width, height=25)  # both, or a dumb terminal means 80 columns
+    # in a notebook rich would display what it prints instead of writing it to `file`
+    kw.update(force_jupyter=False)
     console = Console(file=file, **kw)
     if color is True and console.color_system is None:
         console = Console(file=file, color_system="standard", **kw)
@@ -821,6 +823,30 @@ def print_report(rep: dict, file: Any = None, color: bool | None = None,
     `color` and `width`."""
     renderable = render(rep, warnings=warnings)
     make_console(file, color, width, renderable).print(renderable)
+
+
+def report_text(rep: dict) -> str:
+    """The report's tables and warnings as plain text at their natural width."""
+    buf = io.StringIO()
+    print_report(rep, file=buf, color=False, warnings=True)
+    return buf.getvalue()
+
+
+# a fragment that styles only its own element (a notebook's page keeps its colours)
+NOTEBOOK_HTML = ('<div class="losscli-report"><pre style="white-space:pre;overflow-x:auto;'
+                 "line-height:normal;font-family:Menlo,'DejaVu Sans Mono',consolas,"
+                 "'Courier New',monospace\">{code}</pre></div>")
+
+
+def notebook_html(rep: dict) -> str:
+    """The report's tables and warnings as one self-contained HTML element: colours as
+    inline styles on spans, no page-wide style, nothing displayed on the way."""
+    renderable = render(rep, warnings=True)
+    console = Console(file=io.StringIO(), record=True, force_jupyter=False,
+                      force_terminal=True, color_system="truecolor",
+                      width=natural_width(renderable), height=25)
+    console.print(renderable)
+    return console.export_html(inline_styles=True, code_format=NOTEBOOK_HTML)
 
 
 def families_tables(rows: list[dict]) -> Group:

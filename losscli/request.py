@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
+from typing import Annotated, Literal, Union, get_args, get_origin, get_type_hints
 
 from losscli.errors import UsageError
 
@@ -27,6 +29,33 @@ FAMILY_ALIASES = {
     "nb2": "negative_binomial", "negbin": "negative_binomial",
     "negbinomial": "negative_binomial", "lognorm": "lognormal",
 }
+# the options' choices and ranges are the Request fields' types (read by `check` and by the
+# Python API's signatures)
+Unit = Literal["nats", "bits"]
+Criterion = Literal["aic", "bic", "nll"]
+Engine = Literal["local", "dask"]
+InputFormat = Literal["csv", "tsv", "parquet"]
+TargetKind = Literal[TARGET_KINDS]
+
+
+@dataclass(frozen=True)
+class Range:
+    """A number option's closed interval (None: unbounded on that side)."""
+
+    low: float | None = None
+    high: float | None = None
+
+
+# the fields that are not options, the options one command has and another has not (as
+# on the command line), and the option whose name is not its field's
+NOT_OPTIONS = ("command", "path")
+ONLY_IN = {
+    "criterion": ("compare-noise-models", "diagnose"),
+    "alpha": ("compare-noise-models", "diagnose"),
+    "best": ("diagnose",),
+    "diagnostics": ("evaluate", "compare-noise-models"),
+}
+OPTION_NAMES = {"families": "family"}
 DEFAULT_FIT_ROWS = 1_000_000
 DEFAULT_EPS = 2.220446049250313e-16  # float64 machine epsilon (numpy stays out of start-up)
 
@@ -42,24 +71,28 @@ class Request:
     logits: tuple[str, ...] = ()
     soft_target: tuple[str, ...] = ()
     weight: str | None = None
-    input_format: str | None = None
+    input_format: InputFormat | None = None
     delimiter: str | None = None  # text files: the field separator (default ',' or tab)
     encoding: str | None = None  # text files: the character encoding (None: UTF-8)
     positive_label: str | None = None  # a text binary target: this value is 1, the other 0
     thousands: str | None = None  # the thousands separator of numbers written as 6,000
     no_pred: bool = False  # marginal mode even when a prediction column exists
     families: tuple[str, ...] = ()
-    target_kind: str | None = None
-    unit: str = "nats"
-    criterion: str = "aic"
-    alpha: float = 0.05  # the level at which the best family beats another (ties)
-    eps: float = DEFAULT_EPS
+    target_kind: TargetKind | None = None
+    unit: Unit = "nats"
+    criterion: Criterion = "aic"
+    # the level at which the best family beats another (ties)
+    alpha: Annotated[float, Range(0, 1)] = 0.05
+    eps: Annotated[float, Range(0, 0.5)] = DEFAULT_EPS
     strict: bool = False
     renormalize: bool = False
-    fit_rows: int | None = DEFAULT_FIT_ROWS  # None: fit on every row
-    batch_rows: int | None = None  # None: a Parquet row group, or 1M rows of text
-    engine: str = "local"  # "local" | "dask"
-    workers: int | None = None  # dask: LocalCluster worker processes (None: one per core)
+    # None: fit on every row
+    fit_rows: Annotated[int | None, Range(100)] = DEFAULT_FIT_ROWS
+    # None: a Parquet row group, or 1M rows of text
+    batch_rows: Annotated[int | None, Range(1)] = None
+    engine: Engine = "local"
+    # dask: LocalCluster worker processes (None: one per core)
+    workers: Annotated[int | None, Range(1)] = None
     scheduler: str | None = None  # dask: a running scheduler's address (implies dask)
     # diagnostics (SPEC §7): attach them (evaluate: every model; compare: the best, or each
     # -f family); `diagnose --best` diagnoses the best of a comparison
@@ -67,7 +100,11 @@ class Request:
     best: bool = False
     seed: int = 0  # the randomised PIT of the pictures, and the samples beyond --fit-rows
     plot: str | None = None  # write the pictures into this directory (implies diagnostics)
-    corp_max_unique: int = 2_000_000  # distinct predictions before the CORP pools them
+    # distinct predictions before the CORP pools them
+    corp_max_unique: Annotated[int, Range(1)] = 2_000_000
+
+    def __post_init__(self) -> None:
+        check(self)
 
     @property
     def diagnosing(self) -> bool:
@@ -164,13 +201,111 @@ def check_engine(engine: str | None, scheduler: str | None, workers: int | None)
 
 
 def parse_fit_rows(value: str) -> int | None:
-    """`--fit-rows N|all`: a whole number of at least 100, or None for every row."""
+    """`--fit-rows N|all`: a whole number (at least 100, checked with the Request), or
+    None for every row."""
     if value.strip().lower() == "all":
         return None
     try:
-        n = int(value.replace("_", "").replace(",", ""))
+        return int(value.replace("_", "").replace(",", ""))
     except ValueError:
         raise UsageError(f"--fit-rows takes a whole number or 'all', not {value!r}") from None
-    if n < 100:
-        raise UsageError("--fit-rows must be at least 100")
-    return n
+
+
+def option_name(field: str) -> str:
+    """The option (and Python keyword) a Request field is set by: `families` ← family."""
+    return OPTION_NAMES.get(field, field)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What an option takes, read from its Request field's type."""
+
+    kind: type  # bool, int, float, str, tuple (of strings), Literal or object (anything)
+    optional: bool  # None is allowed
+    choices: tuple = ()  # a Literal's values
+    range: Range | None = None
+
+
+def specs() -> dict[str, Spec]:
+    """Each option field's Spec, from the annotations (computed once)."""
+    global _SPECS
+    if _SPECS is None:
+        import types
+
+        out = {}
+        for name, hint in get_type_hints(Request, include_extras=True).items():
+            if name in NOT_OPTIONS:
+                continue
+            rng = None
+            if get_origin(hint) is Annotated:
+                hint, *meta = get_args(hint)
+                rng = next((m for m in meta if isinstance(m, Range)), None)
+            optional = (get_origin(hint) in (Union, types.UnionType)
+                        and type(None) in get_args(hint))
+            if optional:
+                hint, = (a for a in get_args(hint) if a is not type(None))
+            if get_origin(hint) is Literal:
+                out[name] = Spec(Literal, optional, get_args(hint), rng)
+            else:
+                out[name] = Spec(get_origin(hint) or hint, optional, (), rng)
+        _SPECS = out
+    return _SPECS
+
+
+_SPECS: dict[str, Spec] | None = None
+
+
+def check(req: Request) -> None:
+    """Every option's value against its field's type, choices and range; whole numbers
+    and numbers of other types (numpy's) become int and float. A wrong value is a usage
+    error naming the option, the value and what is allowed (the closest choices)."""
+    for name, spec in specs().items():
+        value = getattr(req, name)
+        if value is None and spec.optional:
+            continue
+        fixed = _checked(f"--{option_name(name).replace('_', '-')}", value, spec)
+        if fixed is not value:
+            object.__setattr__(req, name, fixed)
+
+
+def _checked(opt: str, value, spec: Spec):
+    kind = spec.kind
+    if kind is Literal:
+        if isinstance(value, str) and value in spec.choices:
+            return value
+        noun = opt.lstrip("-").replace("-", " ")
+        hint = did_you_mean(str(value).lower(), spec.choices)
+        raise UsageError(f"{opt}: unknown {noun} {value!r}{hint}; "
+                         f"choose from {', '.join(spec.choices)}")
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise UsageError(f"{opt} takes True or False, not {value!r}")
+        return value
+    if kind is str:
+        if not isinstance(value, str):
+            raise UsageError(f"{opt} takes a string, not {value!r}")
+        return value
+    if kind is tuple:
+        if not (isinstance(value, tuple) and all(isinstance(v, str) for v in value)):
+            raise UsageError(f"{opt} takes a string or a list of strings, not {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise UsageError(f"{opt} takes a whole number, not {value!r}")
+        number = int(value)
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise UsageError(f"{opt} takes a number, not {value!r}")
+        number = float(value)
+    else:
+        return value
+    rng = spec.range
+    if rng is not None:
+        low, high = rng.low, rng.high
+        if low is not None and high is not None and not low <= number <= high:
+            raise UsageError(f"{opt} must be between {low} and {high}, not {value!r}")
+        if low is not None and not low <= number:
+            raise UsageError(f"{opt} must be at least {low}, not {value!r}")
+        if high is not None and not number <= high:
+            raise UsageError(f"{opt} must be at most {high}, not {value!r}")
+    return value if type(value) is type(number) else number

@@ -4,6 +4,8 @@ messages as exceptions; family names are forgiving."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -98,3 +100,230 @@ def test_family_names_are_forgiving():
     assert proc.returncode == 2
     assert proc.stderr.decode().startswith("error: --family: unknown family 'poison' "
                                            "(did you mean 'poisson'?)")
+
+
+# ------------------------------------------------------------------ keywords
+
+
+FRAME = pd.DataFrame({"y": np.arange(40.0) % 7, "y_pred": np.full(40, 3.0)})
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"unit": "bit"}, "--unit: unknown unit 'bit' (did you mean 'bits'?); "
+                      "choose from nats, bits"),
+    ({"unit": "Nats"}, "--unit: unknown unit 'Nats' (did you mean 'nats'?); "
+                       "choose from nats, bits"),
+    ({"criterion": "aicc"}, "--criterion: unknown criterion 'aicc' (did you mean 'aic'?); "
+                            "choose from aic, bic, nll"),
+    ({"engine": "spark"}, "--engine: unknown engine 'spark'; choose from local, dask"),
+    ({"target_kind": "counts"}, "--target-kind: unknown target kind 'counts' (did you mean "
+                                "'count'?); choose from binary, categorical, count, integer, "
+                                "proportion, positive, real, soft_binary, soft_categorical"),
+    ({"input_format": "xls"}, "--input-format: unknown input format 'xls'; "
+                              "choose from csv, tsv, parquet"),
+    ({"fit_rows": -5}, "--fit-rows must be at least 100, not -5"),
+    ({"fit_rows": "lots"}, "--fit-rows takes a whole number or 'all', not 'lots'"),
+    ({"fit_rows": 2.5e6}, "--fit-rows takes a whole number, not 2500000.0"),
+    ({"alpha": 3}, "--alpha must be between 0 and 1, not 3"),
+    ({"eps": float("nan")}, "--eps must be between 0 and 0.5, not nan"),
+    ({"workers": 0}, "--workers must be at least 1, not 0"),
+    ({"batch_rows": 0}, "--batch-rows must be at least 1, not 0"),
+    ({"corp_max_unique": 0}, "--corp-max-unique must be at least 1, not 0"),
+    ({"seed": 1.5}, "--seed takes a whole number, not 1.5"),
+    ({"strict": "yes"}, "--strict takes True or False, not 'yes'"),
+    ({"target": 123}, "--target takes a string, not 123"),
+    ({"probs": ["p_a", 1]}, "--probs takes a string or a list of strings, not ('p_a', 1)"),
+    ({"family": 5}, "--family takes a string or a list of strings, not 5"),
+])
+def test_every_keyword_is_checked(monkeypatch, kw, message):
+    from losscli import api, sources
+
+    def never(*_, **__):
+        raise AssertionError("no engine starts and no data is spooled for a wrong option")
+
+    monkeypatch.setattr(api, "open_engine", never)
+    monkeypatch.setattr(sources, "spool_table", never)
+    with pytest.raises(losscli.UsageError) as err:
+        losscli.compare_noise_models(FRAME, **kw)
+    assert str(err.value) == message
+
+
+def test_keywords_give_the_cli_s_message():
+    frame_file = SAMPLES / "counts.csv"
+    proc = run_cli("evaluate", frame_file, "--fit-rows", "5")
+    assert proc.returncode == 2
+    with pytest.raises(losscli.UsageError) as err:
+        losscli.evaluate(frame_file, fit_rows=5)
+    assert proc.stderr.decode() == f"error: {err.value}\n"
+
+
+def test_keyword_values_of_other_types_are_converted():
+    from losscli.request import Request
+
+    rep = losscli.evaluate(FRAME, fit_rows="all", batch_rows=np.int64(16),
+                           family=("Poisson",))
+    assert [m["family"] for m in rep["models"]] == ["poisson"]
+    assert rep["input"]["batches"] == 3  # 40 rows in batches of 16
+    req = Request(command="evaluate", path="x", alpha=0, workers=np.int64(2))
+    assert type(req.alpha) is float and type(req.workers) is int
+    assert (req.alpha, req.workers) == (0.0, 2)
+
+
+def test_unknown_keywords_name_the_public_function_and_the_closest():
+    with pytest.raises(TypeError) as err:
+        losscli.evaluate(FRAME, famly="poisson")
+    assert str(err.value) == ("evaluate() got an unexpected keyword argument 'famly' "
+                              "(did you mean 'family'?)")
+    with pytest.raises(TypeError) as err:
+        losscli.evaluate(FRAME, criterion="bic")
+    assert str(err.value) == ("evaluate() got an unexpected keyword argument 'criterion' "
+                              "(only compare_noise_models() and diagnose() take it)")
+    with pytest.raises(TypeError) as err:
+        losscli.diagnose(FRAME, colour="never")
+    assert str(err.value) == "diagnose() got an unexpected keyword argument 'colour'"
+    with pytest.raises(TypeError, match="takes 1 positional argument"):
+        losscli.evaluate(FRAME, "y")
+
+
+@pytest.mark.parametrize("name", ["evaluate", "compare_noise_models", "diagnose"])
+def test_signatures_are_the_cli_s_options(name):
+    import inspect
+    import pydoc
+
+    from losscli import cli
+
+    api_sig = inspect.signature(getattr(losscli, name))
+    cli_sig = inspect.signature(getattr(cli, name))
+    params = list(api_sig.parameters.values())
+    assert params[0].name == "data"
+    assert all(p.kind is p.KEYWORD_ONLY for p in params[1:])
+    # the same options (the CLI's file, output and colour are not keywords), defaults too
+    cli_defaults = {n: p.default for n, p in cli_sig.parameters.items()
+                    if n not in ("file", "format", "output", "color")}
+    cli_defaults["fit_rows"] = int(cli_defaults["fit_rows"])
+    assert {p.name: p.default for p in params[1:]} == cli_defaults
+    page = pydoc.render_doc(getattr(losscli, name), renderer=pydoc.plaintext)
+    assert "**options" not in page
+    assert "unit: Literal['nats', 'bits'] = 'nats'" in page
+    assert "fit_rows: Union[int, Literal['all'], NoneType] = 1000000" in page
+
+
+# ------------------------------------------------------------------ display
+
+
+class _Shell:
+    """What rich takes for a Jupyter kernel."""
+
+
+_Shell.__name__ = "ZMQInteractiveShell"
+
+
+@pytest.fixture
+def notebook(monkeypatch):
+    """A notebook kernel as rich detects it; returns what was sent to its display."""
+    import builtins
+    import sys
+    import types
+
+    shown: list = []
+    display = types.ModuleType("IPython.display")
+    display.display = lambda *objs, **_: shown.extend(objs)
+    ipython = types.ModuleType("IPython")
+    ipython.display = display
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    monkeypatch.setattr(builtins, "get_ipython", lambda: _Shell(), raising=False)
+    return shown
+
+
+def test_notebook_html_is_one_element_without_side_effects(notebook):
+    rep = losscli.compare_noise_models(SAMPLES / "counts.csv")
+    html = rep._repr_html_()
+    assert notebook == []  # nothing displayed besides what the notebook asked for
+    assert html.startswith('<div class="losscli-report"><pre ') and html.endswith("</div>")
+    assert html.count("<div") == 1 and html.count("<pre") == 1
+    assert "<style" not in html and "body" not in html and "<html" not in html
+    assert "\x1b" not in html
+    assert "target &#x27;y&#x27; (count)" in html  # text is escaped
+    for m in rep["models"]:
+        assert m["family"] in html
+    assert 'style="font-weight: bold"' in html  # styles are inline, on spans
+
+
+def test_print_gives_the_plain_table_and_repr_a_summary(notebook, capsys):
+    path = SAMPLES / "counts.csv"
+    rep = losscli.compare_noise_models(path)
+    text = str(rep)
+    assert notebook == []
+    assert "\x1b" not in text
+    assert rep.warnings == []
+    # the CLI's table on a pipe: plain text at its natural width
+    proc = run_cli("compare-noise-models", path)
+    assert proc.returncode == 0
+    assert text == proc.stdout.decode()
+    print(rep)
+    assert capsys.readouterr().out == text + "\n"
+    assert repr(rep) == ("<losscli.Report compare-noise-models, best='negative_binomial', "
+                         "7 models>")
+
+
+def test_print_shows_the_warnings():
+    frame = FRAME.copy()
+    frame.loc[3, "y"] = np.nan
+    rep = losscli.evaluate(frame)
+    assert rep.warnings
+    lines = str(rep).splitlines()
+    for w in rep.warnings:
+        assert f"warning: {w}" in lines
+    assert any("warning:" in line for line in rep._repr_html_().splitlines())
+
+
+# ------------------------------------------------------------------ scripts and Dask
+
+GUARDED = """
+import losscli
+
+
+def main():
+    rep = losscli.evaluate({path!r}, engine="dask", workers=1)
+    print(rep.best, rep["input"]["engine"])
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def _script(tmp_path, text: str) -> subprocess.CompletedProcess:
+    script = tmp_path / "script.py"
+    script.write_text(text)
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+
+
+def test_dask_from_an_unguarded_script_is_one_usage_error(tmp_path):
+    pytest.importorskip("distributed")
+    path = str(SAMPLES / "counts.csv")
+    proc = _script(tmp_path, f"import losscli\n\nlosscli.evaluate({path!r}, engine='dask', "
+                             "workers=1)\n")
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.count("Traceback") == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == (f"losscli.errors.UsageError: {tmp_path / 'script.py'}, line 3: "
+                    "engine='dask' starts worker processes that re-run this script's "
+                    "top-level code; put the call under `if __name__ == \"__main__\":` "
+                    "(or connect to a running cluster with scheduler=...)")
+    # inside a block of the top level that is not the guard: the same
+    proc = _script(tmp_path, f"import losscli\nfor i in range(1):\n    losscli.evaluate("
+                             f"{path!r}, engine='dask')\n")
+    assert proc.returncode == 1 and proc.stderr.count("Traceback") == 1
+    assert "line 3: engine='dask'" in proc.stderr
+
+
+def test_dask_from_a_guarded_script_runs(tmp_path):
+    pytest.importorskip("distributed")
+    proc = _script(tmp_path, GUARDED.format(path=str(SAMPLES / "counts.csv")))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "poisson dask\n"
+    assert proc.stderr == ""  # the API never prints

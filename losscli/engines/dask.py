@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 
-from losscli.errors import LossCliError
+from losscli.errors import LossCliError, UsageError
 
 # seconds to reach a scheduler and hear it answer as one (it answers in milliseconds)
 CONNECT_TIMEOUT = 10
@@ -35,6 +35,46 @@ def _distributed():
     return distributed
 
 
+def _check_main_guard() -> None:
+    """A usage error if this call runs in a script's top-level code outside an
+    `if __name__ == "__main__":` block.
+
+    The LocalCluster's worker processes start by multiprocessing's spawn, which re-runs
+    the main module's top level in each of them (not a package's `__main__`, not an
+    interactive session or a notebook): an unguarded call would start a cluster again in
+    every worker, and each would fail with its own traceback."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    path = getattr(main, "__file__", None)
+    if path is None or name == "__main__" or (name or "").endswith(".__main__"):
+        return
+    frame = sys._getframe()
+    while frame is not None and not (frame.f_globals is vars(main)
+                                     and frame.f_code.co_name == "<module>"):
+        frame = frame.f_back
+    if frame is None:  # not called from the script's top level (a thread, atexit)
+        return
+    line = frame.f_lineno
+    import ast
+
+    try:
+        with open(path, "rb") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):  # no source to read: nothing to tell
+        return
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.If) and node.lineno <= line <= (node.end_lineno or line)
+                and any(isinstance(n, ast.Name) and n.id == "__name__"
+                        for n in ast.walk(node.test))):
+            return
+    raise UsageError(
+        f"{path}, line {line}: engine='dask' starts worker processes that re-run this "
+        "script's top-level code; put the call under `if __name__ == \"__main__\":` "
+        "(or connect to a running cluster with scheduler=...)")
+
+
 class Dask:
     """A connection to a cluster (started here, or at `scheduler`) for one run."""
 
@@ -48,6 +88,8 @@ class Dask:
         self.tasks_done = 0
 
     def __enter__(self) -> Dask:
+        if not self.scheduler:
+            _check_main_guard()
         distributed = _distributed()
         import dask
 
