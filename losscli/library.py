@@ -4,12 +4,14 @@
     rep = losscli.compare_noise_models(df, target="y", pred="y_pred")
     rep.best, rep.recommendation, rep.models      # a pandas DataFrame of the models
     rep.to_dict() == json.loads(rep.to_json())    # the CLI's JSON
+    print(rep)                                    # the CLI's tables, as plain text
 
 `data` is a path (or a list of paths, globs, folders of Parquet parts, URLs), a pandas
 DataFrame, a pyarrow Table or RecordBatchReader, a polars DataFrame, or a mapping of
 column name to array. Columns are chosen exactly as on the command line, with the CLI's
-option names as keywords. Errors raise `losscli.InputError` (a ValueError) or
-`losscli.UsageError` with the CLI's message; nothing is printed, nothing exits.
+option names as keywords, checked as the CLI checks them. Errors raise
+`losscli.InputError` (a ValueError) or `losscli.UsageError` with the CLI's message;
+nothing is printed, nothing exits.
 """
 
 from __future__ import annotations

@@ -278,6 +278,8 @@ def _checked(opt: str, value, spec: Spec):
         raise UsageError(f"{opt}: unknown {noun} {value!r}{hint}; "
                          f"choose from {', '.join(spec.choices)}")
     if kind is bool:
+        if getattr(getattr(value, "dtype", None), "kind", "") == "b" and value.ndim == 0:
+            return bool(value)  # numpy's
         if not isinstance(value, bool):
             raise UsageError(f"{opt} takes True or False, not {value!r}")
         return value

@@ -164,9 +164,10 @@ def test_keyword_values_of_other_types_are_converted():
                            family=("Poisson",))
     assert [m["family"] for m in rep["models"]] == ["poisson"]
     assert rep["input"]["batches"] == 3  # 40 rows in batches of 16
-    req = Request(command="evaluate", path="x", alpha=0, workers=np.int64(2))
-    assert type(req.alpha) is float and type(req.workers) is int
-    assert (req.alpha, req.workers) == (0.0, 2)
+    req = Request(command="evaluate", path="x", alpha=0, workers=np.int64(2),
+                  strict=np.bool_(True))
+    assert (type(req.alpha), type(req.workers), type(req.strict)) == (float, int, bool)
+    assert (req.alpha, req.workers, req.strict) == (0.0, 2, True)
 
 
 def test_unknown_keywords_name_the_public_function_and_the_closest():
