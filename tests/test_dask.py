@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from losscli.engines.dask import QUIET_SCHEDULER
 from losscli.errors import InputError, LossCliError
 from tests.conftest import SAMPLES, run_api, run_cli
 from tests.test_streaming import _frame, _write_parts, assert_same
@@ -43,7 +44,8 @@ SAMPLE_RUNS = [
 @pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=40) as c:
+                                  dashboard_address=None, silence_logs=40,
+                                  scheduler_kwargs=QUIET_SCHEDULER) as c:
         yield c
 
 

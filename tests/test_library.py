@@ -3,6 +3,7 @@ messages as exceptions; family names are forgiving."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -323,8 +324,15 @@ def test_dask_from_an_unguarded_script_is_one_usage_error(tmp_path):
 
 
 def test_dask_from_a_guarded_script_runs(tmp_path):
+    import socket
+
     pytest.importorskip("distributed")
-    proc = _script(tmp_path, GUARDED.format(path=str(SAMPLES / "counts.csv")))
+    with socket.socket() as taken:
+        # the port a scheduler serves HTTP on by default, taken as by a notebook's cluster
+        with contextlib.suppress(OSError):  # or taken already
+            taken.bind(("127.0.0.1", 8787))
+            taken.listen()
+        proc = _script(tmp_path, GUARDED.format(path=str(SAMPLES / "counts.csv")))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "poisson dask\n"
     assert proc.stderr == ""  # the API never prints

@@ -20,6 +20,9 @@ from losscli.errors import LossCliError, UsageError
 
 # seconds to reach a scheduler and hear it answer as one (it answers in milliseconds)
 CONNECT_TIMEOUT = 10
+# without a dashboard the scheduler still serves HTTP, by default on port 8787; where that
+# port is taken (a notebook's cluster) it warns on stderr: a free loopback port instead
+QUIET_SCHEDULER = {"dashboard_address": "127.0.0.1:0"}
 
 
 class DaskError(LossCliError):
@@ -107,7 +110,8 @@ class Dask:
                 n = self.workers or len(os.sched_getaffinity(0))
                 cluster = self._stack.enter_context(distributed.LocalCluster(
                     n_workers=n, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.CRITICAL))
+                    dashboard_address=None, silence_logs=logging.CRITICAL,
+                    scheduler_kwargs=QUIET_SCHEDULER))
                 self.client = self._stack.enter_context(distributed.Client(cluster))
         except (OSError, TimeoutError, RuntimeError) as exc:
             self._stack.close()
