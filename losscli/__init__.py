@@ -20,3 +20,8 @@ def __getattr__(name: str):
 
         return getattr(library, name)
     raise AttributeError(f"module 'losscli' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # the API's names too, for completion in notebooks and shells
+    return sorted(set(globals()) | set(__all__))

@@ -187,6 +187,10 @@ def test_unknown_keywords_name_the_public_function_and_the_closest():
         losscli.evaluate(FRAME, "y")
 
 
+def test_the_api_is_listed():
+    assert set(losscli.__all__) <= set(dir(losscli))
+
+
 @pytest.mark.parametrize("name", ["evaluate", "compare_noise_models", "diagnose"])
 def test_signatures_are_the_cli_s_options(name):
     import inspect
