@@ -208,7 +208,7 @@ def parse_fit_rows(value: str) -> int | None:
     try:
         return int(value.replace("_", "").replace(",", ""))
     except ValueError:
-        raise UsageError(f"--fit-rows takes a whole number or 'all', not {value!r}") from None
+        raise UsageError(f"--fit-rows {value}: must be a whole number or 'all'") from None
 
 
 def option_name(field: str) -> str:
@@ -273,41 +273,38 @@ def _checked(opt: str, value, spec: Spec):
     if kind is Literal:
         if isinstance(value, str) and value in spec.choices:
             return value
-        noun = opt.lstrip("-").replace("-", " ")
         hint = did_you_mean(str(value).lower(), spec.choices)
-        raise UsageError(f"{opt}: unknown {noun} {value!r}{hint}; "
+        raise UsageError(f"{opt}: unknown value {value!r}{hint}; "
                          f"choose from {', '.join(spec.choices)}")
     if kind is bool:
         if getattr(getattr(value, "dtype", None), "kind", "") == "b" and value.ndim == 0:
             return bool(value)  # numpy's
         if not isinstance(value, bool):
-            raise UsageError(f"{opt} takes True or False, not {value!r}")
+            raise UsageError(f"{opt} {value!r}: must be True or False")
         return value
     if kind is str:
         if not isinstance(value, str):
-            raise UsageError(f"{opt} takes a string, not {value!r}")
+            raise UsageError(f"{opt} {value!r}: must be a string")
         return value
     if kind is tuple:
         if not (isinstance(value, tuple) and all(isinstance(v, str) for v in value)):
-            raise UsageError(f"{opt} takes a string or a list of strings, not {value!r}")
+            raise UsageError(f"{opt} {value!r}: must be a string or a list of strings")
         return value
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise UsageError(f"{opt} takes a whole number, not {value!r}")
+            raise UsageError(f"{opt} {value!r}: must be a whole number")
         number = int(value)
     elif kind is float:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise UsageError(f"{opt} takes a number, not {value!r}")
+            raise UsageError(f"{opt} {value!r}: must be a number")
         number = float(value)
     else:
         return value
-    rng = spec.range
-    if rng is not None:
-        low, high = rng.low, rng.high
-        if low is not None and high is not None and not low <= number <= high:
-            raise UsageError(f"{opt} must be between {low} and {high}, not {value!r}")
-        if low is not None and not low <= number:
-            raise UsageError(f"{opt} must be at least {low}, not {value!r}")
-        if high is not None and not number <= high:
-            raise UsageError(f"{opt} must be at most {high}, not {value!r}")
+    low, high = (spec.range.low, spec.range.high) if spec.range else (None, None)
+    if number != number:  # NaN: in no range
+        raise UsageError(f"{opt} {value}: must be a number")
+    if low is not None and not low <= number:
+        raise UsageError(f"{opt} {value}: must be at least {low}")
+    if high is not None and not number <= high:
+        raise UsageError(f"{opt} {value}: must be at most {high}")
     return value if type(value) is type(number) else number

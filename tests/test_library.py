@@ -110,31 +110,33 @@ FRAME = pd.DataFrame({"y": np.arange(40.0) % 7, "y_pred": np.full(40, 3.0)})
 
 
 @pytest.mark.parametrize("kw,message", [
-    ({"unit": "bit"}, "--unit: unknown unit 'bit' (did you mean 'bits'?); "
+    ({"unit": "bit"}, "--unit: unknown value 'bit' (did you mean 'bits'?); "
                       "choose from nats, bits"),
-    ({"unit": "Nats"}, "--unit: unknown unit 'Nats' (did you mean 'nats'?); "
+    ({"unit": "Nats"}, "--unit: unknown value 'Nats' (did you mean 'nats'?); "
                        "choose from nats, bits"),
-    ({"criterion": "aicc"}, "--criterion: unknown criterion 'aicc' (did you mean 'aic'?); "
+    ({"criterion": "aicc"}, "--criterion: unknown value 'aicc' (did you mean 'aic'?); "
                             "choose from aic, bic, nll"),
-    ({"engine": "spark"}, "--engine: unknown engine 'spark'; choose from local, dask"),
-    ({"target_kind": "counts"}, "--target-kind: unknown target kind 'counts' (did you mean "
+    ({"engine": "spark"}, "--engine: unknown value 'spark'; choose from local, dask"),
+    ({"target_kind": "counts"}, "--target-kind: unknown value 'counts' (did you mean "
                                 "'count'?); choose from binary, categorical, count, integer, "
                                 "proportion, positive, real, soft_binary, soft_categorical"),
-    ({"input_format": "xls"}, "--input-format: unknown input format 'xls'; "
+    ({"input_format": "xls"}, "--input-format: unknown value 'xls'; "
                               "choose from csv, tsv, parquet"),
-    ({"fit_rows": -5}, "--fit-rows must be at least 100, not -5"),
-    ({"fit_rows": "lots"}, "--fit-rows takes a whole number or 'all', not 'lots'"),
-    ({"fit_rows": 2.5e6}, "--fit-rows takes a whole number, not 2500000.0"),
-    ({"alpha": 3}, "--alpha must be between 0 and 1, not 3"),
-    ({"eps": float("nan")}, "--eps must be between 0 and 0.5, not nan"),
-    ({"workers": 0}, "--workers must be at least 1, not 0"),
-    ({"batch_rows": 0}, "--batch-rows must be at least 1, not 0"),
-    ({"corp_max_unique": 0}, "--corp-max-unique must be at least 1, not 0"),
-    ({"seed": 1.5}, "--seed takes a whole number, not 1.5"),
-    ({"strict": "yes"}, "--strict takes True or False, not 'yes'"),
-    ({"target": 123}, "--target takes a string, not 123"),
-    ({"probs": ["p_a", 1]}, "--probs takes a string or a list of strings, not ('p_a', 1)"),
-    ({"family": 5}, "--family takes a string or a list of strings, not 5"),
+    ({"fit_rows": -5}, "--fit-rows -5: must be at least 100"),
+    ({"fit_rows": "lots"}, "--fit-rows lots: must be a whole number or 'all'"),
+    ({"fit_rows": 2.5e6}, "--fit-rows 2500000.0: must be a whole number"),
+    ({"alpha": 3}, "--alpha 3: must be at most 1"),
+    ({"alpha": -0.5}, "--alpha -0.5: must be at least 0"),
+    ({"alpha": "0.1"}, "--alpha '0.1': must be a number"),
+    ({"eps": float("nan")}, "--eps nan: must be a number"),
+    ({"workers": 0}, "--workers 0: must be at least 1"),
+    ({"batch_rows": 0}, "--batch-rows 0: must be at least 1"),
+    ({"corp_max_unique": 0}, "--corp-max-unique 0: must be at least 1"),
+    ({"seed": 1.5}, "--seed 1.5: must be a whole number"),
+    ({"strict": "yes"}, "--strict 'yes': must be True or False"),
+    ({"target": 123}, "--target 123: must be a string"),
+    ({"probs": ["p_a", 1]}, "--probs ('p_a', 1): must be a string or a list of strings"),
+    ({"family": 5}, "--family 5: must be a string or a list of strings"),
 ])
 def test_every_keyword_is_checked(monkeypatch, kw, message):
     from losscli import api, sources
