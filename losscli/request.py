@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
+import types
 from dataclasses import dataclass
 from typing import Annotated, Literal, Union, get_args, get_origin, get_type_hints
 
@@ -220,39 +222,32 @@ def option_name(field: str) -> str:
 class Spec:
     """What an option takes, read from its Request field's type."""
 
-    kind: type  # bool, int, float, str, tuple (of strings), Literal or object (anything)
+    kind: object  # bool, int, float, str, tuple (of strings) or Literal
     optional: bool  # None is allowed
     choices: tuple = ()  # a Literal's values
     range: Range | None = None
 
 
+@functools.cache
 def specs() -> dict[str, Spec]:
-    """Each option field's Spec, from the annotations (computed once)."""
-    global _SPECS
-    if _SPECS is None:
-        import types
-
-        out = {}
-        for name, hint in get_type_hints(Request, include_extras=True).items():
-            if name in NOT_OPTIONS:
-                continue
-            rng = None
-            if get_origin(hint) is Annotated:
-                hint, *meta = get_args(hint)
-                rng = next((m for m in meta if isinstance(m, Range)), None)
-            optional = (get_origin(hint) in (Union, types.UnionType)
-                        and type(None) in get_args(hint))
-            if optional:
-                hint, = (a for a in get_args(hint) if a is not type(None))
-            if get_origin(hint) is Literal:
-                out[name] = Spec(Literal, optional, get_args(hint), rng)
-            else:
-                out[name] = Spec(get_origin(hint) or hint, optional, (), rng)
-        _SPECS = out
-    return _SPECS
-
-
-_SPECS: dict[str, Spec] | None = None
+    """Each option field's Spec, from the annotations."""
+    out = {}
+    for name, hint in get_type_hints(Request, include_extras=True).items():
+        if name in NOT_OPTIONS:
+            continue
+        rng = None
+        if get_origin(hint) is Annotated:
+            hint, *meta = get_args(hint)
+            rng = next((m for m in meta if isinstance(m, Range)), None)
+        optional = (get_origin(hint) in (Union, types.UnionType)
+                    and type(None) in get_args(hint))
+        if optional:
+            hint, = (a for a in get_args(hint) if a is not type(None))
+        if get_origin(hint) is Literal:
+            out[name] = Spec(Literal, optional, get_args(hint), rng)
+        else:
+            out[name] = Spec(get_origin(hint) or hint, optional, (), rng)
+    return out
 
 
 def check(req: Request) -> None:
