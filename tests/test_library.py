@@ -330,6 +330,11 @@ def test_dask_from_an_unguarded_script_is_one_usage_error(tmp_path):
                              f"{path!r}, engine='dask')\n")
     assert proc.returncode == 1 and proc.stderr.count("Traceback") == 1
     assert "line 3: engine='dask'" in proc.stderr
+    # run as a module (python -m script): re-run by the workers all the same
+    proc = subprocess.run([sys.executable, "-m", "script"], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 1 and proc.stderr.count("Traceback") == 1
+    assert "line 3: engine='dask'" in proc.stderr
 
 
 def test_dask_from_a_guarded_script_runs(tmp_path):
