@@ -177,7 +177,15 @@ _PUBLIC = {"evaluate": "evaluate", "compare-noise-models": "compare_noise_models
 def _request(command: str, data: Any, options: dict) -> Request:
     """The Request of a call: unknown keywords are a TypeError naming the closest ones;
     values are checked by the Request, with the CLI's messages."""
-    from losscli.request import did_you_mean, family_names, option_name, parse_fit_rows, specs
+    from losscli.request import (
+        check_engine,
+        did_you_mean,
+        family_names,
+        option_name,
+        parse_fit_rows,
+        scheduler_address,
+        specs,
+    )
 
     known = _keywords(command)
     for key in options:
@@ -204,8 +212,10 @@ def _request(command: str, data: Any, options: dict) -> Request:
     family = o.pop("family")
     # not names (not strings): the Request says so
     o["families"] = family_names(family) if _all_strings(family) else family
-    if o["scheduler"] is not None:
-        o["engine"] = "dask"
+    if isinstance(o["scheduler"], str):
+        o["scheduler"] = scheduler_address(o["scheduler"])
+    # as on the command line: scheduler implies dask, workers need a local Dask cluster
+    o["engine"] = check_engine(options.get("engine"), o["scheduler"], o["workers"])
     # the options are checked before data in memory is spooled to a file
     req = Request(command=command, path=None, **o)
     return dataclasses.replace(req, path=_source(data))
