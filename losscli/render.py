@@ -148,7 +148,7 @@ class Col:
 
     Number and name columns are never wrapped; `wrap` columns (prose) wrap between words
     only; a name column with `breaks` may go on the next line before one of those
-    characters (a name such as `Regressor(loss='gamma')` before its "("), never inside a
+    characters (a name such as `Regressor(loss=...)` before its "("), never inside a
     word. Consecutive columns of one `band` are kept in one table when they fit."""
 
     header: str
