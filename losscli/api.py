@@ -259,7 +259,7 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
         warnings.append("the other families: " + "; ".join(
             f"{fams}: {why}" if fams else why for fams, why in merged(
                 [_split_family(w) for w in others])))
-    tests = compare.tests(ranked, scores, splan, warnings, run.classes)
+    tests = compare.tests(ranked, scores, splan, warnings, run.classes, req.alpha)
     out = [
         report.model_dict(s.result, req.unit, {
             "rank": i + 1,

@@ -113,46 +113,76 @@ def nested_pairs(ranked: list[Scored]) -> list[tuple[Scored, Scored]]:
 
 
 def vuong(best: Scored, other: Scored, scores: Scores, plan: ScorePlan,
-          warnings: list[str] | None = None, classes: list[str] | None = None) -> dict:
+          warnings: list[str] | None = None, classes: list[str] | None = None,
+          alpha: float = 0.05) -> dict:
     """Vuong's z for non-nested models: d_i = log q_best(y_i) − log q_other(y_i),
     z = √W d̄ / s, d̄ = Σ w d / W, s² = Σ w (d − d̄)² / W; two-sided p = 2Φ(−|z|);
     z = 0, p = 1 when s = 0. The moments of d come from the last pass. When one row makes
-    more than DOMINANT_SHARE of Σ w (d − d̄)², a warning in `warnings` says so."""
+    more than DOMINANT_SHARE of Σ w (d − d̄)² and the test without it (`without_row`) reads
+    differently at `alpha`, a warning in `warnings` says so."""
     i, j = best.index, other.index
     k = plan.pairs.index((min(i, j), max(i, j)))
     sign = 1.0 if i < j else -1.0
     W = scores.pairs.W
     dbar = sign * float(scores.pairs.mean[k])
-    var = max(float(scores.pairs.m2[k]) / W, 0.0)
-    if var > 0 and math.isfinite(var):
-        z = math.sqrt(W) * dbar / math.sqrt(var)
-        p = 2.0 * float(special.ndtr(-abs(z)))
-    else:
-        z, p = 0.0, 1.0
-    if warnings is not None and var > 0 and math.isfinite(var):
+    m2 = float(scores.pairs.m2[k])
+    z, p = _z(W, dbar, m2)
+    if warnings is not None and m2 > 0 and math.isfinite(m2):
         found = dominant_row(scores, plan, k)
         if found is not None:
-            share, where = found
-            if not isinstance(where, str):  # on value counts: a row holding that value
-                where = (f"one row of class {classes[int(where)]!r}" if plan.labels
-                         and classes else f"one row with target {where:g}")
-            warnings.append(
-                f"vuong test of {best.result.family} against {other.result.family}: "
-                f"{where} alone makes {share:.0%} of the variance of the per-row "
-                f"log-likelihood differences, so its z = {z:.3g} and p-value rest mostly "
-                "on that one row")
+            share, where, d, w = found
+            z2, p2 = _z(*without_row(W, dbar, m2, sign * d, w))
+            if _verdict(z, p, alpha) != _verdict(z2, p2, alpha):
+                if not isinstance(where, str):  # on value counts: a row holding that value
+                    where = (f"one row of class {classes[int(where)]!r}" if plan.labels
+                             and classes else f"one row with target {where:g}")
+                warnings.append(
+                    f"vuong test of {best.result.family} against {other.result.family}: "
+                    f"{where} alone makes {share:.0%} of the variance of the per-row "
+                    f"log-likelihood differences, and the test reads differently without "
+                    f"it: z = {z:.3g} ({_p(p)}) with it, z = {z2:.3g} ({_p(p2)}) without")
     return {"kind": "vuong", "null": other.result.family, "alternative": best.result.family,
             "statistic": z, "p_value": p}
+
+
+def _z(W: float, dbar: float, m2: float) -> tuple[float, float]:
+    """Vuong's z = √W d̄ / s with s² = m2 / W, and its two-sided p (0 and 1 when s = 0)."""
+    var = max(m2 / W, 0.0) if W > 0 else 0.0
+    if not (var > 0 and math.isfinite(var)):
+        return 0.0, 1.0
+    z = math.sqrt(W) * dbar / math.sqrt(var)
+    return z, 2.0 * float(special.ndtr(-abs(z)))
+
+
+def without_row(W: float, dbar: float, m2: float, d: float, w: float
+                ) -> tuple[float, float, float]:
+    """(W′, d̄′, m2′) of the weighted moments with one row (d, weight w) taken out:
+    W′ = W − w, d̄′ = (W d̄ − w d)/W′, m2′ = m2 − w (d − d̄)² W/W′ (as d − d̄′ = (d − d̄) W/W′)."""
+    rest = W - w
+    if not rest > 0:
+        return 0.0, 0.0, 0.0
+    return rest, (W * dbar - w * d) / rest, max(m2 - w * (d - dbar) ** 2 * W / rest, 0.0)
+
+
+def _verdict(z: float, p: float, alpha: float) -> int:
+    """+1 the best fits better at `alpha`, −1 the other does, 0 the test does not tell."""
+    return 0 if not p < alpha else (1 if z > 0 else -1)
+
+
+def _p(p: float) -> str:
+    return f"p = {p:.2g}" if p >= 1e-300 else "p < 1e-300"
 
 
 DOMINANT_SHARE = 0.5  # one row's share of Σ w (d − d̄)² beyond which a Vuong test warns
 
 
-def dominant_row(scores: Scores, plan: ScorePlan, k: int) -> tuple[float, str | float] | None:
-    """(share, where) for the row of pair k whose w (d − d̄)² is the largest part of
-    Σ w (d − d̄)², when that share exceeds DOMINANT_SHARE; else None. The candidates are
-    the rows of largest and smallest d (exactly the largest |d − d̄| without weights).
-    `where` is "row r", or the target value where the pass ran on value counts."""
+def dominant_row(scores: Scores, plan: ScorePlan, k: int
+                 ) -> tuple[float, str | float, float, float] | None:
+    """(share, where, d, w) for the row of pair k whose w (d − d̄)² is the largest part of
+    Σ w (d − d̄)², when that share exceeds DOMINANT_SHARE; else None (d in the pair's own
+    order). The candidates are the rows of largest and smallest d (exactly the largest
+    |d − d̄| without weights). `where` is "row r", or the target value where the pass ran on
+    value counts."""
     m2 = float(scores.pairs.m2[k])
     dbar = float(scores.pairs.mean[k])
     if not (m2 > 0 and math.isfinite(m2)):
@@ -165,23 +195,25 @@ def dominant_row(scores: Scores, plan: ScorePlan, k: int) -> tuple[float, str | 
             continue
         share = w * (d - dbar) ** 2 / m2
         if best is None or share > best[0]:
-            best = (share, label)
+            best = (share, label, d, w)
     if best is None or not best[0] > DOMINANT_SHARE:
         return None
-    share, label = best
-    return min(share, 1.0), (f"row {int(label)}" if plan.rows_known else label)
+    share, label, d, w = best
+    return min(share, 1.0), (f"row {int(label)}" if plan.rows_known else label), d, w
 
 
 def tests(ranked: list[Scored], scores: Scores, plan: ScorePlan,
-          warnings: list[str] | None = None, classes: list[str] | None = None) -> list[dict]:
+          warnings: list[str] | None = None, classes: list[str] | None = None,
+          alpha: float = 0.05) -> list[dict]:
     """LR tests for the nested pairs present, then Vuong tests of the best against every
-    family not nested with it (a warning in `warnings` where one row dominates one)."""
+    family not nested with it (a warning in `warnings` where one row decides one at
+    `alpha`)."""
     pairs = nested_pairs(ranked)
     out = [likelihood_ratio(null, alt) for null, alt in pairs]
     best = ranked[0]
     nested = {a.result.family for n, a in pairs if n is best} | {
         n.result.family for n, a in pairs if a is best}
-    return out + [vuong(best, o, scores, plan, warnings, classes) for o in ranked[1:]
+    return out + [vuong(best, o, scores, plan, warnings, classes, alpha) for o in ranked[1:]
                   if o.result.family not in nested]
 
 

@@ -234,26 +234,54 @@ def test_huge_counts_give_no_raw_exception_text(write_csv, rng):
         assert "math domain" not in reason and "Error" not in reason
 
 
-def test_a_vuong_test_resting_on_one_row_is_warned(write_csv, rng):
-    y = rng.normal(0.0, 1.0, 200)
-    y[17] = 40.0
-    path = write_csv("o.csv", y=y)
-    rep = run_api(COMPARE, path, families=("gaussian", "laplace"))
+def _vuong_z(d: np.ndarray) -> float:
+    return math.sqrt(d.size) * d.mean() / d.std()
+
+
+def _diffs(rep: dict, y: np.ndarray) -> np.ndarray:
+    """best − other per-row log-likelihoods of gaussian and laplace, from scipy."""
     g, lap = model(rep, "gaussian")["params"], model(rep, "laplace")["params"]
-    # the per-row differences, independently
     d = (stats.laplace(lap["median"], lap["scale"]).logpdf(y)
          - stats.norm(g["mean"], g["sigma"]).logpdf(y))
-    if rep["best"] == "gaussian":
-        d = -d
+    return d if rep["best"] == "laplace" else -d
+
+
+@pytest.mark.parametrize("n, outlier, seed, warned", [
+    (1000, 12.0, 0, True),  # laplace best only by row 18: without it gaussian wins, z = −4
+    (300, 20.0, 1, True),  # the row hides a clear difference: z 1.6 with it, 5.3 without
+    (200, 40.0, 0, False),  # the row dominates the variance but the test reads the same
+])
+def test_a_vuong_test_decided_by_one_row_is_warned(write_csv, n, outlier, seed, warned):
+    y = np.random.default_rng(seed).normal(0.0, 1.0, n)
+    y[17] = outlier
+    rep = run_api(COMPARE, write_csv("o.csv", y=y), families=("gaussian", "laplace"))
+    d = _diffs(rep, y)
     share = (d[17] - d.mean()) ** 2 / np.sum((d - d.mean()) ** 2)
+    z, z_without = _vuong_z(d), _vuong_z(np.delete(d, 17))
+    (test,) = [t for t in rep["tests"] if t["kind"] == "vuong"]
+    assert math.isclose(test["statistic"], z, rel_tol=1e-9)
     assert share > 0.5
+    verdict = [0 if abs(v) < stats.norm.isf(0.025) else np.sign(v) for v in (z, z_without)]
+    assert (verdict[0] != verdict[1]) == warned
     lines = [w for w in rep["warnings"] if w.startswith("vuong test")]
-    assert len(lines) == 1
-    assert "row 18" in lines[0] and f"{share:.0%}" in lines[0]
-    # without the outlier no row dominates
-    y[17] = 0.0
-    rep = run_api(COMPARE, write_csv("n.csv", y=y), families=("gaussian", "laplace"))
-    assert not any(w.startswith("vuong test") for w in rep["warnings"])
+    assert len(lines) == int(warned)
+    if warned:
+        assert "row 18" in lines[0] and f"{share:.0%}" in lines[0]
+        assert f"z = {z:.3g}" in lines[0] and f"z = {z_without:.3g}" in lines[0]
+
+
+def test_removing_one_row_from_the_vuong_moments():
+    from losscli.compare import without_row
+
+    rng = np.random.default_rng(3)
+    d, w = rng.normal(0.2, 1.0, 50), rng.integers(1, 4, 50).astype(float)
+    W, dbar = w.sum(), np.average(d, weights=w)
+    m2 = np.sum(w * (d - dbar) ** 2)
+    W2, dbar2, m22 = without_row(W, dbar, m2, d[7], w[7])
+    keep = np.arange(50) != 7
+    assert W2 == w[keep].sum()
+    assert math.isclose(dbar2, np.average(d[keep], weights=w[keep]), rel_tol=1e-12)
+    assert math.isclose(m22, np.sum(w[keep] * (d[keep] - dbar2) ** 2), rel_tol=1e-10)
 
 
 def test_the_counts_do_not_depend_on_the_batch_size(write_csv, rng):
