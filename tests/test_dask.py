@@ -135,6 +135,49 @@ def test_an_unreachable_scheduler_is_one_line_and_no_hang():
     assert time.monotonic() - start < 60
 
 
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def test_a_refused_port_is_reported_at_once_and_alike_every_time():
+    from losscli.engines.dask import DaskError, _probe
+
+    port = _free_port()
+    hosts = ["127.0.0.1"] + (["[::1]"] if _ipv6_loopback() else [])
+    for host in hosts:
+        address = f"tcp://{host}:{port}"
+        messages = []
+        for _ in range(3):
+            start = time.monotonic()
+            with pytest.raises(DaskError) as info:
+                _probe(distributed, address)
+            assert time.monotonic() - start < 3  # not distributed's retries until 10 s
+            messages.append(str(info.value))
+        assert messages == [f"could not connect to a Dask scheduler at {address} within "
+                            "10 s (connection refused)"] * 3
+    # on the command line, the bare and the tcp:// form alike
+    for address in (f"{host}:{port}", f"tcp://{host}:{port}"):
+        proc = run_cli("evaluate", SAMPLES / "counts.csv", "--scheduler", address)
+        assert proc.returncode == 1
+        assert proc.stderr.decode() == (f"error: could not connect to a Dask scheduler at "
+                                        f"tcp://{host}:{port} within 10 s "
+                                        "(connection refused)\n")
+
+
+def test_an_unknown_host_is_reported_as_not_found():
+    from losscli.engines.dask import DaskError, _probe
+
+    # .invalid is reserved never to resolve (RFC 6761)
+    with pytest.raises(DaskError, match=r"at tcp://no-such-host\.invalid:8786 within 10 s "
+                                        r"\(host not found\)$"):
+        _probe(distributed, "tcp://no-such-host.invalid:8786")
+
+
 def test_without_the_extra_dask_is_one_line_naming_it(tmp_path):
     code = ("import sys; sys.modules['distributed'] = None; sys.modules['dask'] = None; "
             "sys.argv = ['losscli', 'evaluate', sys.argv[1], '--engine', 'dask']; "

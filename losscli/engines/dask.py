@@ -212,19 +212,42 @@ def _address(scheduler: str) -> str:
     return scheduler_address(str(address))
 
 
-def _probe(distributed, address: str) -> None:
-    """Connect to `address` and ask who answers, all within CONNECT_TIMEOUT seconds.
+def _reach(address: str, timeout: float) -> str | None:
+    """Open a plain TCP connection to the address's host and port (tcp, tls, ws and wss all
+    run over TCP) and close it: None when something accepts, else why not.
 
-    distributed waits for the peer's handshake without a bound, so a service that accepts
-    and says nothing would hang the run; one that speaks another protocol sends bytes
-    that distributed reads as frame lengths. Both end here as one DaskError."""
+    distributed retries a refused connection until its own timeout, so this answers
+    a refusal or an unknown host at once, and with the same reason every time."""
+    import socket
+
+    host, _, port = address.partition("://")[2].rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except ConnectionRefusedError:
+        return "connection refused"
+    except socket.gaierror:
+        return "host not found"
+    except TimeoutError:
+        return "no answer"
+    except OSError as exc:  # no route to host, network unreachable, ...
+        return (exc.strerror or str(exc) or type(exc).__name__).lower()
+    return None
+
+
+def _probe(distributed, address: str) -> None:
+    """Connect to `address` and ask who answers, all within about CONNECT_TIMEOUT seconds.
+
+    First a plain TCP connection (`_reach`), which reports a refusal or an unknown host
+    at once; then the Dask handshake. distributed waits for the peer's handshake without
+    a bound, so a service that accepts and says nothing would hang the run; one that
+    speaks another protocol sends bytes that distributed reads as frame lengths. Each
+    ends here as one DaskError."""
     import asyncio
     import threading
+    import time
 
-    async def ask():
-        # distributed retries a refused connection until its own timeout: a second less
-        # than ours, so that its error (which says why) comes before our deadline
-        comm = await distributed.comm.connect(address, timeout=CONNECT_TIMEOUT - 1,
+    async def ask(timeout: float):
+        comm = await distributed.comm.connect(address, timeout=timeout,
                                               **_connection_args(distributed))
         try:
             await comm.write({"op": "identity", "reply": True})
@@ -233,16 +256,24 @@ def _probe(distributed, address: str) -> None:
             comm.abort()
 
     outcome: dict = {}
+    deadline = time.monotonic() + CONNECT_TIMEOUT
 
     def run() -> None:  # its own thread and loop: the caller may be inside a running loop
         try:
-            outcome["reply"] = asyncio.run(asyncio.wait_for(ask(), CONNECT_TIMEOUT))
+            outcome["why"] = _reach(address, CONNECT_TIMEOUT)
+            if outcome["why"] is not None:
+                return
+            # the rest of the time for the handshake; distributed's own connect timeout
+            # (its retries) gets half of it, so which deadline comes first never depends
+            # on the machine's load, and the reason is always the same
+            left = max(deadline - time.monotonic(), 2.0)
+            outcome["reply"] = asyncio.run(asyncio.wait_for(ask(left / 2), left))
         except BaseException as exc:  # noqa: BLE001 - each way to fail is one message
             outcome["error"] = exc
 
     thread = threading.Thread(target=run, name="losscli-dask-probe", daemon=True)
     thread.start()
-    thread.join(CONNECT_TIMEOUT + 2)
+    thread.join(CONNECT_TIMEOUT + 3)
     reply, exc = outcome.get("reply"), outcome.get("error")
     if isinstance(reply, dict) and reply.get("type") == "Scheduler":
         return
@@ -251,12 +282,14 @@ def _probe(distributed, address: str) -> None:
         causes.append(e)
         e = e.__cause__ or e.__context__
     said = " ".join(f"{type(e).__name__} {e}" for e in causes).lower()
-    if reply is not None:
+    if outcome.get("why") is not None:
+        why = outcome["why"]
+    elif reply is not None:
         why = "the service there answered, but not as a Dask scheduler"
-    elif "refused" in said:
+    elif "refused" in said:  # it closed between the two connections
         why = "connection refused"
     elif "gaierror" in said or "name or service not known" in said:
-        why = "unknown host"
+        why = "host not found"
     elif exc is None or "timed out" in said or isinstance(exc, TimeoutError):
         why = "no answer"
     elif isinstance(exc, (OSError, ValueError, MemoryError, distributed.comm.CommClosedError)):
