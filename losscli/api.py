@@ -72,7 +72,7 @@ def clip_warning(run: plan.Run, scores) -> list[str]:
     first.merge(run.scan.first_clipped).merge(scores.first_clipped)
     eps = run.req.eps
     where = "" if first.row is None else (
-        f" (first: {plan._file_of(run, first.row)}, row {first.row}, column {first.label!r}, "
+        f" (first: {plan.located(run, first.row)}, column {first.label!r}, "
         f"value {first.value:g})")
     return [f"{total:,} predicted probabilit{'y' if total == 1 else 'ies'} below ε or above "
             f"1 − ε clipped to [ε, 1 − ε], ε = {eps:.3g}{where}: a probability of 0 on the "
@@ -259,7 +259,7 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
         warnings.append("the other families: " + "; ".join(
             f"{fams}: {why}" if fams else why for fams, why in merged(
                 [_split_family(w) for w in others])))
-    tests = compare.tests(ranked, scores, splan, warnings, run.classes, req.alpha)
+    tests = compare.tests(ranked, scores, splan, warnings, run.classes, req.alpha, run)
     out = [
         report.model_dict(s.result, req.unit, {
             "rank": i + 1,

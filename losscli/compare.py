@@ -15,7 +15,7 @@ from scipy import special
 
 from losscli.errors import NUMERIC_ERRORS, InputError
 from losscli.noise import FAMILIES
-from losscli.plan import Model, ScorePlan, Scores
+from losscli.plan import Model, ScorePlan, Scores, _row
 from losscli.score import ModelResult
 
 
@@ -114,7 +114,7 @@ def nested_pairs(ranked: list[Scored]) -> list[tuple[Scored, Scored]]:
 
 def vuong(best: Scored, other: Scored, scores: Scores, plan: ScorePlan,
           warnings: list[str] | None = None, classes: list[str] | None = None,
-          alpha: float = 0.05) -> dict:
+          alpha: float = 0.05, run=None) -> dict:
     """Vuong's z for non-nested models: d_i = log q_best(y_i) − log q_other(y_i),
     z = √W d̄ / s, d̄ = Σ w d / W, s² = Σ w (d − d̄)² / W; two-sided p = 2Φ(−|z|);
     z = 0, p = 1 when s = 0. The moments of d come from the last pass. When one row makes
@@ -128,7 +128,7 @@ def vuong(best: Scored, other: Scored, scores: Scores, plan: ScorePlan,
     m2 = float(scores.pairs.m2[k])
     z, p = _z(W, dbar, m2)
     if warnings is not None and m2 > 0 and math.isfinite(m2):
-        found = dominant_row(scores, plan, k)
+        found = dominant_row(scores, plan, k, run)
         if found is not None:
             share, where, d, w = found
             z2, p2 = _z(*without_row(W, dbar, m2, sign * d, w))
@@ -176,13 +176,13 @@ def _p(p: float) -> str:
 DOMINANT_SHARE = 0.5  # one row's share of Σ w (d − d̄)² beyond which a Vuong test warns
 
 
-def dominant_row(scores: Scores, plan: ScorePlan, k: int
+def dominant_row(scores: Scores, plan: ScorePlan, k: int, run=None
                  ) -> tuple[float, str | float, float, float] | None:
     """(share, where, d, w) for the row of pair k whose w (d − d̄)² is the largest part of
     Σ w (d − d̄)², when that share exceeds DOMINANT_SHARE; else None (d in the pair's own
     order). The candidates are the rows of largest and smallest d (exactly the largest
-    |d − d̄| without weights). `where` is "row r", or the target value where the pass ran on
-    value counts."""
+    |d − d̄| without weights). `where` is "row r" (with `run`, of several files: the file
+    and its row there too), or the target value where the pass ran on value counts."""
     m2 = float(scores.pairs.m2[k])
     dbar = float(scores.pairs.mean[k])
     if not (m2 > 0 and math.isfinite(m2)):
@@ -199,12 +199,15 @@ def dominant_row(scores: Scores, plan: ScorePlan, k: int
     if best is None or not best[0] > DOMINANT_SHARE:
         return None
     share, label, d, w = best
-    return min(share, 1.0), (f"row {int(label)}" if plan.rows_known else label), d, w
+    if not plan.rows_known:
+        return min(share, 1.0), label, d, w
+    row = int(label)
+    return min(share, 1.0), (f"row {row}" if run is None else _row(run, row)), d, w
 
 
 def tests(ranked: list[Scored], scores: Scores, plan: ScorePlan,
           warnings: list[str] | None = None, classes: list[str] | None = None,
-          alpha: float = 0.05) -> list[dict]:
+          alpha: float = 0.05, run=None) -> list[dict]:
     """LR tests for the nested pairs present, then Vuong tests of the best against every
     family not nested with it (a warning in `warnings` where one row decides one at
     `alpha`)."""
@@ -213,7 +216,8 @@ def tests(ranked: list[Scored], scores: Scores, plan: ScorePlan,
     best = ranked[0]
     nested = {a.result.family for n, a in pairs if n is best} | {
         n.result.family for n, a in pairs if a is best}
-    return out + [vuong(best, o, scores, plan, warnings, classes, alpha) for o in ranked[1:]
+    return out + [vuong(best, o, scores, plan, warnings, classes, alpha, run)
+                  for o in ranked[1:]
                   if o.result.family not in nested]
 
 

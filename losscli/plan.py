@@ -724,6 +724,15 @@ def at_row(run: Run, row: int) -> dict:
     return {"file": file, "row": row, "file_row": file_row}
 
 
+def located(run: Run, row: int) -> str:
+    """Where a 1-based global row is, as errors say it: "FILE, row N", and with several
+    files "FILE, row n (row N of the data set)"."""
+    at = at_row(run, row)
+    if at["file_row"] is None or at["file_row"] == row:
+        return f"{at['file']}, row {row:,}"
+    return f"{at['file']}, row {at['file_row']:,} (row {row:,} of the data set)"
+
+
 def _where(run: Run, row: int) -> tuple[str, int | None]:
     """The file a 1-based global row is in, and its row within that file (None when the
     files' rows are not known yet)."""

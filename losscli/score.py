@@ -16,7 +16,15 @@ import numpy as np
 from losscli.errors import FitError
 from losscli.noise.base import ContinuousFamily, Params
 from losscli.noise.discretised import Discretised
-from losscli.plan import ECE_BINS, Entropies, Run, ScorePlan, Scores, baseline_on_counts
+from losscli.plan import (
+    ECE_BINS,
+    Entropies,
+    Run,
+    ScorePlan,
+    Scores,
+    baseline_on_counts,
+    located,
+)
 
 
 @dataclass
@@ -59,9 +67,10 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
     zero = scores.zero[i]
     if zero:  # SPEC §1.8: what a probability of 0 makes infinite is null, with why
         first = scores.zero_first[i]
+        at = f"{located(run, first.row)}, " if first.row else ""
         warnings.append(
             f"{name}: {zero:,} row{'s' if zero > 1 else ''} give the observed class "
-            f"probability 0 (first: {f'row {first.row:,}, ' if first.row else ''}column "
+            f"probability 0 (first: {at}column "
             f"{first.label!r}, "
             f"value {first.value:g}), so "
             "nll, cross_entropy, kl, aic, bic and the baseline comparison are infinite and "
@@ -98,19 +107,20 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
 
 def _zero_probability(run: Run, scores: Scores, plan: ScorePlan, i: int) -> str:
     """Why the nll is infinite: the first row the fitted model gives probability 0."""
-    from losscli.plan import _file_of
-
     bad = scores.bad[i]
     if bad.row is None:
         return "the log-likelihood is not finite"
     y, pred = bad.value if isinstance(bad.value, tuple) else (None, None)
     if bad.row:
-        where = f"{_file_of(run, bad.row)}, row {bad.row}"
+        where = located(run, bad.row)
         if y is not None:
             cols = run.cols
-            where += f" (target {cols.target!r} = {y:g}" + (
-                f", prediction {cols.pred!r} = {pred:g})" if pred is not None and cols.pred
-                else ")")
+            what = f"target {cols.target!r} = {y:g}" + (
+                f", prediction {cols.pred!r} = {pred:g}" if pred is not None and cols.pred
+                else "")
+            # one pair of brackets: "f.csv, row 3 (row 33 of the data set; target …)"
+            where = (f"{where[:-1]}; {what})" if where.endswith(")")
+                     else f"{where} ({what})")
     else:  # fitted on the value counts: the value, not a row
         where = f"the target value {y:g}" if y is not None else "a row"
     fam = plan.models[i].family

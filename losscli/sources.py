@@ -206,7 +206,7 @@ def expand(paths: tuple[str, ...], notes: list[str] | None = None) -> list[str]:
         raise UsageError("standard input ('-') can be read only once")
     if len(out) > 1 and "-" in out:
         raise UsageError("standard input ('-') cannot be read together with files")
-    return _once(sorted(dict.fromkeys(out)), notes)  # one data set, in sorted order
+    return _once(sorted(out), notes)  # one data set, in sorted order
 
 
 def _once(paths: list[str], notes: list[str] | None) -> list[str]:
@@ -218,7 +218,8 @@ def _once(paths: list[str], notes: list[str] | None) -> list[str]:
         key = path if path == "-" or is_url(path) else os.path.realpath(path)
         if key in seen:
             if notes is not None:
-                notes.append(f"{seen[key]} and {path} are the same file: read once")
+                notes.append(f"{path} is named twice: read once" if seen[key] == path
+                             else f"{seen[key]} and {path} are the same file: read once")
             continue
         seen[key] = path
         out.append(path)
@@ -428,7 +429,18 @@ def _csv_header(fh, path: str, fmt: str, sep: str | None = None,
         raise InputError("the file is empty (no header line)", file=path)
     if b"\x00" in raw and not encoding.startswith("utf-16") \
             and not encoding.startswith("utf-32"):
+        # a byte-order mark: text in UTF-32 (checked first: its LE mark starts as UTF-16's)
+        for bom, name in (((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"), "UTF-32"),
+                          ((b"\xff\xfe", b"\xfe\xff"), "UTF-16")):
+            if raw.startswith(bom):
+                raise InputError(f"is {name} {fmt.upper()} text (it starts with a {name} "
+                                 f"byte-order mark); pass --encoding {name.lower()}",
+                                 file=path)
         raise InputError(f"is binary, not {fmt.upper()} text", file=path)
+    # the line was cut at its LF byte: in big-endian UTF-16/32 the bytes of the LF's code
+    # unit before that byte ended up at the line's end
+    unit = 4 if encoding.startswith("utf-32") else 2 if encoding.startswith("utf-16") else 1
+    raw = raw[:len(raw) - len(raw) % unit]
     try:
         line = raw.decode("utf-8-sig" if encoding == "utf-8" else encoding)
     except UnicodeDecodeError as exc:
