@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from losscli import compare, diagnostics, kinds, plan, report
+from losscli import compare, diagnostics, kinds, plan, report, rows
 from losscli.engines import open_engine
 from losscli.errors import NUMERIC_ERRORS, FitError, InputError, UsageError, numeric_reason
 from losscli.noise import FAMILIES
@@ -72,7 +72,7 @@ def clip_warning(run: plan.Run, scores) -> list[str]:
     first.merge(run.scan.first_clipped).merge(scores.first_clipped)
     eps = run.req.eps
     where = "" if first.row is None else (
-        f" (first: {plan.located(run, first.row)}, column {first.label!r}, "
+        f" (first: {rows.located(run, first.row)}, column {first.label!r}, "
         f"value {first.value:g})")
     return [f"{total:,} predicted probabilit{'y' if total == 1 else 'ies'} below ε or above "
             f"1 − ε clipped to [ε, 1 − ε], ε = {eps:.3g}{where}: a probability of 0 on the "
@@ -117,7 +117,7 @@ def _evaluate(req: Request, run: plan.Run, progress: Progress) -> dict:
             raise
         except (FitError, *NUMERIC_ERRORS) as exc:
             raise InputError(f"{name}: {numeric_reason(exc)}",
-                             file=plan._file_of(run)) from None
+                             file=rows.file_of(run)) from None
     plan.polish(run, models + [m.baseline for m in models if m.baseline is not None])
     also = diagnostics.carried(run, models, req) if req.diagnosing else None
     scores, splan, carried = plan.score(run, models, pairs=False, also=also)
@@ -128,7 +128,7 @@ def _evaluate(req: Request, run: plan.Run, progress: Progress) -> dict:
         try:
             res = result(run, i, scores, splan, entropies)
         except FitError as exc:
-            raise InputError(f"{model.name}: {exc}", file=plan._file_of(run)) from None
+            raise InputError(f"{model.name}: {exc}", file=rows.file_of(run)) from None
         results.append(res)
         if not model.family.discrete and kind in kinds.COUNTING_KINDS:
             warnings.append(
@@ -198,7 +198,7 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
         miss = plan.near_miss(run, FAMILIES[name](run.classes), name, kind)
         if name in named:  # asked for by name: an error, as `evaluate -f` gives
             raise miss or InputError(f"{name} does not apply: {reason}",
-                                     file=plan._file_of(run), column=run.cols.target)
+                                     file=rows.file_of(run), column=run.cols.target)
         skip(name, reason if miss is None else str(miss), expected=miss is not None)
     if named:
         names = [n for n in names if n in named]
@@ -222,7 +222,7 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
             skip(name, numeric_reason(exc) if not isinstance(exc, InputError) else str(exc))
     if not models:
         reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
-        raise InputError(f"no family could be fitted ({reasons})", file=plan._file_of(run))
+        raise InputError(f"no family could be fitted ({reasons})", file=rows.file_of(run))
     plan.polish(run, models + [m.baseline for m in models if m.baseline is not None])
     also = None
     if req.diagnosing:  # the models to diagnose, when known (or guessed) before scoring
@@ -246,7 +246,7 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
     warnings.extend(f"{fams}: not fitted: {why}" for fams, why in merged(left_out))
     if not scored:
         reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
-        raise InputError(f"no family could be fitted ({reasons})", file=plan._file_of(run))
+        raise InputError(f"no family could be fitted ({reasons})", file=rows.file_of(run))
     progress("testing differences")
     ranked = compare.rank(scored, req.criterion)
     weights = compare.akaike_weights([s.result.aic for s in ranked])

@@ -15,7 +15,8 @@ from scipy import special
 
 from losscli.errors import NUMERIC_ERRORS, InputError
 from losscli.noise import FAMILIES
-from losscli.plan import Model, ScorePlan, Scores, _row
+from losscli.plan import Model, ScorePlan, Scores
+from losscli.rows import row_text
 from losscli.score import ModelResult
 
 
@@ -202,7 +203,7 @@ def dominant_row(scores: Scores, plan: ScorePlan, k: int, run=None
     if not plan.rows_known:
         return min(share, 1.0), label, d, w
     row = int(label)
-    return min(share, 1.0), (f"row {row}" if run is None else _row(run, row)), d, w
+    return min(share, 1.0), (f"row {row}" if run is None else row_text(run, row)), d, w
 
 
 def tests(ranked: list[Scored], scores: Scores, plan: ScorePlan,

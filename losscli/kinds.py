@@ -7,6 +7,7 @@ from losscli.errors import InputError, UsageError
 from losscli.noise import FAMILIES
 from losscli.noise.support import COUNTS, POSITIVE, REAL, UNIT_CLOSED, Support
 from losscli.request import LABEL_KIND, SOFT_LABEL_KINDS
+from losscli.rows import at_row
 
 DESCRIPTIONS = dict(
     binary="every value in {0, 1}",
@@ -33,10 +34,32 @@ RULES: dict[str, tuple[Support, str]] = {
 }
 
 
+def detect_kind(run) -> str:
+    """The target kind from pass 1's reductions (SPEC §1.4)."""
+    scan = run.scan
+    if run.layout.soft:
+        return "soft_binary" if run.layout.classes == [] and len(run.cols.soft) == 1 \
+            else "soft_categorical"
+    if run.layout.labels:
+        return LABEL_KIND
+    return numeric_kind(scan.integral, scan.ymin < 0.0, scan.ymin <= 0.0, scan.ymax > 1.0)
+
+
+def numeric_kind(whole: bool, negative: bool, nonpositive: bool, above_one: bool) -> str:
+    """The kind of numeric targets: all whole numbers or not, some < 0, some ≤ 0, some > 1."""
+    if whole and not negative and not above_one:
+        return "binary"
+    if whole:
+        return "integer" if negative else "count"
+    if not negative and not above_one:
+        return "proportion"
+    if not nonpositive:
+        return "positive"
+    return "real"
+
+
 def resolve(run, override: str | None) -> str:
     """The detected kind, or the user's --target-kind after checking the data allow it."""
-    from losscli.plan import detect_kind
-
     detected = detect_kind(run)
     if override is None or override == detected:
         return detected
@@ -44,8 +67,6 @@ def resolve(run, override: str | None) -> str:
         support, what = RULES[override]
         first = run.scan.outside[support]
         if first.row is not None:
-            from losscli.plan import at_row
-
             raise InputError(f"--target-kind {override} needs {what}",
                              column=run.cols.target, value=first.value,
                              **at_row(run, first.row))

@@ -37,12 +37,14 @@ from losscli.batches import (
 from losscli.columns import Columns, marginal_note, resolve_columns
 from losscli.engines import local
 from losscli.errors import NUMERIC_ERRORS, FitError, InputError, numeric_reason, plural
+from losscli.kinds import detect_kind, numeric_kind
 from losscli.noise import FAMILIES
 from losscli.noise.base import ContinuousFamily, Params
 from losscli.noise.discretised import Discretised
 from losscli.noise.support import Support, integral
 from losscli.reduce import Extremes, First, Joint, Moments, Sample, Sum, Traits, ValueCounts, wsum
-from losscli.request import DEFAULT_FIT_ROWS, LABEL_KIND, Request
+from losscli.request import DEFAULT_FIT_ROWS, Request
+from losscli.rows import at_row, file_of, row_text
 
 SAMPLE_SEED = 20261125
 BLOCK = 1 << 16  # rows per block inside a batch: keeps each model's temporaries small
@@ -481,18 +483,18 @@ def _finish_scan(run: Run) -> None:
                              "non-finite value", file=path)
         row, column = scan.first_dropped.row, scan.first_dropped.value
         run.warnings.append(f"{scan.dropped:,} of {plural(scan.rows_read, 'row')} dropped: "
-                            f"missing or non-finite values (first: {_row(run, row)}, "
+                            f"missing or non-finite values (first: {row_text(run, row)}, "
                             f"column {column!r})")
     for (what, why), (n, row) in sorted(scan.rescaled.items()):
         if why == "rounded":
             run.warnings.append(
                 f"{n:,} of {plural(scan.rows_read, 'row')}: {what} written to at most "
                 f"{ROUNDED_DIGITS} decimals miss 1 by their rounding alone; rescaled to sum "
-                f"1 (first: {_row(run, row)})")
+                f"1 (first: {row_text(run, row)})")
         else:
             run.warnings.append(
                 f"{n:,} of {plural(scan.rows_read, 'row')}: {what} rescaled to sum 1 "
-                f"(--renormalize; first: {_row(run, row)})")
+                f"(--renormalize; first: {row_text(run, row)})")
     if scan.zero_weight:
         if scan.n == 0:
             raise InputError("the weights sum to 0", file=path, column=run.cols.weight)
@@ -528,33 +530,6 @@ def _finish_scan(run: Run) -> None:
         run.sample = scan.sample.finish()
 
 
-# ------------------------------------------------------------------ kinds
-
-
-def detect_kind(run: Run) -> str:
-    """The target kind from pass 1's reductions (SPEC §1.4)."""
-    scan = run.scan
-    if run.layout.soft:
-        return "soft_binary" if run.layout.classes == [] and len(run.cols.soft) == 1 \
-            else "soft_categorical"
-    if run.layout.labels:
-        return LABEL_KIND
-    return numeric_kind(scan.integral, scan.ymin < 0.0, scan.ymin <= 0.0, scan.ymax > 1.0)
-
-
-def numeric_kind(whole: bool, negative: bool, nonpositive: bool, above_one: bool) -> str:
-    """The kind of numeric targets: all whole numbers or not, some < 0, some ≤ 0, some > 1."""
-    if whole and not negative and not above_one:
-        return "binary"
-    if whole:
-        return "integer" if negative else "count"
-    if not negative and not above_one:
-        return "proportion"
-    if not nonpositive:
-        return "positive"
-    return "real"
-
-
 # ------------------------------------------------------------------ models
 
 
@@ -586,7 +561,7 @@ def check_family(run: Run, fam, name: str) -> None:
     the columns do not give what it needs, an InputError naming the first row outside its
     support or its prediction's domain."""
     cols = run.cols
-    path = _file_of(run)
+    path = file_of(run)
     if fam.input == "classes":
         if not (run.layout.labels or run.layout.soft):
             raise InputError(f"{name} needs {fam.requirement}; the target is "
@@ -708,59 +683,6 @@ def _check_positive(run: Run, path: str) -> None:
 
 def _all(n: int) -> str:
     return "the only row has" if n == 1 else f"all {n:,} rows have"
-
-
-def _row(run: Run, row: int) -> str:
-    """ "row N", and with several files "row n of FILE (row N of the data set)"."""
-    file, file_row = _where(run, row)
-    if file_row is None or len(run.inp.files) == 1:
-        return f"row {row:,}"
-    return f"row {file_row:,} of {file} (row {row:,} of the data set)"
-
-
-def at_row(run: Run, row: int) -> dict:
-    """An InputError's file, row and row within its file, for a 1-based global row."""
-    file, file_row = _where(run, row)
-    return {"file": file, "row": row, "file_row": file_row}
-
-
-def located(run: Run, row: int) -> str:
-    """Where a 1-based global row is, as errors say it: "FILE, row N", and with several
-    files "FILE, row n (row N of the data set)"."""
-    at = at_row(run, row)
-    if at["file_row"] is None or at["file_row"] == row:
-        return f"{at['file']}, row {row:,}"
-    return f"{at['file']}, row {at['file_row']:,} (row {row:,} of the data set)"
-
-
-def _where(run: Run, row: int) -> tuple[str, int | None]:
-    """The file a 1-based global row is in, and its row within that file (None when the
-    files' rows are not known yet)."""
-    files = run.inp.files
-    if len(files) == 1:
-        return files[0].path, row
-    if run.scan is not None:
-        end = 0
-        for f in files:
-            n = run.scan.file_rows.get(f.path, 0)
-            if row <= end + n:
-                return f.path, row - end
-            end += n
-    return ", ".join(map(str, run.inp.spec)), None
-
-
-def _file_of(run: Run, row: int | None = None) -> str:
-    """The file a 1-based global row is in (the data set's files when it is not known)."""
-    files = run.inp.files
-    if len(files) == 1:
-        return files[0].path
-    if row and run.scan is not None:
-        end = 0
-        for f in files:
-            end += run.scan.file_rows.get(f.path, 0)
-            if row <= end:
-                return f.path
-    return ", ".join(map(str, run.inp.spec))
 
 
 def fit(run: Run, name: str, fam, conditional: bool) -> Model:
@@ -1183,7 +1105,7 @@ def value_count_batch(run: Run) -> Batch:
     """The target's value counts as one batch (a "row" per distinct value, its weight the
     value's): what a marginal pass reduces on integer targets or class labels."""
     values, weights = run.value_counts
-    return Batch(file=_file_of(run), offset=0, n_read=values.size,
+    return Batch(file=file_of(run), offset=0, n_read=values.size,
                  y=values.astype(np.int64) if run.layout.labels else values, w=weights,
                  rows_known=False)
 

@@ -23,8 +23,8 @@ from losscli.plan import (
     ScorePlan,
     Scores,
     baseline_on_counts,
-    located,
 )
+from losscli.rows import located
 
 
 @dataclass
