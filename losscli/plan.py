@@ -38,13 +38,16 @@ from losscli.columns import Columns, marginal_note, resolve_columns
 from losscli.engines import local
 from losscli.errors import NUMERIC_ERRORS, FitError, InputError, numeric_reason, plural
 from losscli.kinds import detect_kind, numeric_kind
-from losscli.noise import FAMILIES
+from losscli.noise import FAMILIES, blocks
 from losscli.noise.base import ContinuousFamily, Params
 from losscli.noise.discretised import Discretised
 from losscli.noise.support import Support, integral
 from losscli.reduce import Extremes, First, Joint, Moments, Sample, Sum, Traits, ValueCounts, wsum
 from losscli.request import DEFAULT_FIT_ROWS, Request
 from losscli.rows import at_row, file_of, row_text
+
+# the numeric fits sum their blocks on the local engine's thread pool
+blocks.install(local.map_ordered, local.workers())
 
 SAMPLE_SEED = 20261125
 BLOCK = 1 << 16  # rows per block inside a batch: keeps each model's temporaries small
@@ -730,14 +733,14 @@ def fit(run: Run, name: str, fam, conditional: bool) -> Model:
 def _polished(model: Model, y: np.ndarray, w: np.ndarray | None, pred) -> Model:
     """A numeric fit on rows in memory, finished by Newton steps to 1e-8 (the family's own
     optimiser stops near 1e-6). Boundary fits (df = ∞, α = 0) are kept as they are."""
-    from losscli import optimize, parallel
+    from losscli import optimize
 
     fam = model.family
     names = fam.numeric_params(model.conditional)
     if fam.precise_fit or not names or fam.fit_warnings(model.params):
         return model
     n = y.shape[-1]
-    size = parallel.split_size(n, 1 << 17)
+    size = blocks.split_size(n, 1 << 17)
 
     def total(params: Params) -> float:
         p = pred if model.conditional else fam.marginal_pred(params)
@@ -746,7 +749,7 @@ def _polished(model: Model, y: np.ndarray, w: np.ndarray | None, pred) -> Model:
             pb = p[sl] if np.ndim(p) == 1 else p
             return float(wsum(fam.loglik(y[sl], pb, params), None if w is None else w[sl]))
 
-        return math.fsum(parallel.map_blocks(block, n, size))
+        return math.fsum(blocks.map_blocks(block, n, size))
 
     params, status = optimize.polish(total, model.params, names, fam.param_domains)
     if status == optimize.CONVERGED:

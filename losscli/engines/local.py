@@ -78,25 +78,11 @@ def reduce(pieces: Iterable[P], update: Callable[[P], S], merge: Callable[[S, S]
     return state
 
 
-def map_blocks(fn: Callable[[slice], S], n: int, size: int) -> list[S]:
-    """[fn(rows) for each block of `size` rows of an in-memory array], in order, on the
-    pool (the numeric fits on the seeded sample use it)."""
-    import numpy as np
-
-    parts = [slice(s, min(s + size, n)) for s in range(0, n, size)]
-
-    def quiet(sl: slice) -> S:
-        with np.errstate(all="ignore"):
-            return fn(sl)
-
-    if len(parts) <= 1 or workers() == 1:
-        return [quiet(sl) for sl in parts]
-    return list(_executor().map(quiet, parts))
-
-
-def split_size(n: int, minimum: int = 65_536) -> int:
-    """A block size that gives every worker a share of n rows (at least `minimum`)."""
-    return max(minimum, -(-n // workers()))
+def map_ordered(fn: Callable[[P], S], items: list[P]) -> list[S]:
+    """[fn(x) for x in items] on the pool, in order (the block sums of the numeric fits)."""
+    if len(items) <= 1 or workers() == 1:
+        return [fn(x) for x in items]
+    return list(_executor().map(fn, items))
 
 
 class Local:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from losscli.errors import FitError  # noqa: F401
+from losscli.noise import blocks
 from losscli.noise.logspace import LOG_HALF, gammaln_int, log1mexp  # noqa: F401
 from losscli.noise.sums import (  # noqa: F401
     BLOCK,
@@ -305,9 +306,7 @@ class ContinuousFamily(Family):
             start = self.fit_start(y, w, pred)
         W = total_weight(y.size, w)
 
-        from losscli import parallel
-
-        size = parallel.split_size(y.size)
+        size = blocks.split_size(y.size)
 
         def mean_nll(params: Params) -> float:
             p = pred if pred is not None else self.marginal_pred(params)
@@ -316,7 +315,7 @@ class ContinuousFamily(Family):
                 pb = p[sl] if np.ndim(p) else p
                 return wsum(self.interval_loglik(y[sl], pb, params), None if w is None else w[sl])
 
-            return -math.fsum(parallel.map_blocks(block, y.size, size)) / W
+            return -math.fsum(blocks.map_blocks(block, y.size, size)) / W
 
         return minimize_params(mean_nll, start, names, self.param_domains, step,
                                refine=step < 0.05)

@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from losscli import parallel
 from losscli.errors import FitError, OutOfRange
-from losscli.noise import tdist
+from losscli.noise import blocks, tdist
 from losscli.noise.base import (
     REAL,
     ContinuousFamily,
@@ -394,7 +393,7 @@ class _IntervalObjective:
 
         # blocks on every core; the sums are added in block order, so the result does not
         # depend on the number of threads
-        parts = parallel.map_blocks(block, self.a.size, self.BLOCK)
+        parts = blocks.map_blocks(block, self.a.size, self.BLOCK)
         f = math.fsum(p[0] for p in parts)
         grad = np.sum([p[1] for p in parts], axis=0)
         hess = np.sum([p[2] for p in parts], axis=0)
