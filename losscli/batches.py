@@ -84,6 +84,8 @@ class Batch:
     negatives: dict = field(default_factory=dict)
     first_clipped: tuple[int, str, float] | None = None  # (1-based row, column, value)
     rows_known: bool = True  # False for value counts: a "row" is a distinct value
+    # per-row model inputs by column name (--param columns), aligned with y
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -381,12 +383,35 @@ class Converter:
         else:
             batch.y = arrays[cols.target]
         if cols.pred:
-            batch.pred = arrays[cols.pred]
+            batch.pred = self._scaled(arrays[cols.pred], batch)
         elif cols.probs:
             self._probs(batch, [arrays[c] for c in cols.probs], cols.probs)
         elif cols.logits:
             self._logits(batch, [arrays[c] for c in cols.logits])
+        for c in cols.params:
+            batch.columns[c] = arrays[c]
         return batch
+
+    def _scaled(self, x: np.ndarray, batch: Batch) -> np.ndarray:
+        """ŷ from the prediction column as --pred-scale reads it: x, exp x or 1/(1 + e⁻ˣ).
+        A log-mean whose exponential overflows float64 is an error naming its row."""
+        scale = self.req.pred_scale
+        if scale == "identity":
+            return x
+        if scale == "logit":
+            from scipy import special
+
+            return special.expit(x)
+        with np.errstate(over="ignore"):
+            out = np.exp(x)
+        bad = np.isinf(out)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError("--pred-scale log: exp of this log-mean overflows float64 "
+                             "(is the column the prediction itself? drop --pred-scale)",
+                             file=batch.file, column=self.cols.pred, row=batch.row(i),
+                             value=float(x[i]))
+        return out
 
     def _check_sums(self, block: np.ndarray, names: list[str], batch: Batch,
                     what: str) -> np.ndarray:

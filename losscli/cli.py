@@ -172,6 +172,16 @@ PlotOpt = Annotated[str | None, typer.Option(
 CorpOpt = Annotated[int, typer.Option(
     "--corp-max-unique", metavar="N", min=1, help="Distinct predictions the decomposition "
     "recalibrates exactly; beyond, it pools them into 65,536 equal-count bins.")]
+ParamOpt = Annotated[list[str] | None, typer.Option(
+    "--param", metavar="NAME=COL", help="A parameter given per row by column COL "
+    "(repeatable): sigma, log_sigma, var, log_var, alpha, df, …; FAMILY.NAME=COL for one "
+    "family. Needs a prediction.")]
+FixOpt = Annotated[list[str] | None, typer.Option(
+    "--fix", metavar="NAME=VALUE", help="Hold a parameter at VALUE instead of fitting it "
+    "(repeatable; FAMILY.NAME=VALUE for one family), e.g. student_t.df=5.")]
+PredScaleOpt = Annotated[Literal["identity", "log", "logit"], typer.Option(
+    "--pred-scale", help="The scale of the prediction column: the prediction itself, its "
+    "natural log (a log-mean, a GLM's linear predictor) or its logit.")]
 BestOpt = Annotated[bool, typer.Option(
     "--best", help="Compare the noise models (compare-noise-models' output) and diagnose "
     "the best one.")]
@@ -280,6 +290,7 @@ def _fields(opts: dict) -> dict:
         engine=check_engine(o["engine"], o["scheduler"], o["workers"]),
         probs=tuple(o["probs"] or ()), logits=tuple(o["logits"] or ()),
         soft_target=tuple(o.pop("soft_target") or ()),
+        param=tuple(o["param"] or ()), fix=tuple(o["fix"] or ()),
         families=family_names(o.pop("family") or ()),
         target_kind=o["target_kind"].value if o["target_kind"] else None,
         fit_rows=parse_fit_rows(o["fit_rows"]))
@@ -302,6 +313,7 @@ def evaluate(
     workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
     diagnostics: DiagnosticsOpt = False, seed: SeedOpt = 0, plot: PlotOpt = None,
     corp_max_unique: CorpOpt = 2_000_000,
+    param: ParamOpt = None, fix: FixOpt = None, pred_scale: PredScaleOpt = "identity",
 ) -> None:
     """Score predictions under a noise model: cross-entropy = entropy + KL.
 
@@ -328,6 +340,7 @@ def compare_noise_models(
     engine: EngineOpt = None, workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
     diagnostics: DiagnosticsOpt = False, seed: SeedOpt = 0, plot: PlotOpt = None,
     corp_max_unique: CorpOpt = 2_000_000,
+    param: ParamOpt = None, fix: FixOpt = None, pred_scale: PredScaleOpt = "identity",
 ) -> None:
     """Fit every applicable noise model, rank them, test the differences, recommend a loss.
 
@@ -351,6 +364,7 @@ def diagnose(
     batch_rows: BatchRowsOpt = None, engine: EngineOpt = None,
     workers: WorkersOpt = None, scheduler: SchedulerOpt = None, seed: SeedOpt = 0,
     plot: PlotOpt = None, corp_max_unique: CorpOpt = 2_000_000,
+    param: ParamOpt = None, fix: FixOpt = None, pred_scale: PredScaleOpt = "identity",
 ) -> None:
     """Does the noise model fit, and where not? PIT, tests, the loss decomposed.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from losscli.errors import InputError, UsageError
 from losscli.request import Request, did_you_mean
@@ -68,12 +68,14 @@ class Columns:
     logits: list[str]
     soft: list[str]
     weight: str | None
+    params: list[str] = field(default_factory=list)  # --param columns, in option order
 
     def all(self) -> list[str]:
         cols = [self.target] if self.target else []
         cols += [self.pred] if self.pred else []
         cols += self.probs + self.logits + self.soft
         cols += [self.weight] if self.weight else []
+        cols += self.params
         return list(dict.fromkeys(cols))
 
 
@@ -95,6 +97,9 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
     weight = _match((req.weight,), names, path, "--weight")[0] if req.weight else None
     pred = _match((req.pred,), names, path, "--pred")[0] if req.pred else None
     target = _match((req.target,), names, path, "--target")[0] if req.target else None
+    params = [_match((p.column,), names, path, "--param")[0]
+              for p in req.param_specs]
+    params = list(dict.fromkeys(params))
     taken = set(soft + probs + logits + ([weight] if weight else []))
     if target is None and not soft:
         target = _auto(names, TARGET_NAMES, "target", "--target/-t", path, taken)
@@ -105,6 +110,7 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
                 f"{delimiter_hint(names)}", file=path)
     if target:
         taken.add(target)
+    taken.update(params)  # never read as the prediction
     explicit_pred = bool(req.pred or req.probs or req.logits)
     if req.no_pred and explicit_pred:
         raise UsageError("--no-pred forces marginal mode: give it without --pred, --probs "
@@ -127,7 +133,14 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
             probs = auto_probs
     if sum(bool(x) for x in (pred, probs, logits)) > 1:
         raise UsageError("give one kind of prediction: --pred, --probs or --logits")
-    return Columns(target or "", pred, probs, logits, soft, weight)
+    if req.pred_scale != "identity" and not pred:
+        raise UsageError(f"--pred-scale {req.pred_scale} applies to a point prediction "
+                         "(--pred); class probabilities given as logits take --logits")
+    for p in req.param_specs:
+        if p.column in (target, pred, weight):
+            what = {target: "target", pred: "prediction", weight: "weight"}[p.column]
+            raise UsageError(f"--param {p}={p.column}: {p.column!r} is the {what} column")
+    return Columns(target or "", pred, probs, logits, soft, weight, params)
 
 
 MAX_LISTED = 5  # unused columns a note names

@@ -38,6 +38,7 @@ Criterion = Literal["aic", "bic", "nll"]
 Engine = Literal["local", "dask"]
 InputFormat = Literal["csv", "tsv", "parquet"]
 TargetKind = Literal[TARGET_KINDS]
+PredScale = Literal["identity", "log", "logit"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,11 @@ class Request:
     plot: str | None = None  # write the pictures into this directory (implies diagnostics)
     # distinct predictions before the CORP pools them
     corp_max_unique: Annotated[int, Range(1)] = 2_000_000
+    # model inputs (SPEC §8.1): parameters given per row by a column (NAME=COL) or held
+    # at a value (NAME=VALUE); NAME may be FAMILY.NAME; the prediction's scale
+    param: tuple[str, ...] = ()
+    fix: tuple[str, ...] = ()
+    pred_scale: PredScale = "identity"
 
     def __post_init__(self) -> None:
         check(self)
@@ -113,8 +119,76 @@ class Request:
         return self.diagnostics or self.plot is not None or self.command == "diagnose"
 
     @property
+    def param_specs(self) -> tuple[ParamSpec, ...]:
+        """`--param NAME=COL` values, parsed (in option order)."""
+        return tuple(ParamSpec(*_assignment("--param", v)) for v in self.param)
+
+    @property
+    def fixed_specs(self) -> tuple[FixSpec, ...]:
+        """`--fix NAME=VALUE` values, parsed (in option order)."""
+        out = []
+        for v in self.fix:
+            family, name, text = _assignment("--fix", v)
+            try:
+                value = float(text)
+            except ValueError:
+                raise UsageError(f"--fix {v}: {text!r} is not a number") from None
+            if value != value or value == -float("inf"):
+                raise UsageError(f"--fix {v}: must be a number")
+            out.append(FixSpec(family, name, value))
+        return tuple(out)
+
+    @property
     def paths(self) -> tuple[str, ...]:
         return tuple(self.path) if isinstance(self.path, (tuple, list)) else (self.path,)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """`--param [FAMILY.]NAME=COL`: the parameter NAME (or a form of it: log_NAME, var,
+    log_var) given per row by column COL, for FAMILY only or every family declaring it."""
+
+    family: str | None
+    name: str
+    column: str
+
+    def __str__(self) -> str:
+        return f"{self.family + '.' if self.family else ''}{self.name}"
+
+
+@dataclass(frozen=True)
+class FixSpec:
+    """`--fix [FAMILY.]NAME=VALUE`: the parameter NAME held at VALUE instead of fitted."""
+
+    family: str | None
+    name: str
+    value: float
+
+    def __str__(self) -> str:
+        return f"{self.family + '.' if self.family else ''}{self.name}"
+
+
+def _assignment(option: str, text: str) -> tuple[str | None, str, str]:
+    """(family or None, name, right-hand side) of `[FAMILY.]NAME=RHS`; a usage error
+    when malformed or FAMILY is not a family."""
+    name, sep, rhs = str(text).partition("=")
+    name, rhs = name.strip(), rhs.strip()
+    form = "FAMILY.NAME=COL" if option == "--param" else "FAMILY.NAME=VALUE"
+    if not sep or not name or not rhs:
+        raise UsageError(f"{option} {text}: expected NAME=" + form.split("=")[1]
+                         + f" or {form}")
+    family, dot, short = name.rpartition(".")
+    if not dot:
+        return None, name, rhs
+    try:
+        fam = family_names((family,))[0] if family else ""
+    except UsageError as exc:
+        raise UsageError(f"{option} {text}: " + str(exc).removeprefix("--family: ")
+                         ) from None
+    if not fam or not short:
+        raise UsageError(f"{option} {text}: expected NAME=" + form.split("=")[1]
+                         + f" or {form}")
+    return fam, short, rhs
 
 
 def family_names(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -261,6 +335,7 @@ def check(req: Request) -> None:
         fixed = _checked(f"--{option_name(name).replace('_', '-')}", value, spec)
         if fixed is not value:
             object.__setattr__(req, name, fixed)
+    req.param_specs, req.fixed_specs  # noqa: B018 (malformed values are usage errors now)
 
 
 def _checked(opt: str, value, spec: Spec):
