@@ -6,12 +6,17 @@ from collections.abc import Callable
 
 import numpy as np
 
-from losscli import compare, diagnostics, kinds, plan, report, rows
+from losscli import compare, diagnostics, kinds, report, rows
 from losscli.engines import open_engine
+from losscli.entropy import Entropies
 from losscli.errors import NUMERIC_ERRORS, FitError, InputError, UsageError, numeric_reason
+from losscli.fits import check_family, fit, near_miss, polish
+from losscli.last_pass import score
+from losscli.model import Model, make_family
 from losscli.noise import FAMILIES
 from losscli.reduce import First
 from losscli.request import Request
+from losscli.run import Run, open_run
 from losscli.score import result
 
 Progress = Callable[[str], None]
@@ -36,12 +41,12 @@ def _check_families(names: tuple[str, ...]) -> None:
                              f"choose from {', '.join(FAMILIES)}")
 
 
-def _fit(run: plan.Run, name: str, fam) -> plan.Model:
+def _fit(run: Run, name: str, fam) -> Model:
     """The model and, in conditional mode, its baseline (the same family on y alone)."""
-    model = plan.fit(run, name, fam, run.conditional)
+    model = fit(run, name, fam, run.conditional)
     if model.conditional:
         try:
-            model.baseline = plan.fit(run, name, fam, False)
+            model.baseline = fit(run, name, fam, False)
         except InputError:
             raise
         except (FitError, *NUMERIC_ERRORS) as exc:
@@ -49,7 +54,7 @@ def _fit(run: plan.Run, name: str, fam) -> plan.Model:
     return model
 
 
-def _input(run: plan.Run, extra_clipped: int) -> dict:
+def _input(run: Run, extra_clipped: int) -> dict:
     scan = run.scan
     cols = run.cols
     prediction = [cols.pred] if cols.pred else list(cols.probs or cols.logits)
@@ -63,7 +68,7 @@ def _input(run: plan.Run, extra_clipped: int) -> dict:
     }
 
 
-def clip_warning(run: plan.Run, scores) -> list[str]:
+def clip_warning(run: Run, scores) -> list[str]:
     """SPEC §1.8: how many probabilities were clipped to [ε, 1 − ε], and the first."""
     total = run.scan.clipped + scores.clipped
     if not total:
@@ -99,29 +104,29 @@ def evaluate(req: Request, progress: Progress = _noop) -> dict:
     _check_families(req.families)
     _check_plot(req)
     with open_engine(req.engine, req.scheduler, req.workers) as engine:
-        return _evaluate(req, plan.open_run(req, progress, engine), progress)
+        return _evaluate(req, open_run(req, progress, engine), progress)
 
 
-def _evaluate(req: Request, run: plan.Run, progress: Progress) -> dict:
+def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
     names = list(dict.fromkeys(req.families)) or [kinds.default_family(kind, run.conditional)]
     warnings = list(run.warnings)
     models = []
     for name in names:
         progress(f"fitting {name}")
-        fam = plan.make_family(run, name, counting=False)
+        fam = make_family(run, name, counting=False)
         try:
-            plan.check_family(run, fam, name)
+            check_family(run, fam, name)
             models.append(_fit(run, name, fam))
         except InputError:
             raise
         except (FitError, *NUMERIC_ERRORS) as exc:
             raise InputError(f"{name}: {numeric_reason(exc)}",
                              file=rows.file_of(run)) from None
-    plan.polish(run, models + [m.baseline for m in models if m.baseline is not None])
+    polish(run, models + [m.baseline for m in models if m.baseline is not None])
     also = diagnostics.carried(run, models, req) if req.diagnosing else None
-    scores, splan, carried = plan.score(run, models, pairs=False, also=also)
-    entropies = plan.Entropies(run)
+    scores, splan, carried = score(run, models, pairs=False, also=also)
+    entropies = Entropies(run)
     out = []
     results = []
     for i, model in enumerate(models):
@@ -175,10 +180,10 @@ def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
     _check_families(req.families)
     _check_plot(req)
     with open_engine(req.engine, req.scheduler, req.workers) as engine:
-        return _compare(req, plan.open_run(req, progress, engine), progress)
+        return _compare(req, open_run(req, progress, engine), progress)
 
 
-def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
+def _compare(req: Request, run: Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
     names, skipped_pairs = kinds.candidates(kind)
     named = list(dict.fromkeys(req.families))
@@ -195,7 +200,7 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
     for name, reason in skipped_pairs:
         if named and name not in named:
             continue
-        miss = plan.near_miss(run, FAMILIES[name](run.classes), name, kind)
+        miss = near_miss(run, FAMILIES[name](run.classes), name, kind)
         if name in named:  # asked for by name: an error, as `evaluate -f` gives
             raise miss or InputError(f"{name} does not apply: {reason}",
                                      file=rows.file_of(run), column=run.cols.target)
@@ -205,9 +210,9 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
     models = []
     for name in names:
         progress(f"fitting {name}")
-        fam = plan.make_family(run, name, counting)
+        fam = make_family(run, name, counting)
         try:
-            plan.check_family(run, fam, name)
+            check_family(run, fam, name)
         except InputError as exc:
             if name in named:
                 raise
@@ -223,7 +228,7 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
     if not models:
         reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
         raise InputError(f"no family could be fitted ({reasons})", file=rows.file_of(run))
-    plan.polish(run, models + [m.baseline for m in models if m.baseline is not None])
+    polish(run, models + [m.baseline for m in models if m.baseline is not None])
     also = None
     if req.diagnosing:  # the models to diagnose, when known (or guessed) before scoring
         if req.families and not req.best:
@@ -232,8 +237,8 @@ def _compare(req: Request, run: plan.Run, progress: Progress) -> dict:
             guess = compare.likely_best(run, models, req.criterion)
             if guess is not None:
                 also = diagnostics.carried(run, [models[guess]], req)
-    scores, splan, carried = plan.score(run, models, pairs=True, also=also)
-    entropies = plan.Entropies(run)
+    scores, splan, carried = score(run, models, pairs=True, also=also)
+    entropies = Entropies(run)
     scored: list[compare.Scored] = []
     for i, model in enumerate(models):
         try:

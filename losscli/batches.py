@@ -100,6 +100,18 @@ class Batch:
         """1-based global row number of the i-th kept row (for error messages)."""
         return self.offset + 1 + (i if self.keep is None else int(self.keep[i]))
 
+    def block(self, lo: int, hi: int) -> Batch:
+        """The kept rows lo:hi as a batch of their own, with their row numbers (the
+        piece's counts of dropped, clipped and rescaled rows stay with the piece)."""
+        if lo == 0 and hi == self.n:
+            return self
+        keep = np.arange(lo, hi) if self.keep is None else self.keep[lo:hi]
+        return Batch(file=self.file, offset=self.offset, n_read=self.n_read,
+                     y=self.y[..., lo:hi], pred=None if self.pred is None else self.pred[lo:hi],
+                     logq=None if self.logq is None else self.logq[:, lo:hi],
+                     w=None if self.w is None else self.w[lo:hi], keep=keep,
+                     rows_known=self.rows_known)
+
 
 @dataclass
 class Layout:

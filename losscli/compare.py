@@ -14,8 +14,9 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import NUMERIC_ERRORS, InputError
+from losscli.last_pass import ScorePlan, Scores
+from losscli.model import Model
 from losscli.noise import FAMILIES
-from losscli.plan import Model, ScorePlan, Scores
 from losscli.rows import row_text
 from losscli.score import ModelResult
 

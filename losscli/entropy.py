@@ -1,6 +1,6 @@
 """The spacing estimate of differential entropy (SPEC §1.5's `spacing` method).
 
-The other methods are reductions the passes compute (plan.Entropies): soft-labels, the
+The other methods are reductions the passes compute (`Entropies`): soft-labels, the
 weighted mean row entropy −Σ_k t_k log t_k; hard-labels, 0; plug-in, −Σ_v f_v log f_v over
 the value counts. The spacing estimate needs sorted data, so it runs on the seeded
 sample (every row when there are at most --fit-rows).
@@ -13,10 +13,18 @@ sample (every row when there are at most --fit-rows).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import special
 
 from losscli.noise.sums import BLOCK
+from losscli.noise.support import integral
+
+if TYPE_CHECKING:
+    from losscli.run import Run
+
+MAX_EXPANDED_ROWS = 100_000_000  # whole-number weights expand for the spacing entropy
 
 
 def differential_entropy(x: np.ndarray, owned: bool = False) -> float:
@@ -63,3 +71,49 @@ def spacing(y: np.ndarray, pred: np.ndarray | None) -> tuple[float | None, str |
     if not math.isfinite(h):
         return None, "the spacing entropy estimate is not finite (heavy ties in the data)"
     return h, None
+
+
+class Entropies:
+    """H(P) by the method SPEC §1.5 names; it depends on the data, the mode and the base
+    measure, not on the family, so each is computed once per run."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._cache: dict[tuple[bool, bool], tuple[float | None, str, str | None]] = {}
+
+    def get(self, conditional: bool, discrete: bool) -> tuple[float | None, str, str | None]:
+        key = (conditional, discrete)
+        if key not in self._cache:
+            self._cache[key] = self._compute(conditional, discrete)
+        return self._cache[key]
+
+    def _compute(self, conditional: bool, discrete: bool):
+        run = self.run
+        scan = run.scan
+        if run.layout.soft or (discrete and not run.layout.labels and not scan.integral
+                               and scan.inside_unit):
+            # soft labels given as such, or a proportion target read as soft labels
+            return float(scan.soft_entropy.value[0]) / run.W, "soft-labels", None
+        if discrete and conditional:
+            return 0.0, "hard-labels", None
+        if discrete:
+            if run.value_counts is None:
+                return None, "plug-in", "the target has too many distinct values"
+            f = run.value_counts[1] / run.value_counts[1].sum()
+            return float(special.entr(f).sum()), "plug-in", None
+        s = run.sample
+        y, pred = s["y"], s.get("pred") if conditional else None
+        why_sample = None
+        if "w" in s:
+            w = s["w"]
+            if not (np.all(integral(w)) and w.sum() <= MAX_EXPANDED_ROWS):
+                return None, "spacing", ("the spacing entropy estimate needs unweighted rows "
+                                         "or whole-number frequency weights")
+            reps = w.astype(np.int64)
+            y = np.repeat(y, reps)
+            pred = None if pred is None else np.repeat(pred, reps)
+        if not scan.sample.complete:
+            why_sample = (f"the spacing entropy is estimated on a seeded sample of "
+                          f"{run.sample_rows:,} rows (--fit-rows)")
+        h, why = spacing(y, pred)
+        return h, "spacing", why or why_sample

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from losscli.entropy import Entropies
 from losscli.errors import FitError
+from losscli.last_pass import ECE_BINS, ScorePlan, Scores, baseline_on_counts
 from losscli.noise.base import ContinuousFamily, Params
 from losscli.noise.discretised import Discretised
-from losscli.plan import (
-    ECE_BINS,
-    Entropies,
-    Run,
-    ScorePlan,
-    Scores,
-    baseline_on_counts,
-)
 from losscli.rows import located
+
+if TYPE_CHECKING:
+    from losscli.run import Run
 
 
 @dataclass

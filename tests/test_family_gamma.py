@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from scipy import integrate, optimize, special, stats
 
 from losscli.errors import FitError
-from losscli.noise.base import value_counts
 from losscli.noise.discretised import Discretised
 from losscli.noise.gamma import Gamma, log_gammainc, log_gammaincc, solve_shape
+from losscli.noise.sums import value_counts
 from tests.oracles import interval_logprob_from_zero, wsum
 
 RTOL_LL = 1e-9

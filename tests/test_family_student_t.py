@@ -14,9 +14,9 @@ from scipy import integrate, optimize, special, stats
 import losscli.noise.student_t as student_t
 from losscli.errors import FitError
 from losscli.noise import tdist
-from losscli.noise.base import value_counts
 from losscli.noise.gaussian import Gaussian
 from losscli.noise.student_t import StudentT
+from losscli.noise.sums import value_counts
 
 FAM = StudentT()
 LIMIT_WARNING = "the fit reached the Gaussian limit (df = ∞)"

@@ -300,13 +300,13 @@ def test_fit_rows_all_polishes_the_sample_fit_by_newton_passes_over_every_row(
         tmp_path, monkeypatch):
     """--fit-rows all on more rows than the sample holds: Newton steps over the stream
     reach the fit on every row (here computed in memory, the sample holding them all)."""
-    import losscli.plan as plan
+    import losscli.run
 
     data = _frame("counts", 1500, 9)
     data.pop("w")
     path = _write_csv(tmp_path, data)
     exact = run_api("compare-noise-models", path)
-    monkeypatch.setattr(plan, "DEFAULT_FIT_ROWS", 300)
+    monkeypatch.setattr(losscli.run, "DEFAULT_FIT_ROWS", 300)
     sampled = run_api("compare-noise-models", path, fit_rows=300)
     polished = run_api("compare-noise-models", path, fit_rows=None, batch_rows=400)
     assert polished["input"]["passes"] > 2 and exact["input"]["passes"] == 2
@@ -327,12 +327,12 @@ def test_fit_rows_all_keeps_a_fit_with_nothing_numeric_to_polish(tmp_path, monke
     median needs sorted data and has no smooth optimum, so there is nothing for a Newton
     pass to refine; its fit stays the sample's (fit_rows says so, with a warning), while
     student_t's numeric fit is polished to the fit on every row."""
-    import losscli.plan as plan
+    import losscli.run
     from losscli.noise.laplace import weighted_median
 
     data = {"y": 1.0 + 2.0 * np.random.default_rng(4).standard_t(3, 1500)}
     path = _write_csv(tmp_path, data)
-    monkeypatch.setattr(plan, "DEFAULT_FIT_ROWS", 300)
+    monkeypatch.setattr(losscli.run, "DEFAULT_FIT_ROWS", 300)
     rep = run_api("compare-noise-models", path, fit_rows=None, batch_rows=400,
                   families=("laplace", "student_t"))
     assert rep["mode"] == "marginal" and rep["input"]["passes"] > 2
@@ -361,19 +361,22 @@ def test_states_are_small_picklable_plain_data(write_csv, rng):
     pickle, and their size does not grow with the rows (beyond the bounded sample)."""
     import pickle
 
-    from losscli import plan
+    from losscli.fits import fit
+    from losscli.last_pass import score
+    from losscli.model import make_family
     from losscli.request import Request
+    from losscli.run import open_run
 
     sizes = []
     for n in (2_000, 20_000):
         mu = rng.uniform(0.5, 5, n)
         path = write_csv(f"s{n}.csv", y=rng.poisson(mu).astype(float), y_pred=mu)
-        run = plan.open_run(Request(command="compare-noise-models", path=str(path),
+        run = open_run(Request(command="compare-noise-models", path=str(path),
                                     fit_rows=500))
         scan = pickle.loads(pickle.dumps(run.scan))
         assert scan.n == n and scan.sample.keys.size == 500
-        models = [plan.fit(run, "poisson", plan.make_family(run, "poisson", True), True)]
-        state, _, _ = plan.score(run, models, pairs=True)
+        models = [fit(run, "poisson", make_family(run, "poisson", True), True)]
+        state, _, _ = score(run, models, pairs=True)
         sizes.append((len(pickle.dumps(run.scan)), len(pickle.dumps(state))))
     (scan_small, score_small), (scan_big, score_big) = sizes
     assert scan_big < 1.2 * scan_small and score_big < 1.2 * score_small

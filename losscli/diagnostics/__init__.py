@@ -167,7 +167,7 @@ def _plan(run, specs_: list[ModelSpec]) -> DiagPlan:
 
 def carried(run, models: list, req):
     """A factory of the pass state for `models`, for the scoring pass to reduce on its
-    way (`plan.score`'s `also`), so that no pass of its own is needed."""
+    way (`last_pass.score`'s `also`), so that no pass of its own is needed."""
     plan = _plan(run, specs(run, models, req))
     plan.lenient = True  # a model it cannot diagnose gets its own pass, which says why
     return lambda: Diagnose(plan)
@@ -177,7 +177,7 @@ def run_pass(run, specs_: list[ModelSpec]) -> Diagnose:
     """The diagnostics pass (on the value counts in marginal mode on integer targets)."""
     plan = _plan(run, specs_)
     if not run.conditional and run.value_counts is not None:
-        from losscli.plan import value_count_batch
+        from losscli.last_pass import value_count_batch
 
         state = Diagnose(plan)
         with np.errstate(all="ignore"):

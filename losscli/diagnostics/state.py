@@ -19,7 +19,6 @@ from losscli.batches import Batch, probability_block
 from losscli.diagnostics import counts, pit
 from losscli.diagnostics.groups import Groups
 from losscli.errors import NUMERIC_ERRORS
-from losscli.plan import _slice
 from losscli.reduce import Sum, wsum
 
 BLOCK = 1 << 18  # rows per block: the temporaries stay a few MiB per thread
@@ -118,7 +117,7 @@ class Diagnose:
         if b.w is not None:
             self.fractional += int(np.count_nonzero(b.w != np.floor(b.w)))
         for s in range(0, b.n, BLOCK):
-            self._block(_slice(b, s, min(s + BLOCK, b.n)))
+            self._block(b.block(s, min(s + BLOCK, b.n)))
         for st in self.states:  # a batch's rows added where it was read (not at merge)
             if st.groups is not None:
                 st.groups.settle()

@@ -130,7 +130,8 @@ class Dask:
     def reduce_pass(self, run, make, report):
         """Map `plan.fold` over the pass's tasks, merge their states in a tree."""
         distributed = _distributed()
-        from losscli import plan, sources
+        from losscli import sources
+        from losscli.run import fold
 
         columns = run.cols.all()
         tasks = sources.tasks(run.inp, columns)
@@ -139,7 +140,7 @@ class Dask:
                     converter=run.converter, make=make)
         try:
             known = [t for t in tasks if t.offset is not None]
-            futures = client.map(plan.fold, known, [t.offset for t in known], pure=False,
+            futures = client.map(fold, known, [t.offset for t in known], pure=False,
                                  **args)
             states = list(futures)
             order = {f.key: t for f, t in zip(futures, known, strict=True)}
@@ -157,7 +158,7 @@ class Dask:
             for t in tasks[len(known):]:
                 if offset is None:
                     offset = sum(f.result()[1] for f in states)
-                fut = client.submit(plan.fold, t, offset, pure=False, **args)
+                fut = client.submit(fold, t, offset, pure=False, **args)
                 _, rows, batches = fut.result()
                 report(rows, t.file.size or 0, batches, (len(states) + 1, planned))
                 offset += rows

@@ -17,26 +17,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from losscli.errors import FitError  # noqa: F401
 from losscli.noise import blocks
-from losscli.noise.logspace import LOG_HALF, gammaln_int, log1mexp  # noqa: F401
-from losscli.noise.sums import (  # noqa: F401
-    BLOCK,
-    block_sums,
-    total_weight,
-    value_counts,
-    wmean,
-    wsum,
-)
-from losscli.noise.support import (  # noqa: F401
-    COUNTS,
-    NONNEGATIVE,
-    POSITIVE,
-    REAL,
-    UNIT_CLOSED,
-    Support,
-    integral,
-)
+from losscli.noise.logspace import log1mexp
+from losscli.noise.sums import total_weight, wsum
+from losscli.noise.support import Support
 from losscli.optimize import minimize_params
 from losscli.reduce import row_keys
 

@@ -10,16 +10,10 @@ from scipy import special
 
 from losscli.errors import FitError
 from losscli.noise import quadrature
-from losscli.noise.base import (
-    POSITIVE,
-    ContinuousFamily,
-    Frameworks,
-    Params,
-    total_weight,
-    wmean,
-    wsum,
-)
+from losscli.noise.base import ContinuousFamily, Frameworks, Params
 from losscli.noise.logspace import stirling_delta
+from losscli.noise.sums import total_weight, wmean, wsum
+from losscli.noise.support import POSITIVE
 
 # below this, gammainc / gammaincc are recomputed in log space (they underflow to 0 near 1e-308)
 _TINY = 1e-300

@@ -11,16 +11,11 @@ from scipy import special
 
 from losscli.errors import FitError, OutOfRange
 from losscli.noise import blocks, tdist
-from losscli.noise.base import (
-    REAL,
-    ContinuousFamily,
-    Frameworks,
-    Nesting,
-    Params,
-    total_weight,
-)
+from losscli.noise.base import ContinuousFamily, Frameworks, Nesting, Params
 from losscli.noise.gaussian import Gaussian
 from losscli.noise.laplace import weighted_median
+from losscli.noise.sums import total_weight
+from losscli.noise.support import REAL
 
 # Beyond this many degrees of freedom the fit is reported as the Gaussian limit, df = ∞:
 # the log-likelihood then differs from the Gaussian's by about W·(excess kurtosis)/(4ν).

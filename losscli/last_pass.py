@@ -1,0 +1,282 @@
+"""The last pass (SPEC §5): every row scored under every fitted model — log-likelihood
+sums, baselines, metrics and the Vuong sums of every pair of models. Marginal runs on
+integer targets or class labels score the value counts instead, at a cost independent
+of the rows."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from losscli.batches import Batch, zero_probability
+from losscli.errors import NUMERIC_ERRORS, InputError, numeric_reason
+from losscli.model import Model, marginal_pred
+from losscli.reduce import Extremes, First, Joint, Moments, Sum, wsum
+from losscli.rows import file_of
+
+if TYPE_CHECKING:
+    from losscli.run import Run
+
+BLOCK = 1 << 16  # rows per block inside a batch: keeps each model's temporaries small
+ECE_BINS = 15
+
+
+class Scores:
+    """The last pass's state for the models of a run (all sums compensated)."""
+
+    def __init__(self, plan: ScorePlan) -> None:
+        self.plan = plan
+        m = len(plan.models)
+        self.ll = Sum(m)
+        self.baseline = Sum(m)
+        self.bad = [First() for _ in range(m)]
+        self.failed: list[str | None] = [None] * m  # why a model could not be scored
+        self.zero = [0] * m  # rows whose observed class has probability 0 (--eps 0)
+        self.zero_first = [First() for _ in range(m)]
+        self.clipped = 0
+        self.first_clipped = First()
+        self.cls = Sum(m * (2 + 3 * ECE_BINS))  # classifier metrics
+        self.point = Sum(2 * len(plan.point_keys))  # Σw|r|, Σw r² per point prediction
+        self.dev = Sum(2 * m)  # Σw d(y, ŷ), Σw d(y, ȳ)
+        self.pairs = Moments(len(plan.pairs))
+        # each pair's rows of largest and smallest difference: does one row dominate?
+        self.pair_extremes = Extremes(len(plan.pairs))
+
+    def update(self, b: Batch) -> Scores:
+        for s in range(0, b.n, BLOCK):
+            self._block(b.block(s, min(s + BLOCK, b.n)))
+        return self
+
+    def _block(self, b: Batch) -> None:
+        plan = self.plan
+        y, w = b.y, b.w
+        lls = []
+        m = len(plan.models)
+        ll_part = np.zeros(m)
+        bl_part = np.zeros(m)
+        cls_part = np.zeros(m * (2 + 3 * ECE_BINS))
+        dev_part = np.zeros(2 * m)
+        for i, model in enumerate(plan.models):
+            fam = model.family
+            pred = self._pred(model, b, i)
+            if self.failed[i] is not None:
+                lls.append(np.zeros(b.n))
+                continue
+            try:
+                ll = fam.loglik(y, pred, model.params)
+                total = wsum(ll, w)
+            except InputError:
+                raise
+            except NUMERIC_ERRORS as exc:  # this family cannot score these rows
+                self.failed[i] = numeric_reason(exc)
+                lls.append(np.zeros(b.n))
+                continue
+            ll_part[i] = total
+            if not math.isfinite(total):
+                bad = ~np.isfinite(ll)
+                j = int(np.argmax(bad))
+                yv = y[..., j]
+                pv = pred[j] if np.ndim(pred) == 1 else None
+                self.bad[i].offer(b.row(j) if b.rows_known else 0,
+                                  (float(yv) if np.ndim(yv) == 0 and not self.plan.labels
+                                   else None, None if pv is None else float(pv)))
+            lls.append(ll)
+            if model.baseline is not None and plan.baseline_on_rows:
+                bm = model.baseline
+                bl_part[i] = wsum(bm.family.loglik(y, marginal_pred(bm), bm.params), w)
+            if fam.input != "point":
+                cls_part[i * (2 + 3 * ECE_BINS):(i + 1) * (2 + 3 * ECE_BINS)] = \
+                    _class_sums(y, pred, w, fam.input == "probability")
+            elif fam.deviance is not None and plan.deviance_ok[i]:
+                yhat = fam.point_prediction(pred)
+                dev_part[2 * i] = wsum(fam.deviance(y, yhat), w)
+                dev_part[2 * i + 1] = wsum(fam.deviance(y, plan.ybar), w)
+        self.ll.add(ll_part)
+        self.baseline.add(bl_part)
+        self.cls.add(cls_part)
+        self.dev.add(dev_part)
+        if plan.point_keys:
+            part = np.zeros(2 * len(plan.point_keys))
+            for k, source in enumerate(plan.point_keys.values()):
+                yhat = b.pred if source is None else source
+                r = np.subtract(y, yhat)
+                part[2 * k] = wsum(np.abs(r), w)
+                part[2 * k + 1] = wsum(np.square(r, out=r), w)
+            self.point.add(part)
+        if plan.pairs:
+            block = np.empty((len(plan.pairs), b.n))
+            for k, (i, j) in enumerate(plan.pairs):
+                np.subtract(lls[i], lls[j], out=block[k])
+            self.pairs.update(block, w)
+            # rows by 1-based number; on value counts a "row" is a value and its weight
+            # many rows, so there each is labelled by its value and weighs one
+            if b.rows_known:
+                self.pair_extremes.update(block, b.rows() + 1.0, w)
+            else:
+                self.pair_extremes.update(block, np.asarray(y, dtype=np.float64), None)
+
+    def _pred(self, model: Model, b: Batch, i: int) -> Any:
+        fam = model.family
+        if not model.conditional:
+            return marginal_pred(model)
+        if fam.input == "point":
+            return b.pred
+        if b.logq is not None:
+            logq = b.logq
+        else:
+            from losscli.batches import probability_block
+
+            column = self.plan.prediction[0]
+            logq, clipped = probability_block(b, column, self.plan.eps)
+            self.clipped += clipped
+            if clipped and b.rows_known:
+                eps = self.plan.eps
+                j = int(np.argmax((b.pred < eps) | (b.pred > 1.0 - eps)))
+                self.first_clipped.offer(b.row(j), float(b.pred[j]), column)
+        hit = zero_probability(b, logq, self.plan.prediction)
+        if hit is not None:  # --eps 0 and a probability of 0 on an observed class
+            self.zero[i] += hit[0]
+            self.zero_first[i].offer(hit[1], hit[3], hit[2])
+        return logq
+
+    def merge(self, other: Scores) -> Scores:
+        self.ll.merge(other.ll)
+        self.baseline.merge(other.baseline)
+        for a, c in zip(self.bad, other.bad, strict=True):
+            a.merge(c)
+        self.failed = [a or c for a, c in zip(self.failed, other.failed, strict=True)]
+        self.zero = [a + c for a, c in zip(self.zero, other.zero, strict=True)]
+        for a, c in zip(self.zero_first, other.zero_first, strict=True):
+            a.merge(c)
+        self.clipped += other.clipped
+        self.first_clipped.merge(other.first_clipped)
+        self.cls.merge(other.cls)
+        self.point.merge(other.point)
+        self.dev.merge(other.dev)
+        self.pairs.merge(other.pairs)
+        self.pair_extremes.merge(other.pair_extremes)
+        return self
+
+
+def _class_sums(y: np.ndarray, logq: np.ndarray, w: np.ndarray | None,
+                binary: bool) -> np.ndarray:
+    """Σw correct, Σw Brier, and per ECE bin Σw, Σw correct, Σw confidence.
+
+    Soft labels are scored as the nll scores them: a row with label t (one-hot for a
+    hard label) counts as K rows, one of each class k weighted t_k, and each metric is
+    the hard-label metric of those rows. With q the predicted probabilities and
+    k̂ = argmax q (the first on ties): correct = t_k̂ (the expected accuracy);
+    Brier = Σ_k (q_k − t_k)² + 1 − Σ_k t_k² (binary: half that, (q − t)² + t(1 − t), as
+    scikit-learn's brier_score_loss); ECE = Σ_bins |Σw correct − Σw q_k̂| / Σw over 15
+    equal-width bins (i/15, (i+1)/15] of the confidence q_k̂, so a prediction equal to
+    its soft label has ECE 0. On hard labels these are the usual metrics."""
+    n = y.shape[-1]
+    q = np.exp(np.broadcast_to(logq, (logq.shape[0], n)))
+    if binary:
+        target = np.stack([1.0 - y, y])
+    elif y.ndim == 2:
+        target = y
+    else:
+        target = np.zeros_like(q)
+        target[y.astype(np.int64), np.arange(n)] = 1.0
+    top = np.argmax(q, axis=0)
+    correct = np.take_along_axis(target, top[None, :], axis=0)[0].astype(np.float64)
+    diff = q - target
+    # Σ_k E[(q_k − 1{Y=k})²] = Σ_k (q_k − t_k)² + Σ_k t_k (1 − t_k); 0 for a one-hot t
+    brier_rows = (diff * diff + target * (1.0 - target)).sum(axis=0)
+    if binary:
+        brier_rows *= 0.5
+    conf = q.max(axis=0)
+    bins = np.clip(np.ceil(conf * ECE_BINS).astype(np.int64) - 1, 0, ECE_BINS - 1)
+    wts = np.ones(n) if w is None else w
+    out = np.empty(2 + 3 * ECE_BINS)
+    out[0] = wsum(correct, w)
+    out[1] = wsum(brier_rows, w)
+    out[2:2 + ECE_BINS] = np.bincount(bins, weights=wts, minlength=ECE_BINS)
+    out[2 + ECE_BINS:2 + 2 * ECE_BINS] = np.bincount(bins, weights=wts * correct,
+                                                     minlength=ECE_BINS)
+    out[2 + 2 * ECE_BINS:] = np.bincount(bins, weights=wts * conf, minlength=ECE_BINS)
+    return out
+
+
+@dataclass
+class ScorePlan:
+    """What the last pass computes: the models, their point predictions, the pairs."""
+
+    models: list[Model]
+    pairs: list[tuple[int, int]]
+    point_keys: dict[str, Any]  # key → None (the prediction column) or a fitted location
+    deviance_ok: list[bool]
+    ybar: float
+    baseline_on_rows: bool
+    prediction: list[str]
+    labels: bool
+    eps: float
+    rows_known: bool = True  # False on value counts: a "row" is a distinct value
+
+
+def score(run: Run, models: list[Model], pairs: bool, also=None
+          ) -> tuple[Scores, ScorePlan, Any]:
+    """The last pass: every model scored on every row (or on the value counts); `also`
+    makes a further state reduced in the same pass (None without it)."""
+    on_counts = not run.conditional and run.value_counts is not None
+    point_keys: dict[str, Any] = {}
+    deviance_ok = []
+    for m in models:
+        fam = m.family
+        if fam.input == "point":
+            point_keys.setdefault(_point_key(m), None if m.conditional
+                                  else fam.point_prediction(marginal_pred(m)))
+        ok = fam.deviance is not None
+        if ok and fam.deviance_support is not None:
+            ok = run.scan.outside[fam.deviance_support].row is None and (
+                not m.conditional
+                or run.scan.pred_outside[fam.deviance_support].row is None)
+        deviance_ok.append(ok)
+    cols = run.cols
+    plan = ScorePlan(
+        models=models,
+        pairs=[(i, j) for i in range(len(models)) for j in range(i + 1, len(models))]
+        if pairs else [],
+        point_keys=point_keys, deviance_ok=deviance_ok,
+        ybar=float(run.scan.y.mean[0]) if run.scan.y.W > 0 else math.nan,
+        baseline_on_rows=run.value_counts is None,
+        prediction=[cols.pred] if cols.pred else list(cols.probs or cols.logits),
+        labels=run.layout.labels, eps=run.req.eps, rows_known=not on_counts)
+
+    def make():
+        return Scores(plan) if also is None else Joint(Scores(plan), also())
+
+    if on_counts:
+        state = make()
+        with np.errstate(all="ignore"):
+            state.update(value_count_batch(run))
+    else:
+        state = run.reduce(make, "scoring")
+    if also is None:
+        return state, plan, None
+    return state.states[0], plan, state.states[1]
+
+
+def value_count_batch(run: Run) -> Batch:
+    """The target's value counts as one batch (a "row" per distinct value, its weight the
+    value's): what a marginal pass reduces on integer targets or class labels."""
+    values, weights = run.value_counts
+    return Batch(file=file_of(run), offset=0, n_read=values.size,
+                 y=values.astype(np.int64) if run.layout.labels else values, w=weights,
+                 rows_known=False)
+
+
+def _point_key(m: Model) -> str:
+    return "prediction" if m.conditional else f"{m.name}.location"
+
+
+def baseline_on_counts(run: Run, model: Model) -> float:
+    """Σ w log q of the baseline model over the value counts."""
+    values, weights = run.value_counts
+    bm = model.baseline
+    with np.errstate(all="ignore"):
+        return float(np.dot(weights, bm.family.loglik(values, marginal_pred(bm), bm.params)))

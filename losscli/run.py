@@ -1,0 +1,304 @@
+"""A run: one data set being read (its input, columns and layout) and what pass 1 found
+there. `open_run` opens the input, resolves the columns and runs pass 1; `Run.reduce`
+runs any further pass on the run's engine.
+
+Nothing here knows where batches come from (the engine reduces pieces) or what a family
+is called: it reads what the families declare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from losscli import sources
+from losscli.batches import ROUNDED_DIGITS, Converter, label_index, layout
+from losscli.columns import Columns, marginal_note, resolve_columns
+from losscli.engines import local
+from losscli.errors import InputError, plural
+from losscli.noise import FAMILIES, blocks
+from losscli.noise.support import Support
+from losscli.reduce import Sample
+from losscli.request import DEFAULT_FIT_ROWS, Request
+from losscli.rows import at_row, row_text
+from losscli.scan import SAMPLE_SEED, Scan, ScanSpec
+
+# the numeric fits sum their blocks on the local engine's thread pool
+blocks.install(local.map_ordered, local.workers())
+
+
+def supports() -> list[Support]:
+    """Every support and prediction domain the registry declares, and their versions
+    closed at the lower bound (the counting base measure scores y = 0 on [0, ½])."""
+    from losscli.kinds import RULES
+
+    out: list[Support] = [s for s, _ in RULES.values()]
+    for cls in FAMILIES.values():
+        for s in (cls.support, cls.pred_domain, cls.deviance_support, cls.loss_support):
+            if s is None:
+                continue
+            for v in (s, Support(s.description, s.lower, s.upper, False, s.upper_open,
+                                 s.integer)):
+                if v not in out:
+                    out.append(v)
+    return out
+
+
+@dataclass
+class Run:
+    """One data set being read: its input, columns, layout and what pass 1 found."""
+
+    req: Request
+    inp: sources.Input
+    cols: Columns
+    layout: Any
+    converter: Converter
+    fit_rows: int | None
+    supports: list[Support]
+    prototypes: dict[str, Any]
+    fit_modes: tuple[bool, ...]
+    scan: Scan | None = None
+    passes: int = 0
+    batches: int = 0  # batches in one pass over the data
+    bytes_read: int = 0  # over every pass
+    classes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    sample: dict[str, np.ndarray] = field(default_factory=dict)
+    value_counts: tuple[np.ndarray, np.ndarray] | None = None
+    progress: Any = None
+    engine: Any = local.ENGINE
+
+    # -- reading
+    def reduce(self, make, label: str):
+        """One pass: every batch converted and reduced into a state from `make`, on the
+        run's engine; the pass, batch and byte counts and the progress display here."""
+        self.passes += 1
+        total = self.inp.total_rows
+        total_bytes = self.inp.total_bytes
+        done = {"rows": 0, "bytes": 0}
+        first = self.passes == 1 or getattr(self, "_first", False)
+        self._first = False
+
+        def report(rows: int, nbytes: int, batches: int,
+                   tasks: tuple[int, int] | None = None) -> None:
+            done["rows"] += rows
+            done["bytes"] += nbytes
+            self.bytes_read += nbytes
+            if first:  # every pass reads the same batches
+                self.batches += batches
+            if self.progress is None:
+                return
+            if tasks is not None:  # an engine of tasks: tasks done of planned
+                self.progress(f"pass {self.passes}: {label} — task {tasks[0]:,} of "
+                              f"{tasks[1]:,}")
+            elif total:  # Parquet: the footers give the rows
+                self.progress(f"pass {self.passes}: {label} — {done['rows']:,} of "
+                              f"{total:,} rows")
+            else:  # text: the bytes read of the files' size
+                of = f" of {total_bytes / 2 ** 20:,.0f}" if total_bytes else ""
+                self.progress(f"pass {self.passes}: {label} — "
+                              f"{done['bytes'] / 2 ** 20:,.0f}{of} MiB")
+
+        if self.progress is not None:
+            self.progress(f"pass {self.passes}: {label}")
+        return self.engine.reduce_pass(self, make, report)
+
+    @property
+    def n(self) -> int:
+        return self.scan.n
+
+    @property
+    def W(self) -> float:
+        return float(self.scan.W.value[0])
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.cols.pred or self.cols.probs or self.cols.logits)
+
+    @property
+    def sample_rows(self) -> int:
+        return int(self.sample["y"].shape[-1]) if self.sample else 0
+
+
+def fold(task: sources.Task, offset: int, columns: list[str], batch_rows: int | None,
+         converter: Converter, make) -> tuple[Any, int, int]:
+    """One task's batches reduced into one state: (state, rows read, batches). What an
+    engine runs on a worker; it reads, converts and updates, and knows nothing else."""
+    state = make()
+    rows = batches = 0
+    # a text task is a whole file: its first row is the file's
+    first = task.file_offset if task.file_offset is not None else (
+        task.offset if offset is None else offset)
+    with np.errstate(all="ignore"):
+        for start, table in sources.read_task(task, columns, batch_rows, offset):
+            state.update(converter.convert(table, task.file.path, start, first))
+            rows += table.num_rows
+            batches += 1
+    return state, rows, batches
+
+
+def open_run(req: Request, progress=None, engine=None) -> Run:
+    """Open the input, resolve the columns, and run pass 1."""
+    inp = sources.open_input(req.paths, req.input_format, req.delimiter, req.encoding,
+                             req.thousands)
+    first = inp.files[0]
+    cols = resolve_columns(req, first.names, first.path)
+    for f in inp.files[1:]:
+        missing = [c for c in cols.all() if c not in f.names]
+        if missing:
+            raise InputError(f"has no column {missing[0]!r} (the first file, {first.path}, "
+                             "has it): one data set has the same columns", file=f.path)
+    schema = _schema(inp, cols)
+    lay = layout(req, cols, schema, first.path)
+    prototypes = {name: cls(lay.classes) for name, cls in FAMILIES.items()}
+    conditional = bool(cols.pred or cols.probs or cols.logits)
+    run = Run(req=req, inp=inp, cols=cols, layout=lay, converter=Converter(req, cols, lay),
+              fit_rows=req.fit_rows or DEFAULT_FIT_ROWS, supports=supports(),
+              prototypes=prototypes,
+              fit_modes=(True, False) if conditional else (False,), progress=progress,
+              engine=engine or local.ENGINE, warnings=list(inp.warnings))
+    spec = ScanSpec(labels=lay.labels, supports=tuple(run.supports),
+                    prototypes=prototypes, fit_modes=run.fit_modes, fit_rows=run.fit_rows,
+                    cutoff=_cutoff(run.fit_rows, inp), seed=SAMPLE_SEED + req.seed)
+    if not conditional and not req.no_pred:
+        unused = _unused_numeric(inp, cols)
+        if unused:
+            run.warnings.append(marginal_note(unused))
+    scan = run.reduce(lambda: Scan(spec), "reading and checking")
+    if not scan.sample.exact:  # too many rows dropped for the cutoff: read it again
+        spec = replace(spec, cutoff=None)
+        run.batches = 0  # counted again (passes and bytes count the extra pass)
+        run._first = True
+        scan = run.reduce(lambda: Scan(spec), "reading and checking")
+    run.scan = scan
+    _finish_scan(run)
+    return run
+
+
+def _cutoff(fit_rows: int, inp: sources.Input) -> int | None:
+    """The sample's key cutoff from the rows the footers give, or from half the rows
+    estimated from text files' sizes (an estimate too high only means a second first
+    pass; one too low only a larger sample in each partial state)."""
+    if inp.total_rows is not None:
+        return Sample.cutoff_for(fit_rows, inp.total_rows)
+    est = inp.estimated_rows
+    return None if est is None else Sample.cutoff_for(fit_rows, est // 2)
+
+
+def _schema(inp: sources.Input, cols: Columns):
+    """The Arrow types of the needed columns (Parquet footer, or a text file's first
+    block), which fix how the target is read."""
+    import pyarrow as pa
+
+    f = inp.files[0]
+    if f.format == "parquet":
+
+        with sources._parquet(f.source) as pf:
+            return pf.schema_arrow
+    types = sources._column_types(f, cols.all())
+    return pa.schema([(c, types[c]) for c in cols.all()])
+
+
+def _unused_numeric(inp: sources.Input, cols: Columns) -> list[str]:
+    """The numeric columns of the first file that the run does not read (from the Parquet
+    footer, or the types of a text file's first block)."""
+    import pyarrow as pa
+
+    f = inp.files[0]
+    used = set(cols.all())
+    unused = [n for n in f.names if n not in used]
+    if not unused:
+        return []
+    if f.format == "parquet":
+        with sources._parquet(f.source) as pf:
+            schema = pf.schema_arrow
+        types = {n: schema.field(n).type for n in unused}
+    else:
+        types = sources._column_types(f, unused)  # numbers come back as float64
+    return [n for n in unused if pa.types.is_integer(types[n])
+            or pa.types.is_floating(types[n]) or pa.types.is_decimal(types[n])]
+
+
+def _finish_scan(run: Run) -> None:
+    scan = run.scan
+    path = run.inp.files[0].path if len(run.inp.files) == 1 else ", ".join(run.inp.spec)
+    if scan.rows_read == 0:
+        text = all(f.format != "parquet" for f in run.inp.files)
+        raise InputError("has a header but no data rows" if text else
+                         "has no data rows (its schema names the columns, but it holds 0 "
+                         "rows)", file=path)
+    if scan.dropped:
+        if scan.dropped == scan.rows_read:
+            raise InputError(f"no rows left: {_all(scan.rows_read)} a missing or "
+                             "non-finite value", file=path)
+        row, column = scan.first_dropped.row, scan.first_dropped.value
+        run.warnings.append(f"{scan.dropped:,} of {plural(scan.rows_read, 'row')} dropped: "
+                            f"missing or non-finite values (first: {row_text(run, row)}, "
+                            f"column {column!r})")
+    for (what, why), (n, row) in sorted(scan.rescaled.items()):
+        if why == "rounded":
+            run.warnings.append(
+                f"{n:,} of {plural(scan.rows_read, 'row')}: {what} written to at most "
+                f"{ROUNDED_DIGITS} decimals miss 1 by their rounding alone; rescaled to sum "
+                f"1 (first: {row_text(run, row)})")
+        else:
+            run.warnings.append(
+                f"{n:,} of {plural(scan.rows_read, 'row')}: {what} rescaled to sum 1 "
+                f"(--renormalize; first: {row_text(run, row)})")
+    if scan.zero_weight:
+        if scan.n == 0:
+            raise InputError("the weights sum to 0", file=path, column=run.cols.weight)
+        run.warnings.append(f"{plural(scan.zero_weight, 'row')} with weight 0 ignored")
+    if not run.W > 0.0:
+        raise InputError("the weights sum to 0", file=path, column=run.cols.weight)
+    lay = run.layout
+    if lay.positive is not None:
+        _check_positive(run, path)
+    if lay.labels:
+        uniques = list(scan.labels)
+        first_rows = {u: v[1] for u, v in scan.labels.items()}
+        try:
+            lay.label_index = label_index(uniques, first_rows, lay.classes, path,
+                                          run.cols.target)
+        except InputError as exc:
+            if exc.row is None or len(run.inp.files) == 1:
+                raise
+            raise InputError(exc.message, column=exc.column, value=exc.value,
+                             **at_row(run, exc.row)) from None
+        run.classes = lay.classes or sorted(uniques)
+        codes = np.array([lay.label_index[u] for u in uniques], dtype=np.int64)
+        weights = np.array([scan.labels[u][0] for u in uniques])
+        order = np.argsort(codes, kind="stable")
+        run.value_counts = codes[order], weights[order]
+    else:
+        run.classes = list(lay.classes)
+        if scan.integral and not lay.soft:
+            run.value_counts = scan.counts.result()
+    for fam in run.prototypes.values():
+        fam.classes = list(run.classes)
+    if scan.sample.keys.size:
+        run.sample = scan.sample.finish()
+
+
+def _check_positive(run: Run, path: str) -> None:
+    """--positive-label: the label occurs, and the target has one other label."""
+    scan, label = run.scan, run.layout.positive
+    others = list(scan.negatives)
+    if scan.ymax < 1.0:
+        from losscli.request import did_you_mean
+
+        raise InputError(f"--positive-label {label!r} is not a value of the target"
+                         f"{did_you_mean(label, others)} (values: "
+                         f"{', '.join(map(repr, others))}{', …' if len(others) >= 3 else ''})",
+                         file=path, column=run.cols.target)
+    if len(others) > 1:
+        third = others[1]
+        raise InputError(f"a third label: a binary target has the positive label {label!r} "
+                         f"and one other ({others[0]!r})", column=run.cols.target,
+                         value=third, **at_row(run, scan.negatives[third]))
+
+
+def _all(n: int) -> str:
+    return "the only row has" if n == 1 else f"all {n:,} rows have"

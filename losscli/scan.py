@@ -1,0 +1,238 @@
+"""Pass 1 (SPEC §5): every row validated, the target kind detected, and what the fits
+need reduced to fixed-size sums: totals and moments of y, value counts of an integer
+target (or of class labels), the first row outside each support, the closed-form fit
+statistics (`Family.fit_stats`) and a seeded sample of `--fit-rows` rows."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from losscli.batches import OTHER_LABELS, Batch
+from losscli.noise.support import Support, integral
+from losscli.reduce import First, Moments, Sample, Sum, Traits, ValueCounts, wsum
+
+SAMPLE_SEED = 20261125
+
+
+@dataclass(frozen=True)
+class ScanSpec:
+    """What pass 1 reduces, fixed before it starts (small, picklable)."""
+
+    labels: bool  # the target holds class labels
+    supports: tuple[Support, ...]
+    prototypes: dict[str, Any]  # family name → instance, for its closed-form statistics
+    fit_modes: tuple[bool, ...]  # conditional and/or marginal statistics
+    fit_rows: int
+    cutoff: int | None = None  # the sample's key cutoff (Sample.cutoff_for)
+    seed: int = SAMPLE_SEED  # the sample's (shifted by --seed)
+
+
+class Scan:
+    """Pass 1's state: everything the fits and the checks need, as fixed-size sums (and
+    the seeded sample)."""
+
+    def __init__(self, run: ScanSpec) -> None:
+        self.run = run
+        self.rows_read = 0
+        self.file_rows: dict[str, int] = {}  # rows read per file
+        self.dropped = 0
+        self.first_dropped = First()
+        self.zero_weight = 0
+        self.clipped = 0
+        self.rescaled: dict[tuple[str, str], list[int]] = {}  # → [rows, first row]
+        self.negatives: dict[str, int] = {}  # --positive-label: other labels → first row
+        self.first_clipped = First()
+        self.batches = 0
+        self.W = Sum()
+        self.n = 0
+        self.binary = True
+        self.integral = True
+        self.inside_unit = True  # every y in [0, 1] (proportions read as soft labels)
+        self.ymin, self.ymax = math.inf, -math.inf
+        self.y = Moments(1)
+        self.counts = ValueCounts()
+        self.labels: dict[str, list] = {}  # label → [weight, first 1-based row]
+        self.outside = {s: First() for s in run.supports}  # y outside each support
+        self.pred_outside = {s: First() for s in run.supports}
+        self.outside_n = dict.fromkeys(run.supports, 0)  # how many rows, of y and ŷ
+        self.pred_outside_n = dict.fromkeys(run.supports, 0)
+        # what the y inside each support hold: the target kind without the rows outside
+        self.inside = {s: Traits() for s in run.supports}
+        self.beyond_half = False  # some |y − ŷ| > ½
+        self.soft_entropy = Sum()
+        self.stats: dict[tuple[str, bool], Moments] = {}
+        self.sample = Sample(run.fit_rows, run.seed, run.cutoff)
+
+    def update(self, b: Batch) -> Scan:
+        run = self.run
+        self.batches += 1
+        self.rows_read += b.n_read
+        self.file_rows[b.file] = self.file_rows.get(b.file, 0) + b.n_read
+        self.dropped += b.dropped
+        if b.first_dropped is not None:
+            self.first_dropped.offer(*b.first_dropped)
+        self.zero_weight += b.zero_weight
+        self.clipped += b.clipped
+        self._rescaled(b.rescaled)
+        self._negatives(b.negatives)
+        if b.first_clipped is not None:
+            self.first_clipped.offer(b.first_clipped[0], b.first_clipped[2],
+                                     b.first_clipped[1])
+        n = b.n
+        if n == 0:
+            return self
+        self.n += n
+        w = b.w
+        self.W.add(float(n) if w is None else float(np.sum(w)))
+        y = b.y
+        if run.labels:
+            uniq, first, inverse = np.unique(y, return_index=True, return_inverse=True)
+            weights = np.bincount(inverse, weights=w, minlength=uniq.size)
+            for u, f, wt in zip(uniq.tolist(), first.tolist(), weights.tolist(), strict=True):
+                self._label(u, wt, b.row(f))
+            return self
+        if y.ndim == 2:  # soft categorical labels (K, n)
+            self.soft_entropy.add(wsum(special.entr(y).sum(axis=0), w))
+            self._stats(b, y, None)
+            return self
+        rows = b.rows()
+        lo, hi = float(y.min()), float(y.max())
+        self.ymin, self.ymax = min(self.ymin, lo), max(self.ymax, hi)
+        whole_rows = integral(y)
+        whole = bool(np.all(whole_rows))
+        self.integral &= whole
+        self.binary &= whole and lo >= 0.0 and hi <= 1.0
+        self.y.update(y, w)
+        self.counts.update(y, w, whole)
+        masks = {}
+        traits = None  # per row: y < 0, y ≤ 0, y > 1, not whole (bool masks: cheap)
+        for s in run.supports:
+            ok = s.contains(y)
+            masks[s] = ok
+            if ok.all():
+                self.inside[s].add(True, lo < 0.0, lo <= 0.0, hi > 1.0, not whole)
+                continue
+            i = int(np.argmax(~ok))
+            self.outside[s].offer(int(rows[i]) + 1, float(y[i]))
+            inside = int(np.count_nonzero(ok))
+            self.outside_n[s] += n - inside
+            if inside:
+                if traits is None:
+                    traits = (y < 0.0, y <= 0.0, y > 1.0, ~whole_rows)
+                self.inside[s].add(True, *(bool(np.any(t & ok)) for t in traits))
+        pred = b.pred
+        if pred is not None:
+            for s in run.supports:
+                ok = s.contains(pred)
+                if not ok.all():
+                    i = int(np.argmax(~ok))
+                    self.pred_outside[s].offer(int(rows[i]) + 1, float(pred[i]))
+                    self.pred_outside_n[s] += n - int(np.count_nonzero(ok))
+            if not self.beyond_half:
+                with np.errstate(invalid="ignore", over="ignore"):
+                    self.beyond_half = not bool(np.all(np.abs(y - pred) <= 0.5))
+        if lo >= 0.0 and hi <= 1.0:
+            self.soft_entropy.add(wsum(special.entr(y) + special.entr(1.0 - y), w))
+        else:
+            self.inside_unit = False
+        self._stats(b, y, masks)
+        columns = {"y": y}
+        if pred is not None:
+            columns["pred"] = pred
+        if w is not None:
+            columns["w"] = w
+        self.sample.update(rows, columns)
+        return self
+
+    def _label(self, label: str, weight: float, row: int) -> None:
+        """Add a label's weight and keep its first row."""
+        cur = self.labels.get(label)
+        if cur is None:
+            self.labels[label] = [weight, row]
+        else:
+            cur[0] += weight
+            cur[1] = min(cur[1], row)
+
+    def _stats(self, b: Batch, y: np.ndarray, masks: dict | None) -> None:
+        """The closed-form fit statistics of every family whose support holds here (one
+        that fails anywhere does not apply, so its statistics are never read)."""
+        run = self.run
+        for name, fam in run.prototypes.items():
+            for conditional in run.fit_modes:
+                mode = "conditional" if conditional else "marginal"
+                if mode not in fam.closed_form:
+                    continue
+                pred = b.pred if conditional else None
+                if conditional and (pred is None or fam.input != "point"):
+                    continue
+                if masks is None and fam.input != "classes":
+                    continue  # soft label vectors: only a class-probability family
+                if masks is not None and not masks[fam.support].all():
+                    continue
+                if conditional and not fam.pred_domain.contains(pred).all():
+                    continue
+                with np.errstate(all="ignore"):
+                    x = fam.fit_stats(y, pred)
+                if x is None:
+                    continue
+                key = (name, conditional)
+                if key not in self.stats:
+                    self.stats[key] = Moments(np.atleast_2d(x).shape[0])
+                self.stats[key].update(x, b.w)
+
+    def _rescaled(self, found: dict) -> None:
+        for key, (n, row) in found.items():
+            have = self.rescaled.setdefault(key, [0, row])
+            have[0] += n
+            have[1] = min(have[1], row)
+
+    def _negatives(self, found: dict) -> None:
+        if not found:
+            return
+        both = dict(self.negatives)
+        for label, row in found.items():
+            both[label] = min(row, both.get(label, row))
+        self.negatives = dict(sorted(both.items(), key=lambda kv: kv[1])[:OTHER_LABELS])
+
+    def merge(self, other: Scan) -> Scan:
+        self._negatives(other.negatives)
+        self._rescaled(other.rescaled)
+        self.batches += other.batches
+        self.rows_read += other.rows_read
+        for f, n in other.file_rows.items():
+            self.file_rows[f] = self.file_rows.get(f, 0) + n
+        self.dropped += other.dropped
+        self.first_dropped.merge(other.first_dropped)
+        self.zero_weight += other.zero_weight
+        self.clipped += other.clipped
+        self.first_clipped.merge(other.first_clipped)
+        self.n += other.n
+        self.W.merge(other.W)
+        self.binary &= other.binary
+        self.integral &= other.integral
+        self.inside_unit &= other.inside_unit
+        self.ymin, self.ymax = min(self.ymin, other.ymin), max(self.ymax, other.ymax)
+        self.y.merge(other.y)
+        self.counts.merge(other.counts)
+        for u, (wt, row) in other.labels.items():
+            self._label(u, wt, row)
+        for s in self.outside:
+            self.outside[s].merge(other.outside[s])
+            self.pred_outside[s].merge(other.pred_outside[s])
+            self.outside_n[s] += other.outside_n[s]
+            self.pred_outside_n[s] += other.pred_outside_n[s]
+            self.inside[s].merge(other.inside[s])
+        self.beyond_half |= other.beyond_half
+        self.soft_entropy.merge(other.soft_entropy)
+        for k, m in other.stats.items():
+            if k in self.stats:
+                self.stats[k].merge(m)
+            else:
+                self.stats[k] = m
+        self.sample.merge(other.sample)
+        return self
