@@ -61,3 +61,130 @@ def test_malformed_model_inputs_are_usage_errors(counts, args, needle):
     assert out.returncode == 2, err
     assert err.count("\n") == 1 and err.startswith("error:") and needle in err
     assert "Traceback" not in err and not math.isnan(0.0)
+
+
+# ----------------------------------------------------------------- per-row parameters
+
+
+@pytest.fixture
+def hetero(write_csv, rng):
+    """Gaussian targets whose σ varies by row and is known: y ~ N(μ, (1.3 s)²)."""
+    n = 500
+    mu = rng.normal(0.0, 2.0, n)
+    s = np.exp(rng.normal(0.0, 0.4, n))
+    y = mu + 1.3 * s * rng.standard_t(8, n)
+    path = write_csv("h.csv", y=y, y_pred=mu, s=s, ls=np.log(s), v=s * s,
+                     lv=2 * np.log(s))
+    return path, y, mu, s
+
+
+@pytest.mark.parametrize("form, column", [("sigma", "s"), ("log_sigma", "ls"),
+                                          ("var", "v"), ("log_var", "lv")])
+def test_gaussian_sigma_per_row_in_each_form(hetero, form, column):
+    path, y, mu, s = hetero
+    rep = run_api("evaluate", path, families=("gaussian",), param=(f"{form}={column}",))
+    m = model(rep, "gaussian")
+    assert m["nll"] == pytest.approx(-stats.norm.logpdf(y, mu, s).sum(), rel=1e-12)
+    assert m["params"] == {} and m["fixed"] == {} and m["n_params"] == 0
+    assert m["param_columns"] == {"sigma": {"column": column, "as": form}}
+    assert rep["input"]["param_columns"] == [column]
+
+
+def test_student_t_scale_per_row_df_fitted(hetero):
+    from scipy import optimize
+
+    path, y, mu, s = hetero
+    rep = run_api("evaluate", path, families=("student_t",), param=("scale=s",))
+    m = model(rep, "student_t")
+
+    def nll(log_df):
+        return -stats.t.logpdf(y, np.exp(log_df), mu, s).sum()
+
+    best = optimize.minimize_scalar(nll, bounds=(-3, 8), method="bounded",
+                                    options={"xatol": 1e-10})
+    assert m["params"]["df"] == pytest.approx(np.exp(best.x), rel=1e-4)
+    assert m["nll"] == pytest.approx(best.fun, rel=1e-9)
+    assert m["n_params"] == 1
+
+
+def test_fixed_df_fits_the_scale_alone(hetero):
+    from scipy import optimize
+
+    path, y, mu, _ = hetero
+    rep = run_api("evaluate", path, families=("student_t",), fix=("student_t.df=5",))
+    m = model(rep, "student_t")
+    best = optimize.minimize_scalar(lambda ls: -stats.t.logpdf(y, 5.0, mu, np.exp(ls)).sum(),
+                                    bounds=(-5, 5), method="bounded",
+                                    options={"xatol": 1e-11})
+    assert m["fixed"] == {"df": 5.0} and set(m["params"]) == {"scale"}
+    assert m["params"]["scale"] == pytest.approx(np.exp(best.x), rel=1e-6)
+    assert m["nll"] == pytest.approx(best.fun, rel=1e-10)
+    assert m["n_params"] == 1
+
+
+def test_fixed_mean_in_marginal_mode(write_csv, rng):
+    y = rng.normal(0.3, 2.0, 400)
+    path = write_csv("m.csv", y=y)
+    rep = run_api("evaluate", path, families=("gaussian",), fix=("mean=0",))
+    m = model(rep, "gaussian")
+    sigma = math.sqrt(np.mean(y * y))
+    assert m["params"]["sigma"] == pytest.approx(sigma, rel=1e-9)
+    assert m["nll"] == pytest.approx(-stats.norm.logpdf(y, 0.0, sigma).sum(), rel=1e-10)
+
+
+def test_negative_binomial_alpha_per_row(write_csv, rng):
+    n = 400
+    mu = np.exp(rng.normal(1.5, 0.6, n))
+    a = np.exp(rng.normal(-1.0, 0.5, n))
+    y = rng.negative_binomial(1 / a, 1 / (1 + a * mu))
+    path = write_csv("nb.csv", y=y, y_pred=mu, a=a)
+    rep = run_api("evaluate", path, families=("negative_binomial",), param=("alpha=a",))
+    m = model(rep, "negative_binomial")
+    expected = -stats.nbinom.logpmf(y, 1 / a, 1 / (1 + a * mu)).sum()
+    assert m["nll"] == pytest.approx(expected, rel=1e-10)
+    assert m["params"] == {}
+
+
+def test_per_row_parameters_stream_and_merge(hetero):
+    path, *_ = hetero
+    one = run_api("evaluate", path, families=("student_t",), param=("scale=s",))
+    many = run_api("evaluate", path, families=("student_t",), param=("scale=s",),
+                   batch_rows=37, fit_rows=200)
+    full = run_api("evaluate", path, families=("student_t",), param=("scale=s",),
+                   batch_rows=37, fit_rows=None)
+    assert model(many, "student_t")["fit_rows"] == 200
+    assert model(full, "student_t")["params"]["df"] == pytest.approx(
+        model(one, "student_t")["params"]["df"], rel=1e-6)
+
+
+@pytest.mark.parametrize("args, code, needle", [
+    (("-f", "gaussian", "--param", "sigma=neg"), 1, "row 3"),
+    (("-f", "gaussian", "--param", "sgima=s"), 2, "did you mean 'sigma'"),
+    (("-f", "gaussian", "--param", "poisson.mean=s"), 2, "poisson is not among"),
+    (("--no-pred", "-f", "gaussian", "--param", "sigma=s"), 2, "needs a prediction"),
+    (("-f", "gaussian", "--fix", "sigma=-1"), 2, "must be > 0"),
+    (("-f", "gaussian", "--fix", "sigma=1", "--param", "sigma=s"), 2, "given per row"),
+])
+def test_bad_model_inputs(write_csv, args, code, needle):
+    path = write_csv("bad.csv", y=[1.0, 2.0, 3.0, 4.0], y_pred=[1.1, 2.2, 2.9, 4.2],
+                     s=[1.0, 0.5, 2.0, 1.0], neg=[1.0, 0.5, -2.0, 1.0])
+    before = path.read_bytes()
+    out = run_cli("evaluate", path, *args)
+    err = out.stderr.decode()
+    assert out.returncode == code, err
+    assert err.count("\n") == 1 and err.startswith("error:") and needle in err, err
+    assert path.read_bytes() == before
+    if code == 1:
+        assert "'neg'" in err and "-2" in err and "bad.csv" in err
+
+
+def test_compare_needs_a_qualified_name_when_two_candidates_declare_it(write_csv, rng):
+    y = np.exp(rng.normal(0.0, 0.5, 200))
+    path = write_csv("pos.csv", y=y, y_pred=y * 1.1, s=np.full(200, 0.4))
+    out = run_cli("compare-noise-models", path, "--param", "sigma=s")
+    err = out.stderr.decode()
+    assert out.returncode == 2, err
+    assert "gaussian.sigma" in err and "lognormal.sigma" in err
+    ok = run_cli("compare-noise-models", path, "--param", "lognormal.sigma=s",
+                 "--format", "json")
+    assert ok.returncode == 0, ok.stderr.decode()
