@@ -39,6 +39,7 @@ class Beta(ContinuousFamily):
     location = "mean"
     param_domains = {"precision": "positive"}
     closed_form = ("marginal",)
+    spread = ("precision", "inverse")  # Var y = μ(1 − μ)/(1 + φ): widening divides φ
     applies_to = ("proportion",)
     # none of the four has a beta objective; LightGBM's cross_entropy takes labels in
     # [0, 1] but is the Bernoulli cross-entropy, not a beta likelihood

@@ -52,6 +52,7 @@ class Gamma(ContinuousFamily):
     location = "mean"
     param_domains = {"mean": "positive", "shape": "positive"}
     closed_form = ("marginal", "conditional")
+    spread = ("shape", "inverse")  # Var y = μ²/k: widening divides the shape
     applies_to = ("count", "positive")
     deviance_support = POSITIVE  # the deviance needs y > 0 (and ŷ > 0)
     frameworks = Frameworks(

@@ -66,6 +66,8 @@ class NegativeBinomial(Family):
     location = "mean"
     applies_to = ("binary", "count")
     nests = Nesting("poisson", "alpha", 0.0)
+    spread = ("alpha", "scale")
+    log_params = ("alpha",)  # α ≥ 0, and a column of log α gives α > 0
     # No built-in NB loss in any of the four (checked against their docs): torch.nn has
     # PoissonNLLLoss and GaussianNLLLoss only (torch.distributions.NegativeBinomial is a
     # distribution, not a loss); HistGradientBoostingRegressor's losses are squared_error,

@@ -1,0 +1,448 @@
+"""Parameters given per row (SPEC §8): every family's methods take a float or a per-row
+array for each parameter, against scipy.stats frozen with the same per-row arrays; a
+per-row array of equal values gives the scalar call's numbers; `fit_given` against
+independent MLEs (scipy.optimize on scipy.stats.logpdf, or closed forms derived here);
+`widen` and `param_form` by their definitions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import optimize, stats
+
+from losscli.noise import FAMILIES
+from losscli.noise.discretised import Discretised
+
+N = 240
+RTOL = 1e-10
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _spread(rng: np.random.Generator, n: int = N, centre: float = 0.0) -> np.ndarray:
+    """Positive per-row values around e^centre (a factor of ~5 either way)."""
+    return np.exp(rng.normal(centre, 0.6, n))
+
+
+def _real_case(rng):
+    pred = rng.normal(2.0, 3.0, N)
+    return pred, np.round(pred + rng.normal(0.0, 2.0, N))
+
+
+def _positive_case(rng):
+    pred = np.exp(rng.normal(1.5, 0.7, N))
+    return pred, np.maximum(np.round(pred * np.exp(rng.normal(0.0, 0.4, N))), 1.0)
+
+
+def _df_rows(rng):
+    df = np.exp(rng.normal(1.2, 1.0, N))
+    df[::9] = np.inf  # ν = ∞ per row is the Gaussian on those rows
+    return df
+
+
+class _Oracle:
+    """Per-row scipy.stats: each method evaluated row by row from frozen distributions
+    (the ν = ∞ rows of a Student-t are scipy's normal)."""
+
+    def __init__(self, dists):
+        self.dists = dists
+
+    def _each(self, method, x):
+        return np.array([getattr(d, method)(v) for d, v in zip(self.dists, x, strict=True)])
+
+    def logpdf(self, x):
+        return self._each("logpdf", x)
+
+    def logcdf(self, x):
+        return self._each("logcdf", x)
+
+    def logsf(self, x):
+        return self._each("logsf", x)
+
+    def cdf(self, x):
+        return self._each("cdf", x)
+
+    def sf(self, x):
+        return self._each("sf", x)
+
+
+def _t_oracle(pred, df, scale):
+    df = np.broadcast_to(df, pred.shape)
+    scale = np.broadcast_to(scale, pred.shape)
+    return _Oracle([stats.norm(m, s) if math.isinf(d) else stats.t(d, m, s)
+                    for m, d, s in zip(pred, df, scale, strict=True)])
+
+
+# family, case (pred and integer targets), per-row params, scipy oracle (frozen, vectorised)
+CONTINUOUS = {
+    "gaussian/sigma": ("gaussian", _real_case, lambda r: {"sigma": _spread(r, centre=0.3)},
+                       lambda p, q: stats.norm(p, q["sigma"])),
+    "laplace/scale": ("laplace", _real_case, lambda r: {"scale": _spread(r, centre=0.3)},
+                      lambda p, q: stats.laplace(p, q["scale"])),
+    "student_t/scale": ("student_t", _real_case,
+                        lambda r: {"df": 4.5, "scale": _spread(r, centre=0.3)},
+                        lambda p, q: stats.t(q["df"], p, q["scale"])),
+    "student_t/df": ("student_t", _real_case, lambda r: {"df": _df_rows(r), "scale": 1.7},
+                     lambda p, q: _t_oracle(p, q["df"], q["scale"])),
+    "student_t/df+scale": ("student_t", _real_case,
+                           lambda r: {"df": _df_rows(r), "scale": _spread(r, centre=0.3)},
+                           lambda p, q: _t_oracle(p, q["df"], q["scale"])),
+    "lognormal/sigma": ("lognormal", _positive_case, lambda r: {"sigma": _spread(r, centre=-1.0)},
+                        lambda p, q: stats.lognorm(s=q["sigma"], scale=p)),
+}
+
+
+def _interval_reference(dist, y, loc, lower=-math.inf):
+    """log P(max(y − ½, lower) < Y ≤ y + ½) from scipy's c.d.f. differences, each side by
+    its smaller tail in log space (so that neither loses digits to 1 − F)."""
+    a = np.maximum(y - 0.5, lower)
+    b = y + 0.5
+    with np.errstate(divide="ignore"):
+        lsa, lsb = dist.logsf(a), dist.logsf(b)
+        lca, lcb = dist.logcdf(a), dist.logcdf(b)
+        upper = lsa + np.log(-np.expm1(lsb - lsa))
+        below = lcb + np.log(-np.expm1(lca - lcb))
+        middle = np.log1p(-(dist.cdf(a) + dist.sf(b)))
+    return np.where(a >= loc, upper, np.where(b <= loc, below, middle))
+
+
+@pytest.mark.parametrize("case", sorted(CONTINUOUS))
+def test_density_and_tails_per_row_match_scipy(case):
+    name, data, make, oracle = CONTINUOUS[case]
+    rng = _rng(1)
+    fam = FAMILIES[name]()
+    pred, y = data(rng)
+    y = y + rng.uniform(-0.5, 0.5, N)  # continuous targets
+    params = make(rng)
+    dist = oracle(pred, params)
+    np.testing.assert_allclose(fam.loglik(y, pred, params), dist.logpdf(y), rtol=RTOL)
+    np.testing.assert_allclose(fam.logcdf(y, pred, params), dist.logcdf(y), rtol=RTOL)
+    np.testing.assert_allclose(fam.logsf(y, pred, params), dist.logsf(y), rtol=RTOL)
+    lo, hi = fam.pit_interval(y, pred, params)
+    np.testing.assert_allclose(lo, dist.cdf(y), rtol=RTOL)
+    np.testing.assert_array_equal(lo, hi)
+    if not isinstance(dist, _Oracle):
+        np.testing.assert_allclose(fam.to_scipy(pred, params).logpdf(y), dist.logpdf(y),
+                                   rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", sorted(CONTINUOUS))
+def test_unit_intervals_per_row_match_scipy(case):
+    """interval_loglik (and the Discretised wrapper's loglik and PIT) on integer targets."""
+    name, data, make, oracle = CONTINUOUS[case]
+    rng = _rng(2)
+    fam = FAMILIES[name]()
+    pred, y = data(rng)
+    params = make(rng)
+    dist = oracle(pred, params)
+    lower = fam.support.lower
+    ref = _interval_reference(dist, y, pred, lower)
+    np.testing.assert_allclose(fam.interval_loglik(y, pred, params), ref, rtol=RTOL)
+    disc = Discretised(fam)
+    np.testing.assert_allclose(disc.loglik(y, pred, params), ref, rtol=RTOL)
+    lo, hi = disc.pit_interval(y, pred, params)
+    np.testing.assert_allclose(lo, np.where(y - 0.5 <= lower, 0.0,
+                                            dist.cdf(np.maximum(y - 0.5, lower))),
+                               rtol=RTOL, atol=1e-300)
+    np.testing.assert_allclose(hi, dist.cdf(y + 0.5), rtol=RTOL)
+
+
+def _scalar_params(params: dict, value: float, key: str) -> tuple[dict, dict]:
+    """(params with `key` a per-row array of `value`, params with `key` = value)."""
+    rows, scalar = dict(params), dict(params)
+    rows[key] = np.full(N, value)
+    scalar[key] = value
+    return rows, scalar
+
+
+def _close(a, b, rtol=1e-12):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    np.testing.assert_array_equal(np.isfinite(a), np.isfinite(b))
+    fin = np.isfinite(b)
+    np.testing.assert_allclose(a[fin], b[fin], rtol=rtol, atol=0.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=st.sampled_from(sorted(CONTINUOUS)), seed=st.integers(0, 10_000),
+       value=st.floats(0.05, 40.0))
+def test_equal_per_row_values_give_the_scalar_numbers(case, seed, value):
+    name, data, make, _ = CONTINUOUS[case]
+    rng = _rng(seed)
+    fam = FAMILIES[name]()
+    pred, y = data(rng)
+    base = {k: (float(np.median(v[np.isfinite(v)])) if np.ndim(v) else v)
+            for k, v in make(rng).items()}
+    yc = y + rng.uniform(-0.5, 0.5, N)
+    for key in fam.per_row_params(True):
+        rows, scalar = _scalar_params(base, value, key)
+        for method, target in (("loglik", yc), ("logcdf", yc), ("logsf", yc),
+                               ("interval_loglik", y)):
+            _close(getattr(fam, method)(target, pred, rows),
+                   getattr(fam, method)(target, pred, scalar))
+        for a, b in zip(fam.pit_interval(yc, pred, rows), fam.pit_interval(yc, pred, scalar),
+                        strict=True):
+            _close(a, b)
+        disc = Discretised(fam)
+        for a, b in zip(disc.pit_interval(y, pred, rows), disc.pit_interval(y, pred, scalar),
+                        strict=True):
+            _close(a, b)
+        if fam.calibration:  # the families that declare a variance
+            _close(fam.variance(pred, rows), fam.variance(pred, scalar))
+
+
+# ------------------------------------------------------------------ declarations
+
+SPREADS = {
+    "gaussian": ("sigma", "scale"), "lognormal": ("sigma", "scale"),
+    "laplace": ("scale", "scale"), "student_t": ("scale", "scale"),
+    "negative_binomial": ("alpha", "scale"), "gamma": ("shape", "inverse"),
+    "beta": ("precision", "inverse"),
+    "poisson": None, "bernoulli": None, "categorical": None,
+}
+
+
+def test_every_family_declares_its_spread():
+    assert set(SPREADS) == set(FAMILIES)
+    for name, cls in FAMILIES.items():
+        assert cls.spread == SPREADS[name], name
+        if cls.spread is not None:
+            assert cls.spread[0] in cls.nuisance, name
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in SPREADS.items() if s is not None))
+def test_widen_multiplies_or_divides_the_spread(name):
+    fam = FAMILIES[name]()
+    param, how = SPREADS[name]
+    rows = np.array([0.5, 2.0, 3.0])
+    for value in (1.5, rows):
+        params = {param: value, "other": 7.0}
+        out = fam.widen(params, 1.25)
+        expected = np.asarray(value) * 1.25 if how == "scale" else np.asarray(value) / 1.25
+        np.testing.assert_array_equal(out[param], expected)
+        assert out["other"] == 7.0
+        assert params[param] is value  # the input is not changed
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in SPREADS.items() if s is None))
+def test_widen_refuses_a_family_without_spread(name):
+    with pytest.raises(ValueError, match="no spread parameter"):
+        FAMILIES[name]().widen({}, 2.0)
+
+
+def test_param_forms_by_their_definitions():
+    x = np.array([-1.0, 0.0, 0.7])
+    cases = {
+        ("gaussian", "sigma"): ("sigma", x),
+        ("gaussian", "log_sigma"): ("sigma", np.exp(x)),
+        ("gaussian", "var"): ("sigma", np.sqrt(np.abs(x))),
+        ("gaussian", "log_var"): ("sigma", np.sqrt(np.exp(x))),
+        ("lognormal", "log_sigma"): ("sigma", np.exp(x)),
+        ("laplace", "log_scale"): ("scale", np.exp(x)),
+        ("student_t", "df"): ("df", x),
+        ("student_t", "log_df"): ("df", np.exp(x)),
+        ("student_t", "log_scale"): ("scale", np.exp(x)),
+        ("negative_binomial", "log_alpha"): ("alpha", np.exp(x)),
+        ("gamma", "log_shape"): ("shape", np.exp(x)),
+        ("beta", "log_precision"): ("precision", np.exp(x)),
+    }
+    for (name, form), (param, expected) in cases.items():
+        got = FAMILIES[name]().param_form(form)
+        assert got is not None and got[0] == param, (name, form)
+        arg = np.abs(x) if form == "var" else x
+        np.testing.assert_allclose(got[1](arg), expected, rtol=1e-15)
+    for name, form in [("gaussian", "mean"), ("gaussian", "log_mean"), ("lognormal", "var"),
+                       ("laplace", "median"), ("poisson", "mean"), ("gaussian", "scale"),
+                       ("student_t", "loc"), ("bernoulli", "p"), ("beta", "mean")]:
+        assert FAMILIES[name]().param_form(form) is None, (name, form)
+
+
+def test_per_row_params_never_the_location():
+    for name, cls in FAMILIES.items():
+        fam = cls()
+        assert fam.per_row_params(True) == cls.nuisance, name
+        assert cls.location not in fam.per_row_params(False), name
+    assert FAMILIES["student_t"]().per_row_params(False) == ("df", "scale")
+    assert FAMILIES["poisson"]().per_row_params(True) == ()
+
+
+# ------------------------------------------------------------------ fit_given
+
+
+def _weights(rng, n=N):
+    return rng.uniform(0.2, 3.0, n)
+
+
+def _argmax(nll, x0):
+    """An independent 1-D MLE: scipy's bounded Brent on a window around x0, to 1e-12."""
+    res = optimize.minimize_scalar(nll, bounds=(x0 - 3.0, x0 + 3.0), method="bounded",
+                                   options={"xatol": 1e-12})
+    assert res.success and abs(res.x - x0) < 2.9
+    return float(res.x)
+
+
+def _argmax_nd(nll, x0):
+    res = optimize.minimize(nll, x0, method="Nelder-Mead",
+                            options={"xatol": 1e-12, "fatol": 1e-15, "maxiter": 20_000,
+                                     "maxfev": 40_000})
+    return res.x
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fit_given_nothing_free_and_everything_free(weighted):
+    """Nothing free: {}; everything free with nothing given: exactly `fit`."""
+    rng = _rng(5)
+    w = _weights(rng) if weighted else None
+    for name in ("gaussian", "laplace", "student_t", "lognormal"):
+        fam = FAMILIES[name]()
+        pred, y = (_positive_case if name == "lognormal" else _real_case)(rng)
+        y = y + rng.uniform(-0.5, 0.5, N)
+        assert fam.fit_given(y, w, pred, {k: _spread(rng) for k in fam.nuisance}, ()) == {}
+        assert fam.fit_given(y, w, pred, {}, fam.nuisance) == fam.fit(y, w, pred)
+        assert fam.fit_given(y, w, None, {}, fam.marginal_params) == fam.fit(y, w)
+        disc = Discretised(fam)
+        yi = np.round(y)
+        assert disc.fit_given(yi, w, pred, {}, fam.nuisance) == disc.fit(yi, w, pred)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gaussian_marginal_mean_with_sigma_per_row(weighted):
+    rng = _rng(6)
+    w = _weights(rng) if weighted else np.ones(N)
+    sigma = _spread(rng)
+    y = rng.normal(1.0, sigma)
+    fam = FAMILIES["gaussian"]()
+    got = fam.fit_given(y, w if weighted else None, None, {"sigma": sigma}, ("mean",))
+    ref = _argmax(lambda m: -np.dot(w, stats.norm.logpdf(y, m, sigma)), float(np.mean(y)))
+    assert got["mean"] == pytest.approx(ref, rel=1e-6, abs=1e-9)
+    # and the closed form derived: the precision-weighted mean
+    prec = w / sigma ** 2
+    assert got["mean"] == pytest.approx(float(np.dot(prec, y) / prec.sum()), rel=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gaussian_and_lognormal_marginal_sigma_with_location_fixed(weighted):
+    rng = _rng(7)
+    w = _weights(rng) if weighted else np.ones(N)
+    y = np.exp(rng.normal(0.4, 0.8, N))
+    gauss, logn = FAMILIES["gaussian"](), FAMILIES["lognormal"]()
+    got = gauss.fit_given(y, w if weighted else None, None, {"mean": 1.1}, ("sigma",))
+    ref = _argmax(lambda s: -np.dot(w, stats.norm.logpdf(y, 1.1, math.exp(s))), 0.0)
+    assert got["sigma"] == pytest.approx(math.exp(ref), rel=1e-6)
+    got = logn.fit_given(y, w if weighted else None, None, {"median": 1.1}, ("sigma",))
+    ref = _argmax(lambda s: -np.dot(w, stats.lognorm.logpdf(y, math.exp(s), scale=1.1)), 0.0)
+    assert got["sigma"] == pytest.approx(math.exp(ref), rel=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lognormal_marginal_median_with_sigma_per_row(weighted):
+    rng = _rng(8)
+    w = _weights(rng) if weighted else np.ones(N)
+    sigma = _spread(rng, centre=-0.5)
+    y = np.exp(rng.normal(0.7, sigma))
+    fam = FAMILIES["lognormal"]()
+    got = fam.fit_given(y, w if weighted else None, None, {"sigma": sigma}, ("median",))
+    ref = _argmax(lambda lm: -np.dot(w, stats.lognorm.logpdf(y, sigma, scale=math.exp(lm))),
+                  0.7)
+    assert got["median"] == pytest.approx(math.exp(ref), rel=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_laplace_marginal_median_with_scale_per_row(weighted):
+    """Σ w|y − m|/b is piecewise linear in m: its minimum is at a data point, found here
+    by evaluating the likelihood at every y."""
+    rng = _rng(9)
+    w = _weights(rng) if weighted else np.ones(N)
+    b = _spread(rng)
+    y = rng.laplace(0.3, b)
+    fam = FAMILIES["laplace"]()
+    got = fam.fit_given(y, w if weighted else None, None, {"scale": b}, ("median",))
+    ll = np.array([np.dot(w, stats.laplace.logpdf(y, m, b)) for m in y])
+    assert got["median"] == y[np.argmax(ll)]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_laplace_marginal_scale_with_median_fixed(weighted):
+    rng = _rng(10)
+    w = _weights(rng) if weighted else np.ones(N)
+    y = rng.laplace(0.3, 1.4, N)
+    fam = FAMILIES["laplace"]()
+    got = fam.fit_given(y, w if weighted else None, None, {"median": 0.0}, ("scale",))
+    ref = _argmax(lambda s: -np.dot(w, stats.laplace.logpdf(y, 0.0, math.exp(s))), 0.0)
+    assert got["scale"] == pytest.approx(math.exp(ref), rel=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_student_t_df_with_scale_per_row(weighted):
+    rng = _rng(11)
+    n = 2000
+    w = _weights(rng, n) if weighted else np.ones(n)
+    pred = rng.normal(0.0, 3.0, n)
+    scale = _spread(rng, n)
+    y = pred + scale * rng.standard_t(4.0, n)
+    fam = FAMILIES["student_t"]()
+    got = fam.fit_given(y, w if weighted else None, pred, {"scale": scale}, ("df",))
+    ref = _argmax(lambda s: -np.dot(w, stats.t.logpdf(y, math.exp(s), pred, scale)),
+                  math.log(4.0))
+    assert got["df"] == pytest.approx(math.exp(ref), rel=1e-6)
+    # marginal mode: the location held at a fixed value, the same profile
+    got = fam.fit_given(y - pred, w if weighted else None, None,
+                        {"loc": 0.0, "scale": scale}, ("df",))
+    assert got["df"] == pytest.approx(math.exp(ref), rel=1e-6)
+
+
+def test_student_t_df_reaches_the_gaussian_limit():
+    """Residuals lighter-tailed than any t (uniform): the normal beats every finite ν, so
+    ν̂ = ∞."""
+    rng = _rng(12)
+    pred = rng.normal(0.0, 3.0, N)
+    scale = _spread(rng)
+    y = pred + scale * rng.uniform(-1.7, 1.7, N)
+    fam = FAMILIES["student_t"]()
+    assert fam.fit_given(y, None, pred, {"scale": scale}, ("df",)) == {"df": math.inf}
+    normal = stats.norm.logpdf(y, pred, scale).sum()
+    for df in (1.0, 10.0, 1e3, 1e5):
+        assert stats.t.logpdf(y, df, pred, scale).sum() < normal
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_student_t_scale_with_df_fixed(weighted):
+    rng = _rng(13)
+    w = _weights(rng) if weighted else np.ones(N)
+    pred = rng.normal(0.0, 3.0, N)
+    y = pred + 1.3 * rng.standard_t(3.0, N)
+    fam = FAMILIES["student_t"]()
+    got = fam.fit_given(y, w if weighted else None, pred, {"df": 5.0}, ("scale",))
+    ref = _argmax(lambda s: -np.dot(w, stats.t.logpdf(y, 5.0, pred, math.exp(s))), 0.0)
+    assert got["scale"] == pytest.approx(math.exp(ref), rel=1e-6)
+    # marginal: location and scale free, df fixed
+    got = fam.fit_given(y - pred, w if weighted else None, None, {"df": 5.0}, ("loc", "scale"))
+    loc, ls = _argmax_nd(lambda x: -np.dot(w, stats.t.logpdf(y - pred, 5.0, x[0],
+                                                             math.exp(x[1]))),
+                         np.array([0.0, 0.0]))
+    assert got["loc"] == pytest.approx(loc, rel=1e-6, abs=1e-7)
+    assert got["scale"] == pytest.approx(math.exp(ls), rel=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_discretised_fit_given_on_unit_intervals(weighted):
+    """Marginal Gaussian on integer targets, σ per row, the mean free: the MLE of the
+    unit-interval likelihood from scipy's c.d.f. differences."""
+    rng = _rng(14)
+    w = _weights(rng) if weighted else np.ones(N)
+    sigma = _spread(rng, centre=0.5)
+    y = np.round(rng.normal(3.0, sigma))
+    disc = Discretised(FAMILIES["gaussian"]())
+    got = disc.fit_given(y, w if weighted else None, None, {"sigma": sigma}, ("mean",))
+
+    def nll(m):
+        d = stats.norm(m, sigma)
+        return -np.dot(w, _interval_reference(d, y, m))
+
+    ref = _argmax(nll, 3.0)
+    assert got["mean"] == pytest.approx(ref, rel=1e-6)
