@@ -95,6 +95,8 @@ CONTINUOUS = {
                            lambda p, q: _t_oracle(p, q["df"], q["scale"])),
     "lognormal/sigma": ("lognormal", _positive_case, lambda r: {"sigma": _spread(r, centre=-1.0)},
                         lambda p, q: stats.lognorm(s=q["sigma"], scale=p)),
+    "gamma/shape": ("gamma", _positive_case, lambda r: {"shape": _spread(r, centre=1.5)},
+                    lambda p, q: stats.gamma(a=q["shape"], scale=p / q["shape"])),
 }
 
 
@@ -142,6 +144,8 @@ def test_unit_intervals_per_row_match_scipy(case):
     params = make(rng)
     dist = oracle(pred, params)
     lower = fam.support.lower
+    if lower == 0.0:
+        y[:12] = 0.0  # the intervals [0, ½]
     ref = _interval_reference(dist, y, pred, lower)
     np.testing.assert_allclose(fam.interval_loglik(y, pred, params), ref, rtol=RTOL)
     disc = Discretised(fam)
@@ -446,3 +450,194 @@ def test_discretised_fit_given_on_unit_intervals(weighted):
 
     ref = _argmax(nll, 3.0)
     assert got["mean"] == pytest.approx(ref, rel=1e-6)
+
+
+# ------------------------------------------------------------------ beta and the counts
+
+
+def _beta_case(rng):
+    pred = 1.0 / (1.0 + np.exp(-rng.normal(0.0, 1.0, N)))
+    phi = _spread(rng, centre=2.0)
+    return pred, phi, rng.beta(pred * phi, (1.0 - pred) * phi)
+
+
+def test_beta_per_row_precision_matches_scipy():
+    rng = _rng(20)
+    pred, phi, y = _beta_case(rng)
+    fam = FAMILIES["beta"]()
+    params = {"precision": phi}
+    dist = stats.beta(pred * phi, (1.0 - pred) * phi)
+    np.testing.assert_allclose(fam.loglik(y, pred, params), dist.logpdf(y), rtol=RTOL)
+    np.testing.assert_allclose(fam.logcdf(y, pred, params), dist.logcdf(y), rtol=RTOL)
+    np.testing.assert_allclose(fam.logsf(y, pred, params), dist.logsf(y), rtol=RTOL)
+    lo, hi = fam.pit_interval(y, pred, params)
+    np.testing.assert_allclose(lo, dist.cdf(y), rtol=RTOL)
+    np.testing.assert_array_equal(lo, hi)
+    np.testing.assert_allclose(fam.variance(pred, params), dist.var(), rtol=1e-12)
+    np.testing.assert_allclose(fam.to_scipy(pred, params).logpdf(y), dist.logpdf(y),
+                               rtol=1e-12)
+    assert fam.standardised(y, pred, params) is None
+    one, scalar = _scalar_params({}, 7.5, "precision")
+    for method in ("loglik", "logcdf", "logsf", "variance"):
+        args = (pred, one) if method == "variance" else (y, pred, one)
+        ref = (pred, scalar) if method == "variance" else (y, pred, scalar)
+        _close(getattr(fam, method)(*args), getattr(fam, method)(*ref))
+
+
+def _nb_case(rng):
+    pred = np.exp(rng.normal(1.5, 1.0, N))
+    alpha = _spread(rng, centre=-1.0)
+    alpha[::5] = 0.0  # α = 0 per row is the Poisson on those rows
+    r = np.where(alpha > 0, 1.0 / np.where(alpha > 0, alpha, 1.0), np.inf)
+    lam = np.where(alpha > 0, rng.gamma(np.minimum(r, 1e6), pred / np.minimum(r, 1e6)), pred)
+    return pred, alpha, rng.poisson(lam).astype(np.float64)
+
+
+def _nb_oracle(pred, alpha):
+    return _Oracle([stats.poisson(m) if a == 0.0 else stats.nbinom(1.0 / a, 1.0 / (1.0 + a * m))
+                    for m, a in zip(pred, alpha, strict=True)])
+
+
+class _CountOracle(_Oracle):
+    def logpmf(self, x):
+        return self._each("logpmf", x)
+
+    def pmf(self, x):
+        return self._each("pmf", x)
+
+
+def test_negative_binomial_per_row_alpha_matches_scipy():
+    rng = _rng(21)
+    pred, alpha, y = _nb_case(rng)
+    fam = FAMILIES["negative_binomial"]()
+    params = {"alpha": alpha}
+    dist = _CountOracle(_nb_oracle(pred, alpha).dists)
+    np.testing.assert_allclose(fam.loglik(y, pred, params), dist.logpmf(y), rtol=RTOL)
+    np.testing.assert_allclose(fam.cdf(y, pred, params), dist.cdf(y), rtol=RTOL)
+    np.testing.assert_allclose(fam.cdf(y - 3.0, pred, params),
+                               np.where(y < 3, 0.0, dist.cdf(y - 3.0)), rtol=RTOL)
+    lo, hi = fam.pit_interval(y, pred, params)
+    np.testing.assert_allclose(lo, np.where(y < 1, 0.0, dist.cdf(y - 1.0)), rtol=RTOL)
+    np.testing.assert_allclose(hi, dist.cdf(y), rtol=RTOL)
+    np.testing.assert_allclose(fam.zero_probability(pred, params), dist.pmf(np.zeros(N)),
+                               rtol=RTOL)
+    np.testing.assert_allclose(fam.variance(pred, params), pred + alpha * pred ** 2,
+                               rtol=1e-15)
+    assert fam.fit_warnings(params) == []
+    with pytest.raises(ValueError, match="scalar"):
+        fam.pmf_recurrence(pred, params)
+    positive = {"alpha": np.where(alpha > 0, alpha, 0.3)}
+    np.testing.assert_allclose(fam.to_scipy(pred, positive).logpmf(y),
+                               _CountOracle(_nb_oracle(pred, positive["alpha"]).dists).logpmf(y),
+                               rtol=1e-12)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), value=st.sampled_from([0.0, 1e-9, 1e-4, 0.05, 0.7, 30.0]))
+def test_negative_binomial_equal_alphas_give_the_scalar_numbers(seed, value):
+    rng = _rng(seed)
+    pred, _, y = _nb_case(rng)
+    y[:20] = 0.0
+    fam = FAMILIES["negative_binomial"]()
+    rows, scalar = _scalar_params({}, value, "alpha")
+    _close(fam.loglik(y, pred, rows), fam.loglik(y, pred, scalar))
+    _close(fam.cdf(y, pred, rows), fam.cdf(y, pred, scalar))
+    _close(fam.zero_probability(pred, rows), fam.zero_probability(pred, scalar))
+    _close(fam.variance(pred, rows), fam.variance(pred, scalar))
+    for a, b in zip(fam.pit_interval(y, pred, rows), fam.pit_interval(y, pred, scalar),
+                    strict=True):
+        _close(a, b)
+
+
+def test_gamma_and_student_t_have_no_standardised_form_with_per_row_shape():
+    rng = _rng(22)
+    pred, y = _positive_case(rng)
+    assert FAMILIES["gamma"]().standardised(y, pred, {"shape": _spread(rng)}) is None
+    assert FAMILIES["student_t"]().standardised(
+        y, pred, {"df": _spread(rng), "scale": 1.0}) is None
+    # a per-row scale keeps one c.d.f. G of z = (y − loc)/σᵢ
+    scale = _spread(rng)
+    fam = FAMILIES["student_t"]()
+    z = fam.standardised(y, pred, {"df": 4.0, "scale": scale})
+    np.testing.assert_allclose(stats.t.cdf(z, 4.0), stats.t.cdf(y, 4.0, pred, scale),
+                               rtol=1e-12)
+    gauss = FAMILIES["gaussian"]()
+    z = gauss.standardised(y, pred, {"sigma": scale})
+    np.testing.assert_allclose(stats.norm.cdf(z), stats.norm.cdf(y, pred, scale), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ fit_given: the others
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gamma_fit_given(weighted):
+    rng = _rng(23)
+    w = _weights(rng) if weighted else np.ones(N)
+    ww = w if weighted else None
+    k = _spread(rng, centre=1.0)
+    y = rng.gamma(k, 2.5 / k)
+    fam = FAMILIES["gamma"]()
+    got = fam.fit_given(y, ww, None, {"shape": k}, ("mean",))
+    ref = _argmax(lambda lm: -np.dot(w, stats.gamma.logpdf(y, k, scale=math.exp(lm) / k)),
+                  math.log(2.5))
+    assert got["mean"] == pytest.approx(math.exp(ref), rel=1e-6)
+    got = fam.fit_given(y, ww, None, {"mean": 2.0}, ("shape",))
+    ref = _argmax(lambda lk: -np.dot(w, stats.gamma.logpdf(y, math.exp(lk),
+                                                           scale=2.0 / math.exp(lk))), 0.5)
+    assert got["shape"] == pytest.approx(math.exp(ref), rel=1e-6)
+    pred = np.full(N, 2.5)
+    assert fam.fit_given(y, ww, pred, {}, ("shape",)) == fam.fit(y, ww, pred)
+    assert fam.fit_given(y, ww, pred, {"shape": k}, ()) == {}
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_beta_fit_given(weighted):
+    rng = _rng(24)
+    w = _weights(rng) if weighted else np.ones(N)
+    ww = w if weighted else None
+    _, phi, y = _beta_case(rng)
+    y = rng.beta(0.3 * phi, 0.7 * phi)
+    fam = FAMILIES["beta"]()
+    got = fam.fit_given(y, ww, None, {"precision": phi}, ("mean",))
+    ref = _argmax(lambda t: -np.dot(w, stats.beta.logpdf(y, phi / (1 + math.exp(-t)),
+                                                        phi / (1 + math.exp(t)))), -0.8)
+    assert got["mean"] == pytest.approx(1.0 / (1.0 + math.exp(-ref)), rel=1e-6)
+    got = fam.fit_given(y, ww, None, {"mean": 0.3}, ("precision",))
+    ref = _argmax(lambda lp: -np.dot(w, stats.beta.logpdf(y, 0.3 * math.exp(lp),
+                                                         0.7 * math.exp(lp))), 2.0)
+    assert got["precision"] == pytest.approx(math.exp(ref), rel=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_negative_binomial_fit_given(weighted):
+    rng = _rng(25)
+    w = _weights(rng) if weighted else np.ones(N)
+    ww = w if weighted else None
+    pred, alpha, y = _nb_case(rng)
+    fam = FAMILIES["negative_binomial"]()
+
+    def nll_mean(alphas):
+        return lambda lm: -np.dot(w, _CountOracle(_nb_oracle(np.full(N, math.exp(lm)),
+                                                              alphas).dists).logpmf(y))
+
+    got = fam.fit_given(y, ww, None, {"alpha": alpha}, ("mean",))
+    ref = _argmax(nll_mean(alpha), math.log(float(np.mean(y))))
+    assert got["mean"] == pytest.approx(math.exp(ref), rel=1e-6)
+    got = fam.fit_given(y, ww, None, {"alpha": 0.4}, ("mean",))
+    assert got["mean"] == pytest.approx(float(np.dot(w, y) / w.sum()), rel=1e-12)
+    mean = float(np.dot(w, y) / w.sum())
+    got = fam.fit_given(y, ww, None, {"mean": mean}, ("alpha",))
+    ref = _argmax(lambda la: -np.dot(w, stats.nbinom.logpmf(
+        y, 1.0 / math.exp(la), 1.0 / (1.0 + math.exp(la) * mean))), 0.0)
+    assert got["alpha"] == pytest.approx(math.exp(ref), rel=1e-6)
+    assert fam.fit_given(y, ww, pred, {}, ("alpha",)) == fam.fit(y, ww, pred)
+    assert fam.fit_given(y, ww, pred, {"alpha": alpha}, ()) == {}
+
+
+def test_families_without_parameters_fit_given():
+    rng = _rng(26)
+    y = rng.poisson(3.0, N).astype(np.float64)
+    fam = FAMILIES["poisson"]()
+    assert fam.fit_given(y, None, np.full(N, 3.0), {}, ()) == {}
+    assert fam.fit_given(y, None, None, {}, ("mean",)) == fam.fit(y, None)
+    assert fam.fit_given(y, None, None, {"mean": 2.0}, ()) == {}
