@@ -170,11 +170,10 @@ class Family:
 
     # -- parameters given per row or held fixed (SPEC §8)
     def per_row_params(self, conditional: bool) -> tuple[str, ...]:
-        """The parameters that may be given per row: the nuisance (conditional mode), or
-        the marginal parameters other than the location (ŷ's place is never per row)."""
-        if conditional:
-            return self.nuisance
-        return tuple(p for p in self.marginal_params if p != self.location)
+        """The parameters that may be given per row: the nuisance, in either mode (the
+        location, ŷ's place, never is; marginal mode takes `--fix` floats only, but
+        `fit_given` accepts arrays there too)."""
+        return self.nuisance
 
     def param_form(self, name: str) -> tuple[str, Any] | None:
         """(the parameter, the function from a column's values to its values) of the
@@ -184,8 +183,7 @@ class Family:
         if name in self.param_forms:
             param, form = self.param_forms[name]
             return param, FORMS[form]
-        names = self.per_row_params(True) + tuple(
-            p for p in self.per_row_params(False) if p not in self.nuisance)
+        names = self.per_row_params(True)
         if name in names:
             return name, FORMS["identity"]
         positive = self.log_params if self.log_params is not None else tuple(
@@ -216,6 +214,8 @@ class Family:
         if not given and set(free) == set(mode_params(self, pred)):
             return self.fit(y, w, pred)
         closed = self.fit_given_closed(y, w, pred, given, free)
+        if closed is None:
+            closed = self.fit_given_profile(self.loglik, y, w, pred, given, free)
         if closed is not None:
             return closed
         return fit_given_numeric(self, self.loglik, self.fit_given_start, y, w, pred,
@@ -224,6 +224,13 @@ class Family:
     def fit_given_closed(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
                          given: Params, free: tuple[str, ...]) -> Params | None:
         """`fit_given` in closed form, or None where the family has none."""
+        return None
+
+    def fit_given_profile(self, loglik: Any, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                          given: Params, free: tuple[str, ...]) -> Params | None:
+        """`fit_given` of a parameter that needs more than the shared optimiser (a limit
+        at the boundary of its space) on the log-likelihood `loglik` (the density's, or
+        the unit intervals'); None where the shared optimiser serves."""
         return None
 
     def fit_given_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any) -> Params:
@@ -430,8 +437,6 @@ class ContinuousFamily(Family):
 
 def _take(pred: Any, mask: np.ndarray) -> Any:
     return pred[mask] if np.ndim(pred) else pred
-
-
 
 
 def mode_params(fam: Any, pred: Any) -> tuple[str, ...]:

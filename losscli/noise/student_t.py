@@ -155,12 +155,13 @@ class StudentT(ContinuousFamily):
             return {"loc": loc, "df": df, "scale": scale}
         return {"df": df, "scale": scale}
 
-    def fit_given_closed(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
-                         given: Params, free: tuple[str, ...]) -> Params | None:
+    def fit_given_profile(self, loglik: Any, y: np.ndarray, w: np.ndarray | None,
+                          pred: Any, given: Params, free: tuple[str, ...]) -> Params | None:
         """ν alone free (the scale given, a float or per row; marginal: the location too):
-        the 1-D profile maximum over log ν in [log DF_MIN, log DF_CAP] (bounded Brent),
-        and the Gaussian limit ν = ∞ where that is at least as likely or the maximum is
-        at the upper end (the `tail` test of SPEC §8.2). Other cases: None (numeric)."""
+        the 1-D maximum of `loglik` over log ν in [log DF_MIN, log DF_CAP] (bounded
+        Brent), and the Gaussian limit ν = ∞ where that is at least as likely or the
+        maximum is at the upper end (the `tail` test of SPEC §8.2). Other cases: None
+        (the shared optimiser)."""
         if free != ("df",):
             return None
         from scipy import optimize
@@ -171,7 +172,7 @@ class StudentT(ContinuousFamily):
 
         def nll(df: float) -> float:
             with np.errstate(all="ignore"):
-                ll = self.loglik(y, p, {"df": df, "scale": scale})
+                ll = loglik(y, p, {"df": df, "scale": scale})
             v = -(float(ll.sum()) if w is None else float(np.dot(w, ll))) / W
             return v if math.isfinite(v) else 1e300
 

@@ -167,12 +167,12 @@ def interval_std(ta: np.ndarray, tb: np.ndarray, df: float) -> np.ndarray:
     if np.ndim(df) and np.isinf(df).any():
         return interval_cdf(ta, tb, df)
     if np.ndim(df):  # ν per row (finite), the rows aligned with ta and tb
-        def ends(sl: slice) -> tuple[np.ndarray, np.ndarray]:
+        def halves(sl: slice) -> tuple[np.ndarray, np.ndarray]:
             a, b = ta[sl], tb[sl]
             with np.errstate(over="ignore", invalid="ignore"):
                 return 0.5 * (a + b), 0.5 * (b - a)
 
-        return by_quadrature(ta.size, ends,
+        return by_quadrature(ta.size, halves,
                              lambda rest: interval_cdf(ta[rest], tb[rest], df[rest]), df)
     if math.isinf(df):
         return interval_cdf(ta, tb, df)
