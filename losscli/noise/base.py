@@ -17,14 +17,23 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from losscli.errors import FitError
 from losscli.noise import blocks
 from losscli.noise.logspace import log1mexp
 from losscli.noise.sums import total_weight, wsum
 from losscli.noise.support import Support
-from losscli.optimize import minimize_params
+from losscli.optimize import minimize_params, polish
 from losscli.reduce import row_keys
 
 Params = dict[str, Any]
+
+# the functions from a `--param` column's values to the parameter's (`Family.param_form`)
+FORMS: dict[str, Any] = {
+    "identity": lambda x: x,
+    "exp": np.exp,  # log_NAME: the column holds ln NAME
+    "sqrt": np.sqrt,  # var: the column holds σ²
+    "exp_half": lambda x: np.exp(0.5 * x),  # log_var: the column holds ln σ²
+}
 
 PILOT_ROWS = 50_000  # rows of the pilot fit that starts a discretised fit on many rows
 PILOT_SEED = 7
@@ -49,7 +58,24 @@ class Frameworks:
     lightgbm: str | None
 
 
-# ------------------------------------------------------------------ weighted sums
+# ------------------------------------------------------------------ per-row parameters
+
+
+def per_row(params: Params) -> bool:
+    """Whether some parameter is given per row (a 1-D array aligned with y)."""
+    return any(np.ndim(v) for v in params.values())
+
+
+def take_params(params: Params, rows: Any) -> Params:
+    """The parameters of the rows `rows` (a mask or indices): per-row arrays indexed, the
+    scalars kept."""
+    return {k: v[rows] if np.ndim(v) else v for k, v in params.items()}
+
+
+def log_param(v: Any) -> Any:
+    """log v of a scalar parameter (math.log, the fast path) or of a per-row array."""
+    return np.log(v) if np.ndim(v) else math.log(v)
+
 
 # ------------------------------------------------------------------ the interface
 
@@ -93,6 +119,16 @@ class Family:
     loss_support: ClassVar[Support | None] = None
     # the modes ("marginal", "conditional") whose fit has a closed form in `fit_stats`
     closed_form: ClassVar[tuple[str, ...]] = ()
+    # the spread parameter and how a factor c > 0 widens it (SPEC §8.2's recalibration):
+    # "scale" multiplies it by c (σ·c, α·c), "inverse" divides it (shape/c, precision/c);
+    # None where the family has no spread parameter
+    spread: ClassVar[tuple[str, str] | None] = None
+    # the forms of a `--param` column beyond the parameter itself and log_NAME of a
+    # positive one: user-facing name → (the parameter, a key of FORMS)
+    param_forms: ClassVar[dict[str, tuple[str, str]]] = {}
+    # the positive parameters whose logarithm a column may hold (`log_NAME`); None: the
+    # "positive" ones of `param_domains`
+    log_params: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, classes: list[str] | None = None) -> None:
         self.classes = list(classes or [])
@@ -116,6 +152,75 @@ class Family:
     def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         """Weighted MLE: the nuisance given `pred` (conditional), else every parameter."""
         raise NotImplementedError
+
+    # -- parameters given per row or held fixed (SPEC §8)
+    def per_row_params(self, conditional: bool) -> tuple[str, ...]:
+        """The parameters that may be given per row: the nuisance, in either mode (the
+        location, ŷ's place, never is; marginal mode takes `--fix` floats only, but
+        `fit_given` accepts arrays there too)."""
+        return self.nuisance
+
+    def param_form(self, name: str) -> tuple[str, Any] | None:
+        """(the parameter, the function from a column's values to its values) of the
+        user-facing name of a `--param`: a parameter that may be given per row
+        (`per_row_params`; never the location) itself, `log_NAME` of a positive one (exp)
+        and the family's `param_forms`; None when the name is none of these."""
+        if name in self.param_forms:
+            param, form = self.param_forms[name]
+            return param, FORMS[form]
+        names = self.per_row_params(True)
+        if name in names:
+            return name, FORMS["identity"]
+        positive = self.log_params if self.log_params is not None else tuple(
+            k for k, d in self.param_domains.items() if d == "positive")
+        if name.startswith("log_") and name[4:] in positive and name[4:] in names:
+            return name[4:], FORMS["exp"]
+        return None
+
+    def widen(self, params: Params, c: float) -> Params:
+        """The parameters with the spread widened by the factor c > 0 (`spread`): σ·c for
+        a "scale" spread, shape/c for an "inverse" one; the others unchanged."""
+        if self.spread is None:
+            raise ValueError(f"the {self.name} family has no spread parameter")
+        name, how = self.spread
+        out = dict(params)
+        out[name] = params[name] * c if how == "scale" else params[name] / c
+        return out
+
+    def fit_given(self, y: np.ndarray, w: np.ndarray | None, pred: Any, given: Params,
+                  free: tuple[str, ...]) -> Params:
+        """The weighted MLE of the `free` parameters with the `given` ones held (each a
+        float or a per-row array); `pred` None is marginal mode. Nothing free: {}. Every
+        parameter of the mode free and nothing given: exactly `fit`. Else the family's
+        closed form (`fit_given_closed`) where it has one, or the numeric MLE on `loglik`
+        started from `fit`."""
+        if not free:
+            return {}
+        if not given and set(free) == set(mode_params(self, pred)):
+            return self.fit(y, w, pred)
+        closed = self.fit_given_closed(y, w, pred, given, free)
+        if closed is None:
+            closed = self.fit_given_profile(self.loglik, y, w, pred, given, free)
+        if closed is not None:
+            return closed
+        return fit_given_numeric(self, self.loglik, self.fit_given_start, y, w, pred,
+                                 given, free)
+
+    def fit_given_closed(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                         given: Params, free: tuple[str, ...]) -> Params | None:
+        """`fit_given` in closed form, or None where the family has none."""
+        return None
+
+    def fit_given_profile(self, loglik: Any, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                          given: Params, free: tuple[str, ...]) -> Params | None:
+        """`fit_given` of a parameter that needs more than the shared optimiser (a limit
+        at the boundary of its space) on the log-likelihood `loglik` (the density's, or
+        the unit intervals'); None where the shared optimiser serves."""
+        return None
+
+    def fit_given_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any) -> Params:
+        """A starting point of the numeric `fit_given`: today's fit."""
+        return self.fit(y, w, pred)
 
     # whether the family's own fit on rows in memory reaches 1e-8 (closed forms, and the
     # Newton fits that stop on a tiny step); those that do not are finished by Newton steps
@@ -249,27 +354,33 @@ class ContinuousFamily(Family):
             # sees a non-finite likelihood and the optimiser steps back
             return self._interval_loglik(y, pred, params)
 
+    def fit_given_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any) -> Params:
+        return self.fit_start(y, w, pred)
+
     def _interval_loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         a = y - 0.5
         b = y + 0.5
         if self.support.lower > -math.inf:
             np.maximum(a, self.support.lower, out=a)
         upper = a >= pred
+        rows = per_row(params)
         out = np.empty(np.broadcast_shapes(np.shape(y), np.shape(pred)))
         if upper.all():
             lower = None
         else:
             lower = ~upper
             pl = _take(pred, lower)
-            la = self.logcdf(a[lower], pl, params)
-            lb = self.logcdf(b[lower], pl, params)
+            pp = take_params(params, lower) if rows else params
+            la = self.logcdf(a[lower], pl, pp)
+            lb = self.logcdf(b[lower], pl, pp)
             la -= lb
             lb += log1mexp(la)
             out[lower] = lb
         if upper.any():
             pu = _take(pred, upper) if lower is not None else pred
-            sa = self.logsf(a[upper] if lower is not None else a, pu, params)
-            sb = self.logsf(b[upper] if lower is not None else b, pu, params)
+            pp = take_params(params, upper) if rows and lower is not None else params
+            sa = self.logsf(a[upper] if lower is not None else a, pu, pp)
+            sb = self.logsf(b[upper] if lower is not None else b, pu, pp)
             sb -= sa
             sa += log1mexp(sb)
             out[upper] = sa
@@ -313,3 +424,37 @@ def _take(pred: Any, mask: np.ndarray) -> Any:
     return pred[mask] if np.ndim(pred) else pred
 
 
+def mode_params(fam: Any, pred: Any) -> tuple[str, ...]:
+    """The parameters `fit` fits in the mode of `pred` (None: marginal)."""
+    return fam.nuisance if pred is not None else fam.marginal_params
+
+
+def fit_given_numeric(fam: Any, loglik: Any, start_fn: Any, y: np.ndarray,
+                      w: np.ndarray | None, pred: Any, given: Params,
+                      free: tuple[str, ...]) -> Params:
+    """The weighted MLE of `free` with `given` held, by the shared optimiser on
+    Σ w `loglik` (the density, or the unit intervals of a discretised family), positive
+    parameters on the log scale, finished by Newton steps (`optimize.polish`) so that it
+    reaches ~1e-8. The start: `start_fn(y, w, pred)`'s values of the free parameters
+    (today's fit), kept finite and off the boundaries."""
+    W = total_weight(y.size, w)
+    domains = fam.param_domains
+    try:
+        fitted = start_fn(y, w, pred)
+    except FitError:
+        fitted = {}
+    start: Params = dict(given)
+    for k in free:
+        v = fitted.get(k, 1.0)
+        if domains.get(k) == "positive":
+            v = min(max(float(v), 1e-6), 1e6) if math.isfinite(v) else 1.0
+        start[k] = v if math.isfinite(v) else 0.0
+
+    def total(params: Params) -> float:
+        p = pred if pred is not None else fam.marginal_pred(params)
+        with np.errstate(all="ignore"):
+            return wsum(loglik(y, p, params), w)
+
+    params = minimize_params(lambda p: -total(p) / W, start, free, domains)
+    params, _ = polish(total, params, free, domains)
+    return {k: params[k] for k in free}

@@ -39,6 +39,7 @@ class Beta(ContinuousFamily):
     location = "mean"
     param_domains = {"precision": "positive"}
     closed_form = ("marginal",)
+    spread = ("precision", "inverse")  # Var y = μ(1 − μ)/(1 + φ): widening divides φ
     applies_to = ("proportion",)
     # none of the four has a beta objective; LightGBM's cross_entropy takes labels in
     # [0, 1] but is the Bernoulli cross-entropy, not a beta likelihood
@@ -60,6 +61,14 @@ class Beta(ContinuousFamily):
         if pred is None:
             return self._fit_marginal(y, w)
         return {"precision": self._fit_precision(y, w, pred)}
+
+    def fit_given_closed(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                         given: Params, free: tuple[str, ...]) -> Params | None:
+        """Marginal with the mean given: φ from today's conditional fit at ŷ = mean (the
+        mean with φ given needs the optimiser: None)."""
+        if pred is None and free == ("precision",):
+            return self.fit(y, w, np.full(y.shape, float(given["mean"])))
+        return None
 
     def fit_stats(self, y: np.ndarray, pred: Any) -> np.ndarray | None:
         """Marginal: y, log y, log(1 − y) (the sufficient statistics and the moment
@@ -167,7 +176,8 @@ class Beta(ContinuousFamily):
     calibration = True
 
     def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
-        return f * (1.0 - f) / (1.0 + float(params["precision"]))
+        phi = params["precision"]
+        return f * (1.0 - f) / (1.0 + (phi if np.ndim(phi) else float(phi)))
 
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from losscli.noise.base import ContinuousFamily, Params
+from losscli.noise.base import ContinuousFamily, Params, fit_given_numeric, mode_params
 
 
 class Discretised:
@@ -46,6 +46,23 @@ class Discretised:
     def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         """The MLE on the discretised likelihood, started from the density's MLE."""
         return self.family.fit_counting(y, w, pred)
+
+    def fit_given(self, y: np.ndarray, w: np.ndarray | None, pred: Any, given: Params,
+                  free: tuple[str, ...]) -> Params:
+        """The MLE of `free` on the unit intervals with `given` held (per-row arrays or
+        floats): {} when nothing is free, exactly `fit` when everything is, else the
+        family's profile (`fit_given_profile`) or the shared optimiser from the density's
+        start (no closed form on intervals)."""
+        if not free:
+            return {}
+        if not given and set(free) == set(mode_params(self.family, pred)):
+            return self.fit(y, w, pred)
+        profile = self.family.fit_given_profile(self.family.interval_loglik, y, w, pred,
+                                                given, free)
+        if profile is not None:
+            return profile
+        return fit_given_numeric(self.family, self.family.interval_loglik,
+                                 self.family.fit_given_start, y, w, pred, given, free)
 
     def fit_stats(self, y: np.ndarray, pred: Any) -> None:
         return None  # never closed form: the interval likelihood needs an optimiser

@@ -10,7 +10,13 @@ from scipy import special
 
 from losscli.errors import FitError
 from losscli.noise import quadrature
-from losscli.noise.base import ContinuousFamily, Frameworks, Params
+from losscli.noise.base import (
+    ContinuousFamily,
+    Frameworks,
+    Params,
+    log_param,
+    take_params,
+)
 from losscli.noise.logspace import stirling_delta
 from losscli.noise.sums import total_weight, wmean, wsum
 from losscli.noise.support import POSITIVE
@@ -46,6 +52,7 @@ class Gamma(ContinuousFamily):
     location = "mean"
     param_domains = {"mean": "positive", "shape": "positive"}
     closed_form = ("marginal", "conditional")
+    spread = ("shape", "inverse")  # Var y = μ²/k: widening divides the shape
     applies_to = ("count", "positive")
     deviance_support = POSITIVE  # the deviance needs y > 0 (and ŷ > 0)
     frameworks = Frameworks(
@@ -68,8 +75,24 @@ class Gamma(ContinuousFamily):
             out -= t
         else:
             out -= k * math.log(pred)
-        out += k * math.log(k) - special.gammaln(k)
+        out += k * log_param(k) - special.gammaln(k)
         return out
+
+    def fit_given_closed(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                         given: Params, free: tuple[str, ...]) -> Params | None:
+        """Marginal, k given (a float or per row): Σ w k (−log μ − y/μ) is maximised at
+        μ = Σ w k y / Σ w k; μ given: k from today's conditional fit at ŷ = μ."""
+        if pred is not None:
+            return None
+        if free == ("mean",):
+            k = given["shape"]
+            if np.ndim(k) == 0:
+                return {"mean": wmean(y, w)}
+            wk = k if w is None else w * k
+            return {"mean": float(np.dot(wk, y)) / float(np.sum(wk))}
+        if free == ("shape",):
+            return self.fit(y, w, given["mean"])
+        return None
 
     def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         out: Params = {}
@@ -134,8 +157,10 @@ class Gamma(ContinuousFamily):
                 "relative to its mean (targets far from 0 with a small spread)")
         return start
 
-    def standardised(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
-        """y/μ: F(y) = P(k, k·y/μ)."""
+    def standardised(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray | None:
+        """y/μ: F(y) = P(k, k·y/μ); None when k is per row (no one G)."""
+        if np.ndim(params["shape"]):
+            return None
         return np.divide(y, pred)
 
     def standard_quantiles(self, q: np.ndarray, params: Params) -> np.ndarray:
@@ -144,12 +169,16 @@ class Gamma(ContinuousFamily):
 
     def logcdf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         k = params["shape"]
+        if np.ndim(k):
+            return _beyond(k, log_gammainc(k, np.maximum(x, 0.0) * (k / pred)))
         if k > MAX_COUNTING_SHAPE:  # beyond resolution: not finite, the optimiser backs off
             return np.full(np.broadcast_shapes(np.shape(x), np.shape(pred)), np.nan)
         return log_gammainc(k, np.maximum(x, 0.0) * (k / pred))
 
     def logsf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         k = params["shape"]
+        if np.ndim(k):
+            return _beyond(k, log_gammaincc(k, np.maximum(x, 0.0) * (k / pred)))
         if k > MAX_COUNTING_SHAPE:
             return np.full(np.broadcast_shapes(np.shape(x), np.shape(pred)), np.nan)
         return log_gammaincc(k, np.maximum(x, 0.0) * (k / pred))
@@ -165,35 +194,47 @@ class Gamma(ContinuousFamily):
         """
         k = params["shape"]
         y = np.asarray(y, dtype=np.float64)
-        if k > MAX_COUNTING_SHAPE or y.ndim != 1:
+        per_row = np.ndim(k) > 0  # k per row: the same paths with k, its constants per row
+        if y.ndim != 1 or (np.any(k > MAX_COUNTING_SHAPE) if per_row
+                           else k > MAX_COUNTING_SHAPE):
             return super().interval_loglik(y, pred, params)
         mu = np.broadcast_to(np.asarray(pred, dtype=np.float64), y.shape)
-        const = _log_norm_shape(k)
-        series = k <= SERIES_MAX_SHAPE
+        if per_row:
+            k = np.broadcast_to(np.asarray(k, dtype=np.float64), y.shape)
+        const = None if per_row else _log_norm_shape(k)
+        series = True if per_row else k <= SERIES_MAX_SHAPE
 
         def block(sl: slice, out: np.ndarray) -> np.ndarray:
             yb, mb = y[sl], mu[sl]
+            kb = k[sl] if per_row else k
             done = np.zeros(yb.size, dtype=bool)
             inside = yb > 0.5  # y − ½ > 0: the quadrature in log y may apply
             rows = np.flatnonzero(inside)
             if rows.size:
-                parts = _quadrature_parts(yb[rows], mb[rows], k)
-                mask = _quadrature_mask(parts, k)
+                kr = kb[rows] if per_row else k
+                parts = _quadrature_parts(yb[rows], mb[rows], kr)
+                mask = _quadrature_mask(parts, kr)
                 if not mask.all():
                     parts = tuple(v[mask] for v in parts)
                     rows = rows[mask]
-                vals = _interval_quadrature(parts, k, const)
+                    kr = kr[mask] if per_row else kr
+                vals = _interval_quadrature(parts, kr,
+                                            _log_norm_shape_rows(kr) if per_row else const)
                 ok = vals <= quadrature.LOG_P_MAX
                 if not ok.all():
                     rows, vals = rows[ok], vals[ok]
                 out[rows] = vals
                 done[rows] = True
-            zero = np.flatnonzero(~inside) if series else ()
+            if per_row:
+                zero = np.flatnonzero(~inside & (kb <= SERIES_MAX_SHAPE))
+            else:
+                zero = np.flatnonzero(~inside) if series else ()
             if len(zero):
+                kz = kb[zero] if per_row else k
                 x = yb[zero] + 0.5
-                x *= k
+                x *= kz
                 x /= mb[zero]
-                lp, ok = _log_lower_series(k, x)
+                lp, ok = _log_lower_series(kz, x)
                 zero = zero[ok]
                 out[zero] = lp[ok]
                 done[zero] = True
@@ -201,13 +242,16 @@ class Gamma(ContinuousFamily):
 
         def fallback(rest: np.ndarray) -> np.ndarray:
             yr, mr = y[rest], mu[rest]
+            pr = take_params(params, rest) if per_row else params
             out = np.empty(rest.size)
             zero = yr <= 0.5  # the interval is [0, y + ½]: F(0) = 0
             if zero.any():
-                out[zero] = self.logcdf(yr[zero] + 0.5, mr[zero], params)
+                pz = take_params(pr, zero) if per_row else pr
+                out[zero] = self.logcdf(yr[zero] + 0.5, mr[zero], pz)
             if not zero.all():
                 other = ~zero
-                out[other] = super(Gamma, self).interval_loglik(yr[other], mr[other], params)
+                po = take_params(pr, other) if per_row else pr
+                out[other] = super(Gamma, self).interval_loglik(yr[other], mr[other], po)
             return out
 
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -218,7 +262,8 @@ class Gamma(ContinuousFamily):
     calibration = True
 
     def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
-        return f * f / float(params["shape"])
+        k = params["shape"]
+        return f * f / (k if np.ndim(k) else float(k))
 
     def row_terms(self, y: np.ndarray) -> np.ndarray:
         return np.log(y)[None, :]
@@ -277,17 +322,18 @@ def _log_lower_series(k: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # the rows still being summed (indices into x), and their last term and sum
         rows = np.flatnonzero(x < k + SERIES_TERMS)
         xr = x[rows]
+        kr = _rows(k, rows)
         term = np.ones_like(xr)
         total = np.ones(x.shape)
         part = np.ones_like(xr)
         ok = np.zeros(x.shape, dtype=bool)
         for n in range(1, SERIES_TERMS + 1):
             term *= xr
-            term *= 1.0 / (k + n)
+            term *= 1.0 / (kr + n)
             part += term
             if n % 8 == 0 or n == SERIES_TERMS:
                 # every 8 terms the converged rows leave the sum
-                r = xr / (k + n + 1.0)
+                r = xr / (kr + n + 1.0)
                 rest = term * r
                 rest /= 1.0 - r
                 conv = (r < 1.0) & (rest <= SERIES_TOL * part)
@@ -297,12 +343,13 @@ def _log_lower_series(k: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 if not more.any() or n == SERIES_TERMS:
                     break
                 rows, xr, term, part = rows[more], xr[more], term[more], part[more]
-        lgk = float(special.gammaln(k + 1.0))
+                kr = _rows(kr, more)
+        lgk = special.gammaln(k + 1.0) if np.ndim(k) else float(special.gammaln(k + 1.0))
         out = np.log(x)
         out *= k
         err = np.abs(out)
         err += x
-        err += abs(lgk)
+        err += np.abs(lgk)
         out -= x
         lt = np.log(total)
         out += lt
@@ -312,6 +359,24 @@ def _log_lower_series(k: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         err += SERIES_TOL + 2.0 * SERIES_TERMS * _ULP
         ok &= err <= 1e-10 * np.abs(out)
     return out, ok
+
+
+def _rows(v, rows):
+    """A per-row value's rows (a scalar as it is)."""
+    return v[rows] if np.ndim(v) else v
+
+
+def _beyond(k: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """NaN on the rows whose shape is beyond MAX_COUNTING_SHAPE (as the scalar path)."""
+    big = np.broadcast_to(k, out.shape) > MAX_COUNTING_SHAPE
+    if big.any():
+        out = np.where(big, np.nan, out)
+    return out
+
+
+def _log_norm_shape_rows(k: np.ndarray) -> np.ndarray:
+    """`_log_norm_shape` of a shape per row."""
+    return 0.5 * np.log(k / (2.0 * math.pi)) - stirling_delta(k)
 
 
 def _log_norm_shape(k: float) -> float:
@@ -402,7 +467,7 @@ def _interval_quadrature(parts: tuple[np.ndarray, ...], k: float, const: float) 
         np.multiply(s, h[sl], out=out)
         np.expm1(out, out=tmp)
         tmp *= xm[sl]
-        out *= k
+        out *= _rows(k, sl)
         out -= tmp
 
     out = quadrature.log_integral(exponent, h.size)
@@ -460,7 +525,7 @@ def solve_shape(D: float) -> float:
 def _near_one(out: np.ndarray, mask: np.ndarray, other, a: float, x: np.ndarray) -> None:
     """Where P (or Q) is near 1, log(1 − Q) keeps the relative precision log P loses."""
     if mask.any():
-        out[mask] = np.log1p(-other(a, x[mask]))
+        out[mask] = np.log1p(-other(_rows(a, mask), x[mask]))
 
 
 def log_gammainc(a: float, x: np.ndarray) -> np.ndarray:
@@ -471,6 +536,8 @@ def log_gammainc(a: float, x: np.ndarray) -> np.ndarray:
     with the prefactor in logs (there x < a, so the series converges). Near 1: log1p(−Q).
     """
     x = np.asarray(x, dtype=np.float64)
+    if np.ndim(a):  # a per row, aligned with x
+        a, x = np.broadcast_arrays(np.asarray(a, dtype=np.float64), x)
     if x.ndim == 0:
         return log_gammainc(a, x[None])[0]
     p = special.gammainc(a, x)
@@ -480,14 +547,15 @@ def log_gammainc(a: float, x: np.ndarray) -> np.ndarray:
     tiny = (p < _TINY) & (x > 0.0)
     if tiny.any():
         xs = x[tiny]
+        at = _rows(a, tiny)
         term = np.ones_like(xs)
         total = np.ones_like(xs)
         for j in range(1, _MAX_TERMS):
-            term *= xs / (a + j)
+            term *= xs / (at + j)
             total += term
             if np.all(term < 1e-17 * total):
                 break
-        out[tiny] = a * np.log(xs) - xs - special.gammaln(a + 1.0) + np.log(total)
+        out[tiny] = at * np.log(xs) - xs - special.gammaln(at + 1.0) + np.log(total)
     return out
 
 
@@ -500,6 +568,8 @@ def log_gammaincc(a: float, x: np.ndarray) -> np.ndarray:
     logs. Near 1: log1p(−P).
     """
     x = np.asarray(x, dtype=np.float64)
+    if np.ndim(a):  # a per row, aligned with x
+        a, x = np.broadcast_arrays(np.asarray(a, dtype=np.float64), x)
     if x.ndim == 0:
         return log_gammaincc(a, x[None])[0]
     # gammainc costs a third of gammaincc: take log1p(−P) wherever Q ≥ 1 − _NEAR_ONE (there
@@ -510,13 +580,14 @@ def log_gammaincc(a: float, x: np.ndarray) -> np.ndarray:
     tail = p > _NEAR_ONE
     q = np.ones_like(x)
     if tail.any():
-        q_tail = special.gammaincc(a, x[tail])
+        q_tail = special.gammaincc(_rows(a, tail), x[tail])
         q[tail] = q_tail
         with np.errstate(divide="ignore"):
             out[tail] = np.log(q_tail)
     tiny = q < _TINY
     if tiny.any():
         xs = x[tiny]
+        a = _rows(a, tiny)
         fpmin = 1e-300
         b = xs + 1.0 - a
         c = np.full_like(xs, 1.0 / fpmin)

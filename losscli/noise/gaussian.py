@@ -10,7 +10,7 @@ from scipy import special
 
 from losscli.errors import FitError, OutOfRange
 from losscli.noise import quadrature
-from losscli.noise.base import ContinuousFamily, Frameworks, Params
+from losscli.noise.base import ContinuousFamily, Frameworks, Params, log_param, take_params
 from losscli.noise.sums import block_sums, total_weight, wmean
 from losscli.noise.support import REAL
 
@@ -40,6 +40,8 @@ class Gaussian(ContinuousFamily):
     location = "mean"
     param_domains = {"sigma": "positive", "mean": "real"}
     closed_form = ("marginal", "conditional")
+    spread = ("sigma", "scale")
+    param_forms = {"var": ("sigma", "sqrt"), "log_var": ("sigma", "exp_half")}
     applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
     default_for = ("integer", "proportion", "positive", "real")
     frameworks = Frameworks(
@@ -54,8 +56,24 @@ class Gaussian(ContinuousFamily):
         z = (y - pred) / sigma
         z *= z
         z *= -0.5
-        z -= math.log(sigma) + HALF_LOG_2PI
+        z -= log_param(sigma) + HALF_LOG_2PI
         return z
+
+    def fit_given_closed(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                         given: Params, free: tuple[str, ...]) -> Params | None:
+        """Marginal, σ given (a float or per row): μ = Σ(w y/σ²) / Σ(w/σ²); μ given:
+        σ² = Σ w (y − μ)² / W (today's conditional fit at ŷ = μ)."""
+        if pred is not None:
+            return None
+        if free == ("mean",):
+            prec = np.reciprocal(np.square(given["sigma"]))
+            if np.ndim(prec) == 0:
+                return {"mean": wmean(y, w)}
+            wp = prec if w is None else w * prec
+            return {"mean": float(np.dot(wp, y)) / float(np.sum(wp))}
+        if free == ("sigma",):
+            return self.fit(y, w, given["mean"])
+        return None
 
     def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         out: Params = {}
@@ -138,23 +156,27 @@ class Gaussian(ContinuousFamily):
         """
         y = np.asarray(y, dtype=np.float64)
         sigma = params["sigma"]
-        if y.ndim != 1 or np.ndim(pred) > 1 or not (0.0 < sigma < math.inf):
+        rows = np.ndim(sigma) > 0  # σ per row: δ per row, the same quadrature
+        if y.ndim != 1 or np.ndim(pred) > 1 or not (rows or 0.0 < sigma < math.inf):
             return super().interval_loglik(y, pred, params)
         mu = np.broadcast_to(np.asarray(pred, dtype=np.float64), y.shape)
         delta = 0.5 / sigma
 
         def block(sl: slice, out: np.ndarray) -> np.ndarray:
             z = np.subtract(y[sl], mu[sl])
-            z /= sigma
-            mask = quadrature.proven(*normal_bound(z, delta))
+            z /= sigma[sl] if rows else sigma
+            d = delta[sl] if rows else delta
+            mask = quadrature.proven(*normal_bound(z, d))
             if not mask.any():
                 return mask
             if not mask.all():
                 z = z[mask]
-            return quadrature.store(out, mask, normal_log_interval(z, delta))
+                d = d[mask] if rows else d
+            return quadrature.store(out, mask, normal_log_interval(z, d))
 
         def fallback(rest: np.ndarray) -> np.ndarray:
-            return super(Gaussian, self).interval_loglik(y[rest], mu[rest], params)
+            return super(Gaussian, self).interval_loglik(
+                y[rest], mu[rest], take_params(params, rest) if rows else params)
 
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return quadrature.evaluate(y.size, block, fallback)[0]
@@ -164,7 +186,10 @@ class Gaussian(ContinuousFamily):
     calibration = True
 
     def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
-        return np.full(np.shape(f), float(params["sigma"]) ** 2)
+        sigma = params["sigma"]
+        if np.ndim(sigma):
+            return np.broadcast_to(np.square(sigma), np.shape(f)).copy()
+        return np.full(np.shape(f), float(sigma) ** 2)
 
     def recalibrated_score(self, rc, sw, mean, m2, terms, W, value_counts) -> float:
         """½ log(2π s) + ½ with s = Σw(y − rc)²/W, σ refitted."""

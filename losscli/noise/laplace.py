@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from losscli.errors import FitError
-from losscli.noise.base import ContinuousFamily, Frameworks, Params
+from losscli.noise.base import ContinuousFamily, Frameworks, Params, log_param
 from losscli.noise.logspace import LOG_HALF
 from losscli.noise.sums import total_weight, wsum
 from losscli.noise.support import REAL
@@ -92,6 +92,7 @@ class Laplace(ContinuousFamily):
     location = "median"
     param_domains = {"scale": "positive", "median": "real"}
     closed_form = ("conditional",)
+    spread = ("scale", "scale")
     applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
     frameworks = Frameworks(
         pytorch="torch.nn.L1Loss",
@@ -105,8 +106,24 @@ class Laplace(ContinuousFamily):
         ll = np.subtract(y, pred)
         np.abs(ll, out=ll)
         ll /= -b
-        ll -= math.log(b) + LOG_2
+        ll -= log_param(b) + LOG_2
         return ll
+
+    def fit_given_closed(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                         given: Params, free: tuple[str, ...]) -> Params | None:
+        """Marginal, b given (a float or per row): Σ w|y − m|/b is minimised by the
+        weighted median with weights w/b; m given: b = Σ w|y − m| / W (today's
+        conditional fit at ŷ = m)."""
+        if pred is not None:
+            return None
+        if free == ("median",):
+            b = given["scale"]
+            if np.ndim(b) == 0:
+                return {"median": weighted_median(y, w)}
+            return {"median": weighted_median(y, (1.0 if w is None else w) / b)}
+        if free == ("scale",):
+            return self.fit(y, w, given["median"])
+        return None
 
     def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         out: Params = {}
@@ -203,6 +220,12 @@ class Laplace(ContinuousFamily):
         b = params["scale"]
         r = np.abs(np.subtract(y, pred))
         out = r / -b
+        if np.ndim(b):  # b per row: the same formulas, row by row
+            out += _log_sinh_rows(0.5 / b)
+            inside = r < 0.5
+            if inside.any():
+                out[inside] = _log_inside_rows(r[inside], np.broadcast_to(b, r.shape)[inside])
+            return out
         out += _log_sinh(0.5 / b)
         inside = r < 0.5
         if inside.any():
@@ -254,4 +277,27 @@ def _log_inside(r: np.ndarray, b: float) -> np.ndarray:
     s *= -2.0
     s += -math.expm1(-h)
     with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(q < 0.5, np.log1p(-q), np.log(s))
+
+
+def _log_sinh_rows(x: np.ndarray) -> np.ndarray:
+    """`_log_sinh` of an array."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        return np.where(x > 20.0, x - LOG_2 + np.log1p(-np.exp(-2.0 * x)), np.log(np.sinh(x)))
+
+
+def _log_inside_rows(r: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`_log_inside` with a scale per row (the same two forms, chosen per row)."""
+    q = np.exp((r - 0.5) / b)
+    q += np.exp((-r - 0.5) / b)
+    q *= 0.5
+    h = 0.5 / b
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        s = np.sinh(r * h)
+        s *= np.exp(-0.5 * h)
+        s *= s
+        s *= -2.0
+        s -= np.expm1(-h)
+        # where h > 700 sinh overflows, but there q < ½ and log1p(−q) is taken
         return np.where(q < 0.5, np.log1p(-q), np.log(s))

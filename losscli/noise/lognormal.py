@@ -10,7 +10,7 @@ from scipy import special
 
 from losscli.errors import FitError
 from losscli.noise import quadrature
-from losscli.noise.base import ContinuousFamily, Params
+from losscli.noise.base import ContinuousFamily, Params, log_param, take_params
 from losscli.noise.gaussian import Gaussian, normal_bound, normal_log_interval, normal_score
 from losscli.noise.sums import total_weight, wmean, wsum
 from losscli.noise.support import POSITIVE
@@ -39,6 +39,7 @@ class LogNormal(ContinuousFamily):
     param_domains = {"median": "positive", "sigma": "positive"}
     transform = "log"
     closed_form = ("marginal", "conditional")
+    spread = ("sigma", "scale")
     applies_to = ("count", "positive")
     # the squared-error losses, applied to log y (transform = "log")
     frameworks = Gaussian.frameworks
@@ -50,9 +51,22 @@ class LogNormal(ContinuousFamily):
         z /= sigma
         z *= z
         z *= -0.5
-        z -= math.log(sigma) + HALF_LOG_2PI
+        z -= log_param(sigma) + HALF_LOG_2PI
         z -= logy
         return z
+
+    def fit_given_closed(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                         given: Params, free: tuple[str, ...]) -> Params | None:
+        """The Gaussian's closed forms on log y. Marginal, σ given: log m =
+        Σ(w log y/σ²) / Σ(w/σ²); m given: σ² = Σ w (log y − log m)² / W."""
+        if pred is not None:
+            return None
+        if free == ("median",):
+            fit = _GAUSS.fit_given_closed(np.log(y), w, None, given, ("mean",))
+            return {"median": math.exp(fit["mean"])}
+        if free == ("sigma",):
+            return self.fit(y, w, given["median"])
+        return None
 
     def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         out: Params = {}
@@ -136,13 +150,15 @@ class LogNormal(ContinuousFamily):
         """
         y = np.asarray(y, dtype=np.float64)
         sigma = params["sigma"]
-        if y.ndim != 1 or np.ndim(pred) > 1 or not (0.0 < sigma < math.inf):
+        rows = np.ndim(sigma) > 0  # σ per row: the same formulas with 1/σ per row
+        if y.ndim != 1 or np.ndim(pred) > 1 or not (rows or 0.0 < sigma < math.inf):
             return super().interval_loglik(y, pred, params)
         mu = np.broadcast_to(np.asarray(pred, dtype=np.float64), y.shape)
-        inv_sigma = 1.0 / sigma
+        inv_all = 1.0 / sigma
 
         def block(sl: slice, out: np.ndarray) -> np.ndarray:
             yb, mb = y[sl], mu[sl]
+            inv_sigma = inv_all[sl] if rows else inv_all
             done = yb > 0.5  # y − ½ > 0: log a is finite
             if not done.all():
                 zero = ~done
@@ -151,11 +167,13 @@ class LogNormal(ContinuousFamily):
                     zb = yb[zero] + 0.5
                     zb /= mb[zero]
                     np.log(zb, out=zb)
-                    zb *= inv_sigma
+                    zb *= inv_sigma[zero] if rows else inv_sigma
                     out[zero] = special.log_ndtr(zb)
                 if not done.any():
                     return zero
                 yb, mb = yb[done], mb[done]
+                if rows:
+                    inv_sigma = inv_sigma[done]
             else:
                 zero = None
             a = yb - 0.5
@@ -182,7 +200,8 @@ class LogNormal(ContinuousFamily):
             return done
 
         def fallback(rest: np.ndarray) -> np.ndarray:
-            return super(LogNormal, self).interval_loglik(y[rest], mu[rest], params)
+            return super(LogNormal, self).interval_loglik(
+                y[rest], mu[rest], take_params(params, rest) if rows else params)
 
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return quadrature.evaluate(y.size, block, fallback)[0]
@@ -198,7 +217,10 @@ class LogNormal(ContinuousFamily):
             np.log(y)
 
     def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
-        return np.full(np.shape(f), float(params["sigma"]) ** 2)
+        sigma = params["sigma"]
+        if np.ndim(sigma):
+            return np.broadcast_to(np.square(sigma), np.shape(f)).copy()
+        return np.full(np.shape(f), float(sigma) ** 2)
 
     def row_terms(self, y: np.ndarray) -> np.ndarray:
         return np.log(y)[None, :]

@@ -66,6 +66,8 @@ class NegativeBinomial(Family):
     location = "mean"
     applies_to = ("binary", "count")
     nests = Nesting("poisson", "alpha", 0.0)
+    spread = ("alpha", "scale")
+    log_params = ("alpha",)  # α ≥ 0, and a column of log α gives α > 0
     # No built-in NB loss in any of the four (checked against their docs): torch.nn has
     # PoissonNLLLoss and GaussianNLLLoss only (torch.distributions.NegativeBinomial is a
     # distribution, not a loss); HistGradientBoostingRegressor's losses are squared_error,
@@ -74,6 +76,8 @@ class NegativeBinomial(Family):
     frameworks = Frameworks(pytorch=None, sklearn=None, xgboost=None, lightgbm=None)
 
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        if np.ndim(params["alpha"]):
+            return _loglik_rows(y, pred, params["alpha"])
         alpha = float(params["alpha"])
         if alpha == 0.0:
             ll = special.xlogy(y, pred)
@@ -92,8 +96,22 @@ class NegativeBinomial(Family):
             return {"mean": mean, "alpha": fit_alpha(y, w, np.full(y.shape, mean))}
         return {"alpha": fit_alpha(y, w, np.asarray(pred, dtype=np.float64))}
 
+    def fit_given_closed(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                         given: Params, free: tuple[str, ...]) -> Params | None:
+        """Marginal, α a float: μ = Σ w y / W (the NB2 mean's MLE for every α); μ given:
+        α̂ by today's fit at ŷ = μ. (μ with α per row needs the optimiser: None.)"""
+        if pred is not None:
+            return None
+        if free == ("mean",) and np.ndim(given["alpha"]) == 0:
+            return {"mean": wmean(y, w)}
+        if free == ("alpha",):
+            return {"alpha": fit_alpha(y, w, np.full(y.shape, float(given["mean"])))}
+        return None
+
     def fit_warnings(self, params: Params) -> list[str]:
-        return [POISSON_LIMIT] if params["alpha"] == 0.0 else []
+        """The Poisson limit of a fitted α (an α given per row is not a fit: none)."""
+        alpha = params["alpha"]
+        return [POISSON_LIMIT] if np.ndim(alpha) == 0 and alpha == 0.0 else []
 
     # diagnostics
     pit_method = "nonrandomized"
@@ -104,9 +122,21 @@ class NegativeBinomial(Family):
     rootogram = True
 
     def cdf(self, k: np.ndarray, pred: Any, params: Params) -> np.ndarray:
-        """P(Y ≤ k) = I_p(r, k + 1), p = 1/(1 + αμ) (Poisson's at α = 0; 0 for k < 0)."""
-        alpha = float(params["alpha"])
+        """P(Y ≤ k) = I_p(r, k + 1), p = 1/(1 + αμ) (Poisson's at α = 0; 0 for k < 0);
+        α per row: each row by its own form."""
         k = np.asarray(k, dtype=np.float64)
+        if np.ndim(params["alpha"]):
+            alpha = params["alpha"]
+            mu = np.broadcast_to(np.asarray(pred, dtype=np.float64), alpha.shape)
+            kk = np.broadcast_to(np.maximum(k, 0.0), alpha.shape)
+            f = np.empty(alpha.shape)
+            zero = alpha == 0.0
+            f[zero] = special.pdtr(kk[zero], mu[zero])
+            pos = ~zero
+            a = alpha[pos]
+            f[pos] = special.betainc(1.0 / a, kk[pos] + 1.0, 1.0 / (1.0 + a * mu[pos]))
+            return np.where(k < 0, 0.0, f)
+        alpha = float(params["alpha"])
         if alpha == 0.0:
             f = special.pdtr(np.maximum(k, 0.0), pred)
         else:
@@ -115,19 +145,30 @@ class NegativeBinomial(Family):
         return np.where(k < 0, 0.0, f)
 
     def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
-        return f + float(params["alpha"]) * f * f
+        alpha = params["alpha"]
+        return f + (alpha if np.ndim(alpha) else float(alpha)) * f * f
 
     def zero_probability(self, pred: Any, params: Params) -> np.ndarray:
-        """(1 + αμ)^(−1/α), e^(−μ) at α = 0."""
-        alpha = float(params["alpha"])
+        """(1 + αμ)^(−1/α), e^(−μ) at α = 0 (per row where α is)."""
         mu = np.asarray(pred, dtype=np.float64)
+        if np.ndim(params["alpha"]):
+            alpha = params["alpha"]
+            zero = alpha == 0.0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                nb = np.exp(-np.log1p(alpha * mu) / alpha)
+            return np.where(zero, np.exp(-mu), nb)
+        alpha = float(params["alpha"])
         if alpha == 0.0:
             return np.exp(-mu)
         return np.exp(-np.log1p(alpha * mu) / alpha)
 
     def pmf_recurrence(self, pred: Any, params: Params) -> tuple[np.ndarray, np.ndarray, Any]:
         """P(Y = 0) = (1 + αμ)^(−r), P(Y = k) = P(Y = k − 1) · (k − 1 + r)/k · αμ/(1 + αμ)
-        (Poisson's at α = 0)."""
+        (Poisson's at α = 0). Needs a scalar α: with α per row the factor (k − 1 + r)/k
+        is not one scalar per k, which the recurrence's contract requires."""
+        if np.ndim(params["alpha"]):
+            raise ValueError("the negative binomial pmf recurrence needs a scalar α "
+                             "(α is given per row)")
         alpha = float(params["alpha"])
         mu = np.asarray(pred, dtype=np.float64)
         if alpha == 0.0:
@@ -164,8 +205,9 @@ class NegativeBinomial(Family):
         from scipy import stats
 
         alpha = params["alpha"]
-        if alpha == 0.0:
+        if np.ndim(alpha) == 0 and alpha == 0.0:
             return stats.poisson(mu=pred)
+        # α per row must be > 0 on every row here (scipy's nbinom has no n = ∞)
         return stats.nbinom(n=1.0 / alpha, p=1.0 / (1.0 + alpha * np.asarray(pred)))
 
 
@@ -173,14 +215,48 @@ class NegativeBinomial(Family):
 
 
 def log_rising(k: np.ndarray, alpha: float) -> np.ndarray:
-    """A(k, α) = log Γ(k + r) − log Γ(r) + k log α = Σ_{j<k} log(1 + αj), r = 1/α > 0."""
+    """A(k, α) = log Γ(k + r) − log Γ(r) + k log α = Σ_{j<k} log(1 + αj), r = 1/α > 0;
+    α may be an array aligned with k (the form chosen per row)."""
     k = np.asarray(k, dtype=np.float64)
+    if np.ndim(alpha):
+        alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), k.shape)
+        out = np.empty(k.shape)
+        small = 1.0 / alpha < STIRLING_R
+        out[small] = _log_rising_gammaln(k[small], alpha[small])
+        big = ~small
+        kb, ab = k[big], alpha[big]
+        r = 1.0 / ab
+        out[big] = ((kb + r - 0.5) * np.log1p(kb * ab) - kb + stirling_series(kb + r)
+                    - stirling_series(r))
+        return out
     r = 1.0 / alpha
     if r < STIRLING_R:
         return special.gammaln(k + r) - special.gammaln(r) + k * math.log(alpha)
     # log Γ(z) = (z − ½) log z − z + ½ log 2π + δ(z): the log z terms combine into
     # (k + r − ½) log(1 + kα) − k, which has no large cancelling terms
     return (k + r - 0.5) * np.log1p(k * alpha) - k + stirling_series(k + r) - stirling_series(r)
+
+
+def _log_rising_gammaln(k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    r = 1.0 / alpha
+    return special.gammaln(k + r) - special.gammaln(r) + k * np.log(alpha)
+
+
+def _loglik_rows(y: np.ndarray, pred: Any, alpha: np.ndarray) -> np.ndarray:
+    """`loglik` with α per row: the Poisson log-pmf on the rows where α = 0, elsewhere
+    A(y, α) + y log μ − (y + r) log(1 + αμ) − log Γ(y + 1), A by the same two forms as
+    `log_rising`, chosen per row."""
+    y = np.asarray(y, dtype=np.float64)
+    mu = np.broadcast_to(np.asarray(pred, dtype=np.float64), y.shape)
+    alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), y.shape)
+    ll = special.xlogy(y, mu)
+    ll -= gammaln_int(y)
+    zero = alpha == 0.0
+    ll[zero] -= mu[zero]
+    pos = ~zero
+    a, k, m = alpha[pos], y[pos], mu[pos]
+    ll[pos] += log_rising(k, a) - (k + 1.0 / a) * np.log1p(a * m)
+    return ll
 
 
 def _rising_minus_factorial(y: np.ndarray, alpha: float) -> np.ndarray:

@@ -11,8 +11,15 @@ from scipy import special
 
 from losscli.errors import FitError, OutOfRange
 from losscli.noise import blocks, tdist
-from losscli.noise.base import ContinuousFamily, Frameworks, Nesting, Params
-from losscli.noise.gaussian import Gaussian
+from losscli.noise.base import (
+    ContinuousFamily,
+    Frameworks,
+    Nesting,
+    Params,
+    log_param,
+    per_row,
+)
+from losscli.noise.gaussian import HALF_LOG_2PI, Gaussian
 from losscli.noise.laplace import weighted_median
 from losscli.noise.sums import total_weight
 from losscli.noise.support import REAL
@@ -55,6 +62,7 @@ class StudentT(ContinuousFamily):
     param_domains = {"df": "positive", "scale": "positive", "loc": "real"}
     applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
     nests = Nesting("gaussian", "df", math.inf)
+    spread = ("scale", "scale")
     counting_fit_precise = True  # damped Newton to a tiny step, on the interval likelihood
     # No framework has a built-in Student-t loss: torch.distributions.StudentT is a
     # distribution (its log_prob can build a custom loss), not a torch.nn loss;
@@ -66,6 +74,8 @@ class StudentT(ContinuousFamily):
     # -- the primitive
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         df, scale = params["df"], params["scale"]
+        if np.ndim(df):
+            return self._loglik_rows(y, pred, df, scale)
         if math.isinf(df):
             return _GAUSS.loglik(y, pred, {"sigma": scale})
         ll = np.subtract(y, pred)
@@ -74,10 +84,33 @@ class StudentT(ContinuousFamily):
         ll /= df
         np.log1p(ll, out=ll)
         ll *= -0.5 * (df + 1.0)
-        ll += tdist.log_norm(df) - math.log(scale)
+        ll += tdist.log_norm(df) - log_param(scale)
         return ll
 
-    def standardised(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+    def _loglik_rows(self, y: np.ndarray, pred: Any, df: np.ndarray, scale: Any) -> np.ndarray:
+        """`loglik` with ν per row: the t formula on the finite rows, the Gaussian's on
+        the ν = ∞ rows."""
+        z = np.subtract(y, pred)
+        df = np.broadcast_to(df, z.shape)
+        scale = np.broadcast_to(scale, z.shape)
+        z /= scale
+        z *= z
+        inf = np.isinf(df)
+        out = np.empty(z.shape)
+        out[inf] = -0.5 * z[inf] - (np.log(scale[inf]) + HALF_LOG_2PI)
+        fin = ~inf
+        d = df[fin]
+        ll = z[fin] / d
+        np.log1p(ll, out=ll)
+        ll *= -0.5 * (d + 1.0)
+        ll += tdist.log_norm(d) - np.log(scale[fin])
+        out[fin] = ll
+        return out
+
+    def standardised(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray | None:
+        """(y − loc)/σ, whose c.d.f. is the t_ν's; None when ν is per row (no one G)."""
+        if np.ndim(params["df"]):
+            return None
         return np.subtract(y, pred) / params["scale"]
 
     def standard_quantiles(self, q: np.ndarray, params: Params) -> np.ndarray:
@@ -98,7 +131,7 @@ class StudentT(ContinuousFamily):
         A scalar prediction (marginal mode) on integer targets is evaluated once per
         value of the range and looked up, as the t CDF costs ~0.3 µs a value.
         """
-        if np.ndim(pred) == 0 and y.size >= TABLE_MIN_ROWS:
+        if np.ndim(pred) == 0 and y.size >= TABLE_MIN_ROWS and not per_row(params):
             lo, hi = float(y.min()), float(y.max())
             if hi - lo <= y.size / 4:
                 idx = (y - lo).astype(np.intp)
@@ -121,6 +154,38 @@ class StudentT(ContinuousFamily):
         if pred is None:
             return {"loc": loc, "df": df, "scale": scale}
         return {"df": df, "scale": scale}
+
+    def fit_given_profile(self, loglik: Any, y: np.ndarray, w: np.ndarray | None,
+                          pred: Any, given: Params, free: tuple[str, ...]) -> Params | None:
+        """ν alone free (the scale given, a float or per row; marginal: the location too):
+        the 1-D maximum of `loglik` over log ν in [log DF_MIN, log DF_CAP] (bounded
+        Brent), and the Gaussian limit ν = ∞ where that is at least as likely or the
+        maximum is at the upper end (the `tail` test of SPEC §8.2). Other cases: None
+        (the shared optimiser)."""
+        if free != ("df",):
+            return None
+        from scipy import optimize
+
+        p = pred if pred is not None else given["loc"]
+        W = total_weight(y.size, w)
+        scale = given["scale"]
+
+        def nll(df: float) -> float:
+            with np.errstate(all="ignore"):
+                ll = loglik(y, p, {"df": df, "scale": scale})
+            v = -(float(ll.sum()) if w is None else float(np.dot(w, ll))) / W
+            return v if math.isfinite(v) else 1e300
+
+        lo, hi = math.log(DF_MIN), math.log(DF_CAP)
+        res = optimize.minimize_scalar(lambda s: nll(math.exp(s)), bounds=(lo, hi),
+                                       method="bounded", options={"xatol": 1e-10})
+        s_hat, f_hat = float(res.x), float(res.fun)
+        if nll(math.inf) <= f_hat or s_hat > hi - 1e-3:
+            return {"df": math.inf}
+        if s_hat < lo + 1e-3:
+            raise FitError("the Student-t likelihood has no maximum on these data: it "
+                           "grows without bound as df goes to 0")
+        return {"df": math.exp(s_hat)}
 
     def fit_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         """The density's MLE, kept to a finite df and a scale of at least 0.05."""
@@ -187,7 +252,9 @@ class StudentT(ContinuousFamily):
         return out
 
     def fit_warnings(self, params: Params) -> list[str]:
-        if math.isinf(params.get("df", 0.0)):
+        """The Gaussian limit of a fitted df (a df given per row is not a fit: none)."""
+        df = params.get("df", 0.0)
+        if np.ndim(df) == 0 and math.isinf(df):
             return ["the fit reached the Gaussian limit (df = ∞)"]
         return []
 

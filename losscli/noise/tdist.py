@@ -22,12 +22,37 @@ def log_norm(df: float) -> float:
     From ν = 20 on, with a = ν/2 and Stirling's correction S (logspace.
     stirling_delta), it is a log(1 + 1/(2a)) − ½ − ½ log 2π + S(a + ½) − S(a):
     betaln subtracts log Γ values of size ~a log a there, losing ~1e-9 at ν = 1e6.
+    ν may be an array (finite ν per row): the same two forms, chosen per row.
     """
+    if np.ndim(df):
+        return _log_norm_rows(np.asarray(df, dtype=np.float64))
     if df >= 20.0:
         a = 0.5 * df
         return (a * math.log1p(0.5 / a) - 0.5 - 0.5 * math.log(2.0 * math.pi)
                 + stirling_delta(a + 0.5) - stirling_delta(a))
     return -float(special.betaln(0.5 * df, 0.5)) - 0.5 * math.log(df)
+
+
+def _log_norm_rows(df: np.ndarray) -> np.ndarray:
+    out = np.empty(df.shape)
+    big = df >= 20.0
+    a = 0.5 * df[big]
+    out[big] = (a * np.log1p(0.5 / a) - 0.5 - 0.5 * math.log(2.0 * math.pi)
+                + stirling_delta(a + 0.5) - stirling_delta(a))
+    d = df[~big]
+    out[~big] = -special.betaln(0.5 * d, 0.5) - 0.5 * np.log(d)
+    return out
+
+
+def _split_inf(df: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ν per row as an array of n, the mask of its infinite rows)."""
+    df = np.broadcast_to(np.asarray(df, dtype=np.float64), (n,))
+    return df, np.isinf(df)
+
+
+def _rows(v, rows):
+    """A per-row value's rows (a scalar as it is)."""
+    return v[rows] if np.ndim(v) else v
 
 
 def log_tail(t: np.ndarray, df: float) -> np.ndarray:
@@ -38,8 +63,11 @@ def log_tail(t: np.ndarray, df: float) -> np.ndarray:
     P = ½ I_x(a, ½) = ½ x^a (1 − x)^{−½} / (a B(a, ½)) · ₂F₁(½, 1; a + 1; −q),
     x = ν/(ν + t²), a = ν/2 (DLMF 8.17.8 and a Pfaff transformation), summed in log space.
     Its terms shrink by q (k − ½)/(a + k) < 0.2 per step in both regions, so 30 terms
-    are exact to rounding.
+    are exact to rounding. ν may be a finite array aligned with t (one per row).
     """
+    if np.ndim(df):
+        return _log_tail_rows(np.abs(np.asarray(t, dtype=np.float64)),
+                              np.broadcast_to(np.asarray(df, dtype=np.float64), np.shape(t)))
     t = np.abs(np.asarray(t, dtype=np.float64))
     out = np.empty_like(t)
     a = 0.5 * df
@@ -74,8 +102,53 @@ def log_tail(t: np.ndarray, df: float) -> np.ndarray:
     return out
 
 
+def _log_tail_rows(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """`log_tail` with a finite ν per row: the same regions and formulas, row by row."""
+    out = np.empty_like(t)
+    a = 0.5 * df
+    log_beta = special.betaln(a, 0.5)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        q = df / (t * t)
+    series = q <= 0.2
+    rest = np.flatnonzero(~series & (a > 250.0))
+    if rest.size:
+        qr, ar = q[rest], a[rest]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lead = (ar * (np.log(qr) - np.log1p(qr)) + 0.5 * np.log1p(qr) - np.log(ar)
+                    - log_beta[rest])
+        series[rest[lead < -600.0]] = True
+    if series.any():
+        ts, qs, as_ = t[series], q[series], a[series]
+        with np.errstate(divide="ignore"):
+            log_q = np.log(df[series]) - 2.0 * np.log(ts)
+        l1q = np.log1p(qs)
+        term = np.ones_like(qs)
+        total = np.ones_like(qs)
+        for k in range(1, _SERIES_TERMS + 1):
+            term *= qs * (-(k - 0.5) / (as_ + k))
+            total += term
+        out[series] = (as_ * (log_q - l1q) + 0.5 * l1q - np.log(as_) - log_beta[series]
+                       + np.log(total) + LOG_HALF)
+    body = ~series
+    if body.any():
+        out[body] = np.log(special.stdtr(df[body], -t[body]))
+    return out
+
+
 def log_cdf_std(t: np.ndarray, df: float) -> np.ndarray:
-    """log P(T ≤ t) of the standard t_ν (the standard normal when ν = ∞)."""
+    """log P(T ≤ t) of the standard t_ν (the standard normal when ν = ∞); ν may be an
+    array aligned with t (ν = ∞ rows are normal)."""
+    if np.ndim(df):
+        t = np.asarray(t, dtype=np.float64)
+        df, inf = _split_inf(df, t.size)
+        if not inf.any():
+            tail = log_tail(t, df)
+            return np.where(t <= 0.0, tail, log1mexp(tail))
+        out = np.empty(t.shape)
+        out[inf] = special.log_ndtr(t[inf])
+        fin = ~inf
+        out[fin] = log_cdf_std(t[fin], df[fin])
+        return out
     if math.isinf(df):
         return special.log_ndtr(t)
     t = np.asarray(t, dtype=np.float64)
@@ -91,6 +164,16 @@ def interval_std(ta: np.ndarray, tb: np.ndarray, df: float) -> np.ndarray:
     """
     ta = np.asarray(ta, dtype=np.float64)
     tb = np.asarray(tb, dtype=np.float64)
+    if np.ndim(df) and np.isinf(df).any():
+        return interval_cdf(ta, tb, df)
+    if np.ndim(df):  # ν per row (finite), the rows aligned with ta and tb
+        def halves(sl: slice) -> tuple[np.ndarray, np.ndarray]:
+            a, b = ta[sl], tb[sl]
+            with np.errstate(over="ignore", invalid="ignore"):
+                return 0.5 * (a + b), 0.5 * (b - a)
+
+        return by_quadrature(ta.size, halves,
+                             lambda rest: interval_cdf(ta[rest], tb[rest], df[rest]), df)
     if math.isinf(df):
         return interval_cdf(ta, tb, df)
     if ta.ndim != 1 or tb.shape != ta.shape:
@@ -118,40 +201,52 @@ def interval_residual(r: np.ndarray, scale: float, df: float) -> np.ndarray:
     two ends (whose difference loses digits where |r|/σ is large), and the ends formed
     only for the rows that need the tails."""
     r = np.asarray(r, dtype=np.float64)
+    if np.ndim(df):  # ν per row: the ν = ∞ rows as the scalar ν = ∞, the others by rows
+        df, inf = _split_inf(df, r.size)
+        if inf.any():
+            out = np.empty(r.shape)
+            out[inf] = interval_residual(r[inf], _rows(scale, inf), math.inf)
+            fin = ~inf
+            out[fin] = interval_residual(r[fin], _rows(scale, fin), df[fin])
+            return out
 
     def ends(rows: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
         rr = r[rows]
         ta = rr - 0.5
-        ta /= scale
+        ta /= _rows(scale, rows)
         tb = rr + 0.5
-        tb /= scale
+        tb /= _rows(scale, rows)
         return ta, tb
 
-    if math.isinf(df) or r.ndim != 1:
+    if r.ndim != 1 or (np.ndim(df) == 0 and math.isinf(df)):
         return interval_std(*ends(slice(None)), df)
     half = 0.5 / scale
 
     def midpoints(sl: slice) -> tuple[np.ndarray, np.ndarray]:
-        z = r[sl] / scale
-        return z, np.full(z.size, half)
+        z = r[sl] / _rows(scale, sl)
+        return z, (half[sl] if np.ndim(half) else np.full(z.size, half))
 
-    return by_quadrature(r.size, midpoints, lambda rest: interval_cdf(*ends(rest), df), df)
+    return by_quadrature(r.size, midpoints,
+                         lambda rest: interval_cdf(*ends(rest), _rows(df, rest)), df)
 
 
 def by_quadrature(n: int, midpoints: Callable[[slice], tuple[np.ndarray, np.ndarray]],
                    fallback: Callable[[np.ndarray], np.ndarray], df: float) -> np.ndarray:
     """log P of n intervals (z − η, z + η] of the standard t_ν, `midpoints(rows)` giving z
-    and η: by quadrature where `quadrature_rows` proves it, else by `fallback(rows)`."""
+    and η: by quadrature where `quadrature_rows` proves it, else by `fallback(rows)`.
+    ν may be a finite array of n (one per row)."""
 
     def block(sl: slice, out: np.ndarray) -> np.ndarray:
         z, eta = midpoints(sl)
-        alpha, beta = quadrature_parts(z, eta, df)
-        mask = quadrature_mask(alpha, beta, df)
+        dfb = _rows(df, sl)
+        alpha, beta = quadrature_parts(z, eta, dfb)
+        mask = quadrature_mask(alpha, beta, dfb)
         if not mask.any():
             return mask
         if not mask.all():
             z, eta, alpha, beta = z[mask], eta[mask], alpha[mask], beta[mask]
-        return quadrature.store(out, mask, interval_quadrature(z, eta, df, alpha, beta))
+            dfb = _rows(dfb, mask)
+        return quadrature.store(out, mask, interval_quadrature(z, eta, dfb, alpha, beta))
 
     return quadrature.evaluate(n, block, fallback)[0]
 
@@ -210,7 +305,7 @@ def bound_parts(alpha: np.ndarray, beta: np.ndarray, df: float) -> tuple:
         delta += quad_term
         out = quadrature.log1p_remainder(delta)
         out += quad_term
-        out *= half
+        out *= _rows(half, rows)
         return out
 
     return c, curvature, remainder
@@ -230,7 +325,7 @@ def interval_quadrature(z: np.ndarray, eta: np.ndarray, df: float,
         np.multiply(s * s, beta[sl], out=tmp)
         out += tmp
         np.log1p(out, out=out)
-        out *= half
+        out *= _rows(half, sl)
 
     out = quadrature.log_integral(exponent, z.size)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -240,8 +335,20 @@ def interval_quadrature(z: np.ndarray, eta: np.ndarray, df: float,
 
 
 def interval_cdf(ta: np.ndarray, tb: np.ndarray, df: float) -> np.ndarray:
-    """log P(ta < T ≤ tb) of the standard t_ν (ta < tb), from each end's smaller tail."""
-    if math.isinf(df):
+    """log P(ta < T ≤ tb) of the standard t_ν (ta < tb), from each end's smaller tail;
+    ν may be an array aligned with ta (ν = ∞ rows normal)."""
+    if np.ndim(df):
+        ta = np.asarray(ta, dtype=np.float64)
+        tb = np.asarray(tb, dtype=np.float64)
+        df, inf = _split_inf(df, ta.size)
+        la = np.empty(ta.shape)
+        lb = np.empty(ta.shape)
+        la[inf] = special.log_ndtr(-np.abs(ta[inf]))
+        lb[inf] = special.log_ndtr(-np.abs(tb[inf]))
+        fin = ~inf
+        la[fin] = log_tail(ta[fin], df[fin])
+        lb[fin] = log_tail(tb[fin], df[fin])
+    elif math.isinf(df):
         la, lb = special.log_ndtr(-np.abs(ta)), special.log_ndtr(-np.abs(tb))
     else:
         la, lb = log_tail(ta, df), log_tail(tb, df)
@@ -256,6 +363,8 @@ def interval_cdf(ta: np.ndarray, tb: np.ndarray, df: float) -> np.ndarray:
 
 
 def log_density_std(t: np.ndarray, df: float) -> np.ndarray:
+    if np.ndim(df):  # finite ν per row
+        return log_norm(df) - 0.5 * (df + 1.0) * np.log1p(t * t / df)
     if math.isinf(df):
         return -0.5 * t * t - 0.5 * math.log(2.0 * math.pi)
     return log_norm(df) - 0.5 * (df + 1.0) * np.log1p(t * t / df)
