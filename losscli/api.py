@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from losscli import compare, diagnostics, kinds, report, rows
+from losscli import compare, diagnostics, distributional, inputs, kinds, report, rows
 from losscli.engines import open_engine
 from losscli.entropy import Entropies
 from losscli.errors import NUMERIC_ERRORS, FitError, InputError, UsageError, numeric_reason
-from losscli.fits import check_family, fit, near_miss, polish
+from losscli.fits import check_family, check_inputs, fit, near_miss, polish
+from losscli.inputs import NONE, Inputs
 from losscli.last_pass import score
 from losscli.model import Model, make_family
 from losscli.noise import FAMILIES
@@ -41,12 +42,14 @@ def _check_families(names: tuple[str, ...]) -> None:
                              f"choose from {', '.join(FAMILIES)}")
 
 
-def _fit(run: Run, name: str, fam) -> Model:
-    """The model and, in conditional mode, its baseline (the same family on y alone)."""
-    model = fit(run, name, fam, run.conditional)
+def _fit(run: Run, name: str, fam, given: Inputs = NONE) -> Model:
+    """The model and, in conditional mode, its baseline (the same family on y alone, with
+    the parameters held by --fix that it has)."""
+    model = fit(run, name, fam, run.conditional, given)
     if model.conditional:
+        held = {k: v for k, v in given.fixed.items() if k in fam.marginal_params}
         try:
-            model.baseline = fit(run, name, fam, False)
+            model.baseline = fit(run, name, fam, False, Inputs(held) if held else NONE)
         except InputError:
             raise
         except (FitError, *NUMERIC_ERRORS) as exc:
@@ -63,7 +66,8 @@ def _input(run: Run, extra_clipped: int) -> dict:
         "rows_used": scan.n, "rows_dropped": scan.dropped + scan.zero_weight,
         "clipped": scan.clipped + extra_clipped, "target": cols.target or ",".join(cols.soft),
         "prediction": ",".join(prediction) if prediction else None, "weight": cols.weight,
-        "passes": run.passes, "batches": run.batches, "bytes_read": run.bytes_read,
+        "param_columns": list(cols.params), "passes": run.passes, "batches": run.batches,
+        "bytes_read": run.bytes_read,
         "engine": run.engine.name,
     }
 
@@ -111,13 +115,15 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
     names = list(dict.fromkeys(req.families)) or [kinds.default_family(kind, run.conditional)]
     warnings = list(run.warnings)
+    families = {name: make_family(run, name, counting=False) for name in names}
+    given = inputs.resolve(req, families, run.conditional, compare=False)
     models = []
-    for name in names:
+    for name, fam in families.items():
         progress(f"fitting {name}")
-        fam = make_family(run, name, counting=False)
         try:
             check_family(run, fam, name)
-            models.append(_fit(run, name, fam))
+            check_inputs(run, name, given[name])
+            models.append(_fit(run, name, fam, given[name]))
         except InputError:
             raise
         except (FitError, *NUMERIC_ERRORS) as exc:
@@ -125,7 +131,7 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
                              file=rows.file_of(run)) from None
     polish(run, models + [m.baseline for m in models if m.baseline is not None])
     also = diagnostics.carried(run, models, req) if req.diagnosing else None
-    scores, splan, carried = score(run, models, pairs=False, also=also)
+    scores, splan, carried, extras = _score(run, models, False, also, False, warnings)
     entropies = Entropies(run)
     out = []
     results = []
@@ -134,6 +140,7 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
             res = result(run, i, scores, splan, entropies)
         except FitError as exc:
             raise InputError(f"{model.name}: {exc}", file=rows.file_of(run)) from None
+        res.distributional = extras(i)
         results.append(res)
         if not model.family.discrete and kind in kinds.COUNTING_KINDS:
             warnings.append(
@@ -156,6 +163,33 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
         req.command, _input(run, scores.clipped), kind,
         "conditional" if run.conditional else "marginal",
         measures.pop() if len(measures) == 1 else "mixed", req.unit, out, warnings)
+
+
+def _score(run: Run, models: list[Model], pairs: bool, also, counting: bool,
+           warnings: list[str]):
+    """The last pass over the models and their `distributional` companions (SPEC §8.2);
+    `pairs`: Vuong's sums for every pair of the models. Returns the pass's states and a
+    function giving model i's `distributional` block (None without per-row inputs)."""
+    comps = [distributional.companions(run, m, counting) for m in models]
+    extra = [c for comp in comps if comp is not None for c in comp.models()]
+    for comp in comps:
+        if comp is not None:
+            warnings.extend(comp.notes)
+    polish(run, extra)
+    index = {id(m): len(models) + k for k, m in enumerate(extra)}
+    n = len(models)
+    wanted = [(i, j) for i in range(n) for j in range(i + 1, n)] if pairs else []
+    wanted += [(i, index[id(comp.constant)]) for i, comp in enumerate(comps)
+               if comp is not None and comp.constant is not None]
+    scores, splan, carried = score(run, models + extra, False, also, wanted)
+
+    def block(i: int) -> dict | None:
+        comp = comps[i]
+        if comp is None:
+            return None
+        return distributional.report(comp, i, index, scores, splan, run.W)
+
+    return scores, splan, carried, block
 
 
 def merged(notes: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -207,10 +241,12 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
         skip(name, reason if miss is None else str(miss), expected=miss is not None)
     if named:
         names = [n for n in names if n in named]
+    families = {name: make_family(run, name, counting) for name in names}
+    given = inputs.resolve(req, families, run.conditional, compare=True)
     models = []
-    for name in names:
+    for name, fam in families.items():
         progress(f"fitting {name}")
-        fam = make_family(run, name, counting)
+        check_inputs(run, name, given[name])
         try:
             check_family(run, fam, name)
         except InputError as exc:
@@ -222,7 +258,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
             skip(name, str(exc))
             continue
         try:
-            models.append(_fit(run, name, fam))
+            models.append(_fit(run, name, fam, given[name]))
         except (FitError, *NUMERIC_ERRORS) as exc:  # InputError is a ValueError too
             skip(name, numeric_reason(exc) if not isinstance(exc, InputError) else str(exc))
     if not models:
@@ -237,7 +273,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
             guess = compare.likely_best(run, models, req.criterion)
             if guess is not None:
                 also = diagnostics.carried(run, [models[guess]], req)
-    scores, splan, carried = score(run, models, pairs=True, also=also)
+    scores, splan, carried, extras = _score(run, models, True, also, counting, warnings)
     entropies = Entropies(run)
     scored: list[compare.Scored] = []
     for i, model in enumerate(models):
@@ -246,6 +282,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
         except FitError as exc:
             skip(model.name, str(exc))
             continue
+        res.distributional = extras(i)
         scored.append(compare.Scored(model, res, i))
     warnings.extend(clip_warning(run, scores))
     warnings.extend(f"{fams}: not fitted: {why}" for fams, why in merged(left_out))

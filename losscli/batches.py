@@ -110,7 +110,8 @@ class Batch:
                      y=self.y[..., lo:hi], pred=None if self.pred is None else self.pred[lo:hi],
                      logq=None if self.logq is None else self.logq[:, lo:hi],
                      w=None if self.w is None else self.w[lo:hi], keep=keep,
-                     rows_known=self.rows_known)
+                     rows_known=self.rows_known,
+                     columns={k: v[lo:hi] for k, v in self.columns.items()})
 
 
 @dataclass

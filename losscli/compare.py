@@ -14,10 +14,12 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import NUMERIC_ERRORS, InputError
+from losscli.inputs import NONE
 from losscli.last_pass import ScorePlan, Scores
 from losscli.model import Model
 from losscli.noise import FAMILIES
 from losscli.rows import row_text
+from losscli.scan import SAMPLE_COLUMN
 from losscli.score import ModelResult
 
 
@@ -60,6 +62,8 @@ def likely_best(run, models: list[Model], criterion: str) -> int | None:
         y = run.sample["y"][..., ::step]
         w = run.sample["w"][::step] if "w" in run.sample else None
         pred = run.sample["pred"][::step] if "pred" in run.sample else None
+        columns = {k.removeprefix(SAMPLE_COLUMN): v[::step] for k, v in run.sample.items()
+                   if k.startswith(SAMPLE_COLUMN)}
     else:
         return None
     W = float(run.W)
@@ -68,16 +72,17 @@ def likely_best(run, models: list[Model], criterion: str) -> int | None:
         fam = m.family
         if m.conditional and (on_counts or fam.input != "point" or pred is None):
             return None
-        p = pred if m.conditional else fam.marginal_pred(m.params)
+        params = m.all_params(None if on_counts else columns)
+        p = pred if m.conditional else fam.marginal_pred(params)
         try:
             with np.errstate(all="ignore"):
-                ll = fam.loglik(y, p, m.params)
+                ll = fam.loglik(y, p, params)
                 mean = float(np.mean(ll) if w is None else np.dot(ll, w) / np.sum(w))
         except (InputError, *NUMERIC_ERRORS):
             return None
         if not math.isfinite(mean):
             continue
-        k = fam.n_params(m.params, m.conditional)
+        k = m.n_params()
         nll = -mean * W
         value = {"aic": 2 * k + 2 * nll, "bic": k * math.log(W) + 2 * nll}.get(criterion, nll)
         if value < key:
@@ -105,11 +110,14 @@ def likelihood_ratio(null: Scored, alt: Scored) -> dict:
 
 
 def nested_pairs(ranked: list[Scored]) -> list[tuple[Scored, Scored]]:
-    """(null, alternative) for every declared nesting whose two families were fitted."""
+    """(null, alternative) for every declared nesting whose two families were fitted.
+    A model given parameters per row or held (--param, --fix) nests no other: the null
+    is then not the alternative at a boundary value (their pair gets Vuong's test)."""
     by_name = {s.result.family: s for s in ranked}
     order = list(FAMILIES)  # registry order: the list does not move with the ranking
     alts = sorted((s for s in ranked if s.family.nests is not None
-                   and s.family.nests.family in by_name),
+                   and s.family.nests.family in by_name and s.model.inputs is NONE
+                   and by_name[s.family.nests.family].model.inputs is NONE),
                   key=lambda s: order.index(s.result.family))
     return [(by_name[s.family.nests.family], s) for s in alts]
 

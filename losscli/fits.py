@@ -15,6 +15,7 @@ import numpy as np
 
 from losscli.batches import Batch
 from losscli.errors import FitError, InputError
+from losscli.inputs import NONE, Inputs
 from losscli.kinds import detect_kind, numeric_kind
 from losscli.model import Model
 from losscli.noise import blocks
@@ -22,6 +23,7 @@ from losscli.noise.base import Params
 from losscli.noise.support import Support
 from losscli.reduce import Sum, wsum
 from losscli.rows import at_row, file_of
+from losscli.scan import SAMPLE_COLUMN
 
 if TYPE_CHECKING:
     from losscli.run import Run
@@ -65,6 +67,26 @@ def check_family(run: Run, fam, name: str) -> None:
                 + _scale_hint(domain, first.value, bool(cols.pred), fam.prediction),
                 column=(cols.pred or cols.probs[0]), value=_shown(first.value),
                 **at_row(run, first.row))
+
+
+def check_inputs(run: Run, name: str, inputs: Inputs) -> None:
+    """Every per-row parameter value lies in its parameter's domain: an InputError naming
+    the file, column, first row and value outside it (σ ≤ 0, α < 0, …), with how many."""
+    scan = run.scan
+    for param, c in inputs.columns.items():
+        if c.domain == "positive":
+            first, count, allowed = scan.nonpositive.get(c.column), \
+                scan.nonpositive_n.get(c.column, 0), "> 0"
+        elif c.domain == "nonnegative":
+            first, count, allowed = scan.negative.get(c.column), \
+                scan.negative_n.get(c.column, 0), "≥ 0"
+        else:
+            continue
+        if first is not None and first.row is not None:
+            what = param if c.form == param else f"{c.form} ({param})"
+            raise InputError(f"{name}'s {what} must be {allowed}{_how_many(count, run.n)}",
+                             column=c.column, value=_shown(first.value),
+                             **at_row(run, first.row))
 
 
 FEW_ROWS = 10  # at most this many rows, or 1 % of them, outside a support are "a few"
@@ -134,12 +156,15 @@ def _scale_hint(domain: Support, value, point: bool, prediction: str) -> str:
     return ""
 
 
-def fit(run: Run, name: str, fam, conditional: bool) -> Model:
+def fit(run: Run, name: str, fam, conditional: bool, inputs: Inputs = NONE) -> Model:
     """Fit by weighted ML: closed forms from pass 1's moments (every row), marginal fits
     on the value counts, everything else on the seeded sample (every row when there are
-    at most --fit-rows)."""
+    at most --fit-rows). Parameters given per row or held (`inputs`) are not fitted: the
+    others are (`Family.fit_given`)."""
     n = run.n
     mode = "conditional" if conditional else "marginal"
+    if inputs is not NONE:
+        return _fit_held(run, Model(name, fam, {}, conditional, n, inputs=inputs))
     if conditional:
         if not fam.nuisance:
             return Model(name, fam, {}, True, n)
@@ -151,7 +176,7 @@ def fit(run: Run, name: str, fam, conditional: bool) -> Model:
         if mode in fam.closed_form and (name, True) in run.scan.stats:
             params = fam.fit_from_stats(run.scan.stats[(name, True)], True)
             return Model(name, fam, params, True, n)
-        s = _sample_inputs(run, fam)
+        s = sample_inputs(run, fam)
         model = Model(name, fam, fam.fit(s["y"], s.get("w"), s["pred"]), True, s["rows"],
                       from_sample=True)
         return _polished(model, s["y"], s.get("w"), s["pred"])
@@ -171,9 +196,32 @@ def fit(run: Run, name: str, fam, conditional: bool) -> Model:
     if mode in fam.closed_form and (name, False) in run.scan.stats:
         return Model(name, fam, fam.fit_from_stats(run.scan.stats[(name, False)], False),
                      False, n)
-    s = _sample_inputs(run, fam)
+    s = sample_inputs(run, fam)
     model = Model(name, fam, fam.fit(s["y"], s.get("w")), False, s["rows"], from_sample=True)
     return _polished(model, s["y"], s.get("w"), None)
+
+
+def _fit_held(run: Run, model: Model) -> Model:
+    """The free parameters' weighted MLE with the given and held ones in place: on the
+    value counts (marginal, integer targets), else on the seeded sample."""
+    fam, free = model.family, model.free
+    if not free:
+        return model
+    spread = fam.spread[0] if fam.spread else None
+    if (model.conditional and spread in free and fam.unbounded_within_half
+            and not run.scan.beyond_half):
+        raise FitError("every prediction lies within ½ of its integer target, so the "
+                       "discretised likelihood keeps rising as the spread goes to 0")
+    if not model.conditional and run.value_counts is not None:
+        y, w = run.value_counts
+        pred, columns = None, {}
+    else:
+        s = sample_inputs(run, fam)
+        y, w, pred, columns = s["y"], s.get("w"), s["pred"], s["columns"]
+        model.fit_rows, model.from_sample = s["rows"], True
+    given = model.all_params(columns)
+    model.params = fam.fit_given(y, w, pred if model.conditional else None, given, free)
+    return model
 
 
 def _polished(model: Model, y: np.ndarray, w: np.ndarray | None, pred) -> Model:
@@ -203,13 +251,15 @@ def _polished(model: Model, y: np.ndarray, w: np.ndarray | None, pred) -> Model:
     return model
 
 
-def _sample_inputs(run: Run, fam) -> dict:
+def sample_inputs(run: Run, fam) -> dict:
     """The seeded sample as the family's fit takes it (rows: how many it holds)."""
     s = run.sample
     if not s:
         raise FitError("no rows to fit on")
     out = {"y": s["y"], "pred": s.get("pred"), "rows": run.n if run.scan.sample.complete
-           else int(s["y"].size)}
+           else int(s["y"].size),
+           "columns": {k.removeprefix(SAMPLE_COLUMN): v for k, v in s.items()
+                       if k.startswith(SAMPLE_COLUMN)}}
     if "w" in s:
         out["w"] = s["w"]
     return out
@@ -231,7 +281,10 @@ class Polish:
         part = []
         for model, points in self.jobs:
             fam = model.family
+            held = model.all_params(b.columns) if model.inputs is not NONE else None
             for params in points:
+                if held is not None:
+                    params = {**held, **params}
                 pred = b.pred if model.conditional else fam.marginal_pred(params)
                 part.append(wsum(fam.loglik(b.y, pred, params), b.w))
         self.sums.add(np.array(part))
@@ -255,15 +308,15 @@ def polish(run: Run, models: list[Model]) -> None:
         return
     todo = [m for m in models if m.from_sample and not m.family.fit_warnings(m.params)]
     for m in todo:
-        if not m.family.numeric_params(m.conditional):
+        if not m.numeric_params():
             m.warnings.append(f"{m.name}: nothing in its fit is a smooth optimum for "
                               "--fit-rows all to polish (a median needs sorted data): the "
                               f"fit is the sample's, on {m.fit_rows:,} rows")
-    todo = [m for m in todo if m.family.numeric_params(m.conditional)]
+    todo = [m for m in todo if m.numeric_params()]
     for _ in range(MAX_NEWTON_PASSES):
         jobs = []
         for m in todo:
-            names = m.family.numeric_params(m.conditional)
+            names = m.numeric_params()
             x = optimize.to_x(m.params, names, m.family.param_domains)
             if not np.all(np.isfinite(x)):
                 continue

@@ -66,7 +66,7 @@ class Scores:
                 lls.append(np.zeros(b.n))
                 continue
             try:
-                ll = fam.loglik(y, pred, model.params)
+                ll = fam.loglik(y, pred, model.all_params(b.columns))
                 total = wsum(ll, w)
             except InputError:
                 raise
@@ -86,7 +86,7 @@ class Scores:
             lls.append(ll)
             if model.baseline is not None and plan.baseline_on_rows:
                 bm = model.baseline
-                bl_part[i] = wsum(bm.family.loglik(y, marginal_pred(bm), bm.params), w)
+                bl_part[i] = wsum(bm.family.loglik(y, marginal_pred(bm), bm.all_params()), w)
             if fam.input != "point":
                 cls_part[i * (2 + 3 * ECE_BINS):(i + 1) * (2 + 3 * ECE_BINS)] = \
                     _class_sums(y, pred, w, fam.input == "probability")
@@ -218,10 +218,12 @@ class ScorePlan:
     rows_known: bool = True  # False on value counts: a "row" is a distinct value
 
 
-def score(run: Run, models: list[Model], pairs: bool, also=None
-          ) -> tuple[Scores, ScorePlan, Any]:
+def score(run: Run, models: list[Model], pairs: bool, also=None,
+          extra_pairs: list[tuple[int, int]] = ()) -> tuple[Scores, ScorePlan, Any]:
     """The last pass: every model scored on every row (or on the value counts); `also`
-    makes a further state reduced in the same pass (None without it)."""
+    makes a further state reduced in the same pass (None without it). `pairs`: the
+    moments of the per-row log-likelihood differences of every pair of models (Vuong),
+    and of `extra_pairs` (indices (i, j), i < j) in any case."""
     on_counts = not run.conditional and run.value_counts is not None
     point_keys: dict[str, Any] = {}
     deviance_ok = []
@@ -239,8 +241,9 @@ def score(run: Run, models: list[Model], pairs: bool, also=None
     cols = run.cols
     plan = ScorePlan(
         models=models,
-        pairs=[(i, j) for i in range(len(models)) for j in range(i + 1, len(models))]
-        if pairs else [],
+        pairs=list(dict.fromkeys(
+            ([(i, j) for i in range(len(models)) for j in range(i + 1, len(models))]
+             if pairs else []) + list(extra_pairs))),
         point_keys=point_keys, deviance_ok=deviance_ok,
         ybar=float(run.scan.y.mean[0]) if run.scan.y.W > 0 else math.nan,
         baseline_on_rows=run.value_counts is None,
@@ -279,4 +282,4 @@ def baseline_on_counts(run: Run, model: Model) -> float:
     values, weights = run.value_counts
     bm = model.baseline
     with np.errstate(all="ignore"):
-        return float(np.dot(weights, bm.family.loglik(values, marginal_pred(bm), bm.params)))
+        return float(np.dot(weights, bm.family.loglik(values, marginal_pred(bm), bm.all_params())))

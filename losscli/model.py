@@ -1,12 +1,16 @@
-"""A model: a noise family fitted on a run, with its parameters and how its prediction is
-read (the per-row prediction column in conditional mode, the fitted location in marginal
-mode)."""
+"""A model: a noise family plus its inputs — ŷ (the per-row prediction column in
+conditional mode, the fitted location in marginal mode), parameters given per row by
+columns, parameters held at a value, and the fitted constants. Every statistic reads a
+model's prediction and parameters through `Model.args` (a batch) or `Model.all_params`
+(columns in memory), so per-row and constant parameters go through the same
+log-likelihood."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from losscli.inputs import NONE, Inputs
 from losscli.noise import FAMILIES
 from losscli.noise.base import ContinuousFamily, Params
 from losscli.noise.discretised import Discretised
@@ -28,6 +32,46 @@ class Model:
     baseline: Model | None = None  # the same family fitted to the target alone
     baseline_error: str | None = None
     from_sample: bool = False  # fitted on the seeded sample (not every row)
+    inputs: Inputs = NONE  # parameters given per row or held (--param, --fix)
+    factor: float | None = None  # the spread widened by this factor (Family.widen)
+
+    @property
+    def free(self) -> tuple[str, ...]:
+        """The parameters fitted in the model's mode (neither given nor held)."""
+        fam = self.family
+        names = fam.nuisance if self.conditional else fam.marginal_params
+        held = self.inputs.held
+        return tuple(p for p in names if p not in held)
+
+    def numeric_params(self) -> tuple[str, ...]:
+        """The fitted parameters a Newton polish over every row refines."""
+        held = self.inputs.held
+        return tuple(p for p in self.family.numeric_params(self.conditional) if p not in held)
+
+    def n_params(self) -> int:
+        """How many parameters were fitted (AIC/BIC's k): given and held ones are not."""
+        k = self.family.n_params(self.params, self.conditional)
+        held = self.inputs.held
+        names = self.family.nuisance if self.conditional else self.family.marginal_params
+        return k - sum(1 for p in names if p in held)
+
+    def all_params(self, columns: dict | None = None) -> Params:
+        """The fitted constants, the held values and the per-row parameters read from
+        `columns` (a batch's, or the sample's), as the family's methods take them."""
+        if self.inputs is NONE:
+            return self.params
+        out = dict(self.inputs.fixed)
+        out.update(self.params)
+        if self.inputs.columns and self.conditional:
+            out.update(self.inputs.values(columns or {}))
+        return out if self.factor is None else self.family.widen(out, self.factor)
+
+    def args(self, b) -> tuple[Any, Params]:
+        """(prediction, parameters) of a batch of point or marginal rows."""
+        params = self.all_params(b.columns)
+        if not self.conditional:
+            return self.family.marginal_pred(params), params
+        return b.pred, params
 
 
 def make_family(run: Run, name: str, counting: bool):
@@ -40,4 +84,4 @@ def make_family(run: Run, name: str, counting: bool):
 
 def marginal_pred(model: Model) -> Any:
     """What a marginal model predicts for every row: its fitted location."""
-    return model.family.marginal_pred(model.params)
+    return model.family.marginal_pred(model.all_params())

@@ -19,6 +19,9 @@ from losscli.reduce import First, Moments, Sample, Sum, Traits, ValueCounts, wsu
 SAMPLE_SEED = 20261125
 
 
+SAMPLE_COLUMN = "column:"  # the sample's key prefix of a --param column
+
+
 @dataclass(frozen=True)
 class ScanSpec:
     """What pass 1 reduces, fixed before it starts (small, picklable)."""
@@ -67,6 +70,11 @@ class Scan:
         self.soft_entropy = Sum()
         self.stats: dict[tuple[str, bool], Moments] = {}
         self.sample = Sample(run.fit_rows, run.seed, run.cutoff)
+        # per --param column: the first row ≤ 0 and the first < 0, and how many rows
+        self.nonpositive: dict[str, First] = {}
+        self.negative: dict[str, First] = {}
+        self.nonpositive_n: dict[str, int] = {}
+        self.negative_n: dict[str, int] = {}
 
     def update(self, b: Batch) -> Scan:
         run = self.run
@@ -146,8 +154,23 @@ class Scan:
             columns["pred"] = pred
         if w is not None:
             columns["w"] = w
+        for c, x in b.columns.items():
+            columns[SAMPLE_COLUMN + c] = x
+            self._signs(c, x, rows)
         self.sample.update(rows, columns)
         return self
+
+    def _signs(self, c: str, x: np.ndarray, rows: np.ndarray) -> None:
+        """The first row of a --param column at or below 0, and below 0 (the domain
+        checks of a positive and a nonnegative parameter)."""
+        for bad, first, count in ((x <= 0.0, self.nonpositive, self.nonpositive_n),
+                                  (x < 0.0, self.negative, self.negative_n)):
+            first.setdefault(c, First())
+            count[c] = count.get(c, 0)
+            if bad.any():
+                i = int(np.argmax(bad))
+                first[c].offer(int(rows[i]) + 1, float(x[i]))
+                count[c] += int(np.count_nonzero(bad))
 
     def _label(self, label: str, weight: float, row: int) -> None:
         """Add a label's weight and keep its first row."""
@@ -235,4 +258,12 @@ class Scan:
             else:
                 self.stats[k] = m
         self.sample.merge(other.sample)
+        for mine, theirs in ((self.nonpositive, other.nonpositive),
+                             (self.negative, other.negative)):
+            for c, f in theirs.items():
+                mine.setdefault(c, First()).merge(f)
+        for mine, theirs in ((self.nonpositive_n, other.nonpositive_n),
+                             (self.negative_n, other.negative_n)):
+            for c, k in theirs.items():
+                mine[c] = mine.get(c, 0) + k
         return self

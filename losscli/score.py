@@ -31,7 +31,9 @@ class ModelResult:
 
     family: str
     loss: str
-    params: Params
+    params: Params  # the fitted constants only
+    fixed: dict[str, float]  # held by --fix
+    param_columns: dict[str, dict[str, str]]  # given per row: {parameter: {column, as}}
     n_params: int
     n: int
     fit_rows: int
@@ -48,6 +50,7 @@ class ModelResult:
     metrics: dict[str, float | None]
     base_measure: str
     warnings: list[str] = field(default_factory=list)
+    distributional: dict | None = None  # SPEC §8.2: with per-row parameters
     infinite_explained: bool = False  # its non-finite values are explained in warnings
 
 
@@ -75,7 +78,7 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
             "reported as null; use --eps > 0 to clip probabilities")
     elif not math.isfinite(nll):
         raise FitError(_zero_probability(run, scores, plan, i))
-    k = fam.n_params(model.params, model.conditional)
+    k = model.n_params()
     ce = nll / W
     h, method, why = entropies.get(model.conditional, fam.discrete)
     if why:
@@ -93,7 +96,9 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
             if fam.discrete:
                 normalized = ce / baseline if baseline > 0 else None
     return ModelResult(
-        family=name, loss=fam.loss, params=json_params(model.params), n_params=k, n=run.n,
+        family=name, loss=fam.loss, params=json_params(model.params),
+        fixed=dict(model.inputs.fixed),
+        param_columns=model.inputs.json_columns() or {}, n_params=k, n=run.n,
         fit_rows=model.fit_rows, nll=nll, cross_entropy=ce, entropy=h,
         entropy_method=method, kl=None if h is None else ce - h, aic=2 * k + 2 * nll,
         bic=k * math.log(W) + 2 * nll, baseline_cross_entropy=baseline,

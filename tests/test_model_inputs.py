@@ -188,3 +188,76 @@ def test_compare_needs_a_qualified_name_when_two_candidates_declare_it(write_csv
     ok = run_cli("compare-noise-models", path, "--param", "lognormal.sigma=s",
                  "--format", "json")
     assert ok.returncode == 0, ok.stderr.decode()
+
+
+# ----------------------------------------------------------------- distributional (§8.2)
+
+
+def test_distributional_gaussian_against_closed_forms(hetero):
+    from scipy import optimize
+
+    path, y, mu, s = hetero
+    n = y.size
+    rep = run_api("evaluate", path, families=("gaussian",), param=("sigma=s",))
+    m = model(rep, "gaussian")
+    d = m["distributional"]
+    ll_row = stats.norm.logpdf(y, mu, s)
+    # constant: σ̂² = mean squared residual; Vuong's z on the per-row differences
+    sigma = math.sqrt(np.mean((y - mu) ** 2))
+    ll_const = stats.norm.logpdf(y, mu, sigma)
+    diff = ll_row - ll_const
+    z = math.sqrt(n) * diff.mean() / diff.std()
+    assert d["constant"]["params"]["sigma"] == pytest.approx(sigma, rel=1e-10)
+    assert d["constant"]["nll"] == pytest.approx(-ll_const.sum(), rel=1e-10)
+    assert d["constant"]["statistic"] == pytest.approx(z, rel=1e-8)
+    assert d["constant"]["p_value"] == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-6)
+    # recalibration: ĉ² = mean((y − ŷ)²/σ²); LR against c = 1
+    c = math.sqrt(np.mean(((y - mu) / s) ** 2))
+    ll_c = stats.norm.logpdf(y, mu, c * s)
+    lr = 2 * (ll_c.sum() - ll_row.sum())
+    r = d["recalibration"]
+    assert r["param"] == "sigma" and r["factor"] == pytest.approx(c, rel=1e-7)
+    assert r["cross_entropy"] == pytest.approx(-ll_c.mean(), rel=1e-10)
+    assert r["lr_statistic"] == pytest.approx(lr, rel=1e-6)
+    assert r["p_value"] == pytest.approx(stats.chi2.sf(lr, 1), rel=1e-5)
+    # tail: student_t with scale σᵢ, ν by ML
+    best = optimize.minimize_scalar(lambda v: -stats.t.logpdf(y, np.exp(v), mu, s).sum(),
+                                    bounds=(-3, 8), method="bounded",
+                                    options={"xatol": 1e-10})
+    lr_t = 2 * (-best.fun - ll_row.sum())
+    assert d["tail"]["df"] == pytest.approx(np.exp(best.x), rel=1e-4)
+    assert d["tail"]["lr_statistic"] == pytest.approx(lr_t, rel=1e-6)
+    assert d["tail"]["p_value"] == pytest.approx(0.5 * stats.chi2.sf(lr_t, 1), rel=1e-5)
+    assert m["nll"] == pytest.approx(-ll_row.sum(), rel=1e-12)
+
+
+def test_distributional_is_null_without_per_row_parameters(hetero):
+    path, *_ = hetero
+    rep = run_api("evaluate", path, families=("gaussian",))
+    assert model(rep, "gaussian")["distributional"] is None
+    fixed = run_api("evaluate", path, families=("student_t",), fix=("df=4",))
+    assert model(fixed, "student_t")["distributional"] is None
+
+
+def test_recalibration_of_an_inverse_spread(write_csv, rng):
+    """gamma's spread is 1/shape: c divides the given shape (shapeᵢ/c)."""
+    from scipy import optimize
+
+    n = 400
+    mu = np.exp(rng.normal(1.0, 0.3, n))
+    k = np.exp(rng.normal(1.0, 0.3, n))
+    y = rng.gamma(k / 2.0, mu / (k / 2.0))  # the true shape is half the given one
+    path = write_csv("g.csv", y=y, y_pred=mu, k=k)
+    rep = run_api("evaluate", path, families=("gamma",), param=("shape=k",))
+    r = model(rep, "gamma")["distributional"]["recalibration"]
+
+    def nll(logc):
+        a = k / np.exp(logc)
+        return -stats.gamma.logpdf(y, a, scale=mu / a).sum()
+
+    best = optimize.minimize_scalar(nll, bounds=(-3, 3), method="bounded",
+                                    options={"xatol": 1e-11})
+    assert r["param"] == "shape"
+    assert r["factor"] == pytest.approx(np.exp(best.x), rel=1e-6)
+    assert r["factor"] > 1.5  # the given spread is too narrow
+    assert model(rep, "gamma")["distributional"]["tail"] is None

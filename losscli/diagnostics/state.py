@@ -146,20 +146,21 @@ class Diagnose:
         model = spec.model
         fam = model.family
         pred = self._pred(model, b)
+        params = model.all_params(b.columns)
         y, w = b.y, b.w
         f, t = fam.forecast(y, pred)
         lo = hi = j = None
         if st.expected is not None:  # a count family: the p.m.f. sweep
             point = np.broadcast_to(np.asarray(pred, dtype=np.float64), f.shape)
-            expected, lo, hi = counts.sweep(fam, y, point, model.params,
+            expected, lo, hi = counts.sweep(fam, y, point, params,
                                             spec.rootogram_top, w)
             st.expected.add(expected)
         elif spec.exact_pit and spec.thresholds is not None and not spec.keep_pit:
             # u's bin from z's bin on the fit's G⁻¹(j/1000): no c.d.f. per row
-            z = fam.standardised(y, pred, model.params)
+            z = fam.standardised(y, pred, params)
             j = spec.thresholds.count(z)
         elif spec.pit:
-            lo, hi = fam.pit_interval(y, pred, model.params)
+            lo, hi = fam.pit_interval(y, pred, params)
             lo = np.broadcast_to(lo, f.shape)
             hi = np.broadcast_to(hi, f.shape)
             if spec.exact_pit:
@@ -178,7 +179,7 @@ class Diagnose:
         if spec.keep_rows:
             st.rows.append((f.copy(), np.asarray(t, dtype=np.float64).copy(),
                             None if w is None else w.copy()))
-        cols = _columns(spec, fam, model.params, y, pred, f, t, lo, hi, j)
+        cols = _columns(spec, fam, params, y, pred, f, t, lo, hi, j)
         part = np.array([wsum(cols[name], w) for name in spec.sums]
                         + ([] if not spec.n_terms else
                            list(wsum(fam.row_terms(y), w))))
@@ -217,7 +218,7 @@ class Diagnose:
     def _pred(self, model, b: Batch) -> Any:
         fam = model.family
         if not model.conditional:
-            return fam.marginal_pred(model.params)
+            return fam.marginal_pred(model.all_params())
         if fam.input == "point":
             return b.pred
         if b.logq is not None:

@@ -123,6 +123,10 @@ class Family:
     # "scale" multiplies it by c (σ·c, α·c), "inverse" divides it (shape/c, precision/c);
     # None where the family has no spread parameter
     spread: ClassVar[tuple[str, str] | None] = None
+    # the heavier-tailed family that tests this one's tail when its spread is given per
+    # row (SPEC §8.2 `tail`): (family, {this family's parameter: that family's}, the
+    # tail parameter fitted there); None: no such test
+    tail: ClassVar[tuple[str, dict[str, str], str] | None] = None
     # the forms of a `--param` column beyond the parameter itself and log_NAME of a
     # positive one: user-facing name → (the parameter, a key of FORMS)
     param_forms: ClassVar[dict[str, tuple[str, str]]] = {}

@@ -40,6 +40,7 @@ class Gaussian(ContinuousFamily):
     location = "mean"
     param_domains = {"sigma": "positive", "mean": "real"}
     closed_form = ("marginal", "conditional")
+    tail = ("student_t", {"sigma": "scale"}, "df")  # ŷ and σᵢ kept, ν fitted
     spread = ("sigma", "scale")
     param_forms = {"var": ("sigma", "sqrt"), "log_var": ("sigma", "exp_half")}
     applies_to = ("binary", "count", "integer", "proportion", "positive", "real")

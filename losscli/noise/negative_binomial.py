@@ -109,8 +109,9 @@ class NegativeBinomial(Family):
         return None
 
     def fit_warnings(self, params: Params) -> list[str]:
-        """The Poisson limit of a fitted α (an α given per row is not a fit: none)."""
-        alpha = params["alpha"]
+        """The Poisson limit of a fitted α (an α given per row or held is not a fit:
+        none)."""
+        alpha = params.get("alpha")
         return [POISSON_LIMIT] if np.ndim(alpha) == 0 and alpha == 0.0 else []
 
     # diagnostics
