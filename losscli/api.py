@@ -7,7 +7,6 @@ from collections.abc import Callable
 import numpy as np
 
 from losscli import compare, diagnostics, kinds, report, rows
-from losscli.engines import open_engine
 from losscli.entropy import Entropies
 from losscli.errors import NUMERIC_ERRORS, FitError, InputError, UsageError, numeric_reason
 from losscli.fits import check_family, fit, near_miss, polish
@@ -16,7 +15,7 @@ from losscli.model import Model, make_family
 from losscli.noise import FAMILIES
 from losscli.reduce import First
 from losscli.request import Request
-from losscli.run import Run, open_run
+from losscli.run import Run, open_engine, open_run
 from losscli.score import result
 
 Progress = Callable[[str], None]

@@ -1,6 +1,8 @@
 """A run: one data set being read (its input, columns and layout) and what pass 1 found
-there. `open_run` opens the input, resolves the columns and runs pass 1; `Run.reduce`
-runs any further pass on the run's engine.
+there. `open_engine` opens the engine a run asks for; `open_run` opens the input,
+resolves the columns and runs pass 1; `Run.reduce` runs any further pass on the run's
+engine, handing it the data's pieces (or tasks), the fold of one into a state, and the
+state factory.
 
 Nothing here knows where batches come from (the engine reduces pieces) or what a family
 is called: it reads what the families declare.
@@ -8,13 +10,15 @@ is called: it reads what the families declare.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from losscli import sources
-from losscli.batches import ROUNDED_DIGITS, Converter, label_index, layout
+from losscli.batches import ROUNDED_DIGITS, Batch, Converter, label_index, layout
 from losscli.columns import Columns, marginal_note, resolve_columns
 from losscli.engines import local
 from losscli.errors import InputError, plural
@@ -22,11 +26,8 @@ from losscli.noise import FAMILIES, blocks
 from losscli.noise.support import Support
 from losscli.reduce import Sample
 from losscli.request import DEFAULT_FIT_ROWS, Request
-from losscli.rows import at_row, row_text
+from losscli.rows import at_row, file_of, row_text
 from losscli.scan import SAMPLE_SEED, Scan, ScanSpec
-
-# the numeric fits sum their blocks on the local engine's thread pool
-blocks.install(local.map_ordered, local.workers())
 
 
 def supports() -> list[Support]:
@@ -103,7 +104,38 @@ class Run:
 
         if self.progress is not None:
             self.progress(f"pass {self.passes}: {label}")
-        return self.engine.reduce_pass(self, make, report)
+        columns = self.cols.all()
+        if self.engine.grain == "tasks":
+            def task_done(task: sources.Task, rows: int, batches: int, k: int,
+                          planned: int) -> None:
+                nbytes = task.nbytes if task.nbytes is not None else task.file.size or 0
+                report(rows, nbytes, batches, (k, planned))
+
+            return self.engine.reduce_pass(
+                sources.tasks(self.inp, columns),
+                functools.partial(fold, columns=columns, batch_rows=self.req.batch_rows,
+                                  converter=self.converter, make=make), task_done)
+        counted = {"bytes": 0}
+
+        def count(nbytes: int) -> None:
+            counted["bytes"] += nbytes
+
+        def piece_done(piece: sources.Piece) -> None:
+            report(piece.rows or 0, counted["bytes"], 1)
+            counted["bytes"] = 0
+
+        return self.engine.reduce_pass(
+            sources.pieces(self.inp, columns, self.req.batch_rows, count),
+            functools.partial(fold_piece, converter=self.converter, make=make), make,
+            piece_done)
+
+    def counts_batch(self) -> Batch:
+        """The target's value counts as one batch (a "row" per distinct value, its weight
+        the value's): what a marginal pass reduces on integer targets or class labels."""
+        values, weights = self.value_counts
+        return Batch(file=file_of(self), offset=0, n_read=values.size,
+                     y=values.astype(np.int64) if self.layout.labels else values,
+                     w=weights, rows_known=False)
 
     @property
     def n(self) -> int:
@@ -139,8 +171,55 @@ def fold(task: sources.Task, offset: int, columns: list[str], batch_rows: int | 
     return state, rows, batches
 
 
+def fold_piece(piece: sources.Piece, converter: Converter, make) -> Any:
+    """One piece read, converted and reduced into a state from `make` (what the local
+    engine runs on a thread of its pool)."""
+    batch = converter.convert(piece.read(), piece.file.path, piece.offset,
+                              piece.file_offset)
+    state = make()
+    with np.errstate(all="ignore"):
+        state.update(batch)
+    return state
+
+
+@contextlib.contextmanager
+def open_engine(name: str, scheduler: str | None = None, workers: int | None = None):
+    """The engine a run asked for, open for the run's duration (a Dask cluster is
+    connected or started here and always closed)."""
+    if name == "local" and scheduler is None:
+        yield local.ENGINE
+        return
+    from losscli.engines.dask import Dask
+
+    with Dask(scheduler, workers, scheduler_file_address) as engine:
+        yield engine
+
+
+def scheduler_file_address(scheduler: str) -> str:
+    """The scheduler's address: `--scheduler` checked (a usage error when malformed), or
+    read from a scheduler file."""
+    import json
+
+    from losscli.errors import InputError
+    from losscli.request import scheduler_address
+
+    value = scheduler_address(scheduler)
+    if "://" in value:
+        return value
+    try:
+        with open(value, encoding="utf-8") as fh:
+            address = json.load(fh)["address"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        reason = "no 'address' in it" if isinstance(exc, (KeyError, TypeError)) else exc
+        raise InputError(f"not a Dask scheduler file ({reason})", file=value) from None
+    return scheduler_address(str(address))
+
+
+
 def open_run(req: Request, progress=None, engine=None) -> Run:
     """Open the input, resolve the columns, and run pass 1."""
+    # the numeric fits sum their blocks on the local engine's thread pool
+    blocks.install(local.map_ordered, local.workers())
     inp = sources.open_input(req.paths, req.input_format, req.delimiter, req.encoding,
                              req.thousands)
     first = inp.files[0]

@@ -177,11 +177,9 @@ def run_pass(run, specs_: list[ModelSpec]) -> Diagnose:
     """The diagnostics pass (on the value counts in marginal mode on integer targets)."""
     plan = _plan(run, specs_)
     if not run.conditional and run.value_counts is not None:
-        from losscli.last_pass import value_count_batch
-
         state = Diagnose(plan)
         with np.errstate(all="ignore"):
-            state.update(value_count_batch(run))
+            state.update(run.counts_batch())
         return state
     return run.reduce(lambda: Diagnose(plan), "diagnosing")
 
