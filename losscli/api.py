@@ -20,14 +20,6 @@ from losscli.score import result
 
 Progress = Callable[[str], None]
 
-# numpy asks the kernel for transparent huge pages for every large array; where the kernel
-# then compacts memory on the first touch (madvise defrag, the common default), each fresh
-# array of a 10M-row column costs several times its fill. Plain pages are steadier here.
-try:
-    np._core.multiarray._set_madvise_hugepage(False)
-except AttributeError:  # a numpy without the switch: nothing to change
-    pass
-
 
 def _noop(_: str) -> None:
     pass

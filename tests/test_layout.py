@@ -118,3 +118,14 @@ def test_a_dask_task_runs_blas_on_one_thread():
         got = _one_blas_thread(lambda task, offset: (task, offset, _blas_threads()), "t", 7)
         assert all(n == 2 for n in _blas_threads())
     assert got[:2] == ("t", 7) and got[2] and all(n == 1 for n in got[2])
+
+
+def test_importing_the_core_leaves_numpy_settings_alone():
+    """Plain pages instead of transparent huge pages are asked for when a run is opened,
+    not when a module is imported."""
+    code = ("import numpy as np\n"
+            "np._core.multiarray._set_madvise_hugepage(True)\n"
+            "import losscli.api, losscli.run, losscli.library\n"
+            "print(np._core.multiarray._set_madvise_hugepage(True))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert proc.stdout.decode().split() == ["True"], proc.stderr

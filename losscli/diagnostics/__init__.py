@@ -26,7 +26,6 @@ from losscli.diagnostics.state import Diagnose, DiagPlan, ModelSpec
 
 LN2 = math.log(2.0)
 CORP_BINS = 65_536
-DEFAULT_MAX_UNIQUE = 2_000_000
 ROOTOGRAM_MAX = 100
 MEDIAN_ROWS = 100_000  # rows the isotonic median regression (laplace's CORP) runs on
 

@@ -122,4 +122,3 @@ class Local:
 
 
 ENGINE = Local()
-NAME = ENGINE.name
