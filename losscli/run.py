@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from losscli import sources
+from losscli import pieces, sources, text_reader
 from losscli.batches import ROUNDED_DIGITS, Batch, Converter, label_index, layout
 from losscli.columns import Columns, marginal_note, resolve_columns
 from losscli.engines import local
@@ -106,13 +106,13 @@ class Run:
             self.progress(f"pass {self.passes}: {label}")
         columns = self.cols.all()
         if self.engine.grain == "tasks":
-            def task_done(task: sources.Task, rows: int, batches: int, k: int,
+            def task_done(task: pieces.Task, rows: int, batches: int, k: int,
                           planned: int) -> None:
                 nbytes = task.nbytes if task.nbytes is not None else task.file.size or 0
                 report(rows, nbytes, batches, (k, planned))
 
             return self.engine.reduce_pass(
-                sources.tasks(self.inp, columns),
+                pieces.tasks(self.inp, columns),
                 functools.partial(fold, columns=columns, batch_rows=self.req.batch_rows,
                                   converter=self.converter, make=make), task_done)
         counted = {"bytes": 0}
@@ -120,12 +120,12 @@ class Run:
         def count(nbytes: int) -> None:
             counted["bytes"] += nbytes
 
-        def piece_done(piece: sources.Piece) -> None:
+        def piece_done(piece: pieces.Piece) -> None:
             report(piece.rows or 0, counted["bytes"], 1)
             counted["bytes"] = 0
 
         return self.engine.reduce_pass(
-            sources.pieces(self.inp, columns, self.req.batch_rows, count),
+            pieces.pieces(self.inp, columns, self.req.batch_rows, count),
             functools.partial(fold_piece, converter=self.converter, make=make), make,
             piece_done)
 
@@ -154,7 +154,7 @@ class Run:
         return int(self.sample["y"].shape[-1]) if self.sample else 0
 
 
-def fold(task: sources.Task, offset: int, columns: list[str], batch_rows: int | None,
+def fold(task: pieces.Task, offset: int, columns: list[str], batch_rows: int | None,
          converter: Converter, make) -> tuple[Any, int, int]:
     """One task's batches reduced into one state: (state, rows read, batches). What an
     engine runs on a worker; it reads, converts and updates, and knows nothing else."""
@@ -164,14 +164,14 @@ def fold(task: sources.Task, offset: int, columns: list[str], batch_rows: int | 
     first = task.file_offset if task.file_offset is not None else (
         task.offset if offset is None else offset)
     with np.errstate(all="ignore"):
-        for start, table in sources.read_task(task, columns, batch_rows, offset):
+        for start, table in pieces.read_task(task, columns, batch_rows, offset):
             state.update(converter.convert(table, task.file.path, start, first))
             rows += table.num_rows
             batches += 1
     return state, rows, batches
 
 
-def fold_piece(piece: sources.Piece, converter: Converter, make) -> Any:
+def fold_piece(piece: pieces.Piece, converter: Converter, make) -> Any:
     """One piece read, converted and reduced into a state from `make` (what the local
     engine runs on a thread of its pool)."""
     batch = converter.convert(piece.read(), piece.file.path, piece.offset,
@@ -286,9 +286,9 @@ def _schema(inp: sources.Input, cols: Columns):
     f = inp.files[0]
     if f.format == "parquet":
 
-        with sources._parquet(f.source) as pf:
+        with sources.parquet_file(f.source) as pf:
             return pf.schema_arrow
-    types = sources._column_types(f, cols.all())
+    types = text_reader.column_types(f, cols.all())
     return pa.schema([(c, types[c]) for c in cols.all()])
 
 
@@ -303,11 +303,11 @@ def _unused_numeric(inp: sources.Input, cols: Columns) -> list[str]:
     if not unused:
         return []
     if f.format == "parquet":
-        with sources._parquet(f.source) as pf:
+        with sources.parquet_file(f.source) as pf:
             schema = pf.schema_arrow
         types = {n: schema.field(n).type for n in unused}
     else:
-        types = sources._column_types(f, unused)  # numbers come back as float64
+        types = text_reader.column_types(f, unused)  # numbers come back as float64
     return [n for n in unused if pa.types.is_integer(types[n])
             or pa.types.is_floating(types[n]) or pa.types.is_decimal(types[n])]
 

@@ -120,6 +120,12 @@ def test_a_dask_task_runs_blas_on_one_thread():
     assert got[:2] == ("t", 7) and got[2] and all(n == 1 for n in got[2])
 
 
+def test_no_module_is_longer_than_800_lines():
+    for name, path in _modules().items():
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        assert lines <= 800, (name, lines)
+
+
 def test_importing_the_core_leaves_numpy_settings_alone():
     """Plain pages instead of transparent huge pages are asked for when a run is opened,
     not when a module is imported."""
