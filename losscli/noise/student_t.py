@@ -17,7 +17,6 @@ from losscli.noise.base import (
     Nesting,
     Params,
     log_param,
-    per_row,
 )
 from losscli.noise.gaussian import HALF_LOG_2PI, Gaussian
 from losscli.noise.laplace import weighted_median
