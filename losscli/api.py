@@ -7,7 +7,6 @@ from collections.abc import Callable
 import numpy as np
 
 from losscli import compare, diagnostics, distributional, inputs, kinds, report, rows
-from losscli.engines import open_engine
 from losscli.entropy import Entropies
 from losscli.errors import NUMERIC_ERRORS, FitError, InputError, UsageError, numeric_reason
 from losscli.fits import check_family, check_inputs, fit, near_miss, polish
@@ -17,18 +16,10 @@ from losscli.model import Model, make_family
 from losscli.noise import FAMILIES
 from losscli.reduce import First
 from losscli.request import Request
-from losscli.run import Run, open_run
+from losscli.run import Run, open_engine, open_run
 from losscli.score import result
 
 Progress = Callable[[str], None]
-
-# numpy asks the kernel for transparent huge pages for every large array; where the kernel
-# then compacts memory on the first touch (madvise defrag, the common default), each fresh
-# array of a 10M-row column costs several times its fill. Plain pages are steadier here.
-try:
-    np._core.multiarray._set_madvise_hugepage(False)
-except AttributeError:  # a numpy without the switch: nothing to change
-    pass
 
 
 def _noop(_: str) -> None:

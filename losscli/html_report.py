@@ -26,7 +26,7 @@ from rich.panel import Panel
 from rich.style import Style
 from rich.text import Text
 
-from losscli import __version__, render
+from losscli import __version__, render, render_diagnostics, render_grid
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -144,8 +144,8 @@ def _line(text: Text, indent: int = 0) -> str:
     return "\n".join(out)
 
 
-def grid_html(grid: render.Grid) -> str:
-    """A render.Grid as one table (a page scrolls sideways instead of splitting it)."""
+def grid_html(grid: render_grid.Grid) -> str:
+    """A render_grid.Grid as one table (a page scrolls sideways instead of splitting it)."""
     cols = [grid.key, *grid.cols]
     num = ' class="num"'
     head = "".join(
@@ -225,10 +225,10 @@ def parts_html(group: Any, models: list[dict] | None = None, unit: str = "nats")
     """A rich Group from the table renderer, part by part, as HTML; the diagnostics panels
     get the pictures of `models` (they come in the order of the models that have
     diagnostics lines)."""
-    diagnosed = iter([m for m in models or [] if render.diagnostics_lines(m, unit)])
+    diagnosed = iter([m for m in models or [] if render_diagnostics.diagnostics_lines(m, unit)])
     out = []
     for part in group.renderables:
-        if isinstance(part, render.Grid):
+        if isinstance(part, render_grid.Grid):
             out.append(grid_html(part))
         elif isinstance(part, Text):
             out.append(_line(part))

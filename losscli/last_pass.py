@@ -15,7 +15,6 @@ from losscli.batches import Batch, zero_probability
 from losscli.errors import NUMERIC_ERRORS, InputError, numeric_reason
 from losscli.model import Model, marginal_pred
 from losscli.reduce import Extremes, First, Joint, Moments, Sum, wsum
-from losscli.rows import file_of
 
 if TYPE_CHECKING:
     from losscli.run import Run
@@ -256,21 +255,12 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
     if on_counts:
         state = make()
         with np.errstate(all="ignore"):
-            state.update(value_count_batch(run))
+            state.update(run.counts_batch())
     else:
         state = run.reduce(make, "scoring")
     if also is None:
         return state, plan, None
     return state.states[0], plan, state.states[1]
-
-
-def value_count_batch(run: Run) -> Batch:
-    """The target's value counts as one batch (a "row" per distinct value, its weight the
-    value's): what a marginal pass reduces on integer targets or class labels."""
-    values, weights = run.value_counts
-    return Batch(file=file_of(run), offset=0, n_read=values.size,
-                 y=values.astype(np.int64) if run.layout.labels else values, w=weights,
-                 rows_known=False)
 
 
 def _point_key(m: Model) -> str:

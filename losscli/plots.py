@@ -106,20 +106,6 @@ def model_plots(directory: str, family: str, data: dict,
     return [{"kind": kind, "path": path} for kind, path, _ in jobs]
 
 
-def cross_entropy_plot(directory: str, models: list[dict], best: str, unit: str) -> dict:
-    """Write DIR/cross-entropy.png: one bar per family in rank order, best first.
-
-    A bar stacks the entropy H(P) of the data from 0 and KL(P‖Q) on top of it, so that its
-    top is the cross-entropy H(P,Q) = H(P) + KL(P‖Q); a negative (differential) entropy goes
-    below 0 and is drawn narrower over the KL segment. A family without an entropy or KL
-    estimate gets a hatched grey cross-entropy bar. The best family's label is bold."""
-    require()
-    _makedirs(directory)
-    path = os.path.join(directory, "cross-entropy.png")
-    _draw_job("cross-entropy", path, (models, best, unit))
-    return {"kind": "cross-entropy", "path": path}
-
-
 def _run(jobs: list[tuple]) -> None:
     """Draw the jobs: in forked processes where there are several and more than one core
     (each picture is independent, so the files are the same bytes either way)."""

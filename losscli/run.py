@@ -1,6 +1,8 @@
 """A run: one data set being read (its input, columns and layout) and what pass 1 found
-there. `open_run` opens the input, resolves the columns and runs pass 1; `Run.reduce`
-runs any further pass on the run's engine.
+there. `open_engine` opens the engine a run asks for; `open_run` opens the input,
+resolves the columns and runs pass 1; `Run.reduce` runs any further pass on the run's
+engine, handing it the data's pieces (or tasks), the fold of one into a state, and the
+state factory.
 
 Nothing here knows where batches come from (the engine reduces pieces) or what a family
 is called: it reads what the families declare.
@@ -8,13 +10,15 @@ is called: it reads what the families declare.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from losscli import sources
-from losscli.batches import ROUNDED_DIGITS, Converter, label_index, layout
+from losscli import pieces, sources, text_reader
+from losscli.batches import ROUNDED_DIGITS, Batch, Converter, label_index, layout
 from losscli.columns import Columns, marginal_note, resolve_columns
 from losscli.engines import local
 from losscli.errors import InputError, plural
@@ -22,11 +26,8 @@ from losscli.noise import FAMILIES, blocks
 from losscli.noise.support import Support
 from losscli.reduce import Sample
 from losscli.request import DEFAULT_FIT_ROWS, Request
-from losscli.rows import at_row, row_text
+from losscli.rows import at_row, file_of, row_text
 from losscli.scan import SAMPLE_SEED, Scan, ScanSpec
-
-# the numeric fits sum their blocks on the local engine's thread pool
-blocks.install(local.map_ordered, local.workers())
 
 
 def supports() -> list[Support]:
@@ -103,7 +104,38 @@ class Run:
 
         if self.progress is not None:
             self.progress(f"pass {self.passes}: {label}")
-        return self.engine.reduce_pass(self, make, report)
+        columns = self.cols.all()
+        if self.engine.grain == "tasks":
+            def task_done(task: pieces.Task, rows: int, batches: int, k: int,
+                          planned: int) -> None:
+                nbytes = task.nbytes if task.nbytes is not None else task.file.size or 0
+                report(rows, nbytes, batches, (k, planned))
+
+            return self.engine.reduce_pass(
+                pieces.tasks(self.inp, columns),
+                functools.partial(fold, columns=columns, batch_rows=self.req.batch_rows,
+                                  converter=self.converter, make=make), task_done)
+        counted = {"bytes": 0}
+
+        def count(nbytes: int) -> None:
+            counted["bytes"] += nbytes
+
+        def piece_done(piece: pieces.Piece) -> None:
+            report(piece.rows or 0, counted["bytes"], 1)
+            counted["bytes"] = 0
+
+        return self.engine.reduce_pass(
+            pieces.pieces(self.inp, columns, self.req.batch_rows, count),
+            functools.partial(fold_piece, converter=self.converter, make=make), make,
+            piece_done)
+
+    def counts_batch(self) -> Batch:
+        """The target's value counts as one batch (a "row" per distinct value, its weight
+        the value's): what a marginal pass reduces on integer targets or class labels."""
+        values, weights = self.value_counts
+        return Batch(file=file_of(self), offset=0, n_read=values.size,
+                     y=values.astype(np.int64) if self.layout.labels else values,
+                     w=weights, rows_known=False)
 
     @property
     def n(self) -> int:
@@ -122,7 +154,7 @@ class Run:
         return int(self.sample["y"].shape[-1]) if self.sample else 0
 
 
-def fold(task: sources.Task, offset: int, columns: list[str], batch_rows: int | None,
+def fold(task: pieces.Task, offset: int, columns: list[str], batch_rows: int | None,
          converter: Converter, make) -> tuple[Any, int, int]:
     """One task's batches reduced into one state: (state, rows read, batches). What an
     engine runs on a worker; it reads, converts and updates, and knows nothing else."""
@@ -132,15 +164,63 @@ def fold(task: sources.Task, offset: int, columns: list[str], batch_rows: int | 
     first = task.file_offset if task.file_offset is not None else (
         task.offset if offset is None else offset)
     with np.errstate(all="ignore"):
-        for start, table in sources.read_task(task, columns, batch_rows, offset):
+        for start, table in pieces.read_task(task, columns, batch_rows, offset):
             state.update(converter.convert(table, task.file.path, start, first))
             rows += table.num_rows
             batches += 1
     return state, rows, batches
 
 
+def fold_piece(piece: pieces.Piece, converter: Converter, make) -> Any:
+    """One piece read, converted and reduced into a state from `make` (what the local
+    engine runs on a thread of its pool)."""
+    batch = converter.convert(piece.read(), piece.file.path, piece.offset,
+                              piece.file_offset)
+    state = make()
+    with np.errstate(all="ignore"):
+        state.update(batch)
+    return state
+
+
+@contextlib.contextmanager
+def open_engine(name: str, scheduler: str | None = None, workers: int | None = None):
+    """The engine a run asked for, open for the run's duration (a Dask cluster is
+    connected or started here and always closed)."""
+    if name == "local" and scheduler is None:
+        yield local.ENGINE
+        return
+    from losscli.engines.dask import Dask
+
+    with Dask(scheduler, workers, scheduler_file_address) as engine:
+        yield engine
+
+
+def scheduler_file_address(scheduler: str) -> str:
+    """The scheduler's address: `--scheduler` checked (a usage error when malformed), or
+    read from a scheduler file."""
+    import json
+
+    from losscli.errors import InputError
+    from losscli.request import scheduler_address
+
+    value = scheduler_address(scheduler)
+    if "://" in value:
+        return value
+    try:
+        with open(value, encoding="utf-8") as fh:
+            address = json.load(fh)["address"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        reason = "no 'address' in it" if isinstance(exc, (KeyError, TypeError)) else exc
+        raise InputError(f"not a Dask scheduler file ({reason})", file=value) from None
+    return scheduler_address(str(address))
+
+
+
 def open_run(req: Request, progress=None, engine=None) -> Run:
     """Open the input, resolve the columns, and run pass 1."""
+    # the numeric fits sum their blocks on the local engine's thread pool
+    blocks.install(local.map_ordered, local.workers())
+    _plain_pages()
     inp = sources.open_input(req.paths, req.input_format, req.delimiter, req.encoding,
                              req.thousands)
     first = inp.files[0]
@@ -177,6 +257,17 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
     return run
 
 
+def _plain_pages() -> None:
+    """numpy asks the kernel for transparent huge pages for every large array; where the
+    kernel then compacts memory on the first touch (madvise defrag, the common default),
+    each fresh array of a 10M-row column costs several times its fill. Plain pages are
+    steadier for a run's columns."""
+    try:
+        np._core.multiarray._set_madvise_hugepage(False)
+    except AttributeError:  # a numpy without the switch: nothing to change
+        pass
+
+
 def _cutoff(fit_rows: int, inp: sources.Input) -> int | None:
     """The sample's key cutoff from the rows the footers give, or from half the rows
     estimated from text files' sizes (an estimate too high only means a second first
@@ -195,9 +286,9 @@ def _schema(inp: sources.Input, cols: Columns):
     f = inp.files[0]
     if f.format == "parquet":
 
-        with sources._parquet(f.source) as pf:
+        with sources.parquet_file(f.source) as pf:
             return pf.schema_arrow
-    types = sources._column_types(f, cols.all())
+    types = text_reader.column_types(f, cols.all())
     return pa.schema([(c, types[c]) for c in cols.all()])
 
 
@@ -212,11 +303,11 @@ def _unused_numeric(inp: sources.Input, cols: Columns) -> list[str]:
     if not unused:
         return []
     if f.format == "parquet":
-        with sources._parquet(f.source) as pf:
+        with sources.parquet_file(f.source) as pf:
             schema = pf.schema_arrow
         types = {n: schema.field(n).type for n in unused}
     else:
-        types = sources._column_types(f, unused)  # numbers come back as float64
+        types = text_reader.column_types(f, unused)  # numbers come back as float64
     return [n for n in unused if pa.types.is_integer(types[n])
             or pa.types.is_floating(types[n]) or pa.types.is_decimal(types[n])]
 

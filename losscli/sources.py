@@ -6,6 +6,10 @@ Several inputs are one data set, read in sorted order; rows are numbered across 
 (`read_row_group`; a row group larger than the batch size in slices), never through
 `ParquetFile.iter_batches()` over the whole file, whose memory is not bounded. CSV, TSV,
 gzip and stdin stream block by block through `pyarrow.csv.open_csv`.
+
+This module opens the inputs (formats, headers, encodings, URLs, spooled data);
+`text_reader` reads text files block by block and `pieces` cuts a data set into the
+tasks and pieces an engine reduces.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import gzip
 import os
 import sys
 import zlib
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from losscli.errors import InputError, UsageError
@@ -28,8 +31,6 @@ TEXT_BATCH_ROWS = 1 << 20  # rows per batch from text files (and the default sli
 # pyarrow parses text in blocks of this size; larger blocks are not faster here, and its
 # reader holds ~25 of them (16 MiB blocks held 450 MiB for a 900 MB CSV, 1 MiB ones 36 MiB)
 CSV_BLOCK_BYTES = 1 << 20
-# a row longer than a block is read again with blocks this many times larger, up to the cap
-BLOCK_GROWTH, MAX_BLOCK_BYTES = 4, 1 << 24
 HEADER_LIMIT = 1 << 24  # bytes of a header line: longer is not a table
 GZIP_MAGIC, PARQUET_MAGIC = b"\x1f\x8b", b"PAR1"
 # gzip's and zlib's own exceptions are not OSError (zlib.error) or are EOFError
@@ -345,7 +346,7 @@ def open_file(path: str | Spooled, fmt: str, sep: str | None = None,
         import pyarrow as pa
 
         try:
-            with _parquet(source) as meta:
+            with parquet_file(source) as meta:
                 names = list(meta.schema_arrow.names)
                 groups = [meta.metadata.row_group(i).num_rows
                           for i in range(meta.metadata.num_row_groups)]
@@ -354,7 +355,7 @@ def open_file(path: str | Spooled, fmt: str, sep: str | None = None,
                              file=path) from None
         return DataFile(path, fmt, names, row_groups=groups, size=size, source=source)
     try:
-        raw = _open_binary(source)
+        raw = open_binary(source)
         with (open(raw, "rb") if isinstance(raw, str) else raw) as fh:
             if compressed:
                 try:
@@ -467,110 +468,12 @@ def encoding_name(encoding: str) -> str:
 # ------------------------------------------------------------------ batches
 
 
-@dataclass
-class Piece:
-    """Some rows of one file: `read()` returns them as a pyarrow Table of the needed
-    columns. `offset` is the global 0-based row number of the first of them."""
-
-    file: DataFile
-    offset: int
-    rows: int | None
-    read: Callable[[], object] = field(repr=False)
-    file_offset: int = 0  # global 0-based row of the first row of its file
-
-
-@dataclass(frozen=True)
-class Task:
-    """What an engine hands to a worker: one Parquet row group, or one text file (text
-    cannot be split without a reader that respects quoted newlines). `offset` is the
-    global 0-based row of its first row; None for a text file that follows another text
-    file, whose rows are known only once the earlier ones are read."""
-
-    file: DataFile
-    offset: int | None
-    row_group: int | None = None
-    rows: int | None = None
-    nbytes: int | None = None  # compressed bytes of the needed columns (Parquet)
-    file_offset: int | None = None  # global 0-based row of its file's first (Parquet)
-
-
-def tasks(inp: Input, columns: list[str]) -> list[Task]:
-    """Every task of the data set, in order, planned from the Parquet footers."""
-    out: list[Task] = []
-    offset: int | None = 0
-    for f in inp.files:
-        if f.format == "parquet":
-
-            with _parquet(f.source) as pf:
-                meta = pf.metadata
-            first = offset
-            for i, n in enumerate(f.row_groups or []):
-                out.append(Task(f, offset, i, n, _column_bytes(meta, i, columns),
-                                file_offset=first))
-                offset = None if offset is None else offset + n
-        else:
-            out.append(Task(f, offset))
-            offset = None  # the rows of a text file are known once it is read
-    return out
-
-
-def read_task(task: Task, columns: list[str], batch_rows: int | None,
-              offset: int | None = None,
-              counter: Callable[[int], None] | None = None) -> Iterator[tuple[int, object]]:
-    """(global offset, pyarrow Table) for each batch of the task, in order: a row group
-    whole, or in slices of `batch_rows` when it is larger; a text file block by block."""
-    start = task.offset if offset is None else offset
-    f = task.file
-    if f.format != "parquet":
-        yield from _text_batches(f, columns, batch_rows, start, counter)
-        return
-    import pyarrow as pa
-
-    with _parquet(f.source) as pf:  # a handle per task: safe on any thread
-        if batch_rows is None or (task.rows or 0) <= batch_rows:
-            yield start, pf.read_row_group(task.row_group, columns=columns,
-                                           use_threads=False)
-            return
-        for rb in pf.iter_batches(batch_size=batch_rows, row_groups=[task.row_group],
-                                  columns=columns, use_threads=False):
-            yield start, pa.Table.from_batches([rb])
-            start += rb.num_rows
-
-
-def pieces(inp: Input, columns: list[str], batch_rows: int | None,
-           counter: Callable[[int], None] | None = None) -> Iterator[Piece]:
-    """Every batch of the data set in order, for the local engine: a Parquet row group
-    read lazily (a thread of the engine reads it), slices of a larger one and text
-    blocks read here, in order. `counter(bytes)` is told the bytes read."""
-    offset = 0
-    current, file_offset = None, 0
-    for task in tasks(inp, columns):
-        if task.file is not current:
-            current, file_offset = task.file, offset
-        if task.file.format == "parquet" and (batch_rows is None
-                                              or task.rows <= batch_rows):
-            def read(task=task) -> object:
-                return next(read_task(task, columns, batch_rows))[1]
-
-            if counter is not None:
-                counter(task.nbytes or 0)
-            yield Piece(task.file, offset, task.rows, read, file_offset)
-            offset += task.rows
-            continue
-        if counter is not None and task.nbytes is not None:
-            counter(task.nbytes)
-        for start, table in read_task(task, columns, batch_rows, offset,
-                                      None if task.nbytes is not None else counter):
-            yield Piece(task.file, start, table.num_rows, lambda t=table: t, file_offset)
-            offset = start + table.num_rows
-
-
 @contextlib.contextmanager
-def _parquet(source: str):
+def parquet_file(source: str):
     """A ParquetFile on a path or URL, closed after use."""
     import pyarrow.parquet as pq
 
-    raw = _open_binary(source)
+    raw = open_binary(source)
     pf = pq.ParquetFile(raw)
     try:
         yield pf
@@ -580,313 +483,9 @@ def _parquet(source: str):
             raw.close()
 
 
-def _open_binary(source: str):
+def open_binary(source: str):
     """A local path as it is; an fsspec URL (s3://, gs://, file://) as an open file."""
     if not is_url(source):
         return source
     fs, path = _fs(source)
     return fs.open(path, "rb")
-
-
-def _column_bytes(meta, i: int, columns: list[str]) -> int:
-    """Compressed bytes of the needed column chunks of row group i."""
-    rg = meta.row_group(i)
-    wanted = set(columns)
-    return sum(rg.column(j).total_compressed_size for j in range(rg.num_columns)
-               if rg.column(j).path_in_schema.split(".")[0] in wanted)
-
-
-def _raw_columns(f: DataFile, columns: list[str]) -> list[str]:
-    """The needed columns as the header writes them (names are matched trimmed)."""
-    if not f.raw_names:
-        return columns
-    return [f.raw_names[f.names.index(c)] if c in f.names else c for c in columns]
-
-
-def _open_text(f: DataFile, columns: list[str], types: dict,
-               block: int = CSV_BLOCK_BYTES):
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    raw_cols = _raw_columns(f, columns)
-    opened = _open_binary(f.source)
-    raw = pa.OSFile(opened) if isinstance(opened, str) else pa.PythonFile(opened, mode="r")
-    if f.gzip:
-        raw = pa.CompressedInputStream(raw, "gzip")
-    try:
-        reader = pacsv.open_csv(
-            raw,
-            read_options=pacsv.ReadOptions(block_size=block, use_threads=True,
-                                           encoding=f.encoding),
-            parse_options=pacsv.ParseOptions(delimiter=f.sep),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=raw_cols, strings_can_be_null=True,
-                column_types={r: types[c] for c, r in zip(columns, raw_cols, strict=True)
-                              if c in types}),
-        )
-    except BaseException:
-        raw.close()
-        raise
-    return raw, reader
-
-
-# what reading text can raise besides ArrowInvalid: a header pyarrow reads differently
-# (KeyError), bad bytes, a corrupt gzip stream
-def _read_errors():
-    import pyarrow as pa
-
-    return (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowKeyError, OSError, EOFError,
-            UnicodeDecodeError, zlib.error)
-
-
-def _column_types(f: DataFile, columns: list[str], offset: int = 0) -> dict:
-    """The types to read the needed columns as, fixed for the whole file: pyarrow infers
-    types per block, so a column of integers in the first block and 2.5 in a later one
-    would fail. Numbers are read as float64; text, booleans and the rest as the first
-    block shows them."""
-    import pyarrow as pa
-
-    block = f.block
-    while True:
-        try:
-            raw, reader = _open_text(f, columns, {}, block)
-            try:
-                schema = reader.schema
-            finally:
-                raw.close()
-            break
-        except _read_errors() as exc:
-            if _straddles(exc) and block < MAX_BLOCK_BYTES:
-                block = f.block = block * BLOCK_GROWTH  # later passes start there
-                continue
-            raise _text_error(f, exc, 0, offset) from None
-    types = {}
-    for c, r in zip(columns, _raw_columns(f, columns), strict=True):
-        t = schema.field(r).type
-        if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-            # bytes that are not text in the file's encoding: say where
-            raise (_locate_undecodable(f) or InputError(
-                f"is not {encoding_name(f.encoding)} text; pass its --encoding",
-                file=f.path, column=c))
-        if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-            types[c] = pa.float64()
-        elif pa.types.is_null(t):
-            types[c] = pa.string()
-        else:
-            types[c] = t
-    return types
-
-
-def _straddles(exc: BaseException) -> bool:
-    """pyarrow's error for a row longer than its read block."""
-    return "straddl" in str(exc)
-
-
-def _text_error(f: DataFile, exc: BaseException, rows_before: int,
-                start_offset: int) -> InputError:
-    """One line for a text file that cannot be read: what is wrong, and the row where it
-    can be found (rows_before: the rows read from this file without error)."""
-    text = first_line(str(exc))
-    fmt = f.format.upper()
-    if _straddles(exc):
-        return InputError(f"a row after row {rows_before:,} is longer than "
-                          f"{MAX_BLOCK_BYTES >> 20} MiB: it is not a {fmt} row",
-                          file=f.path)
-    if f.gzip and (isinstance(exc, (EOFError, zlib.error)) or "compress" in text.lower()
-                   or "zlib" in text.lower() or "gzip" in text.lower()):
-        return InputError(f"is not valid gzip data ({text}); the rows before row "
-                          f"{rows_before + 1:,} were readable", file=f.path)
-    if "Expected" in text and "columns, got" in text:
-        found = _locate_ragged(f)
-        if found is not None:
-            row, fields, expected = found
-            return InputError(f"has {fields} fields, the header has {expected}",
-                              file=f.path, row=start_offset + row,
-                              file_row=row)
-    if isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "utf8" in text.lower():
-        found = _locate_undecodable(f)
-        if found is not None:
-            return found
-    if isinstance(exc, KeyError):
-        return InputError(f"its header cannot be matched to its columns ({text})",
-                          file=f.path)
-    return InputError(f"cannot be read as {fmt}: {text}", file=f.path)
-
-
-def _text_lines(f: DataFile):
-    """The file as text (gzip and encoding undone), for the error paths' re-reading."""
-    import io
-
-    opened = _open_binary(f.source)
-    fh = open(opened, "rb") if isinstance(opened, str) else opened
-    if f.gzip:
-        fh = gzip.open(fh, "rb")
-    encoding = "utf-8-sig" if f.encoding == "utf-8" else f.encoding
-    return io.TextIOWrapper(fh, encoding=encoding, newline="")
-
-
-def _locate_ragged(f: DataFile) -> tuple[int, int, int] | None:
-    """(1-based data row, its fields, the header's fields) of the first row whose number
-    of fields is not the header's (error path only: Python's csv reads the file again).
-    Blank lines are skipped, as the reader skips them."""
-    try:
-        with _text_lines(f) as text:
-            rows = csv.reader(text, delimiter=f.sep)
-            expected = len(next(rows))
-            row = 0
-            for fields in rows:
-                if not fields:
-                    continue
-                row += 1
-                if len(fields) != expected:
-                    return row, len(fields), expected
-    except (csv.Error, *GZIP_ERRORS, UnicodeDecodeError, StopIteration):
-        return None
-    return None
-
-
-def _locate_undecodable(f: DataFile) -> InputError | None:
-    """The first line that is not text in the file's encoding (error path only)."""
-    encoding = "utf-8-sig" if f.encoding == "utf-8" else f.encoding
-    try:
-        opened = _open_binary(f.source)
-        fh = open(opened, "rb") if isinstance(opened, str) else opened
-        with (gzip.open(fh, "rb") if f.gzip else fh) as lines:
-            for number, line in enumerate(lines, 1):
-                try:
-                    line.decode(encoding)
-                except UnicodeDecodeError as exc:
-                    return InputError(not_decodable(f.format, f.encoding, number, exc),
-                                      file=f.path)
-                encoding = "utf-8" if encoding == "utf-8-sig" else encoding
-    except GZIP_ERRORS:
-        return None
-    return None
-
-
-def _text_batches(f: DataFile, columns: list[str], batch_rows: int | None, offset: int,
-                  counter) -> Iterator[tuple[int, object]]:
-    """The file's batches; a row longer than the read block restarts the reading with
-    larger blocks (up to MAX_BLOCK_BYTES), skipping the rows already given."""
-    try:
-        yield from _text_blocks(f, columns, batch_rows, offset, counter)
-    except InputError as exc:
-        raise exc.in_file(offset + 1) from None
-
-
-def _text_blocks(f: DataFile, columns: list[str], batch_rows: int | None, offset: int,
-                 counter) -> Iterator[tuple[int, object]]:
-    types = _column_types(f, columns, offset)
-    if f.thousands:  # numbers as text, so that "6,000" reaches the converter
-        import pyarrow as pa
-
-        types = {c: pa.string() if t == pa.float64() else t for c, t in types.items()}
-    block = f.block
-    start_offset = offset
-    while True:
-        try:
-            raw, reader = _open_text(f, columns, types, block)
-        except _read_errors() as exc:
-            if _straddles(exc) and block < MAX_BLOCK_BYTES:
-                block = f.block = block * BLOCK_GROWTH
-                continue
-            raise _text_error(f, exc, offset - start_offset, start_offset) from None
-        try:
-            for start, table in _text_loop(f, reader, raw, types, columns, batch_rows,
-                                           start_offset, counter, offset - start_offset,
-                                           block):
-                yield start, table
-                offset = start + table.num_rows
-            return
-        except _Longer:
-            block = f.block = block * BLOCK_GROWTH
-        finally:
-            raw.close()
-
-
-class _Longer(Exception):
-    """A row is longer than the read block (read again with larger blocks)."""
-
-
-def _text_loop(f: DataFile, reader, raw, types: dict, columns: list[str],
-               batch_rows: int | None, offset: int, counter, skip: int = 0,
-               block: int = MAX_BLOCK_BYTES) -> Iterator[tuple[int, object]]:
-    import pyarrow as pa
-
-    target = batch_rows or TEXT_BATCH_ROWS
-    pending: list = []
-    held = 0
-    last_pos = 0
-    start_offset = offset
-    read = 0  # rows read from the file, those skipped included
-    while True:
-        try:
-            rb = reader.read_next_batch()
-        except StopIteration:
-            break
-        except _read_errors() as exc:
-            if _straddles(exc) and block < MAX_BLOCK_BYTES:
-                raise _Longer from None
-            text = str(exc)
-            if "conversion error" in text:
-                _locate_text(f, columns, types, start_offset)
-            raise _text_error(f, exc, read, start_offset) from None
-        # the header's names as written → the names the columns were asked by
-        rb = pa.RecordBatch.from_arrays(rb.columns, names=columns)
-        read += rb.num_rows
-        if skip:  # rows given before a restart with larger blocks
-            drop = min(skip, rb.num_rows)
-            skip -= drop
-            offset += drop
-            rb = rb.slice(drop)
-            if not rb.num_rows:
-                continue
-        pending.append(rb)
-        held += rb.num_rows
-        if held >= target:
-            table = pa.Table.from_batches(pending)
-            pending, held = [], 0
-            for start in range(0, table.num_rows, target):
-                part = table.slice(start, target)
-                if part.num_rows < target:
-                    pending, held = [b for b in part.to_batches()], part.num_rows
-                    break
-                yield offset, part
-                offset += part.num_rows
-            if counter is not None:
-                pos = _tell(raw)
-                counter(pos - last_pos)
-                last_pos = pos
-    if pending:
-        yield offset, pa.Table.from_batches(pending)
-    if counter is not None:
-        counter(max(_tell(raw) - last_pos, 0))
-
-
-def _locate_text(f: DataFile, columns: list[str], types: dict, offset: int) -> None:
-    """A later block held text where the first had numbers: read the file again as text
-    to name the first such row (only on this error path)."""
-    import pyarrow as pa
-
-    from losscli.batches import numeric
-
-    wanted = [c for c in columns if types.get(c) == pa.float64()]
-    raw, reader = _open_text(f, columns, {c: pa.string() for c in columns})
-    row = offset
-    try:
-        for rb in reader:
-            rb = pa.RecordBatch.from_arrays(rb.columns, names=columns)
-            for c in wanted:
-                numeric(rb.column(c), f.path, c, row, f.thousands)  # raises at the first
-            row += rb.num_rows
-    except _read_errors():
-        return  # unreadable for another reason: the caller's error says which
-    finally:
-        raw.close()
-
-
-def _tell(raw) -> int:
-    try:
-        return int(raw.tell())
-    except (OSError, ValueError):
-        return 0

@@ -171,7 +171,7 @@ def test_shell_completion_is_offered_and_completes_choices():
     assert _main(env=env).stdout.decode().split() == ["compare-noise-models"]
 
 
-HEAVY = ("numpy", "scipy", "pandas", "pyarrow", "dask", "distributed")
+HEAVY = ("numpy", "scipy", "pandas", "pyarrow", "dask", "distributed", "threadpoolctl")
 
 
 @pytest.mark.parametrize("args", [("--help",), ("evaluate", "--help"),

@@ -292,19 +292,6 @@ def test_discretised_probabilities_sum_to_one(df, scale):
     assert total == pytest.approx(covered, abs=1e-12)
 
 
-def test_marginal_interval_lookup_equals_direct_evaluation():
-    rng = np.random.default_rng(13)
-    y = np.round(rng.standard_t(3.0, 6000) * 4.0)  # ≥ TABLE_MIN_ROWS: the lookup path
-    assert y.size >= student_t.TABLE_MIN_ROWS
-    params = {"df": 3.0, "scale": 4.0}
-    got = FAM.interval_loglik(y, 1.2, params)
-    np.testing.assert_allclose(got, _disc_loglik(y, 1.2, 3.0, 4.0), rtol=1e-9)
-    # a non-integer target in a large array falls back to the per-row evaluation
-    y2 = y + 0.25
-    np.testing.assert_allclose(FAM.interval_loglik(y2, 1.2, params),
-                               _disc_loglik(y2, 1.2, 3.0, 4.0), rtol=1e-9)
-
-
 @pytest.mark.parametrize("weighted", [False, True])
 def test_counting_conditional_fit_matches_independent_mle(weighted):
     y, pred = _data(14, 1500, df=3.0, scale=2.0)

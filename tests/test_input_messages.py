@@ -174,13 +174,13 @@ def test_a_row_longer_than_the_read_block_is_read(runs):
 
 def test_a_row_longer_than_every_block_is_an_input_error_with_the_row_before(
         tmp_path, monkeypatch):
-    from losscli import sources
+    from losscli import sources, text_reader
     from losscli.errors import InputError
     from tests.conftest import run_api
 
     path = tmp_path / "long.csv"
     path.write_bytes(CASES["row_over_a_block"].files["long.csv"])
-    monkeypatch.setattr(sources, "MAX_BLOCK_BYTES", sources.CSV_BLOCK_BYTES)
+    monkeypatch.setattr(text_reader, "MAX_BLOCK_BYTES", sources.CSV_BLOCK_BYTES)
     with pytest.raises(InputError, match=r"after row 1 is longer than 1 MiB") as exc:
         run_api("evaluate", path)
     assert exc.value.file == str(path)

@@ -111,7 +111,8 @@ def test_same_bytes_on_every_run(tmp_path, data):
         with open(a["path"], "rb") as fa, open(b["path"], "rb") as fb:
             assert fa.read() == fb.read(), a["kind"]
         assert c["path"] == a["path"]
-    ce = [plots.cross_entropy_plot(str(tmp_path / d), MODELS, "negative_binomial", "nats")
+    ce = [plots.model_plots(str(tmp_path / d), "poisson", {},
+                            comparison=(MODELS, "negative_binomial", "nats"))[0]
           for d in "ab"]
     with open(ce[0]["path"], "rb") as fa, open(ce[1]["path"], "rb") as fb:
         assert fa.read() == fb.read()
@@ -143,7 +144,8 @@ def test_unwritable_directory(tmp_path, data):
     with pytest.raises(LossCliError, match="cannot create the plot directory"):
         plots.model_plots(str(blocker), "poisson", data)
     with pytest.raises(LossCliError, match="cannot create the plot directory"):
-        plots.cross_entropy_plot(str(blocker / "sub"), MODELS, "poisson", "nats")
+        plots.model_plots(str(blocker / "sub"), "poisson", {},
+                          comparison=(MODELS, "poisson", "nats"))
 
 
 @pytest.mark.parametrize("models, best, unit", [(MODELS, "negative_binomial", "nats"),
@@ -151,7 +153,8 @@ def test_unwritable_directory(tmp_path, data):
                                                 (NEGATIVE[2:], "gaussian", "nats"),
                                                 ([], "", "nats")])
 def test_cross_entropy(tmp_path, models, best, unit):
-    out = plots.cross_entropy_plot(str(tmp_path), list(reversed(models)), best, unit)
+    [out] = plots.model_plots(str(tmp_path), "poisson", {},
+                              comparison=(list(reversed(models)), best, unit))
     assert out == {"kind": "cross-entropy", "path": os.path.join(str(tmp_path),
                                                                  "cross-entropy.png")}
     check_png(out["path"])
@@ -230,7 +233,7 @@ def test_require_without_matplotlib(monkeypatch, tmp_path, data, how):
     with pytest.raises(InputError, match="pip install 'losscli\\[plot\\]'"):
         plots.model_plots(str(tmp_path), "poisson", data)
     with pytest.raises(InputError, match="needs matplotlib"):
-        plots.cross_entropy_plot(str(tmp_path), MODELS, "poisson", "nats")
+        plots.model_plots(str(tmp_path), "poisson", {}, comparison=(MODELS, "poisson", "nats"))
     assert os.listdir(tmp_path) == []
 
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from losscli import render
+from losscli import render, render_grid
 from tests.conftest import SAMPLES, run_api
 
 SAMPLE_ARGS = {
@@ -121,7 +121,7 @@ def parse_tables(text: str) -> list[dict]:
         while j < len(lines) and lines[j].strip():
             row = lines[j]
             cells = [m for m in re.finditer(r"\S+", row)
-                     if NUMBER.match(m.group()) or m.group() == render.NULL]
+                     if NUMBER.match(m.group()) or m.group() == render_grid.NULL]
             label_end = cells[0].start() if cells else len(row)
             label = row[:label_end].strip()
             for m in cells:
@@ -177,7 +177,7 @@ def check_report_text(text: str, rep: dict, max_width: int | None = None) -> Non
     seen: set[str] = set()
     for table in parse_tables(text):
         for header, cells in table.items():
-            values = [c for _, c in cells if c != render.NULL]
+            values = [c for _, c in cells if c != render_grid.NULL]
             assert len({notation(c) for c in values}) <= 1, (header, values)
             if header in DELTAS:
                 f = DELTAS[header]
@@ -198,7 +198,7 @@ def check_report_text(text: str, rep: dict, max_width: int | None = None) -> Non
                 models = list(by_family.values()) if label == SHARED else [by_family[label]]
                 for m in models:
                     value = get(m)
-                    if cell == render.NULL:
+                    if cell == render_grid.NULL:
                         assert value is None, (header, label)
                         continue
                     assert value is not None, (header, label, cell)
@@ -516,20 +516,20 @@ def test_color_choice(reports, monkeypatch):
     ([1e14, 1e14 + 2], {"total": True}, ["100,000,000,000,000.0", "100,000,000,000,002.0"]),
 ])
 def test_column_format(values, kw, want):
-    assert render.column(values, **kw) == want
+    assert render_grid.column(values, **kw) == want
 
 
 def test_single_numbers_have_no_trailing_zeros():
-    assert [render.num(x) for x in (0.0, 2.925, 2446.3, 1e-20, None)] == [
+    assert [render_grid.num(x) for x in (0.0, 2.925, 2446.3, 1e-20, None)] == [
         "0", "2.925", "2,446.3", "1e-20", "—"]
 
 
 def test_a_difference_below_its_round_off_shows_as_zero():
-    assert render.settled(-1.1102230246251565e-16, 0.6929, 0.6929) == 0.0
-    assert render.settled(2.2e-16, 1.0) == 0.0
-    assert render.settled(1e-9, 0.6929) == 1e-9  # above the round-off: kept
-    assert render.settled(-3e-13, 1e-3, 1e-3) == -3e-13  # small quantities, small round-off
-    assert render.settled(None, 1.0) is None and render.settled(0.5) == 0.5
+    assert render_grid.settled(-1.1102230246251565e-16, 0.6929, 0.6929) == 0.0
+    assert render_grid.settled(2.2e-16, 1.0) == 0.0
+    assert render_grid.settled(1e-9, 0.6929) == 1e-9  # above the round-off: kept
+    assert render_grid.settled(-3e-13, 1e-3, 1e-3) == -3e-13  # small quantities, small round-off
+    assert render_grid.settled(None, 1.0) is None and render_grid.settled(0.5) == 0.5
 
 
 def test_the_table_shows_no_round_off_and_one_format_for_huge_values(write_csv):

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from losscli import render
+from losscli import render, render_diagnostics, render_grid
 from tests.conftest import SAMPLES, run_api
 from tests.test_render import check_report_text, plain_width
 
@@ -26,8 +26,8 @@ def diagnostics(*tests: dict, decomposition: dict | None = None, pit: dict | Non
 
 
 def lines(*tests: dict, unit: str = "nats", **kw) -> list[str]:
-    return render.diagnostics_lines({"family": "poisson", "diagnostics": diagnostics(*tests, **kw)},
-                                    unit)
+    return render_diagnostics.diagnostics_lines(
+        {"family": "poisson", "diagnostics": diagnostics(*tests, **kw)}, unit)
 
 
 MODELS = [
@@ -166,7 +166,7 @@ def printed(rep: dict, **kw) -> str:
 ])
 def test_each_test_in_words(t, want):
     assert lines(t) == [want]
-    assert render.diag_test_line(t) == want
+    assert render_diagnostics.diag_test_line(t) == want
 
 
 @pytest.mark.parametrize("kind", ["pit_uniformity", "tail_exceedance", "dispersion_dean_b",
@@ -187,12 +187,12 @@ def test_a_null_effect_and_an_unknown_kind():
 
 
 def test_p_value_wording():
-    assert render.diag_p({"p_value": 0.0}) == "p < 1e-300"  # underflowed
-    assert render.diag_p({"p_value": 1e-200}) == "p < 1e-16"  # as pval writes it
-    assert render.diag_p({"p_value": 0.4}) == render.pval(0.4) == "p = 0.4"
-    assert render.diag_p({"p_value": None}) == "p = —"
-    assert render.diag_p({"p_value": 0.0, "exact": False}) == "p < 1e-300 approx."
-    assert render.diag_p({"p_value": 0.4, "exact": True}) == "p = 0.4"
+    assert render_diagnostics.diag_p({"p_value": 0.0}) == "p < 1e-300"  # underflowed
+    assert render_diagnostics.diag_p({"p_value": 1e-200}) == "p < 1e-16"  # as pval writes it
+    assert render_diagnostics.diag_p({"p_value": 0.4}) == render_grid.pval(0.4) == "p = 0.4"
+    assert render_diagnostics.diag_p({"p_value": None}) == "p = —"
+    assert render_diagnostics.diag_p({"p_value": 0.0, "exact": False}) == "p < 1e-300 approx."
+    assert render_diagnostics.diag_p({"p_value": 0.4, "exact": True}) == "p = 0.4"
 
 
 def test_dean_a_and_c_condensed_after_dean_b():
@@ -251,7 +251,7 @@ DECOMP = {"scoring": "nll", "score": 3.092, "miscalibration": 0.024, "discrimina
 def test_decomposition_identity(change, unit, want):
     d = {**DECOMP, **change}
     assert lines(decomposition=d, unit=unit) == [want]
-    assert render.decomposition_line(d, unit) == want
+    assert render_diagnostics.decomposition_line(d, unit) == want
 
 
 def test_pit_coverage_and_pictures():
@@ -267,15 +267,15 @@ def test_pit_coverage_and_pictures():
 
 
 def test_every_part_in_order():
-    assert render.diagnostics_lines({"family": "poisson", "diagnostics": POISSON},
+    assert render_diagnostics.diagnostics_lines({"family": "poisson", "diagnostics": POISSON},
                                     "nats") == POISSON_LINES
 
 
 @pytest.mark.parametrize("model", [{"family": "poisson"},
                                    {"family": "poisson", "diagnostics": None}])
 def test_not_diagnosed_has_no_lines_and_no_panel(model):
-    assert render.diagnostics_lines(model, "nats") == []
-    assert render.diagnostics_panel(model, "nats") is None
+    assert render_diagnostics.diagnostics_lines(model, "nats") == []
+    assert render_diagnostics.diagnostics_panel(model, "nats") is None
 
 
 # --- the panel in the report --------------------------------------------------------------------
@@ -348,7 +348,8 @@ def test_calibration_on_log_scale_says_so():
     m = rep["models"][0]
     cal = [t for t in m["diagnostics"]["tests"] if t["kind"] == "calibration_in_the_large"]
     assert len(cal) == 1
-    text = [ln for ln in render.diagnostics_lines(m, "nats") if "mean(" in ln]
+    text = [ln for ln in render_diagnostics.diagnostics_lines(m, "nats") if "mean(" in ln]
     assert len(text) == 1 and "mean(log y − log ŷ)" in text[0]
     t = cal[0]
-    assert render.diag_test_line(t) != text[0]  # without the transform: the raw-scale words
+    # without the transform: the raw-scale words
+    assert render_diagnostics.diag_test_line(t) != text[0]

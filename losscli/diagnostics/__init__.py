@@ -26,7 +26,6 @@ from losscli.diagnostics.state import Diagnose, DiagPlan, ModelSpec
 
 LN2 = math.log(2.0)
 CORP_BINS = 65_536
-DEFAULT_MAX_UNIQUE = 2_000_000
 ROOTOGRAM_MAX = 100
 MEDIAN_ROWS = 100_000  # rows the isotonic median regression (laplace's CORP) runs on
 
@@ -177,11 +176,9 @@ def run_pass(run, specs_: list[ModelSpec]) -> Diagnose:
     """The diagnostics pass (on the value counts in marginal mode on integer targets)."""
     plan = _plan(run, specs_)
     if not run.conditional and run.value_counts is not None:
-        from losscli.last_pass import value_count_batch
-
         state = Diagnose(plan)
         with np.errstate(all="ignore"):
-            state.update(value_count_batch(run))
+            state.update(run.counts_batch())
         return state
     return run.reduce(lambda: Diagnose(plan), "diagnosing")
 

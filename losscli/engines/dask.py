@@ -1,11 +1,12 @@
 """The Dask engine: the core's own reductions as tasks on a dask.distributed cluster.
 
-The client plans one task per Parquet row group (from the footers) and one per text
-file, maps `plan.fold` over them on the workers (`Client.map`, plain functions; no
-dask.dataframe), merges the returned states in a tree on the cluster, and drives the
-passes — the Newton passes included — from here. States are small plain data, so only
-they travel. Without `--scheduler` a LocalCluster of single-threaded worker processes
-is started, and it is closed on every way out, errors and Ctrl-C included.
+The core plans one task per Parquet row group (from the footers) and one per text file
+and hands them over with the fold of one task into a state; this maps the fold over them
+on the workers (`Client.map`, plain functions; no dask.dataframe), merges the returned
+states in a tree on the cluster, and the core drives the passes — the Newton passes
+included — from the client. States are small plain data, so only they travel. Without
+`--scheduler` a LocalCluster of single-threaded worker processes is started, and it is
+closed on every way out, errors and Ctrl-C included.
 
 dask is imported only here, and only when this engine is chosen (`losscli[dask]`).
 """
@@ -13,6 +14,7 @@ dask is imported only here, and only when this engine is chosen (`losscli[dask]`
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 
@@ -79,13 +81,17 @@ def _check_main_guard() -> None:
 
 
 class Dask:
-    """A connection to a cluster (started here, or at `scheduler`) for one run."""
+    """A connection to a cluster (started here, or at `scheduler`) for one run;
+    `address(scheduler)` gives the scheduler's address (from a scheduler file)."""
 
     name = "dask"
+    grain = "tasks"  # it takes whole tasks (row groups, text files) and a fold function
 
-    def __init__(self, scheduler: str | None = None, workers: int | None = None) -> None:
+    def __init__(self, scheduler: str | None = None, workers: int | None = None,
+                 address=None) -> None:
         self.scheduler = scheduler
         self.workers = workers
+        self.address = address or (lambda scheduler: scheduler)
         self.client = None
         self._stack = contextlib.ExitStack()
         self.tasks_done = 0
@@ -102,7 +108,7 @@ class Dask:
         logging.getLogger("distributed").setLevel(logging.CRITICAL)
         try:
             if self.scheduler:
-                address = _address(self.scheduler)
+                address = self.address(self.scheduler)
                 _probe(distributed, address)
                 self.client = self._stack.enter_context(
                     distributed.Client(address, timeout=f"{CONNECT_TIMEOUT}s"))
@@ -127,21 +133,17 @@ class Dask:
     def __exit__(self, *exc) -> None:
         self._stack.close()
 
-    def reduce_pass(self, run, make, report):
-        """Map `plan.fold` over the pass's tasks, merge their states in a tree."""
+    def reduce_pass(self, tasks: list, fold, done):
+        """Map `fold(task, offset)` → (state, rows, batches) over the tasks on the
+        workers and merge the states in a tree, in task order. A task's `offset` is its
+        first row's; where it is None (a text file after another) the rows folded before
+        it are. `done(task, rows, batches, k, planned)` as the k-th task finishes."""
         distributed = _distributed()
-        from losscli import sources
-        from losscli.run import fold
-
-        columns = run.cols.all()
-        tasks = sources.tasks(run.inp, columns)
         client = self.client
-        args = dict(columns=columns, batch_rows=run.req.batch_rows,
-                    converter=run.converter, make=make)
+        work = functools.partial(_one_blas_thread, fold)
         try:
             known = [t for t in tasks if t.offset is not None]
-            futures = client.map(fold, known, [t.offset for t in known], pure=False,
-                                 **args)
+            futures = client.map(work, known, [t.offset for t in known], pure=False)
             states = list(futures)
             order = {f.key: t for f, t in zip(futures, known, strict=True)}
             planned = len(tasks)
@@ -150,17 +152,15 @@ class Dask:
                     distributed.wait(futures)
                     next(f for f in futures if f.status == "error").result()
                 _, rows, batches = fut.result()
-                t = order[fut.key]
-                report(rows, t.nbytes if t.nbytes is not None else t.file.size or 0,
-                       batches, (k, planned))
+                done(order[fut.key], rows, batches, k, planned)
             # text files after another text file: their offsets follow the rows read
             offset = None
             for t in tasks[len(known):]:
                 if offset is None:
                     offset = sum(f.result()[1] for f in states)
-                fut = client.submit(fold, t, offset, pure=False, **args)
+                fut = client.submit(work, t, offset, pure=False)
                 _, rows, batches = fut.result()
-                report(rows, t.file.size or 0, batches, (len(states) + 1, planned))
+                done(t, rows, batches, len(states) + 1, planned)
                 offset += rows
                 states.append(fut)
             root = _tree(client, [client.submit(_state, f, pure=False) for f in states])
@@ -169,6 +169,15 @@ class Dask:
                 OSError, TimeoutError) as exc:
             raise DaskError(f"the Dask cluster failed during the pass: "
                             f"{type(exc).__name__}: {exc}") from None
+
+
+def _one_blas_thread(fold, task, offset):
+    """fold(task, offset) with BLAS on one thread: a worker's task is its one thread of
+    work, and BLAS's own threads would oversubscribe the cores the workers share."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return fold(task, offset)
 
 
 def _state(result):
@@ -191,26 +200,6 @@ def _tree(client, futures):
             nxt.append(futures[-1])
         futures = nxt
     return futures[0]
-
-
-def _address(scheduler: str) -> str:
-    """The scheduler's address: `--scheduler` checked (a usage error when malformed), or
-    read from a scheduler file."""
-    import json
-
-    from losscli.errors import InputError
-    from losscli.request import scheduler_address
-
-    value = scheduler_address(scheduler)
-    if "://" in value:
-        return value
-    try:
-        with open(value, encoding="utf-8") as fh:
-            address = json.load(fh)["address"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        reason = "no 'address' in it" if isinstance(exc, (KeyError, TypeError)) else exc
-        raise InputError(f"not a Dask scheduler file ({reason})", file=value) from None
-    return scheduler_address(str(address))
 
 
 def _reach(address: str, timeout: float) -> str | None:

@@ -9,6 +9,7 @@ order makes the first error the first in the data.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -19,6 +20,7 @@ S = TypeVar("S")
 P = TypeVar("P")
 
 _pool: ThreadPoolExecutor | None = None
+_blas = None  # threadpoolctl's view of the BLAS libraries loaded, found once (~10 ms)
 
 
 def workers() -> int:
@@ -31,6 +33,22 @@ def _executor() -> ThreadPoolExecutor:
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="losscli")
     return _pool
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """BLAS on one thread while the pool works: the pool's threads and BLAS's own would
+    otherwise oversubscribe the cores (the limit is process-wide, restored on exit)."""
+    global _blas
+    if workers() == 1:
+        yield
+        return
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    with _blas.limit(limits=1, user_api="blas"):
+        yield
 
 
 def reduce(pieces: Iterable[P], update: Callable[[P], S], merge: Callable[[S, S], S],
@@ -82,40 +100,25 @@ def map_ordered(fn: Callable[[P], S], items: list[P]) -> list[S]:
     """[fn(x) for x in items] on the pool, in order (the block sums of the numeric fits)."""
     if len(items) <= 1 or workers() == 1:
         return [fn(x) for x in items]
-    return list(_executor().map(fn, items))
+    with one_blas_thread():
+        return list(_executor().map(fn, items))
 
 
 class Local:
-    """Reduces a pass on this machine's thread pool, batch by batch."""
+    """Reduces a pass on this machine's thread pool, piece by piece."""
 
     name = "local"
+    grain = "pieces"  # it takes the data's pieces (row groups, text blocks) in order
 
-    def reduce_pass(self, run, make, report):
+    def reduce_pass(self, pieces: Iterable[P], fold: Callable[[P], S],
+                    make: Callable[[], S], done: Callable[[P], None]) -> S:
+        """make() merged with fold(piece), a state, of every piece, in piece order;
+        `done(piece)` as each is merged (the progress)."""
         import numpy as np
 
-        from losscli import sources
-
-        def update(piece: sources.Piece):
-            batch = run.converter.convert(piece.read(), piece.file.path, piece.offset,
-                                          piece.file_offset)
-            state = make()
-            with np.errstate(all="ignore"):
-                state.update(batch)
-            return state
-
-        counted = {"bytes": 0}
-
-        def count(nbytes: int) -> None:
-            counted["bytes"] += nbytes
-
-        def done(piece: sources.Piece) -> None:
-            report(piece.rows or 0, counted["bytes"], 1)
-            counted["bytes"] = 0
-
-        pieces = sources.pieces(run.inp, run.cols.all(), run.req.batch_rows, count)
-        with np.errstate(all="ignore"):  # the merges too: a non-finite sum is reported
-            return reduce(pieces, update, lambda a, b: a.merge(b), make(), done)
+        # the merges too: a non-finite sum is reported, not warned about
+        with np.errstate(all="ignore"), one_blas_thread():
+            return reduce(pieces, fold, lambda a, b: a.merge(b), make(), done)
 
 
 ENGINE = Local()
-NAME = ENGINE.name

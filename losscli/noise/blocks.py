@@ -1,7 +1,7 @@
 """Row blocks of an in-memory array (the seeded sample, value counts), mapped by whoever
 owns the threads. A family sums its likelihood over blocks through `map_blocks`; the
-engine side installs its thread pool here (`install`, done by `losscli.parallel`), so the
-maths never imports an engine. Without one, the blocks run in order in this thread: the
+engine side installs its thread pool here (`install`, done when a run is opened), so
+the maths never imports an engine. Without one, the blocks run in order in this thread: the
 same sums, added in the same block order, so the answer does not depend on who ran them."""
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ from losscli.noise.base import (
     Nesting,
     Params,
     log_param,
-    per_row,
 )
 from losscli.noise.gaussian import HALF_LOG_2PI, Gaussian
 from losscli.noise.laplace import weighted_median
@@ -32,9 +31,6 @@ DF_CAP = 1e6
 DF_MIN = 1e-2
 # The fit explores on a strided sample of at most this many rows, then polishes on all rows.
 SUBSAMPLE_ROWS = 100_000
-# A marginal (scalar-prediction) interval log-likelihood on integer targets is computed
-# once per distinct value when the value range is at most a quarter of the rows.
-TABLE_MIN_ROWS = 4096
 _GAUSS = Gaussian()
 
 
@@ -126,18 +122,9 @@ class StudentT(ContinuousFamily):
     def interval_loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         """log P(y − ½ < Y ≤ y + ½): by Gauss–Legendre quadrature of the density where a
         bound proves it accurate (intervals narrow against the scale), else from each
-        endpoint's smaller tail (`tdist.interval_std`).
-
-        A scalar prediction (marginal mode) on integer targets is evaluated once per
-        value of the range and looked up, as the t CDF costs ~0.3 µs a value.
+        endpoint's smaller tail (`tdist.interval_std`). (A marginal fit on integer
+        targets scores each distinct value once, on the value counts.)
         """
-        if np.ndim(pred) == 0 and y.size >= TABLE_MIN_ROWS and not per_row(params):
-            lo, hi = float(y.min()), float(y.max())
-            if hi - lo <= y.size / 4:
-                idx = (y - lo).astype(np.intp)
-                if np.array_equal(idx + lo, y):
-                    grid = np.arange(int(hi - lo) + 1, dtype=np.float64) + lo
-                    return self.interval_loglik(grid, pred, params)[idx]
         return tdist.interval_residual(np.subtract(y, pred), params["scale"], params["df"])
 
     # -- fitting
