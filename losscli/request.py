@@ -434,15 +434,16 @@ def _check_model_inputs(req: Request) -> None:
                          "they are)")
 
 
-def _as_tuple(value):
-    """A list option as given in Python: None (none), one string, a mapping (NAME: COLUMN
-    or VALUE, as NAME=… texts) or any sequence; other values are left to `check`."""
+def _as_tuple(value, pairs: bool):
+    """A list option as given in Python: None (none), one string, any sequence, or where
+    it takes `pairs` (param, fix) a mapping of NAME to COLUMN or VALUE (as NAME=… texts);
+    other values are left to `check`."""
     if value is None:
         return ()
     if isinstance(value, str):
         return (value,)
     if isinstance(value, Mapping):
-        return tuple(f"{k}={v}" for k, v in value.items())
+        return tuple(f"{k}={v}" for k, v in value.items()) if pairs else value
     if hasattr(value, "__iter__") and not isinstance(value, bytes):
         return tuple(value)
     return value
@@ -468,7 +469,8 @@ def from_options(command: str, path, options: dict) -> Request:
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
         if spec.kind is tuple:
-            value = _as_tuple(value)
+            value = _as_tuple(value, any(get_origin(a) is Mapping
+                                         for a in get_args(spec.opt.api)))
         if spec.opt.parse is not None and _written(value):
             value = spec.opt.parse(value)
         fields[name] = value

@@ -202,6 +202,8 @@ def test_the_api_takes_param_and_fix_as_mappings():
                                             "quantile_levels": "0.1,0.9"})
     assert (one.param, one.quantiles, one.quantile_levels) == (
         ("sigma=s",), ("q_*",), (0.1, 0.9))
+    with pytest.raises(UsageError, match=r"^--probs \{'a': 'b'\}: must be a string or"):
+        api_request("evaluate", "x.csv", {"probs": {"a": "b"}})  # no pairs: not a mapping
     with pytest.raises(UsageError, match=r"^--fix df=True: 'True' is not a number"):
         losscli.evaluate(SAMPLES / "counts.csv", fix={"df": True})
 
