@@ -6,10 +6,10 @@ Heavy modules (numpy, scipy, pyarrow) are imported inside the commands, so `--he
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import time
-from enum import Enum
 from typing import Annotated, Literal
 
 import typer
@@ -17,16 +17,12 @@ import typer
 from losscli import __version__
 from losscli.errors import ExitCode, LossCliError, UsageError
 from losscli.request import (
-    DEFAULT_EPS,
-    DEFAULT_FIT_ROWS,
-    FAMILY_NAMES,
-    TARGET_KINDS,
-    Request,
-    check_engine,
+    ONLY_IN,
     did_you_mean,
-    family_names,
-    parse_fit_rows,
-    scheduler_address,
+    flag,
+    from_options,
+    option_name,
+    specs,
 )
 
 app = typer.Typer(
@@ -67,58 +63,11 @@ class _Command(typer.core.TyperCommand):
                 with formatter.section(title):
                     formatter.write_dl(rows)
 
-# choices from the core's own lists, so help cannot drift from what the core accepts
-Kind = Enum("Kind", {n: n for n in TARGET_KINDS}, type=str)  # type: ignore[misc]
-
-# ---- options shared by the commands, declared once
+# ---- the options that are not the Request's: the file and where the report goes
 FileArg = Annotated[list[str], typer.Argument(
     metavar="FILE...", help="CSV, TSV, .csv.gz or Parquet files, quoted globs or directories "
     "of Parquet parts, read as one data set; '-' reads CSV from stdin.",
     show_default=False)]
-TargetOpt = Annotated[str | None, typer.Option(
-    "--target", "-t", metavar="COLUMN",
-    help="Target column (default: y, target, label, y_true or actual).")]
-PredOpt = Annotated[str | None, typer.Option(
-    "--pred", "-p", metavar="COLUMN",
-    help="Prediction column: the mean, median, location or P(y=1) "
-    "(default: y_pred, pred, prediction, predicted, yhat, y_hat, mu, prob, p, y_prob, "
-    "y_proba, proba, probability, pred_proba, y_pred_proba, y_score, score or forecast).")]
-ProbsOpt = Annotated[list[str] | None, typer.Option(
-    "--probs", metavar="COLUMNS",
-    help="Class-probability columns: comma list or glob such as 'p_*' "
-    "(default: columns named p_*, prob_* or proba_*).")]
-LogitsOpt = Annotated[list[str] | None, typer.Option(
-    "--logits", metavar="COLUMNS",
-    help="Logit columns (comma list or glob); one column is a binary logit.")]
-SoftOpt = Annotated[list[str] | None, typer.Option(
-    "--soft-target", metavar="COLUMNS", help="Soft-label columns, in the same class order as the "
-    "probabilities; one column is a soft P(y=1).")]
-WeightOpt = Annotated[str | None, typer.Option(
-    "--weight", "-w", metavar="COLUMN", help="Frequency-weight column (≥ 0).")]
-FormatInOpt = Annotated[Literal["csv", "tsv", "parquet"] | None, typer.Option(
-    "--input-format", help="Override the format implied by the file extension.")]
-DelimiterOpt = Annotated[str | None, typer.Option(
-    "--delimiter", metavar="CHAR", help="Field separator of text files, e.g. ';' or '\\t' "
-    "(default: ',' for CSV, tab for TSV).")]
-EncodingOpt = Annotated[str | None, typer.Option(
-    "--encoding", metavar="CODEC", help="Character encoding of text files, e.g. latin-1, "
-    "cp1252 (default: UTF-8, with or without a byte-order mark).")]
-ThousandsOpt = Annotated[str | None, typer.Option(
-    "--thousands", metavar="CHAR", help="Thousands separator of numbers written as text, "
-    "e.g. ',' reads \"6,000\" as 6000 (default: none; such a value is an error).")]
-PositiveOpt = Annotated[str | None, typer.Option(
-    "--positive-label", metavar="VALUE", help="A binary target written as text (yes/no, "
-    "spam/ham): this value is 1, the other 0, as P(y=1) of one prediction column.")]
-NoPredOpt = Annotated[bool, typer.Option(
-    "--no-pred", help="Marginal mode: ignore prediction columns (fit the target alone).")]
-FamilyOpt = Annotated[list[str] | None, typer.Option(
-    "--family", "-f", metavar="FAMILY", help="Noise family (repeatable, or a comma list; "
-    "any case, usual aliases such as normal, nb, t): " + ", ".join(FAMILY_NAMES) + ".")]
-KindOpt = Annotated[Kind | None, typer.Option(
-    "--target-kind", metavar="KIND", help="Override the detected target kind: "
-    + ", ".join(TARGET_KINDS) + ".")]
-UnitOpt = Annotated[Literal["nats", "bits"], typer.Option(
-    "--unit", help="Unit of nll, cross-entropy, entropy and KL.")]
 OutFormatOpt = Annotated[Literal["table", "json"], typer.Option(
     "--format", help="Rich table for people, or strict JSON for tools.")]
 OutputOpt = Annotated[str | None, typer.Option(
@@ -128,64 +77,53 @@ HtmlOpt = Annotated[str | None, typer.Option(
     "--html", metavar="FILE", help="Also write the report as one self-contained HTML page "
     "(tables, tests, recommendation, diagnostics, the --plot pictures embedded, warnings, "
     "command line and version), atomically.")]
-EpsOpt = Annotated[float, typer.Option(
-    "--eps", min=0.0, max=0.5, help="Clip probabilities to [eps, 1-eps]; 0 disables. "
-    "Default: float64 machine epsilon.")]
-StrictOpt = Annotated[bool, typer.Option(
-    "--strict", help="Rows with missing or non-finite values are an error, not dropped.")]
-RenormOpt = Annotated[bool, typer.Option(
-    "--renormalize", help="Rescale probability rows that do not sum to 1.")]
-FitRowsOpt = Annotated[str, typer.Option(
-    "--fit-rows", metavar="N|all",
-    help="Fit numeric nuisance parameters on a seeded sample of this many "
-    "rows ('all' disables); scoring always uses every row.")]
-BatchRowsOpt = Annotated[int | None, typer.Option(
-    "--batch-rows", metavar="N", min=1,
-    help="Rows per batch (default: one Parquet row group, or 1,048,576 rows of text).")]
-EngineOpt = Annotated[Literal["local", "dask"] | None, typer.Option(
-    "--engine", help="Where the reductions run: this machine's threads (the default), or a "
-    "Dask cluster (needs losscli[dask]).", show_default=False)]
-WorkersOpt = Annotated[int | None, typer.Option(
-    "--workers", metavar="N", min=1,
-    help="With --engine dask: worker processes of the local cluster started for the run "
-    "(default: one per core). The local engine takes no --workers.")]
-SchedulerOpt = Annotated[str | None, typer.Option(
-    "--scheduler", metavar="ADDRESS",
-    help="A running Dask scheduler: tcp://HOST:PORT, tls://HOST:PORT, HOST:PORT or a "
-    "scheduler file (implies --engine dask; 10 s to connect).")]
-AlphaOpt = Annotated[float, typer.Option(
-    "--alpha", min=0.0, max=1.0, help="Level of the tests that decide which families the "
-    "best one beats (the others are its ties).")]
 ColorOpt = Annotated[Literal["auto", "always", "never"], typer.Option(
     "--color", help="Colour in tables: auto follows the terminal and NO_COLOR.")]
-CriterionOpt = Annotated[Literal["aic", "bic", "nll"], typer.Option(
-    "--criterion", help="Ranking criterion.")]
-DiagnosticsOpt = Annotated[bool, typer.Option(
-    "--diagnostics", help="Does the model fit, and where not: PIT, dispersion, zero and "
-    "calibration tests, the loss decomposed (CORP), rootogram, reliability bins.")]
-SeedOpt = Annotated[int, typer.Option(
-    "--seed", metavar="N", help="Seeds the randomised PIT of the qq and residuals pictures "
-    "and the samples taken beyond --fit-rows; no other number depends on it.")]
-PlotOpt = Annotated[str | None, typer.Option(
-    "--plot", metavar="DIR", help="Write the diagnostic pictures (PNG) into DIR; implies "
-    "--diagnostics and needs losscli[plot].")]
-CorpOpt = Annotated[int, typer.Option(
-    "--corp-max-unique", metavar="N", min=1, help="Distinct predictions the decomposition "
-    "recalibrates exactly; beyond, it pools them into 65,536 equal-count bins.")]
-ParamOpt = Annotated[list[str] | None, typer.Option(
-    "--param", metavar="NAME=COL", help="A parameter given per row by column COL "
-    "(repeatable): sigma, log_sigma, var, log_var, alpha, df, …; FAMILY.NAME=COL for one "
-    "family. Needs a prediction.")]
-FixOpt = Annotated[list[str] | None, typer.Option(
-    "--fix", metavar="NAME=VALUE", help="Hold a parameter at VALUE instead of fitting it "
-    "(repeatable; FAMILY.NAME=VALUE for one family), e.g. student_t.df=5.")]
-PredScaleOpt = Annotated[Literal["identity", "log", "logit"], typer.Option(
-    "--pred-scale", help="The scale of the prediction column: the prediction itself, its "
-    "natural log (a log-mean, a GLM's linear predictor) or its logit.")]
-BestOpt = Annotated[bool, typer.Option(
-    "--best", help="Compare the noise models (compare-noise-models' output) and diagnose "
-    "the best one.")]
+_OUTPUTS = {"format": (OutFormatOpt, "table"), "output": (OutputOpt, None),
+            "html": (HtmlOpt, None), "color": (ColorOpt, "auto")}
+_OUTPUTS_AFTER = "unit"  # where --help lists them
 
+
+def _option(field: str) -> inspect.Parameter:
+    """A Request field as a Typer option: its flag (and short flag), help, metavar,
+    choices and range from the field; a list field is a repeatable option, a field read
+    from text (`Opt.parse`) takes text, and an implied default is left unset."""
+    spec = specs()[field]
+    opt, default, limits = spec.opt, spec.default, {}
+    if spec.kind is tuple:
+        hint, default = list[str] | None, None
+    elif spec.kind is Literal:
+        hint = Literal[spec.choices]
+    elif opt.parse is not None and spec.kind is not str:
+        hint, default = str, None if default is None else str(default)
+    else:
+        hint = spec.kind
+        if spec.range is not None and spec.kind in (int, float):
+            limits = {"min": None if spec.range.low is None else spec.kind(spec.range.low),
+                      "max": None if spec.range.high is None else spec.kind(spec.range.high)}
+    if opt.implied:
+        default = None
+    if default is None and spec.kind is not tuple:
+        hint = hint | None
+    info = typer.Option(flag(field), *filter(None, [opt.short]), help=opt.help,
+                        metavar=opt.metavar, **limits)
+    return inspect.Parameter(option_name(field), inspect.Parameter.KEYWORD_ONLY,
+                             default=default, annotation=Annotated[hint, info])
+
+
+def _signature(command: str) -> inspect.Signature:
+    """A data command's parameters: FILE..., then its Request options in field order, the
+    output options after `unit`."""
+    params = [inspect.Parameter("file", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                annotation=FileArg)]
+    for field in specs():
+        if command in ONLY_IN.get(field, (command,)):
+            params.append(_option(field))
+        if field == _OUTPUTS_AFTER:
+            params.extend(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
+                                            default=default, annotation=hint)
+                          for name, (hint, default) in _OUTPUTS.items())
+    return inspect.Signature(params, return_annotation=None)
 
 
 def _version(value: bool) -> None:
@@ -203,9 +141,12 @@ def _root(
     """Audit the choice of loss function as the choice of a noise model."""
 
 
-def _run(command: str, fmt: str, output: str | None, color: str, fields: dict,
-         html: str | None = None) -> None:
-    req = Request(command=command, **fields)
+def _run(command: str, options: dict) -> None:
+    """Run a data command on its parsed options (keyed by parameter name)."""
+    o = dict(options)
+    fmt, output, html, color = (o.pop(name) for name in _OUTPUTS)
+    file = o.pop("file")
+    req = from_options(command, file[0] if len(file) == 1 else tuple(file), o)
     for option, out in (("--output", output), ("--html", html)):
         if out is not None and os.path.exists(out):
             for path in req.paths:
@@ -277,44 +218,8 @@ def _write_atomically(output: str, write) -> None:
     write_atomically(output, write)
 
 
-def _fields(opts: dict) -> dict:
-    """A command's options as Request fields (the option names are the field names)."""
-    o = dict(opts)
-    fmt, output = o.pop("format"), o.pop("output")
-    color, html = o.pop("color"), o.pop("html")
-    file = o.pop("file")
-    if o["scheduler"] is not None:
-        o["scheduler"] = scheduler_address(o["scheduler"])
-    o.update(
-        path=file[0] if len(file) == 1 else tuple(file),
-        engine=check_engine(o["engine"], o["scheduler"], o["workers"]),
-        probs=tuple(o["probs"] or ()), logits=tuple(o["logits"] or ()),
-        soft_target=tuple(o.pop("soft_target") or ()),
-        param=tuple(o["param"] or ()), fix=tuple(o["fix"] or ()),
-        families=family_names(o.pop("family") or ()),
-        target_kind=o["target_kind"].value if o["target_kind"] else None,
-        fit_rows=parse_fit_rows(o["fit_rows"]))
-    return {"fmt": fmt, "output": output, "color": color, "html": html, "fields": o}
-
-
-# the data commands: each option is a Request field of the same name (see _fields)
-def evaluate(
-    file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
-    logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
-    no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
-    delimiter: DelimiterOpt = None, encoding: EncodingOpt = None,
-    thousands: ThousandsOpt = None, positive_label: PositiveOpt = None,
-    family: FamilyOpt = None, target_kind: KindOpt = None,
-    unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
-    html: HtmlOpt = None,
-    color: ColorOpt = "auto", eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
-    renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
-    batch_rows: BatchRowsOpt = None, engine: EngineOpt = None,
-    workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
-    diagnostics: DiagnosticsOpt = False, seed: SeedOpt = 0, plot: PlotOpt = None,
-    corp_max_unique: CorpOpt = 2_000_000,
-    param: ParamOpt = None, fix: FixOpt = None, pred_scale: PredScaleOpt = "identity",
-) -> None:
+# the data commands: their options are generated from the Request fields (_signature)
+def evaluate(**options) -> None:
     """Score predictions under a noise model: cross-entropy = entropy + KL.
 
     With predictions (conditional mode) only the nuisance is fitted; without them
@@ -322,50 +227,18 @@ def evaluate(
 
     Example: losscli evaluate preds.csv -t y -p y_pred -f gaussian -f laplace
     """
-    _run("evaluate", **_fields(locals()))
+    _run("evaluate", options)
 
 
-def compare_noise_models(
-    file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
-    logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
-    no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
-    delimiter: DelimiterOpt = None, encoding: EncodingOpt = None,
-    thousands: ThousandsOpt = None, positive_label: PositiveOpt = None,
-    family: FamilyOpt = None, target_kind: KindOpt = None,
-    criterion: CriterionOpt = "aic", alpha: AlphaOpt = 0.05, unit: UnitOpt = "nats",
-    html: HtmlOpt = None,
-    format: OutFormatOpt = "table", output: OutputOpt = None, color: ColorOpt = "auto",
-    eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False, renormalize: RenormOpt = False,
-    fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS), batch_rows: BatchRowsOpt = None,
-    engine: EngineOpt = None, workers: WorkersOpt = None, scheduler: SchedulerOpt = None,
-    diagnostics: DiagnosticsOpt = False, seed: SeedOpt = 0, plot: PlotOpt = None,
-    corp_max_unique: CorpOpt = 2_000_000,
-    param: ParamOpt = None, fix: FixOpt = None, pred_scale: PredScaleOpt = "identity",
-) -> None:
+def compare_noise_models(**options) -> None:
     """Fit every applicable noise model, rank them, test the differences, recommend a loss.
 
     Example: losscli compare-noise-models data.parquet -t y -p y_pred --format json
     """
-    _run("compare-noise-models", **_fields(locals()))
+    _run("compare-noise-models", options)
 
 
-def diagnose(
-    file: FileArg, target: TargetOpt = None, pred: PredOpt = None, probs: ProbsOpt = None,
-    logits: LogitsOpt = None, soft_target: SoftOpt = None, weight: WeightOpt = None,
-    no_pred: NoPredOpt = False, input_format: FormatInOpt = None,
-    delimiter: DelimiterOpt = None, encoding: EncodingOpt = None,
-    thousands: ThousandsOpt = None, positive_label: PositiveOpt = None,
-    family: FamilyOpt = None, target_kind: KindOpt = None,
-    best: BestOpt = False, criterion: CriterionOpt = "aic", alpha: AlphaOpt = 0.05,
-    unit: UnitOpt = "nats", format: OutFormatOpt = "table", output: OutputOpt = None,
-    html: HtmlOpt = None,
-    color: ColorOpt = "auto", eps: EpsOpt = DEFAULT_EPS, strict: StrictOpt = False,
-    renormalize: RenormOpt = False, fit_rows: FitRowsOpt = str(DEFAULT_FIT_ROWS),
-    batch_rows: BatchRowsOpt = None, engine: EngineOpt = None,
-    workers: WorkersOpt = None, scheduler: SchedulerOpt = None, seed: SeedOpt = 0,
-    plot: PlotOpt = None, corp_max_unique: CorpOpt = 2_000_000,
-    param: ParamOpt = None, fix: FixOpt = None, pred_scale: PredScaleOpt = "identity",
-) -> None:
+def diagnose(**options) -> None:
     """Does the noise model fit, and where not? PIT, tests, the loss decomposed.
 
     Diagnoses the family evaluate would choose (or each -f); with --best, the best of
@@ -374,8 +247,12 @@ def diagnose(
 
     Example: losscli diagnose counts.csv -f negative_binomial --plot /tmp/figures
     """
-    _run("diagnose", **_fields(locals()))
+    _run("diagnose", options)
 
+
+for _command, _function in (("evaluate", evaluate), ("compare-noise-models",
+                            compare_noise_models), ("diagnose", diagnose)):
+    _function.__signature__ = _signature(_command)
 
 # the command list shows these whole (Click would cut the docstring's first line)
 app.command(cls=_Command, short_help="Score predictions under a noise model: "

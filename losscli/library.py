@@ -22,7 +22,7 @@ import inspect
 import json
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, get_type_hints
+from typing import Any, get_type_hints
 
 from losscli.errors import UsageError
 from losscli.request import Request
@@ -142,23 +142,19 @@ def _source(data: Any) -> str | tuple:
 @functools.cache
 def _keywords(command: str) -> dict[str, inspect.Parameter]:
     """A command's keywords: the Request fields it has on the command line, by their
-    option names, with the fields' defaults; column lists and families also take one
-    string, `fit_rows` also 'all', `plot` also a path."""
+    option names, with the fields' defaults; a list option also takes one string (or a
+    mapping: `param`, `fix`), and some take more than their field (`Opt.api`)."""
     from losscli.request import ONLY_IN, option_name, specs
 
     hints = get_type_hints(Request)
-    defaults = {f.name: f.default for f in dataclasses.fields(Request)}
     out = {}
     for name, spec in specs().items():
         if command not in ONLY_IN.get(name, (command,)):
             continue
-        hint, default = hints[name], defaults[name]
+        hint, default = hints[name], spec.default
         if spec.kind is tuple:
             hint, default = str | Sequence[str] | None, None
-        elif name == "fit_rows":
-            hint = int | Literal["all"] | None
-        elif name == "plot":
-            hint = str | os.PathLike | None
+        hint = spec.opt.api or hint
         key = option_name(name)
         out[key] = inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default,
                                      annotation=hint)
@@ -176,53 +172,21 @@ _PUBLIC = {"evaluate": "evaluate", "compare-noise-models": "compare_noise_models
 
 def _request(command: str, data: Any, options: dict) -> Request:
     """The Request of a call: unknown keywords are a TypeError naming the closest ones;
-    values are checked by the Request, with the CLI's messages."""
-    from losscli.request import (
-        check_engine,
-        did_you_mean,
-        family_names,
-        option_name,
-        parse_fit_rows,
-        scheduler_address,
-        specs,
-    )
+    values are read and checked as the CLI's (`request.from_options`)."""
+    from losscli.request import did_you_mean, from_options
 
     known = _keywords(command)
     for key in options:
         if key not in known:
             others = [c for c in _PUBLIC if key in _keywords(c)]
-            hint = (f" (only {' and '.join(_PUBLIC[c] + '()' for c in others)} take it)"
-                    if others else did_you_mean(key, known))
+            hint = (f" (only {' and '.join(_PUBLIC[c] + '()' for c in others)} "
+                    f"take{'s' if len(others) == 1 else ''} it)" if others
+                    else did_you_mean(key, known))
             raise TypeError(f"{_PUBLIC[command]}() got an unexpected keyword argument "
                             f"{key!r}{hint}")
-    o = {k: p.default for k, p in known.items()} | options
-    for key in {option_name(n) for n, spec in specs().items() if spec.kind is tuple}:
-        # one column (a glob, a comma list) or family, or any sequence of them
-        value = o[key]
-        if value is None:
-            o[key] = ()
-        elif isinstance(value, str):
-            o[key] = (value,)
-        elif hasattr(value, "__iter__") and not isinstance(value, (bytes, Mapping)):
-            o[key] = tuple(value)
-    if isinstance(o["fit_rows"], str):
-        o["fit_rows"] = parse_fit_rows(o["fit_rows"])
-    if isinstance(o.get("plot"), os.PathLike):
-        o["plot"] = os.fspath(o["plot"])
-    family = o.pop("family")
-    # not names (not strings): the Request says so
-    o["families"] = family_names(family) if _all_strings(family) else family
-    if isinstance(o["scheduler"], str):
-        o["scheduler"] = scheduler_address(o["scheduler"])
-    # as on the command line: scheduler implies dask, workers need a local Dask cluster
-    o["engine"] = check_engine(options.get("engine"), o["scheduler"], o["workers"])
     # the options are checked before data in memory is spooled to a file
-    req = Request(command=command, path=None, **o)
+    req = from_options(command, None, options)
     return dataclasses.replace(req, path=_source(data))
-
-
-def _all_strings(value) -> bool:
-    return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
 
 
 def _run(command: str, data: Any, options: dict) -> Report:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 import numbers
+import os
+import re
 import types
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal, Union, get_args, get_origin, get_type_hints
 
@@ -43,10 +48,28 @@ PredScale = Literal["identity", "log", "logit"]
 
 @dataclass(frozen=True)
 class Range:
-    """A number option's closed interval (None: unbounded on that side)."""
+    """A number option's interval (None: unbounded on that side), closed unless `open`."""
 
     low: float | None = None
     high: float | None = None
+    open: bool = False
+
+
+@dataclass(frozen=True)
+class Opt:
+    """How an option is written and shown, next to its field (the one place of its help).
+
+    `short`: its one-letter flag; `metavar`: what --help calls its value; `parse`: reads
+    the value as a user writes it (text, or a list of texts) into the field's value;
+    `api`: the Python keyword's annotation where it takes more than the field's type;
+    `implied`: the default follows other options, so the command line leaves it unset."""
+
+    help: str
+    short: str | None = None
+    metavar: str | None = None
+    parse: Callable | None = None
+    api: object = None
+    implied: bool = False
 
 
 # the fields that are not options, the options one command has and another has not (as
@@ -57,59 +80,150 @@ ONLY_IN = {
     "alpha": ("compare-noise-models", "diagnose"),
     "best": ("diagnose",),
     "diagnostics": ("evaluate", "compare-noise-models"),
+    "scores": ("evaluate", "compare-noise-models"),
+    "quantiles": ("evaluate",),
+    "quantile_levels": ("evaluate",),
 }
 OPTION_NAMES = {"families": "family"}
 DEFAULT_FIT_ROWS = 1_000_000
 DEFAULT_EPS = 2.220446049250313e-16  # float64 machine epsilon (numpy stays out of start-up)
 
 
+# Each option is a field: its type holds its choices and range, its `Opt` its help (the
+# commands' options and the Python API's keywords are generated from these, in this order).
 @dataclass(frozen=True)
 class Request:
     command: str  # "evaluate" | "compare-noise-models" | "diagnose"
     # one path, several read as one data set, or data in memory (sources.Spooled)
     path: object
-    target: str | None = None
-    pred: str | None = None
-    probs: tuple[str, ...] = ()
-    logits: tuple[str, ...] = ()
-    soft_target: tuple[str, ...] = ()
-    weight: str | None = None
-    input_format: InputFormat | None = None
-    delimiter: str | None = None  # text files: the field separator (default ',' or tab)
-    encoding: str | None = None  # text files: the character encoding (None: UTF-8)
-    positive_label: str | None = None  # a text binary target: this value is 1, the other 0
-    thousands: str | None = None  # the thousands separator of numbers written as 6,000
-    no_pred: bool = False  # marginal mode even when a prediction column exists
-    families: tuple[str, ...] = ()
-    target_kind: TargetKind | None = None
-    unit: Unit = "nats"
-    criterion: Criterion = "aic"
+    target: Annotated[str | None, Opt(
+        "Target column (default: y, target, label, y_true or actual).",
+        short="-t", metavar="COLUMN")] = None
+    pred: Annotated[str | None, Opt(
+        "Prediction column: the mean, median, location or P(y=1) (default: y_pred, pred, "
+        "prediction, predicted, yhat, y_hat, mu, prob, p, y_prob, y_proba, proba, "
+        "probability, pred_proba, y_pred_proba, y_score, score or forecast).",
+        short="-p", metavar="COLUMN")] = None
+    probs: Annotated[tuple[str, ...], Opt(
+        "Class-probability columns: comma list or glob such as 'p_*' (default: columns "
+        "named p_*, prob_* or proba_*).", metavar="COLUMNS")] = ()
+    logits: Annotated[tuple[str, ...], Opt(
+        "Logit columns (comma list or glob); one column is a binary logit.",
+        metavar="COLUMNS")] = ()
+    soft_target: Annotated[tuple[str, ...], Opt(
+        "Soft-label columns, in the same class order as the probabilities; one column is "
+        "a soft P(y=1).", metavar="COLUMNS")] = ()
+    weight: Annotated[str | None, Opt(
+        "Frequency-weight column (≥ 0).", short="-w", metavar="COLUMN")] = None
+    # the one form of the mode the user asks for: marginal even with a prediction column
+    # (else the columns decide: a prediction makes it conditional)
+    no_pred: Annotated[bool, Opt(
+        "Marginal mode: ignore prediction columns (fit the target alone).")] = False
+    # model inputs (SPEC §8.1): the prediction's scale; parameters given per row by a
+    # column (NAME=COL) or held at a value (NAME=VALUE), NAME may be FAMILY.NAME: read
+    # through `param_specs` and `fixed_specs`
+    pred_scale: Annotated[PredScale, Opt(
+        "The scale of the prediction column: the prediction itself, its natural log (a "
+        "log-mean, a GLM's linear predictor) or its logit.")] = "identity"
+    param: Annotated[tuple[str, ...], Opt(
+        "A parameter given per row by column COL (repeatable): sigma, log_sigma, var, "
+        "log_var, alpha, df, …; FAMILY.NAME=COL for one family. Needs a prediction.",
+        metavar="NAME=COL", api=Mapping[str, str] | None)] = ()
+    fix: Annotated[tuple[str, ...], Opt(
+        "Hold a parameter at VALUE instead of fitting it (repeatable; FAMILY.NAME=VALUE "
+        "for one family), e.g. student_t.df=5.",
+        metavar="NAME=VALUE", api=Mapping[str, float] | None)] = ()
+    # SPEC §8.4
+    quantiles: Annotated[tuple[str, ...], Opt(
+        "Predicted-quantile columns (comma list or glob, e.g. 'q_*'); a column's level "
+        "is the number ending its name (q_0.05, q0.9; p90 is 0.90) or given by "
+        "--quantile-levels. One quantile model per level, with pinball loss, coverage, "
+        "central intervals and the weighted interval score.", metavar="COLUMNS")] = ()
+    quantile_levels: Annotated[tuple[float, ...], Range(0, 1, open=True), Opt(
+        "The levels of the --quantiles columns in column order, each in (0, 1): a comma "
+        "list such as 0.05,0.5,0.95.", metavar="LEVELS", parse=parse_levels,
+        api=Sequence[float] | str | None)] = ()
+    input_format: Annotated[InputFormat | None, Opt(
+        "Override the format implied by the file extension.")] = None
+    delimiter: Annotated[str | None, Opt(
+        "Field separator of text files, e.g. ';' or '\\t' (default: ',' for CSV, tab for "
+        "TSV).", metavar="CHAR")] = None
+    encoding: Annotated[str | None, Opt(
+        "Character encoding of text files, e.g. latin-1, cp1252 (default: UTF-8, with or "
+        "without a byte-order mark).", metavar="CODEC")] = None
+    thousands: Annotated[str | None, Opt(
+        "Thousands separator of numbers written as text, e.g. ',' reads \"6,000\" as 6000 "
+        "(default: none; such a value is an error).", metavar="CHAR")] = None
+    positive_label: Annotated[str | None, Opt(
+        "A binary target written as text (yes/no, spam/ham): this value is 1, the other "
+        "0, as P(y=1) of one prediction column.", metavar="VALUE")] = None
+    families: Annotated[tuple[str, ...], Opt(
+        "Noise family (repeatable, or a comma list; any case, usual aliases such as "
+        "normal, nb, t): " + ", ".join(FAMILY_NAMES) + ".", short="-f", metavar="FAMILY",
+        parse=family_names)] = ()
+    target_kind: Annotated[TargetKind | None, Opt(
+        "Override the detected target kind: " + ", ".join(TARGET_KINDS) + ".",
+        metavar="KIND")] = None
+    # diagnose: compare the noise models and diagnose the best one
+    best: Annotated[bool, Opt(
+        "Compare the noise models (compare-noise-models' output) and diagnose the best "
+        "one.")] = False
+    criterion: Annotated[Criterion, Opt("Ranking criterion.")] = "aic"
     # the level at which the best family beats another (ties)
-    alpha: Annotated[float, Range(0, 1)] = 0.05
-    eps: Annotated[float, Range(0, 0.5)] = DEFAULT_EPS
-    strict: bool = False
-    renormalize: bool = False
+    alpha: Annotated[float, Range(0, 1), Opt(
+        "Level of the tests that decide which families the best one beats (the others "
+        "are its ties).")] = 0.05
+    unit: Annotated[Unit, Opt("Unit of nll, cross-entropy, entropy and KL.")] = "nats"
+    eps: Annotated[float, Range(0, 0.5), Opt(
+        "Clip probabilities to [eps, 1-eps]; 0 disables. Default: float64 machine "
+        "epsilon.")] = DEFAULT_EPS
+    strict: Annotated[bool, Opt(
+        "Rows with missing or non-finite values are an error, not dropped.")] = False
+    renormalize: Annotated[bool, Opt(
+        "Rescale probability rows that do not sum to 1.")] = False
     # None: fit on every row
-    fit_rows: Annotated[int | None, Range(100)] = DEFAULT_FIT_ROWS
+    fit_rows: Annotated[int | None, Range(100), Opt(
+        "Fit numeric nuisance parameters on a seeded sample of this many rows ('all' "
+        "disables); scoring always uses every row.", metavar="N|all", parse=parse_fit_rows,
+        api=int | Literal["all"] | None)] = DEFAULT_FIT_ROWS
     # None: a Parquet row group, or 1M rows of text
-    batch_rows: Annotated[int | None, Range(1)] = None
-    engine: Engine = "local"
+    batch_rows: Annotated[int | None, Range(1), Opt(
+        "Rows per batch (default: one Parquet row group, or 1,048,576 rows of text).",
+        metavar="N")] = None
+    engine: Annotated[Engine, Opt(
+        "Where the reductions run: this machine's threads (the default), or a Dask "
+        "cluster (needs losscli[dask]).", implied=True)] = "local"
     # dask: LocalCluster worker processes (None: one per core)
-    workers: Annotated[int | None, Range(1)] = None
-    scheduler: str | None = None  # dask: a running scheduler's address (implies dask)
+    workers: Annotated[int | None, Range(1), Opt(
+        "With --engine dask: worker processes of the local cluster started for the run "
+        "(default: one per core). The local engine takes no --workers.",
+        metavar="N")] = None
+    # dask: a running scheduler's address (implies dask)
+    scheduler: Annotated[str | None, Opt(
+        "A running Dask scheduler: tcp://HOST:PORT, tls://HOST:PORT, HOST:PORT or a "
+        "scheduler file (implies --engine dask; 10 s to connect).", metavar="ADDRESS",
+        parse=scheduler_address)] = None
     # diagnostics (SPEC §7): attach them (evaluate: every model; compare: the best, or each
     # -f family); `diagnose --best` diagnoses the best of a comparison
-    diagnostics: bool = False
-    best: bool = False
-    seed: int = 0  # the randomised PIT of the pictures, and the samples beyond --fit-rows
-    plot: str | None = None  # write the pictures into this directory (implies diagnostics)
+    diagnostics: Annotated[bool, Opt(
+        "Does the model fit, and where not: PIT, dispersion, zero and calibration tests, "
+        "the loss decomposed (CORP), rootogram, reliability bins.")] = False
+    # SPEC §8.3
+    scores: Annotated[bool, Opt(
+        "Also report the CRPS and the central 50, 80, 90 and 95% intervals' coverage, "
+        "mean width and interval score (with a prediction).")] = False
+    # the randomised PIT of the pictures, and the samples beyond --fit-rows
+    seed: Annotated[int, Opt(
+        "Seeds the randomised PIT of the qq and residuals pictures and the samples taken "
+        "beyond --fit-rows; no other number depends on it.", metavar="N")] = 0
+    # write the pictures into this directory (implies diagnostics)
+    plot: Annotated[str | None, Opt(
+        "Write the diagnostic pictures (PNG) into DIR; implies --diagnostics and needs "
+        "losscli[plot].", metavar="DIR", api=str | os.PathLike | None)] = None
     # distinct predictions before the CORP pools them
-    corp_max_unique: Annotated[int, Range(1)] = 2_000_000
-    # model inputs (SPEC §8.1): parameters given per row by a column (NAME=COL) or held
-    # at a value (NAME=VALUE); NAME may be FAMILY.NAME; the prediction's scale
-    param: tuple[str, ...] = ()
-    fix: tuple[str, ...] = ()
-    pred_scale: PredScale = "identity"
+    corp_max_unique: Annotated[int, Range(1), Opt(
+        "Distinct predictions the decomposition recalibrates exactly; beyond, it pools "
+        "them into 65,536 equal-count bins.", metavar="N")] = 2_000_000
 
     def __post_init__(self) -> None:
         check(self)
@@ -119,28 +233,19 @@ class Request:
         return self.diagnostics or self.plot is not None or self.command == "diagnose"
 
     @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(self.path) if isinstance(self.path, (tuple, list)) else (self.path,)
+
+    @property
     def param_specs(self) -> tuple[ParamSpec, ...]:
-        """`--param NAME=COL` values, parsed (in option order)."""
-        return tuple(ParamSpec(*_assignment("--param", v)) for v in self.param)
+        """`--param`, parsed: the parameters given per row, in option order."""
+        return tuple(ParamSpec(f, n, c) for f, n, c in assignments("--param", self.param))
 
     @property
     def fixed_specs(self) -> tuple[FixSpec, ...]:
-        """`--fix NAME=VALUE` values, parsed (in option order)."""
-        out = []
-        for v in self.fix:
-            family, name, text = _assignment("--fix", v)
-            try:
-                value = float(text)
-            except ValueError:
-                raise UsageError(f"--fix {v}: {text!r} is not a number") from None
-            if value != value or value == -float("inf"):
-                raise UsageError(f"--fix {v}: must be a number")
-            out.append(FixSpec(family, name, value))
-        return tuple(out)
-
-    @property
-    def paths(self) -> tuple[str, ...]:
-        return tuple(self.path) if isinstance(self.path, (tuple, list)) else (self.path,)
+        """`--fix`, parsed: the parameters held at a value, in option order."""
+        return tuple(FixSpec(f, n, fixed_value(written, v)) for written, (f, n, v) in zip(
+            self.fix, assignments("--fix", self.fix), strict=True))
 
 
 @dataclass(frozen=True)
@@ -168,33 +273,11 @@ class FixSpec:
         return f"{self.family + '.' if self.family else ''}{self.name}"
 
 
-def _assignment(option: str, text: str) -> tuple[str | None, str, str]:
-    """(family or None, name, right-hand side) of `[FAMILY.]NAME=RHS`; a usage error
-    when malformed or FAMILY is not a family."""
-    name, sep, rhs = str(text).partition("=")
-    name, rhs = name.strip(), rhs.strip()
-    form = "FAMILY.NAME=COL" if option == "--param" else "FAMILY.NAME=VALUE"
-    if not sep or not name or not rhs:
-        raise UsageError(f"{option} {text}: expected NAME=" + form.split("=")[1]
-                         + f" or {form}")
-    family, dot, short = name.rpartition(".")
-    if not dot:
-        return None, name, rhs
-    try:
-        fam = family_names((family,))[0] if family else ""
-    except UsageError as exc:
-        raise UsageError(f"{option} {text}: " + str(exc).removeprefix("--family: ")
-                         ) from None
-    if not fam or not short:
-        raise UsageError(f"{option} {text}: expected NAME=" + form.split("=")[1]
-                         + f" or {form}")
-    return fam, short, rhs
-
-
-def family_names(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+def family_names(values: list[str] | tuple[str, ...], option: str = "--family"
+                 ) -> tuple[str, ...]:
     """The registry names of `--family` values: case-insensitive, comma lists, the usual
     aliases (normal, nb, t, binomial, multinomial, lognorm, …); an unknown name is a
-    usage error with the closest known ones."""
+    usage error (naming `option`) with the closest known ones."""
     out: list[str] = []
     for value in values:
         for raw in str(value).split(","):
@@ -207,7 +290,7 @@ def family_names(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
             if name is None:
                 hint = did_you_mean(key, FAMILY_NAMES + tuple(FAMILY_ALIASES), FAMILY_ALIASES,
                                     cutoff=0.75)
-                raise UsageError(f"--family: unknown family {raw.strip()!r}{hint}; "
+                raise UsageError(f"{option}: unknown family {raw.strip()!r}{hint}; "
                                  f"choose from {', '.join(FAMILY_NAMES)}")
             if name not in out:
                 out.append(name)
@@ -236,9 +319,6 @@ def scheduler_address(value: str) -> str:
     tcp://), or the path of an existing scheduler file (the JSON `dask scheduler
     --scheduler-file` writes). The address in canonical form, or the file's path; anything
     else is a usage error, raised before a connection is tried."""
-    import os
-    import re
-
     text = value.strip()
     if "://" not in text and os.path.isfile(text):
         return text
@@ -292,35 +372,148 @@ def option_name(field: str) -> str:
     return OPTION_NAMES.get(field, field)
 
 
+def flag(field: str) -> str:
+    """The command-line option of a Request field: `soft_target` ← --soft-target."""
+    return "--" + option_name(field).replace("_", "-")
+
+
+def parse_levels(values: tuple[str, ...]) -> tuple[float, ...]:
+    """`--quantile-levels 0.05,0.5,0.95` (repeatable): the numbers, in order (their range
+    is checked with the Request)."""
+    out = []
+    for raw in (r.strip() for value in values for r in value.split(",")):
+        try:
+            out.append(float(raw))
+        except ValueError:
+            raise UsageError(f"--quantile-levels {raw}: must be a number; write the levels "
+                             "as a comma list such as 0.05,0.5,0.95") from None
+    return tuple(out)
+
+
+def assignments(option: str, values: tuple[str, ...]) -> list[tuple[str | None, str, str]]:
+    """`[FAMILY.]NAME=RHS` values (`--param`, `--fix`) as (family or None, NAME, RHS),
+    split at the first '=': NAME a parameter name (sigma, log_sigma, var, …), FAMILY a
+    family as `--family` takes it. Whether the family declares NAME is the core's to
+    check (inputs.py)."""
+    form = "COL" if option == "--param" else "VALUE"
+    out = []
+    for text in values:
+        name, sep, rhs = str(text).partition("=")
+        name, rhs = name.strip(), rhs.strip()
+        family, dot, short = name.rpartition(".")
+        if not sep or not name or not rhs or (dot and not (family and short)):
+            raise UsageError(f"{option} {text}: expected NAME={form} or "
+                             f"FAMILY.NAME={form}")
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", short) is None:
+            raise UsageError(f"{option} {text}: {short!r} is not a parameter name (such as "
+                             "sigma, log_sigma, df)")
+        fams = family_names((family,), option=f"{option} {text}") if dot else (None,)
+        if len(fams) != 1:
+            raise UsageError(f"{option} {text}: FAMILY is one family")
+        out.append((fams[0], short, rhs))
+    return out
+
+
+def fixed_value(written: str, text: str) -> float:
+    """The VALUE of `--fix written`: a number (finite, or inf: student_t.df=inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"--fix {written}: {text!r} is not a number") from None
+    if value != value or value == -math.inf:
+        raise UsageError(f"--fix {written}: must be a number")
+    return value
+
+
+def _check_model_inputs(req: Request) -> None:
+    """`--param` and `--fix` well formed (what they name is checked with the data), and
+    `--quantile-levels` only with `--quantiles`."""
+    req.param_specs, req.fixed_specs  # noqa: B018 (malformed values are usage errors now)
+    if req.quantile_levels and not req.quantiles:
+        raise UsageError("--quantile-levels needs --quantiles (the columns whose levels "
+                         "they are)")
+
+
+def _as_tuple(value, pairs: bool):
+    """A list option as given in Python: None (none), one string, any sequence, or where
+    it takes `pairs` (param, fix) a mapping of NAME to COLUMN or VALUE (as NAME=… texts);
+    other values are left to `check`."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Mapping):
+        return tuple(f"{k}={v}" for k, v in value.items()) if pairs else value
+    if hasattr(value, "__iter__") and not isinstance(value, bytes):
+        return tuple(value)
+    return value
+
+
+def _written(value) -> bool:
+    """A value as a user writes it: text, or a list of texts."""
+    return isinstance(value, str) or (isinstance(value, tuple) and bool(value) and all(
+        isinstance(v, str) for v in value))
+
+
+def from_options(command: str, path, options: dict) -> Request:
+    """The Request of a command's options (keyed by option name) as the command line or
+    the Python API gives them: a path-like is its text, a list option also takes one
+    string, a mapping or None, text is read by the field's `parse` (--fit-rows all,
+    family aliases, a scheduler's address, levels), and the engine follows --scheduler
+    and --workers; `check` then checks every value."""
+    fields = {}
+    for name, spec in specs().items():
+        if (key := option_name(name)) not in options:
+            continue
+        value = options[key]
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if spec.kind is tuple:
+            value = _as_tuple(value, any(get_origin(a) is Mapping
+                                         for a in get_args(spec.opt.api)))
+        if spec.opt.parse is not None and _written(value):
+            value = spec.opt.parse(value)
+        fields[name] = value
+    fields["engine"] = check_engine(options.get("engine"), fields.get("scheduler"),
+                                    fields.get("workers"))
+    return Request(command=command, path=path, **fields)
+
+
 @dataclass(frozen=True)
 class Spec:
     """What an option takes, read from its Request field's type."""
 
-    kind: object  # bool, int, float, str, tuple (of strings) or Literal
+    kind: object  # bool, int, float, str, tuple or Literal
     optional: bool  # None is allowed
     choices: tuple = ()  # a Literal's values
-    range: Range | None = None
+    range: Range | None = None  # a number's, or a tuple's numbers'
+    opt: Opt = Opt("")
+    item: type = str  # a tuple's elements: str or float
+    default: object = None  # the field's
 
 
 @functools.cache
 def specs() -> dict[str, Spec]:
-    """Each option field's Spec, from the annotations."""
+    """Each option field's Spec, from the annotations, in field order."""
     out = {}
+    defaults = {f.name: f.default for f in dataclasses.fields(Request)}
     for name, hint in get_type_hints(Request, include_extras=True).items():
         if name in NOT_OPTIONS:
             continue
-        rng = None
-        if get_origin(hint) is Annotated:
-            hint, *meta = get_args(hint)
-            rng = next((m for m in meta if isinstance(m, Range)), None)
+        hint, *meta = get_args(hint) if get_origin(hint) is Annotated else (hint,)
+        rng = next((m for m in meta if isinstance(m, Range)), None)
+        opt = next(m for m in meta if isinstance(m, Opt))
         optional = (get_origin(hint) in (Union, types.UnionType)
                     and type(None) in get_args(hint))
         if optional:
             hint, = (a for a in get_args(hint) if a is not type(None))
         if get_origin(hint) is Literal:
-            out[name] = Spec(Literal, optional, get_args(hint), rng)
+            out[name] = Spec(Literal, optional, get_args(hint), rng, opt,
+                             default=defaults[name])
         else:
-            out[name] = Spec(get_origin(hint) or hint, optional, (), rng)
+            item = get_args(hint)[0] if get_origin(hint) is tuple else str
+            out[name] = Spec(get_origin(hint) or hint, optional, (), rng, opt, item,
+                             defaults[name])
     return out
 
 
@@ -332,10 +525,10 @@ def check(req: Request) -> None:
         value = getattr(req, name)
         if value is None and spec.optional:
             continue
-        fixed = _checked(f"--{option_name(name).replace('_', '-')}", value, spec)
+        fixed = _checked(flag(name), value, spec)
         if fixed is not value:
             object.__setattr__(req, name, fixed)
-    req.param_specs, req.fixed_specs  # noqa: B018 (malformed values are usage errors now)
+    _check_model_inputs(req)
 
 
 def _checked(opt: str, value, spec: Spec):
@@ -356,10 +549,15 @@ def _checked(opt: str, value, spec: Spec):
         if not isinstance(value, str):
             raise UsageError(f"{opt} {value!r}: must be a string")
         return value
-    if kind is tuple:
+    if kind is tuple and spec.item is str:
         if not (isinstance(value, tuple) and all(isinstance(v, str) for v in value)):
             raise UsageError(f"{opt} {value!r}: must be a string or a list of strings")
         return value
+    if kind is tuple:  # of numbers
+        if not isinstance(value, tuple):
+            raise UsageError(f"{opt} {value!r}: must be a list of numbers")
+        items = tuple(_checked(opt, v, Spec(spec.item, False, (), spec.range)) for v in value)
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise UsageError(f"{opt} {value!r}: must be a whole number")
@@ -370,11 +568,16 @@ def _checked(opt: str, value, spec: Spec):
         number = float(value)
     else:
         return value
-    low, high = (spec.range.low, spec.range.high) if spec.range else (None, None)
+    rng = spec.range or Range()
     if number != number:  # NaN: in no range
         raise UsageError(f"{opt} {value}: must be a number")
-    if low is not None and not low <= number:
-        raise UsageError(f"{opt} {value}: must be at least {low}")
-    if high is not None and not number <= high:
-        raise UsageError(f"{opt} {value}: must be at most {high}")
+    if rng.open:
+        if rng.low is not None and not rng.low < number:
+            raise UsageError(f"{opt} {value}: must be greater than {rng.low}")
+        if rng.high is not None and not number < rng.high:
+            raise UsageError(f"{opt} {value}: must be less than {rng.high}")
+    if rng.low is not None and not rng.low <= number:
+        raise UsageError(f"{opt} {value}: must be at least {rng.low}")
+    if rng.high is not None and not number <= rng.high:
+        raise UsageError(f"{opt} {value}: must be at most {rng.high}")
     return value if type(value) is type(number) else number
