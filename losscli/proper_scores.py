@@ -23,7 +23,8 @@ def _wsum(x: np.ndarray, w: np.ndarray | None) -> float:
     """Σ w x exactly rounded; a row of weight 0 adds nothing, even where x is infinite."""
     if w is None:
         return math.fsum(x.tolist())
-    return math.fsum(np.where(w != 0.0, w * x, 0.0).tolist())
+    with np.errstate(invalid="ignore"):
+        return math.fsum(np.where(w != 0.0, w * x, 0.0).tolist())
 
 
 class ProperScores:
