@@ -341,8 +341,9 @@ def settle(k: np.ndarray, cdf, q: float, steps: int = 64) -> np.ndarray:
 
 # ------------------------------------------------------------------ discretised families
 
-DISC_EPS = 1e-10  # the window's quantiles
-DISC_MAX_TERMS = 1 << 15  # terms per row at most
+DISC_FAR = 1e-8  # the window's quantiles on the side away from y
+DISC_GAP = 1e-10  # … and between the bulk and an outlying y
+DISC_MAX_TERMS = 1 << 17  # terms per row at most
 
 
 def discretised(family: Any, lower: float, y: np.ndarray, pred: Any, params: dict
@@ -350,22 +351,25 @@ def discretised(family: Any, lower: float, y: np.ndarray, pred: Any, params: dic
     """Σ_k (G(k) − 1{y ≤ k})² over the integers k ≥ `lower`, G(k) = F(k + ½) the c.d.f. of
     the continuous `family` put on unit intervals (Discretised), for integer y.
 
-    Truncation: the sum runs over the window k ∈ [lo, hi], lo = ⌊F⁻¹(ε) − ½⌋ − 1,
-    hi = ⌈F⁻¹(1 − ε) − ½⌉ + 1, ε = 1e-10, each term from the tail that is small there
-    (G² below y, (1 − G)² = S(k + ½)² from y on). Outside it, the terms between the window
-    and an outlying y are (1 − G)² or G² with G < ε, counted as 1 each: a relative error
-    below 2ε; the other terms are below ε² each and are left out — their sum is below
-    ε·∫F over the tail, ≪ 1e-9 of the score for the families' tails (for t_ν,
-    ε^(2 − 1/ν)/(ν − 1) relative). Work per row is at most DISC_MAX_TERMS terms; a row
-    whose window is wider (a scale of thousands of units, or a t with heavy tails) is
-    scored by the midpoint rule's Euler–Maclaurin expansion instead: the sum is the
-    midpoint rule for ∫(F − 1{y ≤ x})² dx on unit cells, the continuous CRPS, and its
-    first correction at the jump y is −f(y)/12 (the next, 7f″(y)/2880, is O(scale⁻³)).
+    Truncation. With q(ε) = F⁻¹(ε) − ½ the sum runs over a window of consecutive k, each
+    term from the tail that is small there (G² below y, (1 − G)² = S(k + ½)² from y on):
+    - away from y, down to ⌊q(ε₁)⌋ − 1 (up to ⌈q(1 − ε₁)⌉ + 1), ε₁ = 1e-8: the terms left
+      out are G(k)² < ε₁ G(k), in all below ε₁ ∫F over the tail — for t_ν about
+      ε₁² |F⁻¹(ε₁)|/(ν − 1), ≤ 1e-11 of the score from ν = 3/2 on, far less for the
+      other families' light tails;
+    - towards an outlying y, down to y but not beyond ⌊q(ε₂)⌋ − 1, ε₂ = 1e-10: the terms
+      between there and y are (1 − G)² with G < ε₂, counted as 1 each (relative error
+      below 2ε₂, as the score is at least their number).
+    Work per row is at most DISC_MAX_TERMS terms. A row whose window is wider (a scale of
+    ~10⁴ units, t tails with ν near 1, or a far outlier of a heavy-tailed t) is scored by
+    the midpoint rule's Euler–Maclaurin expansion instead: the sum is the midpoint rule
+    for ∫(F − 1{y ≤ x})² dx on unit cells, i.e. the continuous CRPS, and its first
+    correction at the jump y is −f(y)/12 (the next, 7f″(y)/2880, is O(scale⁻³); it is not
+    accurate at small scales).
     """
     y = arr(y)
     shape = y.shape
     y = y.ravel()
-    n = y.size
     pred_a = arr(pred)
     per_row = np.ndim(pred_a) > 0
 
@@ -375,19 +379,21 @@ def discretised(family: Any, lower: float, y: np.ndarray, pred: Any, params: dic
               for k, v in params.items()}
         return p, ps
 
-    with np.errstate(invalid="ignore", over="ignore"):
-        lo = np.floor(np.broadcast_to(family.ppf(DISC_EPS, pred, params), shape).ravel()
-                      - 0.5) - 1.0
-        hi = np.ceil(np.broadcast_to(family.ppf(1.0 - DISC_EPS, pred, params), shape).ravel()
-                     - 0.5) + 1.0
+    def edge(q: float) -> np.ndarray:
+        with np.errstate(invalid="ignore", over="ignore"):
+            return np.broadcast_to(family.ppf(q, pred, params), shape).ravel() - 0.5
+
+    lo_far, lo_gap = np.floor(edge(DISC_FAR)) - 1.0, np.floor(edge(DISC_GAP)) - 1.0
+    hi_far, hi_gap = np.ceil(edge(1.0 - DISC_FAR)) + 1.0, np.ceil(edge(1.0 - DISC_GAP)) + 1.0
+    lo = np.maximum(lo_gap, np.minimum(y, lo_far))
+    hi = np.minimum(hi_gap, np.maximum(y - 1.0, hi_far))
     if lower > -math.inf:
         lo = np.maximum(lo, lower)
-        hi = np.maximum(hi, lower)
+    hi = np.maximum(hi, lo)
+    # the terms between the window and an outlying y, each 1 to within ε₂
+    out = np.maximum(np.maximum(lo_gap, lower) - y, 0.0) + np.maximum(y - 1.0 - hi_gap, 0.0)
     width = hi - lo + 1.0
     wide = ~(width <= DISC_MAX_TERMS)  # NaN windows too
-    out = np.empty(n)
-    # the terms between the window and an outlying y, each 1 to within ε
-    out[:] = np.maximum(lo - y, 0.0) + np.maximum(y - 1.0 - hi, 0.0)
     rows = np.flatnonzero(~wide)
     if rows.size:
         cw = width[rows].astype(np.int64)
