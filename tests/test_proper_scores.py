@@ -125,10 +125,41 @@ def test_student_t_limits():
                                rtol=1e-15)
     # ν = 1e9: the t's score tends to the normal's (difference O(1/ν))
     np.testing.assert_allclose(f.crps(y, 0.2, {"df": 1e9, "scale": 1.7}), gauss, rtol=1e-8)
-    assert np.all(np.isinf(f.crps(y, 0.2, {"df": 1.0, "scale": 1.7})))
-    per_row = f.crps(y, 0.2, {"df": np.array([0.8, 3.0, math.inf]), "scale": 1.7})
+    # ν ≤ ½: ∫F² diverges in the tails
+    assert np.all(np.isinf(f.crps(y, 0.2, {"df": 0.5, "scale": 1.7})))
+    per_row = f.crps(y, 0.2, {"df": np.array([0.3, 3.0, math.inf]), "scale": 1.7})
     assert math.isinf(per_row[0])
     assert per_row[2] == pytest.approx(gauss[2], rel=1e-15)
+
+
+def t_crps_oracle(z: float, nu: float) -> float:
+    """∫(F − 1{z ≤ x})² dx for t_ν in mpmath: 2∫_{−∞}^0 F² (as 2∫F(−eᵘ)² eᵘ du, which
+    decays like e^((1 − 2ν)u), on a long range) plus ∫_0^|z| (2F − 1), the score's
+    derivative being 2F − 1 and F(t) = 1 − F(−t)."""
+    with mp.workdps(30):
+        nu, z = mp.mpf(nu), mp.mpf(z)
+        half = mp.mpf(1) / 2
+
+        def lower(t):  # F(−|t|)
+            return mp.betainc(nu / 2, half, 0, nu / (nu + t * t), regularized=True) / 2
+
+        top = 90 / (2 * nu - 1) + 20
+        c0 = 2 * mp.quad(lambda u: lower(mp.e ** u) ** 2 * mp.e ** u,
+                         mp.linspace(-90, top, 40))
+        a = abs(z)
+        rest = mp.quad(lambda t: 1 - 2 * lower(t), [0, a]) if a > 0 else 0
+        return float(c0 + rest)
+
+
+@pytest.mark.parametrize("nu", [0.55, 0.8, 1.0, 1.0000001, 1.2, 1.999, 2.0, 3.0])
+def test_student_t_heavy_tails(nu):
+    """Finite for ν > ½ (the mean need not exist), and accurate across ν = 1 and ν = 2."""
+    f = fam("student_t")
+    y = np.array([0.0, 0.7, -3.0, 50.0])
+    got = f.crps(y, 0.0, {"df": nu, "scale": 1.0})
+    np.testing.assert_allclose(got, [t_crps_oracle(v, nu) for v in y], rtol=REL, atol=0)
+    scaled = f.crps(2.5 * y + 1.0, 1.0, {"df": np.full(4, nu), "scale": 2.5})
+    np.testing.assert_allclose(scaled, 2.5 * got, rtol=1e-14)
 
 
 def test_gaussian_matches_properscoring():

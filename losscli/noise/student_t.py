@@ -266,8 +266,8 @@ class StudentT(ContinuousFamily):
 
     # -- proper scores (SPEC §8.3)
     def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
-        """σ·CRPS_tν((y − loc)/σ) (`crps_forms.student_t`): the normal's at ν = ∞, ∞ for
-        ν ≤ 1."""
+        """σ·CRPS_tν((y − loc)/σ) (`crps_forms.student_t`): the normal's at ν = ∞, finite
+        for ν > ½ (F² has tails |x|^(−2ν)), ∞ for ν ≤ ½."""
         scale = crps_forms.arr(params["scale"])
         return scale * crps_forms.student_t((crps_forms.arr(y) - pred) / scale, params["df"])
 
