@@ -501,3 +501,15 @@ def test_infinite_crps_at_zero_weight_is_left_out():
     out = ps.finalize()
     want = float(fam("student_t").crps(np.array([1.0]), 0.0, {"df": 3.0, "scale": 1.0})[0])
     assert out["crps"] == pytest.approx(want, rel=1e-15)
+
+
+@pytest.mark.parametrize("mu", [1e-9, 1e-4, 0.009, 0.02])
+def test_small_mean_at_zero_keeps_relative_accuracy(mu):
+    """At y = 0 the score is ≈ μ², far below the closed forms' terms (≈ μ)."""
+    with mp.workdps(50):
+        want_p = float(counting_crps(poisson_pmf(mu, 60), 0, 60))
+        want_nb = float(counting_crps(nb_pmf(mu, 2.0, 400), 0, 400))
+    y = np.zeros(1)
+    assert float(fam("poisson").crps(y, mu, {})[0]) == pytest.approx(want_p, rel=REL)
+    got = fam("negative_binomial").crps(y, np.array([mu]), {"alpha": np.array([2.0])})
+    assert float(got[0]) == pytest.approx(want_nb, rel=REL)
