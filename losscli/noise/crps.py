@@ -311,26 +311,31 @@ def nb_half_gini(mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     var = mu_f + al_f * mu_f * mu_f
     with np.errstate(divide="ignore"):
         x0 = np.minimum(-np.log(math.pi * np.sqrt(var)), 0.0)
-    x0 = np.where(np.isfinite(x0), x0, 0.0)
-    start = x0 - NB_REACH
-    nodes = np.ceil((NB_REACH - start) / NB_STEP).astype(np.int64) + 1
-    width = int(nodes.max()) if n else 0
-    rows = max(1, BLOCK_CELLS // max(width, 1))
-    j = np.arange(width, dtype=np.float64)
+    x0 = np.clip(np.where(np.isfinite(x0), x0, 0.0), -300.0, 0.0)
+    # every row's nodes lie on one grid x_j = j h, so sin²θ and the Jacobian over sin²θ
+    # are computed once
+    first = np.floor((x0 - NB_REACH) / NB_STEP).astype(np.int64)
+    lo, hi = (int(first.min()), int(math.ceil(NB_REACH / NB_STEP))) if n else (0, 0)
+    x = np.arange(lo, hi + 1, dtype=np.float64) * NB_STEP
+    sig = special.expit(x)
+    s2 = np.square(np.sin((0.5 * math.pi) * sig))
+    weight = (0.5 * math.pi) * sig * special.expit(-x) / s2
+    rows = max(1, BLOCK_CELLS // max(x.size, 1))
+    order = np.argsort(first, kind="stable")  # blocks of rows with similar ranges
     for s in range(0, n, rows):
-        sl = slice(s, min(s + rows, n))
-        x = start[sl, None] + NB_STEP * j[None, :]
-        sig = special.expit(x)
-        theta = (0.5 * math.pi) * sig
-        jac = (0.5 * math.pi) * sig * special.expit(-x)
-        s2 = np.sin(theta) ** 2
-        m, a = mu_f[sl, None], al_f[sl, None]
+        idx = order[s:s + rows]
+        j0 = int(first[idx].min()) - lo
+        m, a = mu_f[idx, None], al_f[idx, None]
+        sq = s2[None, j0:]
         with np.errstate(divide="ignore", invalid="ignore"):
-            expo = np.where(a > 0.0, np.log1p(4.0 * a * m * (1.0 + a * m) * s2)
-                            / np.where(a > 0.0, a, 1.0), 4.0 * m * s2)
-            g = -np.expm1(-expo) / s2 * jac
-        g = np.where(j[None, :] < nodes[sl, None], g, 0.0)
-        out[sl] = g.sum(axis=1) * NB_STEP / (2.0 * math.pi)
+            pois = a == 0.0
+            a1 = np.where(pois, 1.0, a)
+            expo = np.where(pois, 4.0 * m * sq,
+                            np.log1p((4.0 * a1 * m * (1.0 + a1 * m)) * sq) / a1)
+            g = -np.expm1(-expo)
+        g *= weight[None, j0:]
+        g[np.arange(j0 + lo, hi + 1)[None, :] < first[idx, None]] = 0.0
+        out[idx] = g.sum(axis=1) * (NB_STEP / (2.0 * math.pi))
     return out.reshape(mu.shape)
 
 
@@ -373,7 +378,8 @@ def poisson_ppf(q: float, mu: Any) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         k = np.ceil(special.pdtrik(q, mu))
     k = np.where(np.isfinite(k) & (mu > 0.0), np.maximum(k, 0.0), 0.0)
-    return settle(k, lambda kk: special.pdtr(kk, mu), q)
+    mu_b = np.broadcast_to(mu, k.shape).ravel()
+    return settle(k.ravel(), lambda kk, r: special.pdtr(kk, mu_b[r]), q).reshape(k.shape)
 
 
 def nb_ppf(q: float, mu: Any, alpha: Any) -> np.ndarray:
@@ -389,27 +395,36 @@ def nb_ppf(q: float, mu: Any, alpha: Any) -> np.ndarray:
     k = np.ceil(k)
     k = np.where(np.isfinite(k) & (mu > 0.0), np.maximum(k, 0.0), 0.0)
 
-    def cdf(kk: np.ndarray) -> np.ndarray:
-        return np.where(pois, special.pdtr(kk, mu),
-                        special.betaincc(kk + 1.0, r, am / (1.0 + am)))
+    mu_b, pois_b, r_b = mu.ravel(), pois.ravel(), r.ravel()
+    qq = (am / (1.0 + am)).ravel()
 
-    return settle(k, cdf, q)
+    def cdf(kk: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.where(pois_b[rows], special.pdtr(kk, mu_b[rows]),
+                        special.betaincc(kk + 1.0, r_b[rows], qq[rows]))
+
+    return settle(k.ravel(), cdf, q).reshape(k.shape)
 
 
 def settle(k: np.ndarray, cdf, q: float, steps: int = 64) -> np.ndarray:
     """Move integer guesses k to min{k ≥ 0 : F(k) ≥ q} by unit steps (a few at most from an
-    inverse of the continuous extension)."""
+    inverse of the continuous extension); `cdf(k, rows)` is F(k) of the given rows, and
+    only the rows still moving are evaluated again."""
     k = np.array(k, dtype=np.float64)
+    rows = np.arange(k.size)
     for _ in range(steps):
-        up = cdf(k) < q
+        up = cdf(k[rows], rows) < q
         if not up.any():
             break
-        k[up] += 1.0
+        rows = rows[up]
+        k[rows] += 1.0
+    rows = np.flatnonzero(k > 0.0)
     for _ in range(steps):
-        down = (k > 0.0) & (cdf(k - 1.0) >= q)
+        down = cdf(k[rows] - 1.0, rows) >= q
         if not down.any():
             break
-        k[down] -= 1.0
+        rows = rows[down]
+        k[rows] -= 1.0
+        rows = rows[k[rows] > 0.0]
     return k
 
 
