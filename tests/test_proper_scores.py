@@ -340,13 +340,26 @@ def test_discretised_against_direct_sum(name, pred, params):
     np.testing.assert_allclose(got, want, rtol=REL, atol=0)
 
 
-def test_discretised_per_row_prediction():
-    d = Discretised(fam("gamma"))
+@pytest.mark.parametrize(("name", "params"), [
+    ("gamma", {"shape": 2.0}),
+    ("gamma", {"shape": np.array([0.7, 2.0, 9.0])}),
+    ("student_t", {"df": np.array([2.0, 5.0, math.inf]), "scale": np.array([1.0, 0.4, 2.0])}),
+    ("gaussian", {"sigma": np.array([0.3, 2.0, 9000.0])}),  # the last by Euler–Maclaurin
+])
+def test_discretised_per_row(name, params):
+    d = Discretised(fam(name))
     y = np.array([0.0, 4.0, 7.0])
     mu = np.array([2.0, 5.0, 6.0])
-    got = d.crps(y, mu, {"shape": 2.0})
-    want = [float(d.crps(y[i:i + 1], mu[i], {"shape": 2.0})[0]) for i in range(3)]
+    got = d.crps(y, mu, params)
+    rows = [{k: (float(v[i]) if np.ndim(v) else v) for k, v in params.items()} for i in range(3)]
+    want = [float(d.crps(y[i:i + 1], mu[i], rows[i])[0]) for i in range(3)]
     np.testing.assert_allclose(got, want, rtol=1e-14)
+    oracle = [counting_oracle(fam(name).to_scipy(mu[i], rows[i]), d.support.lower, y[i],
+                              600_000) for i in range(3)]
+    np.testing.assert_allclose(got, oracle, rtol=REL, atol=0)
+    for q in (0.05, 0.95):
+        k = d.ppf(q, mu, params)
+        np.testing.assert_array_equal(k, [float(d.ppf(q, mu[i], rows[i])) for i in range(3)])
 
 
 # ------------------------------------------------------------------ quantiles
