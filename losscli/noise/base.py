@@ -312,6 +312,12 @@ class Family:
         counts the target's (values, weights) when it is integral."""
         raise NotImplementedError
 
+    # -- proper scores (SPEC §8.3): `crps(y, pred, params)`, CRPS(F, y) per row in y's units
+    # (the sum over the integers on the counting measure), and `ppf(q, pred, params)`,
+    # F⁻¹(q) per row (min{k : F(k) ≥ q} when discrete); None where the family has none
+    crps: ClassVar[Any] = None
+    ppf: ClassVar[Any] = None
+
 
 class ContinuousFamily(Family):
     """A family with a density; on integer targets it is scored on unit intervals."""

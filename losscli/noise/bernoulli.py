@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from losscli.noise import crps as crps_forms
 from losscli.noise.base import Family, Frameworks, Params
 from losscli.noise.sums import wmean
 from losscli.noise.support import UNIT_CLOSED
@@ -100,3 +101,14 @@ class Bernoulli(Family):
         from scipy import stats
 
         return stats.bernoulli(p=np.exp(pred[1]))
+
+    # -- proper scores (SPEC §8.3)
+    def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """(y − p)²: F = 1 − p on [0, 1), so ∫(F − 1{y ≤ x})² dx is p² at y = 0 and
+        (1 − p)² at y = 1 (the Brier score; soft labels by the same formula)."""
+        p = np.exp(pred[1])
+        return np.square(crps_forms.arr(y) - p)
+
+    def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
+        """min{k : F(k) ≥ q}: 0 where q ≤ F(0) = 1 − p, else 1."""
+        return np.where(q <= np.exp(pred[0]), 0.0, 1.0)

@@ -9,6 +9,7 @@ import numpy as np
 from scipy import optimize, special
 
 from losscli.errors import FitError, OutOfRange
+from losscli.noise import crps as crps_forms
 from losscli.noise.base import ContinuousFamily, Frameworks, Params
 from losscli.noise.sums import total_weight, wmean, wsum
 from losscli.noise.support import Support
@@ -184,6 +185,16 @@ class Beta(ContinuousFamily):
 
         phi = params["precision"]
         return stats.beta(a=np.asarray(pred) * phi, b=(1.0 - np.asarray(pred)) * phi)
+
+    # -- proper scores (SPEC §8.3)
+    def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """The closed form of `crps_forms.beta` (mean μ = ŷ, precision φ)."""
+        return crps_forms.beta(y, pred, params["precision"])
+
+    def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
+        """F⁻¹(q) = I⁻¹_q(μφ, (1 − μ)φ) (betaincinv)."""
+        mu, phi = crps_forms.arr(pred), crps_forms.arr(params["precision"])
+        return special.betaincinv(mu * phi, (1.0 - mu) * phi, q)
 
 
 def _log_betainc(a: Any, b: Any, x: np.ndarray, upper: bool) -> np.ndarray:

@@ -100,4 +100,9 @@ class Categorical(Family):
 
         return stats.multinomial(1, np.exp(pred[:, 0]))
 
+    # -- proper scores (SPEC §8.3): classes have no order, so there is no c.d.f. over y
+    # and no CRPS or central interval
+    crps = None
+    ppf = None
+
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from losscli.noise import crps as crps_forms
 from losscli.noise.base import ContinuousFamily, Params, fit_given_numeric, mode_params
 
 
@@ -98,3 +99,15 @@ class Discretised:
 
     def to_scipy(self, pred: Any, params: Params) -> Any:
         return self.family.to_scipy(pred, params)
+
+    # -- proper scores on the counting measure (SPEC §8.3)
+    def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """Σ_k (G(k) − 1{y ≤ k})² over the integers of the support, G(k) = F(k + ½)
+        (`crps_forms.discretised`: a windowed sum, bounded work per row)."""
+        return crps_forms.discretised(self.family, self.support.lower, y, pred, params)
+
+    def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
+        """min{k : G(k) ≥ q} = ⌈F⁻¹(q) − ½⌉, at least the support's lower bound."""
+        k = np.ceil(self.family.ppf(q, pred, params) - 0.5)
+        lower = self.support.lower
+        return np.maximum(k, lower) if lower > -np.inf else k

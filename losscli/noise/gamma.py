@@ -9,6 +9,7 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import FitError
+from losscli.noise import crps as crps_forms
 from losscli.noise import quadrature
 from losscli.noise.base import (
     ContinuousFamily,
@@ -292,6 +293,16 @@ class Gamma(ContinuousFamily):
 
         k = params["shape"]
         return stats.gamma(a=k, scale=np.asarray(pred) / k)
+
+    # -- proper scores (SPEC §8.3)
+    def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """The closed form of `crps_forms.gamma` (shape k, mean μ = ŷ)."""
+        return crps_forms.gamma(y, pred, params["shape"])
+
+    def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
+        """F⁻¹(q) = P⁻¹(k, q) μ/k (gammaincinv)."""
+        k = crps_forms.arr(params["shape"])
+        return special.gammaincinv(k, q) * (crps_forms.arr(pred) / k)
 
 
 # ------------------------------------------------------------------ quadrature on log y

@@ -9,6 +9,7 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import FitError, OutOfRange
+from losscli.noise import crps as crps_forms
 from losscli.noise import quadrature
 from losscli.noise.base import ContinuousFamily, Frameworks, Params, log_param, take_params
 from losscli.noise.sums import block_sums, total_weight, wmean
@@ -200,6 +201,16 @@ class Gaussian(ContinuousFamily):
         from scipy import stats
 
         return stats.norm(loc=pred, scale=params["sigma"])
+
+    # -- proper scores (SPEC §8.3)
+    def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """σ·CRPS_N(0,1)((y − μ)/σ), in y's units (`crps_forms.normal`)."""
+        sigma = crps_forms.arr(params["sigma"])
+        return sigma * crps_forms.normal((crps_forms.arr(y) - pred) / sigma)
+
+    def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
+        """F⁻¹(q) = μ + σ Φ⁻¹(q)."""
+        return crps_forms.arr(pred) + crps_forms.arr(params["sigma"]) * special.ndtri(q)
 
 
 # ------------------------------------------------------- quadrature of normal intervals

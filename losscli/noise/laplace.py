@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from losscli.errors import FitError
+from losscli.noise import crps as crps_forms
 from losscli.noise.base import ContinuousFamily, Frameworks, Params, log_param
 from losscli.noise.logspace import LOG_HALF
 from losscli.noise.sums import total_weight, wsum
@@ -240,6 +241,18 @@ class Laplace(ContinuousFamily):
         from scipy import stats
 
         return stats.laplace(loc=pred, scale=params["scale"])
+
+    # -- proper scores (SPEC §8.3)
+    def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """b·(|z| + e^(−|z|) − ¾), z = (y − m)/b (`crps_forms.laplace`)."""
+        b = crps_forms.arr(params["scale"])
+        return b * crps_forms.laplace((crps_forms.arr(y) - pred) / b)
+
+    def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
+        """F⁻¹(q) = m + b log(2q) below ½, m − b log(2(1 − q)) above."""
+        b = crps_forms.arr(params["scale"])
+        z = math.log(2.0 * q) if q < 0.5 else -math.log(2.0 * (1.0 - q))
+        return crps_forms.arr(pred) + b * z
 
 
 def _log_lower(z: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import FitError
+from losscli.noise import crps as crps_forms
 from losscli.noise import quadrature
 from losscli.noise.base import ContinuousFamily, Params, log_param, take_params
 from losscli.noise.gaussian import Gaussian, normal_bound, normal_log_interval, normal_score
@@ -233,3 +234,13 @@ class LogNormal(ContinuousFamily):
         from scipy import stats
 
         return stats.lognorm(s=params["sigma"], scale=pred)
+
+    # -- proper scores (SPEC §8.3)
+    def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """The closed form of `crps_forms.lognormal` (median m = ŷ, log-scale σ)."""
+        return crps_forms.lognormal(y, pred, params["sigma"])
+
+    def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
+        """F⁻¹(q) = m e^(σ Φ⁻¹(q))."""
+        return crps_forms.arr(pred) * np.exp(crps_forms.arr(params["sigma"])
+                                             * special.ndtri(q))

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import FitError
+from losscli.noise import crps as crps_forms
 from losscli.noise.base import Family, Frameworks, Nesting, Params
 from losscli.noise.logspace import STIRLING_FROM, gammaln_int, stirling_series
 from losscli.noise.sums import total_weight, value_counts, wmean
@@ -210,6 +211,15 @@ class NegativeBinomial(Family):
             return stats.poisson(mu=pred)
         # α per row must be > 0 on every row here (scipy's nbinom has no n = ∞)
         return stats.nbinom(n=1.0 / alpha, p=1.0 / (1.0 + alpha * np.asarray(pred)))
+
+    # -- proper scores (SPEC §8.3): on the counting measure
+    def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """Σ_k (F(k) − 1{y ≤ k})² (`crps_forms.negative_binomial`; Poisson's at α = 0)."""
+        return crps_forms.negative_binomial(y, pred, params["alpha"])
+
+    def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
+        """min{k : F(k) ≥ q} (`crps_forms.nb_ppf`)."""
+        return crps_forms.nb_ppf(q, pred, params["alpha"])
 
 
 # ------------------------------------------------------------------ A(y, α) = Σ_{j<y} log(1 + αj)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from losscli.noise import crps as crps_forms
 from losscli.noise.base import Family, Frameworks, Params
 from losscli.noise.logspace import gammaln_int
 from losscli.noise.sums import wmean
@@ -95,3 +96,12 @@ class Poisson(Family):
         from scipy import stats
 
         return stats.poisson(mu=pred)
+
+    # -- proper scores (SPEC §8.3): on the counting measure
+    def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """Σ_k (F(k) − 1{y ≤ k})², in closed form (`crps_forms.poisson`)."""
+        return crps_forms.poisson(y, pred)
+
+    def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
+        """min{k : F(k) ≥ q} (`crps_forms.poisson_ppf`)."""
+        return crps_forms.poisson_ppf(q, pred)

@@ -11,6 +11,7 @@ from scipy import special
 
 from losscli.errors import FitError, OutOfRange
 from losscli.noise import blocks, tdist
+from losscli.noise import crps as crps_forms
 from losscli.noise.base import (
     ContinuousFamily,
     Frameworks,
@@ -249,6 +250,20 @@ class StudentT(ContinuousFamily):
         from scipy import stats
 
         return stats.t(df=params["df"], loc=pred, scale=params["scale"])
+
+    # -- proper scores (SPEC §8.3)
+    def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """σ·CRPS_tν((y − loc)/σ) (`crps_forms.student_t`): the normal's at ν = ∞, finite
+        for ν > ½ (F² has tails |x|^(−2ν)), ∞ for ν ≤ ½."""
+        scale = crps_forms.arr(params["scale"])
+        return scale * crps_forms.student_t((crps_forms.arr(y) - pred) / scale, params["df"])
+
+    def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
+        """F⁻¹(q) = loc + σ t_ν⁻¹(q) (stdtrit; Φ⁻¹ at ν = ∞)."""
+        df = crps_forms.arr(params["df"])
+        inf = np.isinf(df)
+        z = np.where(inf, special.ndtri(q), special.stdtrit(np.where(inf, 1.0, df), q))
+        return crps_forms.arr(pred) + crps_forms.arr(params["scale"]) * z
 
 
 # ---------------------------------------------------------------- fitting
