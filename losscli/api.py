@@ -131,7 +131,7 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
             res = result(run, i, scores, splan, entropies)
         except FitError as exc:
             raise InputError(f"{model.name}: {exc}", file=rows.file_of(run)) from None
-        res.distributional = extras(i)
+        extras(i, res)
         results.append(res)
         if not model.family.discrete and kind in kinds.COUNTING_KINDS:
             warnings.append(
@@ -172,15 +172,25 @@ def _score(run: Run, models: list[Model], pairs: bool, also, counting: bool,
     wanted = [(i, j) for i in range(n) for j in range(i + 1, n)] if pairs else []
     wanted += [(i, index[id(comp.constant)]) for i, comp in enumerate(comps)
                if comp is not None and comp.constant is not None]
-    scores, splan, carried = score(run, models + extra, False, also, wanted)
+    proper = tuple(range(n)) if run.req.scores else ()
+    scores, splan, carried = score(run, models + extra, False, also, wanted, proper)
 
-    def block(i: int) -> dict | None:
+    def extras(i: int, res) -> None:
+        """Model i's `distributional` and `scores` blocks into its result."""
         comp = comps[i]
-        if comp is None:
-            return None
-        return distributional.report(comp, i, index, scores, splan, run.W)
+        if comp is not None:
+            res.distributional = distributional.report(comp, i, index, scores, splan, run.W)
+        if i in scores.proper:
+            found = scores.proper[i]
+            if found is None:
+                res.warnings.append(f"{models[i].name}: scores.crps and scores.intervals "
+                                    "are null: they could not be computed on these rows")
+                found = {"crps": None, "intervals": None}
+            else:
+                found = found.finalize(run.W)
+            res.scores = {"log_score": res.cross_entropy, **found}
 
-    return scores, splan, carried, block
+    return scores, splan, carried, extras
 
 
 def merged(notes: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -273,7 +283,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
         except FitError as exc:
             skip(model.name, str(exc))
             continue
-        res.distributional = extras(i)
+        extras(i, res)
         scored.append(compare.Scored(model, res, i))
     warnings.extend(clip_warning(run, scores))
     warnings.extend(f"{fams}: not fitted: {why}" for fams, why in merged(left_out))

@@ -14,6 +14,7 @@ import numpy as np
 from losscli.batches import Batch, zero_probability
 from losscli.errors import NUMERIC_ERRORS, InputError, numeric_reason
 from losscli.model import Model, marginal_pred
+from losscli.proper_scores import ProperScores
 from losscli.reduce import Extremes, First, Joint, Moments, Sum, wsum
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ class Scores:
         self.point = Sum(2 * len(plan.point_keys))  # Σw|r|, Σw r² per point prediction
         self.dev = Sum(2 * m)  # Σw d(y, ŷ), Σw d(y, ȳ)
         self.pairs = Moments(len(plan.pairs))
+        # SPEC §8.3's CRPS and central intervals, per model asked for (--scores)
+        self.proper = {i: ProperScores() for i in plan.proper}
         # each pair's rows of largest and smallest difference: does one row dominate?
         self.pair_extremes = Extremes(len(plan.pairs))
 
@@ -65,7 +68,8 @@ class Scores:
                 lls.append(np.zeros(b.n))
                 continue
             try:
-                ll = fam.loglik(y, pred, model.all_params(b.columns))
+                params = model.all_params(b.columns)
+                ll = fam.loglik(y, pred, params)
                 total = wsum(ll, w)
             except InputError:
                 raise
@@ -83,6 +87,11 @@ class Scores:
                                   (float(yv) if np.ndim(yv) == 0 and not self.plan.labels
                                    else None, None if pv is None else float(pv)))
             lls.append(ll)
+            if self.proper.get(i) is not None:
+                try:
+                    self.proper[i].update(fam, y, pred, params, w)
+                except NUMERIC_ERRORS:  # reported as null, with a note
+                    self.proper[i] = None
             if model.baseline is not None and plan.baseline_on_rows:
                 bm = model.baseline
                 bl_part[i] = wsum(bm.family.loglik(y, marginal_pred(bm), bm.all_params()), w)
@@ -157,6 +166,9 @@ class Scores:
         self.dev.merge(other.dev)
         self.pairs.merge(other.pairs)
         self.pair_extremes.merge(other.pair_extremes)
+        for i, p in other.proper.items():
+            mine = self.proper[i]
+            self.proper[i] = None if mine is None or p is None else mine.merge(p)
         return self
 
 
@@ -215,10 +227,12 @@ class ScorePlan:
     labels: bool
     eps: float
     rows_known: bool = True  # False on value counts: a "row" is a distinct value
+    proper: tuple[int, ...] = ()  # the models whose CRPS and intervals are reduced
 
 
 def score(run: Run, models: list[Model], pairs: bool, also=None,
-          extra_pairs: list[tuple[int, int]] = ()) -> tuple[Scores, ScorePlan, Any]:
+          extra_pairs: list[tuple[int, int]] = (), proper: tuple[int, ...] = ()
+          ) -> tuple[Scores, ScorePlan, Any]:
     """The last pass: every model scored on every row (or on the value counts); `also`
     makes a further state reduced in the same pass (None without it). `pairs`: the
     moments of the per-row log-likelihood differences of every pair of models (Vuong),
@@ -247,7 +261,8 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
         ybar=float(run.scan.y.mean[0]) if run.scan.y.W > 0 else math.nan,
         baseline_on_rows=run.value_counts is None,
         prediction=[cols.pred] if cols.pred else list(cols.probs or cols.logits),
-        labels=run.layout.labels, eps=run.req.eps, rows_known=not on_counts)
+        labels=run.layout.labels, eps=run.req.eps, rows_known=not on_counts,
+        proper=tuple(proper))
 
     def make():
         return Scores(plan) if also is None else Joint(Scores(plan), also())

@@ -23,7 +23,7 @@ MODEL_FIELDS = (
     "cross_entropy",
     "entropy", "entropy_method", "kl", "aic", "bic", "baseline_cross_entropy",
     "information_gain", "normalized_entropy", "metrics", "base_measure",
-    "distributional",
+    "distributional", "scores",
 )
 
 
@@ -38,6 +38,8 @@ def model_dict(m: ModelResult, unit: str, extra: dict | None = None) -> dict:
         for k in IN_UNIT:
             if out.get(k) is not None:
                 out[k] = out[k] / LN2
+        if out.get("scores") and out["scores"].get("log_score") is not None:
+            out["scores"] = {**out["scores"], "log_score": out["scores"]["log_score"] / LN2}
     return out
 
 

@@ -51,6 +51,7 @@ class ModelResult:
     base_measure: str
     warnings: list[str] = field(default_factory=list)
     distributional: dict | None = None  # SPEC §8.2: with per-row parameters
+    scores: dict | None = None  # SPEC §8.3: with --scores
     infinite_explained: bool = False  # its non-finite values are explained in warnings
 
 

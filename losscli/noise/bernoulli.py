@@ -105,9 +105,11 @@ class Bernoulli(Family):
     # -- proper scores (SPEC §8.3)
     def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         """(y − p)²: F = 1 − p on [0, 1), so ∫(F − 1{y ≤ x})² dx is p² at y = 0 and
-        (1 − p)² at y = 1 (the Brier score; soft labels by the same formula)."""
+        (1 − p)² at y = 1 (the Brier score). A soft label t scores its expectation,
+        t(1 − p)² + (1 − t)p² = (t − p)² + t(1 − t), as the Brier metric does."""
         p = np.exp(pred[1])
-        return np.square(crps_forms.arr(y) - p)
+        t = crps_forms.arr(y)
+        return np.square(t - p) + t * (1.0 - t)
 
     def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
         """min{k : F(k) ≥ q}: 0 where q ≤ F(0) = 1 − p, else 1."""
