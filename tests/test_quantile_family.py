@@ -338,6 +338,71 @@ def test_discretised_loglik_on_integers():
     np.testing.assert_allclose(Discretised(FAM).loglik(y, 0.3, p), want, rtol=1e-10)
 
 
+def _mp_interval(y, m, tau, s):
+    """P(y − ½ < Y ≤ y + ½) with 50 digits, from the c.d.f. written out."""
+    import mpmath
+
+    mpmath.mp.dps = 50
+    tau, s, m = mpmath.mpf(tau), mpmath.mpf(s), mpmath.mpf(m)
+
+    def cdf(x):
+        z = (mpmath.mpf(x) - m) / s
+        return tau * mpmath.exp((1 - tau) * z) if z < 0 else 1 - (1 - tau) * mpmath.exp(-tau * z)
+
+    def sf(x):  # the upper tail written out, so that a far tail keeps its digits
+        z = (mpmath.mpf(x) - m) / s
+        return (1 - tau) * mpmath.exp(-tau * z) if z >= 0 else 1 - tau * mpmath.exp((1 - tau) * z)
+
+    a, b = y - 0.5, y + 0.5
+    return float(mpmath.log(sf(a) - sf(b) if a >= m else cdf(b) - cdf(a)))
+
+
+@pytest.mark.parametrize("tau,s", [(0.7, 1.3), (0.1, 0.05), (0.5, 1e6), (0.95, 3e4)])
+def test_interval_loglik_to_fifty_digits(tau, s):
+    y = np.array([-40.0, -3.0, -1.0, 0.0, 1.0, 2.0, 7.0, 60.0])
+    got = FAM.interval_loglik(y, 0.3, {"tau": tau, "scale": s})
+    want = [_mp_interval(v, 0.3, tau, s) for v in y]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    # per-row scales, and the discretised family reads the same
+    sr = np.linspace(0.5, 3.0, y.size)
+    got = Discretised(FAM).loglik(y, 0.3, {"tau": tau, "scale": sr})
+    want = [_mp_interval(v, 0.3, tau, b) for v, b in zip(y, sr, strict=True)]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_outside_tau_space_is_nan_not_an_exception():
+    for tau in (0.0, 1.0, -0.2, 1.3):
+        p = {"tau": tau, "scale": 1.0}
+        assert np.isnan(FAM.loglik(np.zeros(2), 0.0, p)).all()
+        assert np.isnan(FAM.logcdf(np.zeros(2), 0.0, p)).all()
+        assert np.isnan(FAM.logsf(np.zeros(2), 0.0, p)).all()
+        assert np.isnan(FAM.interval_loglik(np.zeros(2), 0.0, p)).all()
+
+
+def _disc_nll(y, pred, w, tau, s):
+    d = _oracle(pred, tau, s)
+    return -float(np.dot(w, np.log(d.cdf(y + 0.5) - d.cdf(y - 0.5))))
+
+
+def test_discretised_fit_with_a_given_tau():
+    rng = np.random.default_rng(19)
+    pred = rng.uniform(0, 8, 400)
+    y = np.round(_draw(rng, pred, 0.8, 1.5, 400))
+    w = rng.integers(1, 4, y.size).astype(float)
+    got = Discretised(FAM).fit_given(y, w, pred, {"tau": 0.8}, ("scale",))
+    assert got.keys() == {"scale"}
+    res = optimize.minimize_scalar(lambda ls: _disc_nll(y, pred, w, 0.8, math.exp(ls)),
+                                   bounds=(-3, 3), method="bounded", options={"xatol": 1e-10})
+    assert got["scale"] == pytest.approx(math.exp(res.x), rel=1e-4)
+    both = Discretised(FAM).fit(y, w, pred)
+    res = optimize.minimize(lambda t: _disc_nll(y, pred, w, special.expit(t[0]),
+                                                math.exp(t[1])),
+                            [0.0, 0.0], method="Nelder-Mead",
+                            options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000})
+    assert both["tau"] == pytest.approx(special.expit(res.x[0]), rel=1e-4)
+    assert both["scale"] == pytest.approx(math.exp(res.x[1]), rel=1e-4)
+
+
 # ------------------------------------------------------------- declarations, nesting
 
 
