@@ -286,6 +286,20 @@ def test_marginal_profile_tau_against_grid_and_brent(seed, tau):
     assert FAM.fit(np.repeat(y, reps), None) == pytest.approx(got, rel=1e-9)
 
 
+def test_rows_of_weight_zero_change_nothing():
+    rng = np.random.default_rng(20)
+    y = _draw(rng, 0.0, 0.4, 1.0, 100)
+    w = rng.integers(1, 4, y.size).astype(float)
+    extra = np.array([y.min() - 5.0, y.max() + 5.0, 0.123])
+    yz = np.concatenate([y, extra])
+    wz = np.concatenate([w, np.zeros(3)])
+    assert FAM.fit(yz, wz) == pytest.approx(FAM.fit(y, w), rel=1e-12)
+    # nor where the limit τ → 0 at the smallest target of positive weight is the best
+    e = rng.exponential(1.0, 300)
+    with pytest.raises(FitError, match="τ goes to 0"):
+        FAM.fit(np.concatenate([[-3.0], e]), np.concatenate([[0.0], np.ones(e.size)]))
+
+
 def test_marginal_fit_with_a_given_scale():
     rng = np.random.default_rng(15)
     y = _draw(rng, 0.0, 0.7, 1.0, 120)

@@ -185,10 +185,12 @@ class Quantile(ContinuousFamily):
         that limit fits better than every τ inside, there is no maximum and the fit fails.
         """
         v, inv = np.unique(y, return_inverse=True)
+        c = np.bincount(inv.ravel(), weights=w, minlength=v.size).astype(np.float64)
+        keep = c > 0.0  # a value of weight 0 is no piece
+        v, c = v[keep], c[keep]
         if v.size < 2:
             raise FitError("every target is equal, so the asymmetric Laplace scale σ is 0 "
                            "and the likelihood is unbounded")
-        c = np.bincount(inv.ravel(), weights=w, minlength=v.size).astype(np.float64)
         W = float(c.sum())
         x = v - v[v.size // 2]  # centred, so the cumulative sums below lose little
         cum = np.cumsum(c) / W
