@@ -207,6 +207,14 @@ def test_fit_given_per_row_scale_fits_tau():
     assert FAM.fit_given(y, w, pred, {"scale": s, "tau": 0.2}, ()) == {}
 
 
+def test_marginal_fit_with_a_given_quantile_is_the_conditional_fit_at_it():
+    y, _, w = _data(21)
+    assert FAM.fit_given(y, w, None, {"quantile": 1.5}, ("tau", "scale")) == pytest.approx(
+        FAM.fit(y, w, np.full(y.size, 1.5)), rel=1e-12)
+    assert FAM.fit_given(y, w, None, {"quantile": 1.5, "tau": 0.3}, ("scale",)) == {
+        "scale": pytest.approx(np.dot(w, _rho(y - 1.5, 0.3)) / w.sum(), rel=1e-12)}
+
+
 def test_conditional_fit_needs_residuals_on_both_sides():
     pred = np.zeros(5)
     with pytest.raises(FitError, match="τ"):

@@ -116,6 +116,9 @@ class Quantile(ContinuousFamily):
         both free as in the class docstring. Marginal: piecewise on the sorted targets."""
         y = np.asarray(y, dtype=np.float64)
         W = total_weight(y.size, w)
+        if pred is None and "quantile" in given:  # a held location plays ŷ
+            pred, free = given["quantile"], tuple(k for k in free if k != "quantile")
+            given = {k: v for k, v in given.items() if k != "quantile"}
         if pred is None:
             return self._fit_marginal(y, w, W, given, free)
         out: Params = {}
