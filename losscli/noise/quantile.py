@@ -87,9 +87,10 @@ class Quantile(ContinuousFamily):
     nests = Nesting("laplace", "tau", 0.5, boundary=False)
     frameworks = Frameworks(
         pytorch=None,
-        sklearn="HistGradientBoostingRegressor(loss='quantile', quantile=τ)",
-        xgboost="reg:quantileerror (quantile_alpha=τ)",
-        lightgbm="quantile (alpha=τ)",
+        # one word each (tables never break a name); τ is the level the fit found or held
+        sklearn="HistGradientBoostingRegressor(loss='quantile',quantile=τ)",
+        xgboost="reg:quantileerror(quantile_alpha=τ)",
+        lightgbm="quantile(alpha=τ)",
     )
 
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
