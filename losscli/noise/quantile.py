@@ -39,6 +39,18 @@ def weighted_quantile(y: np.ndarray, w: np.ndarray | None, tau: float) -> float:
     return float(ys[min(k, ys.size - 1)])
 
 
+def _log_levels(tau: Any) -> Any:
+    """ln τ and ln(1 − τ) (floats, or arrays of a per-row τ), NaN outside (0, 1): a numeric
+    fit's step outside τ's space reads a likelihood that is not finite."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if np.ndim(tau) == 0:
+            if 0.0 < tau < 1.0:
+                return math.log(tau), math.log1p(-tau)
+            return math.nan, math.nan
+        tau = np.where((tau > 0.0) & (tau < 1.0), tau, np.nan)
+        return np.log(tau), np.log1p(-tau)
+
+
 def _tau_given_scale(d: Any) -> Any:
     """argmax over τ of ln τ + ln(1 − τ) − τA + (τ − 1)B, d = A − B: the root in (0, 1) of
     dτ² − (d + 2)τ + 1 = 0, written 2/((d + 2) + √(d² + 4)) (no cancellation; ½ at d = 0)."""
@@ -93,10 +105,13 @@ class Quantile(ContinuousFamily):
         lightgbm="quantile(alpha=τ)",
     )
 
+    spread = ("scale", "scale")
+
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         tau, s = params["tau"], params["scale"]
+        lt, lu = _log_levels(tau)
+        const = lt + lu
         with np.errstate(invalid="ignore", divide="ignore"):
-            const = math.log(tau) + math.log1p(-tau) if 0.0 < tau < 1.0 else math.nan
             ll = pinball(np.subtract(y, pred), tau)
             ll /= -np.asarray(s, dtype=np.float64)
             ll += const
@@ -106,15 +121,17 @@ class Quantile(ContinuousFamily):
     # -- fits
     def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         free = self.nuisance if pred is not None else self.marginal_params
-        return self.fit_given(y, w, pred, {}, free)
+        return self.fit_given_closed(y, w, pred, {}, free)
 
-    def fit_given(self, y: np.ndarray, w: np.ndarray | None, pred: Any, given: Params,
-                  free: tuple[str, ...]) -> Params:
-        """The weighted MLE of the `free` parameters with the `given` ones held (floats;
-        `scale` may be a per-row array in conditional mode); only the free ones are
-        returned. Every case is closed form: σ̂ = τP + (1 − τ)N given τ; τ̂ the root of
-        a quadratic given σ (with A = Σwr⁺/σ/W, B = Σwr⁻/σ/W: 1/τ − 1/(1 − τ) = A − B);
-        both free as in the class docstring. Marginal: piecewise on the sorted targets."""
+    def fit_given_closed(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                         given: Params, free: tuple[str, ...]) -> Params | None:
+        """The weighted MLE of the `free` parameters with the `given` ones held (floats
+        or per-row arrays); only the free ones are returned. Closed forms: σ̂ = Σwρ_τ(r)/W
+        given τ; τ̂ the root of a quadratic given σ (with A = Σwr⁺/σ/W, B = Σwr⁻/σ/W:
+        1/τ − 1/(1 − τ) = A − B); both free as in the class docstring. Marginal:
+        piecewise on the sorted targets; the τ-quantile under per-row σ is the weighted
+        τ-quantile with weights w/σ. None (the shared optimiser) for τ free in marginal
+        mode under a per-row σ, or a location with a per-row τ."""
         y = np.asarray(y, dtype=np.float64)
         W = total_weight(y.size, w)
         if pred is None and "quantile" in given:  # a held location plays ŷ
@@ -125,9 +142,9 @@ class Quantile(ContinuousFamily):
         out: Params = {}
         r = np.subtract(y, pred)
         if "tau" in given:
-            tau = float(given["tau"])
             if "scale" in free:
-                out["scale"] = self._scale(wsum(pinball(r, tau), w) / W, "every residual is 0")
+                out["scale"] = self._scale(wsum(pinball(r, given["tau"]), w) / W,
+                                           "every residual is 0")
             return out
         if "scale" in given:
             s = np.asarray(given["scale"], dtype=np.float64)
@@ -161,14 +178,20 @@ class Quantile(ContinuousFamily):
         return float(s)
 
     def _fit_marginal(self, y: np.ndarray, w: np.ndarray | None, W: float, given: Params,
-                      free: tuple[str, ...]) -> Params:
+                      free: tuple[str, ...]) -> Params | None:
         out: Params = {}
+        scale = given.get("scale")
+        rows = np.ndim(scale) > 0
         if "tau" in given:
-            tau = float(given["tau"])
+            tau = given["tau"]
+            if np.ndim(tau):
+                return None
+        elif rows:
+            return None
         else:
-            scale = given.get("scale")
             tau = self._profile_tau(y, w, None if scale is None else float(scale))
-        m = weighted_quantile(y, w, tau)
+        # Σ w ρ_τ(y − m)/σᵢ is least at the τ-quantile of the weights w/σᵢ
+        m = weighted_quantile(y, ((1.0 if w is None else w) / scale) if rows else w, tau)
         if "quantile" in free:
             out["quantile"] = m
         if "tau" in free:
@@ -267,21 +290,20 @@ class Quantile(ContinuousFamily):
         """ln τ + (1 − τ)z below ŷ, ln(1 − (1 − τ)e^{−τz}) above (z = (x − ŷ)/σ)."""
         tau = params["tau"]
         z = np.subtract(x, pred) / params["scale"]
-        if not 0.0 < tau < 1.0:  # a numeric fit's step outside τ's space
-            return np.full(np.shape(z), np.nan)
-        with np.errstate(over="ignore"):
+        lt, _ = _log_levels(tau)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             above = np.log1p(-(1.0 - tau) * np.exp(-tau * np.maximum(z, 0.0)))
-        return np.where(z < 0.0, math.log(tau) + (1.0 - tau) * z, above)
+            # + 0·ln τ: NaN on the rows whose τ is outside (0, 1)
+            return np.where(z < 0.0, lt + (1.0 - tau) * z, above + 0.0 * lt)
 
     def logsf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         """ln(1 − τ) − τz above ŷ, ln(1 − τe^{(1 − τ)z}) below."""
         tau = params["tau"]
         z = np.subtract(x, pred) / params["scale"]
-        if not 0.0 < tau < 1.0:
-            return np.full(np.shape(z), np.nan)
-        with np.errstate(over="ignore"):
+        _, lu = _log_levels(tau)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             below = np.log1p(-tau * np.exp((1.0 - tau) * np.minimum(z, 0.0)))
-        return np.where(z >= 0.0, math.log1p(-tau) - tau * z, below)
+            return np.where(z >= 0.0, lu - tau * z, below + 0.0 * lu)
 
     def interval_loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         """log P(y − ½ < Y ≤ y + ½) in closed form (z_a, z_b the ends in units of σ):
@@ -293,12 +315,11 @@ class Quantile(ContinuousFamily):
         s = np.asarray(params["scale"], dtype=np.float64)
         za = np.subtract(np.subtract(y, 0.5), pred) / s
         zb = np.subtract(np.add(y, 0.5), pred) / s
-        if not 0.0 < tau < 1.0:
-            return np.full(np.shape(za), np.nan)
+        lt, lu = _log_levels(tau)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            below = (math.log(tau) + np.log(-np.expm1(-(1.0 - tau) / s))) + (1.0 - tau) * zb
-            above = (math.log1p(-tau) + np.log(-np.expm1(-tau / s))) - tau * za
-            inside = np.log(-tau * np.expm1((1.0 - tau) * np.minimum(za, 0.0))
+            below = (lt + np.log(-np.expm1(-(1.0 - tau) / s))) + (1.0 - tau) * zb
+            above = (lu + np.log(-np.expm1(-tau / s))) - tau * za
+            inside = 0.0 * lt + np.log(-tau * np.expm1((1.0 - tau) * np.minimum(za, 0.0))
                             - (1.0 - tau) * np.expm1(-tau * np.maximum(zb, 0.0)))
         return np.where(zb <= 0.0, below, np.where(za >= 0.0, above, inside))
 
@@ -306,8 +327,10 @@ class Quantile(ContinuousFamily):
         """F(x) = exp(logcdf)."""
         return np.exp(self.logcdf(x, pred, params))
 
-    def standardised(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
-        """z = (y − ŷ)/σ: F(y) = G_τ(z), one G per fit (τ is a constant)."""
+    def standardised(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray | None:
+        """z = (y − ŷ)/σ: F(y) = G_τ(z), one G per fit (None where τ is given per row)."""
+        if np.ndim(params["tau"]):
+            return None
         return np.subtract(y, pred) / params["scale"]
 
     def standard_quantiles(self, q: np.ndarray, params: Params) -> np.ndarray:
@@ -341,5 +364,5 @@ class Quantile(ContinuousFamily):
         from scipy import stats
 
         tau, s = params["tau"], params["scale"]
-        return stats.laplace_asymmetric(kappa=math.sqrt(tau / (1.0 - tau)), loc=pred,
-                                        scale=np.divide(s, math.sqrt(tau * (1.0 - tau))))
+        return stats.laplace_asymmetric(kappa=np.sqrt(np.divide(tau, 1.0 - tau)), loc=pred,
+                                        scale=np.divide(s, np.sqrt(tau * (1.0 - tau))))
