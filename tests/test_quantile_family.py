@@ -252,8 +252,10 @@ def test_marginal_quantile_under_a_per_row_scale():
 
 def test_conditional_fit_needs_residuals_on_both_sides():
     pred = np.zeros(5)
-    with pytest.raises(FitError, match="τ"):
+    with pytest.raises(FitError, match="no target lies below its prediction.*τ goes to 0"):
         FAM.fit(np.arange(5.0), None, pred)
+    with pytest.raises(FitError, match="no target lies above its prediction.*τ goes to 1"):
+        FAM.fit(-np.arange(5.0), None, pred)
     with pytest.raises(FitError, match="every residual is 0"):
         FAM.fit(pred, None, pred)
     # with τ given, one side is enough

@@ -160,7 +160,7 @@ class Quantile(ContinuousFamily):
         """τ̂ and σ̂ from the mean positive and negative parts of the residuals."""
         if not (p > 0.0 and n > 0.0):
             if p > 0.0 or n > 0.0:
-                side = "above" if n == 0.0 else "below"
+                side = "below" if n == 0.0 else "above"
                 raise FitError(
                     f"no target lies {side} its prediction, so the likelihood keeps rising "
                     f"as τ goes to {0 if n == 0.0 else 1} (an exponential beyond the "
