@@ -220,8 +220,8 @@ def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
 
 def _compare(req: Request, run: Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
-    names, skipped_pairs = kinds.candidates(kind)
     named = list(dict.fromkeys(req.families))
+    names, skipped_pairs = kinds.candidates(kind, named)
     counting = kind in kinds.COUNTING_KINDS
     warnings = list(run.warnings)
     skipped: list[dict] = []

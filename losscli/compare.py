@@ -1,7 +1,7 @@
 """Model selection (SPEC §1.7): ranking, Akaike weights, LR and Vuong tests, recommendation.
 
-Which pairs are nested, and at which boundary value, is what the families declare
-(`Family.nests`); the Vuong test reads the last pass's moments of the per-row
+Which pairs are nested, at which value and whether on a boundary, is what the families
+declare (`Family.nests`); the Vuong test reads the last pass's moments of the per-row
 log-likelihood differences of every pair of models.
 """
 
@@ -98,13 +98,15 @@ def akaike_weights(aics: list[float]) -> list[float]:
 
 
 def likelihood_ratio(null: Scored, alt: Scored) -> dict:
-    """LR = 2(nll_null − nll_alt), floored at 0; the null sits on the boundary, so
-    p = ½ P(χ²₁ > LR) for LR > 0 and 1 at LR = 0 (the ½χ²₀ + ½χ²₁ mixture)."""
+    """LR = 2(nll_null − nll_alt), floored at 0. Where the null sits on the boundary of
+    the parameter's space, p = ½ P(χ²₁ > LR) for LR > 0 and 1 at LR = 0 (the
+    ½χ²₀ + ½χ²₁ mixture); where it is inside (`Nesting.boundary` false), p = P(χ²₁ > LR)."""
     lr = max(2.0 * (null.result.nll - alt.result.nll), 0.0)
     at = alt.family.nests
     if alt.model.params.get(at.param) == at.value:
         lr = 0.0  # the alternative's fit is the null model: only optimiser noise differs
-    p = 0.5 * float(special.chdtrc(1, lr)) if lr > 0 else 1.0
+    tail = float(special.chdtrc(1, lr))
+    p = (0.5 * tail if lr > 0 else 1.0) if at.boundary else tail
     return {"kind": "likelihood_ratio", "null": null.result.family,
             "alternative": alt.result.family, "statistic": lr, "p_value": p}
 

@@ -75,10 +75,12 @@ def resolve(run, override: str | None) -> str:
                      f"(detected {detected}: {DESCRIPTIONS[detected]})")
 
 
-def candidates(kind: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """Families that apply to this kind, and the others with the reason."""
-    names = [n for n, cls in FAMILIES.items() if kind in cls.applies_to]
-    skipped = [(n, skip_reason(cls, kind)) for n, cls in FAMILIES.items() if n not in names]
+def candidates(kind: str, named=()) -> tuple[list[str], list[tuple[str, str]]]:
+    """Families that apply to this kind, and the others with the reason; a family that is
+    no default candidate (`Family.candidate` false) is in neither list unless named."""
+    asked = [n for n, cls in FAMILIES.items() if cls.candidate or n in named]
+    names = [n for n in asked if kind in FAMILIES[n].applies_to]
+    skipped = [(n, skip_reason(FAMILIES[n], kind)) for n in asked if n not in names]
     return names, skipped
 
 

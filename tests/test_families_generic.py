@@ -47,6 +47,12 @@ CASES = {
                   [0.0, -1.0]),
     "beta": (lambda r, m, n: r.beta(m * 8.0, (1 - m) * 8.0), lambda r, n: r.uniform(0.2, 0.8, n),
              {"precision": 8.0}, [1e-6, 0.5, 1 - 1e-6], [0.0, 1.0, 1.2]),
+    # asymmetric Laplace: below ŷ with probability τ, exponential on each side
+    "quantile": (lambda r, m, n: m + np.where(r.uniform(size=n) < 0.8,
+                                              -r.exponential(0.7 / 0.2, n),
+                                              r.exponential(0.7 / 0.8, n)),
+                 lambda r, n: r.normal(0, 2, n), {"tau": 0.8, "scale": 0.7},
+                 [-3.0, 0.0, 1e5], [np.nan, np.inf]),
     # classifiers: the prediction is a class-major log-probability block (K, n)
     "bernoulli": (lambda r, q, n: (r.uniform(size=n) < np.exp(q[1])).astype(float),
                   lambda r, n: _log_probs(r, n, 2), {}, [0.0, 0.3, 1.0],

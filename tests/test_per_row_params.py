@@ -79,6 +79,13 @@ def _t_oracle(pred, df, scale):
                     for m, d, s in zip(pred, df, scale, strict=True)])
 
 
+def _asymmetric_laplace(pred, tau, sigma):
+    """τ(1 − τ)/σ · exp(−ρ_τ(y − ŷ)/σ) as scipy's laplace_asymmetric: κ = √(τ/(1 − τ)),
+    scale σ/√(τ(1 − τ))."""
+    return stats.laplace_asymmetric(kappa=np.sqrt(tau / (1 - tau)), loc=pred,
+                                    scale=sigma / np.sqrt(tau * (1 - tau)))
+
+
 # family, case (pred and integer targets), per-row params, scipy oracle (frozen, vectorised)
 CONTINUOUS = {
     "gaussian/sigma": ("gaussian", _real_case, lambda r: {"sigma": _spread(r, centre=0.3)},
@@ -97,6 +104,13 @@ CONTINUOUS = {
                         lambda p, q: stats.lognorm(s=q["sigma"], scale=p)),
     "gamma/shape": ("gamma", _positive_case, lambda r: {"shape": _spread(r, centre=1.5)},
                     lambda p, q: stats.gamma(a=q["shape"], scale=p / q["shape"])),
+    "quantile/scale": ("quantile", _real_case,
+                       lambda r: {"tau": 0.3, "scale": _spread(r, centre=0.3)},
+                       lambda p, q: _asymmetric_laplace(p, q["tau"], q["scale"])),
+    "quantile/tau+scale": ("quantile", _real_case,
+                           lambda r: {"tau": r.uniform(0.05, 0.95, N),
+                                      "scale": _spread(r, centre=0.3)},
+                           lambda p, q: _asymmetric_laplace(p, q["tau"], q["scale"])),
 }
 
 
@@ -207,7 +221,7 @@ SPREADS = {
     "laplace": ("scale", "scale"), "student_t": ("scale", "scale"),
     "negative_binomial": ("alpha", "scale"), "gamma": ("shape", "inverse"),
     "beta": ("precision", "inverse"),
-    "poisson": None, "bernoulli": None, "categorical": None,
+    "poisson": None, "bernoulli": None, "categorical": None, "quantile": ("scale", "scale"),
 }
 
 

@@ -13,6 +13,7 @@ from losscli.noise.laplace import Laplace
 from losscli.noise.lognormal import LogNormal
 from losscli.noise.negative_binomial import NegativeBinomial
 from losscli.noise.poisson import Poisson
+from losscli.noise.quantile import Quantile
 from losscli.noise.student_t import StudentT
 from losscli.noise.support import Support
 
@@ -27,6 +28,7 @@ FAMILIES: dict[str, type[Family]] = {
     "gamma": Gamma,
     "lognormal": LogNormal,
     "beta": Beta,
+    "quantile": Quantile,
 }
 
 __all__ = ["FAMILIES", "ContinuousFamily", "Family", "Support"]

@@ -41,11 +41,14 @@ PILOT_SEED = 7
 
 @dataclass(frozen=True)
 class Nesting:
-    """This family with `param` at `value` (a boundary of its space) is `family`."""
+    """This family with `param` at `value` is `family`; `boundary`: the value lies on the
+    boundary of the parameter's space (the LR statistic's null distribution is then
+    ½χ²₀ + ½χ²₁), else inside it (a regular χ²₁)."""
 
     family: str
     param: str
     value: float
+    boundary: bool = True
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class Family:
     # by default ("KIND with prediction": only when predictions are given)
     applies_to: ClassVar[tuple[str, ...]] = ()
     default_for: ClassVar[tuple[str, ...]] = ()
+    # whether compare-noise-models fits it unasked; False: only when named (SPEC §9.3)
+    candidate: ClassVar[bool] = True
     requirement: ClassVar[str | None] = None  # what it needs, in skip reasons
     # target kinds whose values it scores as soft labels in evaluate: never ranked against
     # the density families there (SPEC §1.6), so compare-noise-models skips it, saying so
