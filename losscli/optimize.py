@@ -6,6 +6,10 @@ central-difference Newton steps from a pilot fit), Nelder–Mead for several.
 `Stencil` and `newton_step` polish a fit on rows that are not in memory: each Newton
 step is one pass that reduces the log-likelihood at the points of a central-difference
 stencil around θ, from which the gradient and Hessian follow.
+One-dimensional problems a family states itself: `root` (a sign change in a bracket),
+`root_decreasing` (a decreasing function, bracketed from a start), `newton_root` (a
+safeguarded Newton iteration on a score with its derivative) and `minimize_bounded` (a
+minimum in an interval).
 """
 
 from __future__ import annotations
@@ -190,3 +194,95 @@ def minimize_params(
     return from_x(x, start, names, domains)
 
 
+
+
+# ------------------------------------------------------------------ one dimension
+
+
+def root(f, lo: float, hi: float, xtol: float, rtol: float) -> float:
+    """The root of f in [lo, hi], where f changes sign, by Brent's method (brentq): within
+    xtol + rtol·|x| of it."""
+    return float(optimize.brentq(f, lo, hi, xtol=xtol, rtol=rtol))
+
+
+def root_decreasing(f, x0: float, below: str, above: str, xtol: float, rtol: float,
+                    max_steps: int = 60) -> float:
+    """The root of a decreasing f: bracketed by unit steps from x0, then `root`.
+    FitError(below) when no root lies within `max_steps` steps below x0 (f < 0 there
+    throughout), FitError(above) likewise above it."""
+    lo = hi = x0
+    f_lo = f_hi = f(x0)
+    steps = 0
+    while f_lo < 0.0:
+        hi, f_hi = lo, f_lo
+        lo -= 1.0
+        f_lo = f(lo)
+        steps += 1
+        if steps > max_steps:
+            raise FitError(below)
+    while f_hi > 0.0:
+        lo, f_lo = hi, f_hi
+        hi += 1.0
+        f_hi = f(hi)
+        steps += 1
+        if steps > max_steps:
+            raise FitError(above)
+    if lo == hi:
+        return lo
+    return root(f, lo, hi, xtol, rtol)
+
+
+def minimize_bounded(f, lo: float, hi: float, xatol: float) -> tuple[float, float]:
+    """(x, f(x)) at the minimum of f on [lo, hi], by Brent's bounded method to within
+    about xatol in x (the ends themselves are never evaluated: a minimum at an end is
+    approached from inside)."""
+    res = optimize.minimize_scalar(f, bounds=(lo, hi), method="bounded",
+                                   options={"xatol": xatol})
+    return float(res.x), float(res.fun)
+
+
+ROOT, BELOW, ABOVE, NOT_FINITE, NOT_CONVERGED = (
+    "root", "below", "above", "not finite", "not converged")
+
+
+def newton_root(score, x0: float, lower: float = -math.inf, upper: float = math.inf, *,
+                tol: float, bracket_tol: float = 0.0, max_step: float = math.inf,
+                walk: float = 2.0, max_iter: int = 100) -> tuple[float, str]:
+    """The root of a score g that is positive below it and negative above, by Newton's
+    method safeguarded with the bracket of the sign changes seen; `score(x)` → (g, g′).
+
+    Each step is −g/g′ capped at ±max_step where g′ < 0; elsewhere a walk of `walk`
+    towards the sign change; a step that leaves the bracket bisects it. Iterates stay in
+    [lower, upper]. Returns (x, status): ROOT with x the last Newton iterate once a
+    Newton step is below `tol` (or g = 0 at x, or the bracket is narrower than
+    `bracket_tol`); BELOW when g < 0 at x = lower (the root is at or below the lower
+    bound), ABOVE when g > 0 at x = upper; NOT_FINITE where g or g′ is not finite;
+    NOT_CONVERGED after `max_iter` steps (x the last iterate).
+    """
+    x = x0
+    lo, hi = -math.inf, math.inf  # g > 0 at lo, g < 0 at hi
+    for _ in range(max_iter):
+        g, dg = score(x)
+        if not (math.isfinite(g) and math.isfinite(dg)):
+            return x, NOT_FINITE
+        if g == 0.0:
+            return x, ROOT
+        if g > 0.0:
+            lo = x
+            if x >= upper:
+                return x, ABOVE
+        else:
+            hi = x
+            if x <= lower:
+                return x, BELOW
+        newton = dg < 0.0
+        step = max(-max_step, min(max_step, -g / dg)) if newton else math.copysign(walk, g)
+        new = x + step
+        # out of the bracket (a step too small to move x has converged instead)
+        if not lo < new < hi and new != x and math.isfinite(lo) and math.isfinite(hi):
+            new, newton = 0.5 * (lo + hi), False
+        new = min(max(new, lower), upper)
+        if (newton and abs(new - x) < tol) or hi - lo < bracket_tol:
+            return new, ROOT
+        x = new
+    return x, NOT_CONVERGED

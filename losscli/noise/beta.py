@@ -6,8 +6,9 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
+from losscli import optimize
 from losscli.errors import FitError, OutOfRange
 from losscli.noise.base import ContinuousFamily, Frameworks, Params
 from losscli.noise.sums import total_weight, wmean, wsum
@@ -118,7 +119,10 @@ class Beta(ContinuousFamily):
             raise FitError(f"every target equals its prediction, {_UNBOUNDED}")
         # moment start: Var y = μ(1 − μ)/(1 + φ)
         u0 = math.log(max(wmean(mu * nu, w) / var - 1.0, 1e-3))
-        return math.exp(_bracketed_root(score, u0))
+        return math.exp(optimize.root_decreasing(
+            score, u0, below="the beta precision has no finite maximum likelihood estimate",
+            above=f"the targets are too close to their predictions, {_UNBOUNDED}",
+            xtol=1e-13, rtol=4 * np.finfo(float).eps))
 
     def _fit_marginal(self, y: np.ndarray, w: np.ndarray | None) -> Params:
         m = wmean(y, w)
@@ -203,27 +207,3 @@ def _log_betainc(a: Any, b: Any, x: np.ndarray, upper: bool) -> np.ndarray:
         if near.any():
             out[near] = np.log1p(-other(a[near], b[near], x[near]))
     return out
-
-
-def _bracketed_root(f, u0: float) -> float:
-    """Root of a decreasing f: bracket it by unit steps from u0, then Brent (brentq)."""
-    lo = hi = u0
-    f_lo = f_hi = f(u0)
-    steps = 0
-    while f_lo < 0.0:
-        hi, f_hi = lo, f_lo
-        lo -= 1.0
-        f_lo = f(lo)
-        steps += 1
-        if steps > 60:
-            raise FitError("the beta precision has no finite maximum likelihood estimate")
-    while f_hi > 0.0:
-        lo, f_lo = hi, f_hi
-        hi += 1.0
-        f_hi = f(hi)
-        steps += 1
-        if steps > 60:
-            raise FitError(f"the targets are too close to their predictions, {_UNBOUNDED}")
-    if lo == hi:
-        return lo
-    return optimize.brentq(f, lo, hi, xtol=1e-13, rtol=4 * np.finfo(float).eps)

@@ -1,0 +1,80 @@
+"""The shared optimiser (losscli.optimize) on problems with closed-form answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from losscli import optimize
+from losscli.errors import FitError
+
+
+def test_root_finds_a_sign_change_to_its_tolerance():
+    # log x − 1 = 0 at x = e
+    x = optimize.root(lambda v: math.log(v) - 1.0, 1.0, 10.0, xtol=1e-14, rtol=1e-15)
+    assert x == pytest.approx(math.e, rel=1e-14)
+
+
+@pytest.mark.parametrize("start", [-30.0, -2.0, 0.7, 3.0, 40.0])
+def test_root_decreasing_brackets_from_any_start(start):
+    # 2 − eᵘ decreases through its root log 2
+    u = optimize.root_decreasing(lambda v: 2.0 - math.exp(v), start, below="b", above="a",
+                                 xtol=1e-13, rtol=1e-15)
+    assert u == pytest.approx(math.log(2.0), rel=1e-12)
+
+
+def test_root_decreasing_reports_which_side_has_no_root():
+    with pytest.raises(FitError, match="^no root below$"):
+        optimize.root_decreasing(lambda v: -1.0, 0.0, "no root below", "no root above",
+                                 xtol=1e-13, rtol=1e-15)
+    with pytest.raises(FitError, match="^no root above$"):
+        optimize.root_decreasing(lambda v: 1.0, 0.0, "no root below", "no root above",
+                                 xtol=1e-13, rtol=1e-15)
+
+
+def test_minimize_bounded_returns_the_minimiser_and_the_minimum():
+    # (x − 1.3)² + 0.25 has its minimum 0.25 at 1.3, inside [−25, 13.8]
+    x, f = optimize.minimize_bounded(lambda v: (v - 1.3) ** 2 + 0.25, -25.0, 13.8, xatol=1e-10)
+    assert x == pytest.approx(1.3, abs=1e-8)
+    assert f == pytest.approx(0.25, rel=1e-14)
+    # a minimum at the lower end is approached (Brent's bounded method never evaluates
+    # the end itself)
+    x, f = optimize.minimize_bounded(lambda v: v, -2.0, 5.0, xatol=1e-10)
+    assert -2.0 < x < -2.0 + 1e-6
+    assert np.isclose(f, x)
+
+
+def test_newton_root_converges_on_a_convex_decreasing_score():
+    # g(u) = 3 − u − eᵘ decreases through the root of eᵘ + u = 3 (found by bisection here)
+    def score(u):
+        return 3.0 - u - math.exp(u), -1.0 - math.exp(u)
+
+    lo, hi = 0.0, 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if score(mid)[0] > 0.0 else (lo, mid)
+    u, status = optimize.newton_root(score, 5.0, tol=1e-14)
+    assert status == optimize.ROOT
+    assert u == pytest.approx(lo, rel=1e-14)
+
+
+def test_newton_root_caps_walks_and_reports_its_bounds():
+    # g = tanh(1 − u): flat tails, so a Newton step from far away is huge and is capped
+    def score(u):
+        t = math.tanh(1.0 - u)
+        return t, -(1.0 - t * t)
+
+    u, status = optimize.newton_root(score, -30.0, -40.0, 40.0, tol=1e-10, max_step=3.0)
+    assert status == optimize.ROOT and u == pytest.approx(1.0, abs=1e-9)
+    # g′ ≥ 0 (not concave): walks towards the sign change, then bisects the bracket
+    u, status = optimize.newton_root(lambda v: (1.0 - v, 1.0), 4.0, tol=1e-8,
+                                     bracket_tol=1e-10)
+    assert status == optimize.ROOT and u == pytest.approx(1.0, abs=1e-9)
+    # a root beyond a bound: that bound, and which one
+    assert optimize.newton_root(score, 0.0, -40.0, 0.5, tol=1e-10) == (0.5, optimize.ABOVE)
+    assert optimize.newton_root(score, 3.0, 2.0, 40.0, tol=1e-10, max_step=3.0) == (
+        2.0, optimize.BELOW)
+    assert optimize.newton_root(lambda v: (math.nan, 1.0), 0.0, tol=1e-10)[1] == (
+        optimize.NOT_FINITE)
