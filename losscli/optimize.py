@@ -10,6 +10,9 @@ One-dimensional problems a family states itself: `root` (a sign change in a brac
 `root_decreasing` (a decreasing function, bracketed from a start), `newton_root` (a
 safeguarded Newton iteration on a score with its derivative) and `minimize_bounded` (a
 minimum in an interval).
+Several parameters, with the gradient and Hessian a family derives: `newton_ascent`
+(damped Newton for an objective that need not be concave everywhere) and
+`newton_maximise` (Newton with step halving, for a concave one on a feasible set).
 """
 
 from __future__ import annotations
@@ -286,3 +289,92 @@ def newton_root(score, x0: float, lower: float = -math.inf, upper: float = math.
             return new, ROOT
         x = new
     return x, NOT_CONVERGED
+
+
+# ------------------------------------------------------------------ Newton on several parameters
+
+OK, LIMIT, DIVERGED = "ok", "limit", "diverged"
+
+
+def newton_ascent(fun, x0: np.ndarray, *, cap: tuple[int, float] | None = None,
+                  stop=None, tol: float = 1e-4, max_step: float = 2.0,
+                  max_iter: int = 200) -> tuple[np.ndarray, str, float]:
+    """Damped Newton ascent on f from `fun(x, True)` → (f, gradient, Hessian) and
+    `fun(x, False)` → (f, …).
+
+    The Hessian's eigenvalues are made negative (|λ|, floored at 1e-12 of the largest),
+    steps are capped at `max_step` and backtracked until f rises (Armijo). Converged
+    when a Newton step (every eigenvalue negative) is below `tol`: the error left is
+    about its square. `cap` = (i, c) keeps x[i] ≤ c; `stop(x)` → a status to return
+    after a step (None to go on). Returns x, a status and f at the last point evaluated
+    (within rounding of its value at x): OK; LIMIT when x[i] reached c with f still
+    rising in it; DIVERGED where f or its derivatives are not finite; or stop's status.
+    """
+    x = x0.astype(np.float64).copy()
+    f, g, h = fun(x, True)
+    for _ in range(max_iter):
+        if not (math.isfinite(f) and np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
+            return x, DIVERGED, f
+        lam, vec = np.linalg.eigh(h)
+        floor = 1e-12 * max(1.0, float(np.max(np.abs(lam))))
+        newton = bool(np.all(lam < -floor))
+        step = vec @ ((vec.T @ g) / np.maximum(np.abs(lam), floor))
+        big = float(np.max(np.abs(step)))
+        if newton and big < tol:
+            return x + step, OK, f
+        if big > max_step:
+            step *= max_step / big
+        if cap is not None and x[cap[0]] + step[cap[0]] > cap[1]:
+            i, c = cap
+            room = c - x[i]
+            if room <= 1e-9:  # at the cap: stop if f still rises there
+                if g[i] > 0.0:
+                    return x, LIMIT, f
+                step[i] = 0.0
+            else:
+                step *= room / step[i]
+        slope = float(g @ step)
+        t = 1.0
+        while True:
+            cand = x + t * step
+            f_new = fun(cand, False)[0]
+            if math.isfinite(f_new) and f_new >= f + 1e-4 * t * slope:
+                break
+            t *= 0.5
+            if t < 1e-10:
+                return x, OK, f  # no ascent left at this precision
+        x = cand
+        f, g, h = fun(x, True)
+        status = stop(x) if stop is not None else None
+        if status is not None:
+            return x, status, f
+    return x, OK, f
+
+
+def newton_maximise(f, derivs, x0: np.ndarray, inside, rtol: float = 1e-12,
+                    max_iter: int = 200) -> np.ndarray:
+    """The maximum of a concave f by Newton's method: `derivs(x)` → (gradient, Hessian);
+    each step is halved until the point is `inside` the feasible set and f does not
+    fall (by more than 1e-15 relative); stops once a step moves every coordinate by at
+    most rtol of its size (or after max_iter steps, or where no halving helps)."""
+    x = np.array(x0, dtype=np.float64)
+    fx = f(x)
+    for _ in range(max_iter):
+        grad, hess = derivs(x)
+        step = -np.linalg.solve(hess, grad)
+        scale = 1.0
+        while True:
+            x1 = x + scale * step
+            if inside(x1):
+                f1 = f(x1)
+                if f1 >= fx - 1e-15 * abs(fx):
+                    break
+            scale *= 0.5
+            if scale < 1e-12:
+                x1, f1 = x, fx
+                break
+        done = bool(np.all(np.abs(x1 - x) <= rtol * np.abs(x)))
+        x, fx = x1, f1
+        if done:
+            break
+    return x

@@ -78,3 +78,50 @@ def test_newton_root_caps_walks_and_reports_its_bounds():
         2.0, optimize.BELOW)
     assert optimize.newton_root(lambda v: (math.nan, 1.0), 0.0, tol=1e-10)[1] == (
         optimize.NOT_FINITE)
+
+
+def _ascent_problem(x: np.ndarray, derivs: bool):
+    """f = −log(1 + (x₀ − 1)²) − (x₁ + 2)²: its maximum at (1, −2); not concave where
+    |x₀ − 1| > 1."""
+    d = x[0] - 1.0
+    f = -math.log1p(d * d) - (x[1] + 2.0) ** 2
+    grad = np.array([-2.0 * d / (1.0 + d * d), -2.0 * (x[1] + 2.0)])
+    hess = np.array([[-2.0 * (1.0 - d * d) / (1.0 + d * d) ** 2, 0.0], [0.0, -2.0]])
+    return f, grad, hess
+
+
+def test_newton_ascent_leaves_a_convex_region_for_the_maximum():
+    x, status, f = optimize.newton_ascent(_ascent_problem, np.array([6.0, 3.0]))
+    assert status == optimize.OK
+    np.testing.assert_allclose(x, [1.0, -2.0], rtol=0, atol=1e-8)
+    assert f == pytest.approx(0.0, abs=1e-8)
+
+
+def test_newton_ascent_reports_a_cap_still_rising_and_a_stop():
+    def rising(x, derivs):  # −e^{−x₀} − x₁² rises in x₀ for ever
+        e = math.exp(-x[0])
+        return -e - x[1] ** 2, np.array([e, -2.0 * x[1]]), np.array([[-e, 0.0], [0.0, -2.0]])
+
+    x, status, _ = optimize.newton_ascent(rising, np.array([0.0, 1.0]), cap=(0, 3.0))
+    assert status == optimize.LIMIT and x[0] == pytest.approx(3.0, abs=1e-8)
+    x, status, _ = optimize.newton_ascent(
+        rising, np.array([0.0, 1.0]), stop=lambda v: "far" if v[0] > 2.5 else None)
+    assert status == "far" and x[0] > 2.5
+    x, status, _ = optimize.newton_ascent(
+        lambda v, d: (math.nan, np.zeros(1), np.eye(1)), np.zeros(1))
+    assert status == optimize.DIVERGED
+
+
+def test_newton_maximise_stays_inside_the_feasible_set():
+    # 2 log a + 3 log b − a − b has its maximum at (2, 3); a Newton step from (10, 0.1)
+    # leaves a, b > 0 and is halved back inside
+    def f(x):
+        return 2.0 * math.log(x[0]) + 3.0 * math.log(x[1]) - x[0] - x[1]
+
+    def derivs(x):
+        return (np.array([2.0 / x[0] - 1.0, 3.0 / x[1] - 1.0]),
+                np.diag([-2.0 / x[0] ** 2, -3.0 / x[1] ** 2]))
+
+    x = optimize.newton_maximise(f, derivs, np.array([10.0, 0.1]),
+                                 inside=lambda v: bool(np.all(v > 0.0)))
+    np.testing.assert_allclose(x, [2.0, 3.0], rtol=1e-12)

@@ -139,33 +139,21 @@ class Beta(ContinuousFamily):
         def loglik(a: float, b: float) -> float:
             return (a - 1.0) * ly + (b - 1.0) * l1 - float(special.betaln(a, b))
 
-        # method-of-moments start, then Newton on the concave log-likelihood in (a, b)
-        phi = max(m * (1.0 - m) / var - 1.0, 1e-3)
-        a, b = m * phi, (1.0 - m) * phi
-        f = loglik(a, b)
-        for _ in range(200):
+        def derivs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            a, b = x
             psi_ab = float(special.digamma(a + b))
             grad = np.array([ly - float(special.digamma(a)) + psi_ab,
                              l1 - float(special.digamma(b)) + psi_ab])
             t_ab = float(special.polygamma(1, a + b))
             hess = np.array([[t_ab - float(special.polygamma(1, a)), t_ab],
                              [t_ab, t_ab - float(special.polygamma(1, b))]])
-            step = -np.linalg.solve(hess, grad)
-            scale = 1.0
-            while True:  # halve the step until it stays positive and does not lose
-                a1, b1 = a + scale * step[0], b + scale * step[1]
-                if a1 > 0.0 and b1 > 0.0:
-                    f1 = loglik(a1, b1)
-                    if f1 >= f - 1e-15 * abs(f):
-                        break
-                scale *= 0.5
-                if scale < 1e-12:
-                    a1, b1, f1 = a, b, f
-                    break
-            done = abs(a1 - a) <= 1e-12 * a and abs(b1 - b) <= 1e-12 * b
-            a, b, f = a1, b1, f1
-            if done:
-                break
+            return grad, hess
+
+        # method-of-moments start, then Newton on the concave log-likelihood in (a, b)
+        phi = max(m * (1.0 - m) / var - 1.0, 1e-3)
+        a, b = optimize.newton_maximise(lambda x: loglik(x[0], x[1]), derivs,
+                                        np.array([m * phi, (1.0 - m) * phi]),
+                                        inside=lambda x: x[0] > 0.0 and x[1] > 0.0)
         return {"mean": float(a / (a + b)), "precision": float(a + b)}
 
     def logcdf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
