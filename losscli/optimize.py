@@ -197,8 +197,6 @@ def minimize_params(
     return from_x(x, start, names, domains)
 
 
-
-
 # ------------------------------------------------------------------ one dimension
 
 

@@ -125,3 +125,24 @@ def test_newton_maximise_stays_inside_the_feasible_set():
     x = optimize.newton_maximise(f, derivs, np.array([10.0, 0.1]),
                                  inside=lambda v: bool(np.all(v > 0.0)))
     np.testing.assert_allclose(x, [2.0, 3.0], rtol=1e-12)
+
+
+def test_numeric_fits_and_seeded_samples_have_one_home_each():
+    """Only losscli/optimize.py calls scipy's optimisers (the diagnostics' isotonic
+    regression, a pool-adjacent-violators fit, is not one), and only losscli/reduce.py
+    picks rows by their keys."""
+    import pathlib
+
+    root_dir = pathlib.Path(optimize.__file__).parent
+    solvers = ("brentq", "minimize_scalar", "optimize.minimize(", "newton(", "root_scalar",
+               "fsolve", "least_squares")
+    for path in sorted(root_dir.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        name = path.relative_to(root_dir).as_posix()
+        if name != "optimize.py":
+            assert not any(s in text for s in solvers), name
+            assert "from scipy import optimize" not in text, name
+            assert "from scipy.optimize import" not in text or (
+                "isotonic_regression" in text and name.startswith("diagnostics/")), name
+        if name != "reduce.py":
+            assert "argpartition" not in text and "row_keys(" not in text, name
