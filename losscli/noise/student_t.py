@@ -165,8 +165,6 @@ class StudentT(ContinuousFamily):
         (the shared optimiser)."""
         if free != ("df",):
             return None
-        from scipy import optimize
-
         p = pred if pred is not None else given["loc"]
         W = total_weight(y.size, w)
         scale = given["scale"]
@@ -178,9 +176,8 @@ class StudentT(ContinuousFamily):
             return v if math.isfinite(v) else 1e300
 
         lo, hi = math.log(DF_MIN), math.log(DF_CAP)
-        res = optimize.minimize_scalar(lambda s: nll(math.exp(s)), bounds=(lo, hi),
-                                       method="bounded", options={"xatol": 1e-10})
-        s_hat, f_hat = float(res.x), float(res.fun)
+        s_hat, f_hat = optimize.minimize_bounded(lambda s: nll(math.exp(s)), lo, hi,
+                                                 xatol=1e-10)
         if nll(math.inf) <= f_hat or s_hat > hi - 1e-3:
             return {"df": math.inf}
         if s_hat < lo + 1e-3:
