@@ -6,6 +6,13 @@ central-difference Newton steps from a pilot fit), Nelder–Mead for several.
 `Stencil` and `newton_step` polish a fit on rows that are not in memory: each Newton
 step is one pass that reduces the log-likelihood at the points of a central-difference
 stencil around θ, from which the gradient and Hessian follow.
+One-dimensional problems a family states itself: `root` (a sign change in a bracket),
+`root_decreasing` (a decreasing function, bracketed from a start), `newton_root` (a
+safeguarded Newton iteration on a score with its derivative) and `minimize_bounded` (a
+minimum in an interval).
+Several parameters, with the gradient and Hessian a family derives: `newton_ascent`
+(damped Newton for an objective that need not be concave everywhere) and
+`newton_maximise` (Newton with step halving, for a concave one on a feasible set).
 """
 
 from __future__ import annotations
@@ -190,3 +197,182 @@ def minimize_params(
     return from_x(x, start, names, domains)
 
 
+# ------------------------------------------------------------------ one dimension
+
+
+def root(f, lo: float, hi: float, xtol: float, rtol: float) -> float:
+    """The root of f in [lo, hi], where f changes sign, by Brent's method (brentq): within
+    xtol + rtol·|x| of it."""
+    return float(optimize.brentq(f, lo, hi, xtol=xtol, rtol=rtol))
+
+
+def root_decreasing(f, x0: float, below: str, above: str, xtol: float, rtol: float,
+                    max_steps: int = 60) -> float:
+    """The root of a decreasing f: bracketed by unit steps from x0, then `root`.
+    FitError(below) when no root lies within `max_steps` steps below x0 (f < 0 there
+    throughout), FitError(above) likewise above it."""
+    lo = hi = x0
+    f_lo = f_hi = f(x0)
+    steps = 0
+    while f_lo < 0.0:
+        hi, f_hi = lo, f_lo
+        lo -= 1.0
+        f_lo = f(lo)
+        steps += 1
+        if steps > max_steps:
+            raise FitError(below)
+    while f_hi > 0.0:
+        lo, f_lo = hi, f_hi
+        hi += 1.0
+        f_hi = f(hi)
+        steps += 1
+        if steps > max_steps:
+            raise FitError(above)
+    if lo == hi:
+        return lo
+    return root(f, lo, hi, xtol, rtol)
+
+
+def minimize_bounded(f, lo: float, hi: float, xatol: float) -> tuple[float, float]:
+    """(x, f(x)) at the minimum of f on [lo, hi], by Brent's bounded method to within
+    about xatol in x (the ends themselves are never evaluated: a minimum at an end is
+    approached from inside)."""
+    res = optimize.minimize_scalar(f, bounds=(lo, hi), method="bounded",
+                                   options={"xatol": xatol})
+    return float(res.x), float(res.fun)
+
+
+ROOT, BELOW, ABOVE, NOT_FINITE, NOT_CONVERGED = (
+    "root", "below", "above", "not finite", "not converged")
+
+
+def newton_root(score, x0: float, lower: float = -math.inf, upper: float = math.inf, *,
+                tol: float, bracket_tol: float = 0.0, max_step: float = math.inf,
+                walk: float = 2.0, max_iter: int = 100) -> tuple[float, str]:
+    """The root of a score g that is positive below it and negative above, by Newton's
+    method safeguarded with the bracket of the sign changes seen; `score(x)` → (g, g′).
+
+    Each step is −g/g′ capped at ±max_step where g′ < 0; elsewhere a walk of `walk`
+    towards the sign change; a step that leaves the bracket bisects it. Iterates stay in
+    [lower, upper]. Returns (x, status): ROOT with x the last Newton iterate once a
+    Newton step is below `tol` (or g = 0 at x, or the bracket is narrower than
+    `bracket_tol`); BELOW when g < 0 at x = lower (the root is at or below the lower
+    bound), ABOVE when g > 0 at x = upper; NOT_FINITE where g or g′ is not finite;
+    NOT_CONVERGED after `max_iter` steps (x the last iterate).
+    """
+    x = x0
+    lo, hi = -math.inf, math.inf  # g > 0 at lo, g < 0 at hi
+    for _ in range(max_iter):
+        g, dg = score(x)
+        if not (math.isfinite(g) and math.isfinite(dg)):
+            return x, NOT_FINITE
+        if g == 0.0:
+            return x, ROOT
+        if g > 0.0:
+            lo = x
+            if x >= upper:
+                return x, ABOVE
+        else:
+            hi = x
+            if x <= lower:
+                return x, BELOW
+        newton = dg < 0.0
+        step = max(-max_step, min(max_step, -g / dg)) if newton else math.copysign(walk, g)
+        new = x + step
+        # out of the bracket (a step too small to move x has converged instead)
+        if not lo < new < hi and new != x and math.isfinite(lo) and math.isfinite(hi):
+            new, newton = 0.5 * (lo + hi), False
+        new = min(max(new, lower), upper)
+        if (newton and abs(new - x) < tol) or hi - lo < bracket_tol:
+            return new, ROOT
+        x = new
+    return x, NOT_CONVERGED
+
+
+# ------------------------------------------------------------------ Newton on several parameters
+
+OK, LIMIT, DIVERGED = "ok", "limit", "diverged"
+
+
+def newton_ascent(fun, x0: np.ndarray, *, cap: tuple[int, float] | None = None,
+                  stop=None, tol: float = 1e-4, max_step: float = 2.0,
+                  max_iter: int = 200) -> tuple[np.ndarray, str, float]:
+    """Damped Newton ascent on f from `fun(x, True)` → (f, gradient, Hessian) and
+    `fun(x, False)` → (f, …).
+
+    The Hessian's eigenvalues are made negative (|λ|, floored at 1e-12 of the largest),
+    steps are capped at `max_step` and backtracked until f rises (Armijo). Converged
+    when a Newton step (every eigenvalue negative) is below `tol`: the error left is
+    about its square. `cap` = (i, c) keeps x[i] ≤ c; `stop(x)` → a status to return
+    after a step (None to go on). Returns x, a status and f at the last point evaluated
+    (within rounding of its value at x): OK; LIMIT when x[i] reached c with f still
+    rising in it; DIVERGED where f or its derivatives are not finite; or stop's status.
+    """
+    x = x0.astype(np.float64).copy()
+    f, g, h = fun(x, True)
+    for _ in range(max_iter):
+        if not (math.isfinite(f) and np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
+            return x, DIVERGED, f
+        lam, vec = np.linalg.eigh(h)
+        floor = 1e-12 * max(1.0, float(np.max(np.abs(lam))))
+        newton = bool(np.all(lam < -floor))
+        step = vec @ ((vec.T @ g) / np.maximum(np.abs(lam), floor))
+        big = float(np.max(np.abs(step)))
+        if newton and big < tol:
+            return x + step, OK, f
+        if big > max_step:
+            step *= max_step / big
+        if cap is not None and x[cap[0]] + step[cap[0]] > cap[1]:
+            i, c = cap
+            room = c - x[i]
+            if room <= 1e-9:  # at the cap: stop if f still rises there
+                if g[i] > 0.0:
+                    return x, LIMIT, f
+                step[i] = 0.0
+            else:
+                step *= room / step[i]
+        slope = float(g @ step)
+        t = 1.0
+        while True:
+            cand = x + t * step
+            f_new = fun(cand, False)[0]
+            if math.isfinite(f_new) and f_new >= f + 1e-4 * t * slope:
+                break
+            t *= 0.5
+            if t < 1e-10:
+                return x, OK, f  # no ascent left at this precision
+        x = cand
+        f, g, h = fun(x, True)
+        status = stop(x) if stop is not None else None
+        if status is not None:
+            return x, status, f
+    return x, OK, f
+
+
+def newton_maximise(f, derivs, x0: np.ndarray, inside, rtol: float = 1e-12,
+                    max_iter: int = 200) -> np.ndarray:
+    """The maximum of a concave f by Newton's method: `derivs(x)` → (gradient, Hessian);
+    each step is halved until the point is `inside` the feasible set and f does not
+    fall (by more than 1e-15 relative); stops once a step moves every coordinate by at
+    most rtol of its size (or after max_iter steps, or where no halving helps)."""
+    x = np.array(x0, dtype=np.float64)
+    fx = f(x)
+    for _ in range(max_iter):
+        grad, hess = derivs(x)
+        step = -np.linalg.solve(hess, grad)
+        scale = 1.0
+        while True:
+            x1 = x + scale * step
+            if inside(x1):
+                f1 = f(x1)
+                if f1 >= fx - 1e-15 * abs(fx):
+                    break
+            scale *= 0.5
+            if scale < 1e-12:
+                x1, f1 = x, fx
+                break
+        done = bool(np.all(np.abs(x1 - x) <= rtol * np.abs(x)))
+        x, fx = x1, f1
+        if done:
+            break
+    return x

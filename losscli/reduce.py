@@ -316,6 +316,22 @@ def row_keys(rows: np.ndarray, seed: int) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
+def smallest(keys: np.ndarray, size: int) -> np.ndarray:
+    """Positions of the `size` smallest keys, in no particular order (every position when
+    there are at most `size`). Keys of distinct rows are distinct (splitmix64 is a
+    bijection), so the set is well defined."""
+    if keys.size <= size:
+        return np.arange(keys.size)
+    return np.argpartition(keys, size - 1)[:size]
+
+
+def seeded_rows(n: int, size: int, seed: int) -> np.ndarray:
+    """The seeded sample of rows 0 … n − 1 held in memory: the positions, in row order, of
+    the `size` rows whose `row_keys` are smallest — the rows `Sample(size, seed)` keeps of
+    them, however they are batched."""
+    return np.sort(smallest(row_keys(np.arange(n), seed), size))
+
+
 class Sample:
     """A seeded sample of at most `size` rows: the rows whose keys are smallest.
 
@@ -366,7 +382,7 @@ class Sample:
         cols = {k: np.concatenate([self.columns[k], other.columns[k]], axis=-1)
                 for k in self.columns}
         if self.size is not None and keys.size > self.size:
-            keep = np.argpartition(keys, self.size - 1)[:self.size]
+            keep = smallest(keys, self.size)
             keys, rows = keys[keep], rows[keep]
             cols = {k: v[..., keep] for k, v in cols.items()}
         self.keys, self.rows, self.columns = keys, rows, cols

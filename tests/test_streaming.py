@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from losscli import sources
 from losscli.errors import InputError
-from losscli.reduce import Moments, Sample, Sum, ValueCounts, row_keys
+from losscli.reduce import Moments, Sample, Sum, ValueCounts, row_keys, seeded_rows
 from tests.conftest import run_api, run_cli
 
 IGNORED = {"path", "format", "passes", "batches", "bytes_read"}
@@ -123,6 +123,34 @@ def test_the_seeded_sample_is_the_rows_with_the_smallest_keys_however_split(rng)
     small = Sample(10_000, 3)
     small.update(rows, {"y": y})
     assert small.complete and small.finish()["rows"].size == rows.size
+    # the in-memory sampler picks the same rows as the streamed sample
+    np.testing.assert_array_equal(seeded_rows(rows.size, 700, 3), expected)
+    np.testing.assert_array_equal(seeded_rows(rows.size, 10_000, 3), rows)
+
+
+def test_the_pilot_of_a_discretised_fit_is_the_seeded_sample(monkeypatch, rng):
+    """The pilot fit that starts a discretised fit on many rows runs on the rows the
+    seeded sampler picks (so it does not depend on how the rows were read)."""
+    from losscli.noise import base
+    from losscli.noise.gaussian import Gaussian
+
+    monkeypatch.setattr(base, "PILOT_ROWS", 300)
+    fam = Gaussian()
+    y = np.round(rng.normal(3.0, 2.0, 2_000))
+    pred = np.full(y.size, 3.0)
+    seen = []
+    real = type(fam).fit_counting
+
+    def spy(self, yy, w=None, p=None):
+        seen.append(yy.size)
+        if yy.size == 300:
+            pick = seeded_rows(y.size, 300, base.PILOT_SEED)
+            np.testing.assert_array_equal(yy, y[pick])
+        return real(self, yy, w, p)
+
+    monkeypatch.setattr(type(fam), "fit_counting", spy)
+    fam.fit_counting(y, None, pred)
+    assert seen == [2_000, 300]
 
 
 def test_value_counts_dense_sparse_and_abandoned(rng):

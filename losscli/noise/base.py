@@ -23,7 +23,7 @@ from losscli.noise.logspace import log1mexp
 from losscli.noise.sums import total_weight, wsum
 from losscli.noise.support import Support
 from losscli.optimize import minimize_params, polish
-from losscli.reduce import row_keys
+from losscli.reduce import seeded_rows
 
 Params = dict[str, Any]
 
@@ -408,8 +408,7 @@ class ContinuousFamily(Family):
         if pred is not None and y.size > 4 * PILOT_ROWS:
             # a pilot fit on a seeded sample lands within sampling error of the optimum,
             # so the fit on every row starts there and needs few evaluations
-            idx = np.sort(np.argpartition(row_keys(np.arange(y.size), PILOT_SEED),
-                                          PILOT_ROWS)[:PILOT_ROWS])
+            idx = seeded_rows(y.size, PILOT_ROWS, PILOT_SEED)
             start = self.fit_counting(y[idx], None if w is None else w[idx], pred[idx])
             step = 0.01
         else:

@@ -6,8 +6,9 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
+from losscli import optimize
 from losscli.errors import FitError, OutOfRange
 from losscli.noise import crps as crps_forms
 from losscli.noise.base import ContinuousFamily, Frameworks, Params
@@ -119,7 +120,10 @@ class Beta(ContinuousFamily):
             raise FitError(f"every target equals its prediction, {_UNBOUNDED}")
         # moment start: Var y = μ(1 − μ)/(1 + φ)
         u0 = math.log(max(wmean(mu * nu, w) / var - 1.0, 1e-3))
-        return math.exp(_bracketed_root(score, u0))
+        return math.exp(optimize.root_decreasing(
+            score, u0, below="the beta precision has no finite maximum likelihood estimate",
+            above=f"the targets are too close to their predictions, {_UNBOUNDED}",
+            xtol=1e-13, rtol=4 * np.finfo(float).eps))
 
     def _fit_marginal(self, y: np.ndarray, w: np.ndarray | None) -> Params:
         m = wmean(y, w)
@@ -136,33 +140,21 @@ class Beta(ContinuousFamily):
         def loglik(a: float, b: float) -> float:
             return (a - 1.0) * ly + (b - 1.0) * l1 - float(special.betaln(a, b))
 
-        # method-of-moments start, then Newton on the concave log-likelihood in (a, b)
-        phi = max(m * (1.0 - m) / var - 1.0, 1e-3)
-        a, b = m * phi, (1.0 - m) * phi
-        f = loglik(a, b)
-        for _ in range(200):
+        def derivs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            a, b = x
             psi_ab = float(special.digamma(a + b))
             grad = np.array([ly - float(special.digamma(a)) + psi_ab,
                              l1 - float(special.digamma(b)) + psi_ab])
             t_ab = float(special.polygamma(1, a + b))
             hess = np.array([[t_ab - float(special.polygamma(1, a)), t_ab],
                              [t_ab, t_ab - float(special.polygamma(1, b))]])
-            step = -np.linalg.solve(hess, grad)
-            scale = 1.0
-            while True:  # halve the step until it stays positive and does not lose
-                a1, b1 = a + scale * step[0], b + scale * step[1]
-                if a1 > 0.0 and b1 > 0.0:
-                    f1 = loglik(a1, b1)
-                    if f1 >= f - 1e-15 * abs(f):
-                        break
-                scale *= 0.5
-                if scale < 1e-12:
-                    a1, b1, f1 = a, b, f
-                    break
-            done = abs(a1 - a) <= 1e-12 * a and abs(b1 - b) <= 1e-12 * b
-            a, b, f = a1, b1, f1
-            if done:
-                break
+            return grad, hess
+
+        # method-of-moments start, then Newton on the concave log-likelihood in (a, b)
+        phi = max(m * (1.0 - m) / var - 1.0, 1e-3)
+        a, b = optimize.newton_maximise(lambda x: loglik(x[0], x[1]), derivs,
+                                        np.array([m * phi, (1.0 - m) * phi]),
+                                        inside=lambda x: x[0] > 0.0 and x[1] > 0.0)
         return {"mean": float(a / (a + b)), "precision": float(a + b)}
 
     def logcdf(self, x: np.ndarray, pred: Any, params: Params) -> np.ndarray:
@@ -214,27 +206,3 @@ def _log_betainc(a: Any, b: Any, x: np.ndarray, upper: bool) -> np.ndarray:
         if near.any():
             out[near] = np.log1p(-other(a[near], b[near], x[near]))
     return out
-
-
-def _bracketed_root(f, u0: float) -> float:
-    """Root of a decreasing f: bracket it by unit steps from u0, then Brent (brentq)."""
-    lo = hi = u0
-    f_lo = f_hi = f(u0)
-    steps = 0
-    while f_lo < 0.0:
-        hi, f_hi = lo, f_lo
-        lo -= 1.0
-        f_lo = f(lo)
-        steps += 1
-        if steps > 60:
-            raise FitError("the beta precision has no finite maximum likelihood estimate")
-    while f_hi > 0.0:
-        lo, f_lo = hi, f_hi
-        hi += 1.0
-        f_hi = f(hi)
-        steps += 1
-        if steps > 60:
-            raise FitError(f"the targets are too close to their predictions, {_UNBOUNDED}")
-    if lo == hi:
-        return lo
-    return optimize.brentq(f, lo, hi, xtol=1e-13, rtol=4 * np.finfo(float).eps)

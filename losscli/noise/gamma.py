@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from losscli import optimize
 from losscli.errors import FitError
 from losscli.noise import crps as crps_forms
 from losscli.noise import quadrature
@@ -272,8 +273,6 @@ class Gamma(ContinuousFamily):
     def recalibrated_score(self, rc, sw, mean, m2, terms, W, value_counts) -> float:
         """k(d + 1) − k log k + log Γ(k) + Σw log y / W, where d is the mean half gamma
         deviance log(μ/y) + y/μ − 1 at μ = rc and the shape k solves log k − ψ(k) = d."""
-        from scipy import optimize
-
         logy = float(terms[0]) / W
         d = -logy + float((sw * np.log(rc)).sum() / W) + float((sw * mean / rc).sum() / W) - 1.0
         if not d > 0.0:
@@ -283,8 +282,7 @@ class Gamma(ContinuousFamily):
             k = math.exp(t)
             return math.log(k) - float(special.digamma(k)) - d
 
-        lo, hi = -40.0, 40.0
-        t = optimize.brentq(g, lo, hi, xtol=1e-14, rtol=1e-15)
+        t = optimize.root(g, -40.0, 40.0, xtol=1e-14, rtol=1e-15)
         k = math.exp(t)
         return k * (d + 1.0) - k * math.log(k) + math.lgamma(k) + logy
 
@@ -517,15 +515,14 @@ def solve_shape(D: float) -> float:
     Newton converges from any start.
     """
     k = (3.0 - D + math.sqrt((D - 3.0) ** 2 + 24.0 * D)) / (12.0 * D)
-    u = math.log(k)
-    for _ in range(100):
-        g, dg = _shape_gap(k)
-        step = (g - D) / dg
-        u -= step
-        k = math.exp(u)
-        if abs(step) < 1e-14:
-            break
-    if not (math.isfinite(k) and k > 0.0):
+
+    def score(u: float) -> tuple[float, float]:
+        g, dg = _shape_gap(math.exp(u))
+        return g - D, dg
+
+    u, status = optimize.newton_root(score, math.log(k), tol=1e-14)
+    k = math.exp(u)
+    if status == optimize.NOT_FINITE or not (math.isfinite(k) and k > 0.0):
         raise FitError(f"the gamma shape equation has no finite root (D = {D!r})")
     return k
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from losscli import optimize
 from losscli.errors import FitError
 from losscli.noise import crps as crps_forms
 from losscli.noise.base import Family, Frameworks, Nesting, Params
@@ -182,8 +183,6 @@ class NegativeBinomial(Family):
     def recalibrated_score(self, rc, sw, mean, m2, terms, W, value_counts) -> float:
         """min over α of the mean NB nll at the means rc: Σ_k c_k [A(k, α) − log k!] from
         the target's value counts, plus per group Σwy·log μ − (Σwy + r Σw)·log(1 + αμ)."""
-        from scipy import optimize
-
         if value_counts is None:
             return math.nan
         values, counts = value_counts
@@ -199,9 +198,8 @@ class NegativeBinomial(Family):
             ll -= float(((st + sw / alpha) * np.log1p(alpha * rc)).sum())
             return -ll / W
 
-        res = optimize.minimize_scalar(nll, bounds=(-25.0, math.log(ALPHA_MAX) / 2),
-                                       method="bounded", options={"xatol": 1e-10})
-        return min(float(res.fun), nll(-math.inf))
+        _, best = optimize.minimize_bounded(nll, -25.0, math.log(ALPHA_MAX) / 2, xatol=1e-10)
+        return min(best, nll(-math.inf))
 
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats
@@ -328,33 +326,20 @@ def fit_alpha(y: np.ndarray, w: np.ndarray | None, mu: np.ndarray) -> float:
         return g, g + alpha * alpha * (h2 + m2)
 
     theta = min(max(math.log(excess / spread), theta_floor), theta_ceiling)
-    lo, hi = -math.inf, math.inf  # g > 0 at lo, g < 0 at hi
-    for _ in range(MAX_ITER):
-        g, dg = score(theta)
-        if not (math.isfinite(g) and math.isfinite(dg)):
-            raise FitError("the negative binomial score is not finite")
-        if g == 0.0:
-            return math.exp(theta)
-        if g > 0.0:
-            lo = theta
-            if theta >= theta_ceiling:
-                raise FitError(f"the over-dispersion α exceeds {ALPHA_MAX:g}: the counts are "
-                               "too dispersed for a negative binomial with these means")
-        else:
-            hi = theta
-            if theta <= theta_floor:
-                return 0.0  # α̂ below the level where NB2 differs from Poisson in any row
-        # Newton where ℓ is concave; otherwise walk towards the sign change
-        newton = dg < 0.0
-        step = max(-3.0, min(3.0, -g / dg)) if newton else math.copysign(2.0, g)
-        new = theta + step
-        if not lo < new < hi and math.isfinite(lo) and math.isfinite(hi):
-            new, newton = 0.5 * (lo + hi), False
-        new = min(max(new, theta_floor), theta_ceiling)
-        if (newton and abs(new - theta) < NEWTON_TOL) or hi - lo < BRACKET_TOL:
-            return math.exp(new)
-        theta = new
-    raise FitError("the negative binomial α fit did not converge")
+    # Newton where ℓ is concave; otherwise a walk towards the sign change
+    theta, status = optimize.newton_root(score, theta, theta_floor, theta_ceiling,
+                                         tol=NEWTON_TOL, bracket_tol=BRACKET_TOL,
+                                         max_step=3.0, max_iter=MAX_ITER)
+    if status == optimize.BELOW:
+        return 0.0  # α̂ below the level where NB2 differs from Poisson in any row
+    if status == optimize.ABOVE:
+        raise FitError(f"the over-dispersion α exceeds {ALPHA_MAX:g}: the counts are "
+                       "too dispersed for a negative binomial with these means")
+    if status == optimize.NOT_FINITE:
+        raise FitError("the negative binomial score is not finite")
+    if status == optimize.NOT_CONVERGED:
+        raise FitError("the negative binomial α fit did not converge")
+    return math.exp(theta)
 
 
 def _wdot(w: np.ndarray | None, x: np.ndarray) -> float:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from losscli import optimize
 from losscli.errors import FitError, OutOfRange
 from losscli.noise import blocks, tdist
 from losscli.noise import crps as crps_forms
@@ -152,8 +153,6 @@ class StudentT(ContinuousFamily):
         (the shared optimiser)."""
         if free != ("df",):
             return None
-        from scipy import optimize
-
         p = pred if pred is not None else given["loc"]
         W = total_weight(y.size, w)
         scale = given["scale"]
@@ -165,9 +164,8 @@ class StudentT(ContinuousFamily):
             return v if math.isfinite(v) else 1e300
 
         lo, hi = math.log(DF_MIN), math.log(DF_CAP)
-        res = optimize.minimize_scalar(lambda s: nll(math.exp(s)), bounds=(lo, hi),
-                                       method="bounded", options={"xatol": 1e-10})
-        s_hat, f_hat = float(res.x), float(res.fun)
+        s_hat, f_hat = optimize.minimize_bounded(lambda s: nll(math.exp(s)), lo, hi,
+                                                 xatol=1e-10)
         if nll(math.inf) <= f_hat or s_hat > hi - 1e-3:
             return {"df": math.inf}
         if s_hat < lo + 1e-3:
@@ -493,59 +491,28 @@ class _IntervalObjective:
 
 def _maximise(fun: Callable, theta0: np.ndarray, fit_loc: bool,
               counting: bool = False) -> tuple[np.ndarray, str, float]:
-    """Damped Newton ascent on θ = ([m,] log σ, [log ν]).
+    """Damped Newton ascent (optimize.newton_ascent) on θ = ([m,] log σ, [log ν]).
 
-    The Hessian's eigenvalues are made negative (|λ|, floored), steps are capped at 2 and
-    backtracked until the objective rises (Armijo). Returns θ, a status and the objective
-    at the last point evaluated (within rounding of its value at θ). The status is "ok";
-    "limit" when log ν reaches log DF_CAP with the objective still rising in it; or
-    "diverged" when ν falls below DF_MIN or σ collapses (an unbounded likelihood).
+    Returns θ, a status and the objective at the last point evaluated (within rounding
+    of its value at θ). The status is "ok"; "limit" when log ν reaches log DF_CAP with
+    the objective still rising in it; or "diverged" when ν falls below DF_MIN or σ
+    collapses (an unbounded likelihood).
     """
-    theta = theta0.astype(np.float64).copy()
-    n = theta.size
-    has_df = n == (3 if fit_loc else 2)
+    has_df = theta0.size == (3 if fit_loc else 2)
     tau_i = 1 if fit_loc else 0
     log_cap, log_min = math.log(DF_CAP), math.log(DF_MIN)
-    f, g, h = fun(theta, True)
-    for _ in range(200):
-        if not (math.isfinite(f) and np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
-            return theta, "diverged", f
-        lam, vec = np.linalg.eigh(h)
-        floor = 1e-12 * max(1.0, float(np.max(np.abs(lam))))
-        newton = bool(np.all(lam < -floor))
-        step = vec @ ((vec.T @ g) / np.maximum(np.abs(lam), floor))
-        big = float(np.max(np.abs(step)))
-        if newton and big < 1e-4:  # quadratic convergence: the error left is ~big² ≤ 1e-8
-            return theta + step, "ok", f
-        if big > 2.0:
-            step *= 2.0 / big
-        if has_df and theta[-1] + step[-1] > log_cap:
-            room = log_cap - theta[-1]
-            if room <= 1e-9:  # at the cap: stop if the likelihood still rises in ν
-                if g[-1] > 0.0:
-                    return theta, "limit", f
-                step[-1] = 0.0
-            else:
-                step *= room / step[-1]
-        slope = float(g @ step)
-        t = 1.0
-        while True:
-            cand = theta + t * step
-            f_new = fun(cand, False)[0]
-            if math.isfinite(f_new) and f_new >= f + 1e-4 * t * slope:
-                break
-            t *= 0.5
-            if t < 1e-10:
-                return theta, "ok", f  # no ascent left at this precision
-        theta = cand
-        f, g, h = fun(theta, True)
+
+    def stop(theta: np.ndarray) -> str | None:
         if has_df and theta[-1] < log_min:
-            return theta, "diverged", f
+            return optimize.DIVERGED
         # σ below a millionth of the starting (robust) scale: the density's likelihood
         # is running off to infinity at tied values; the discretised one is bounded (≤ 1)
         if theta[tau_i] < (-30.0 if counting else -14.0):
-            return theta, ("ok" if counting else "diverged"), f
-    return theta, "ok", f
+            return optimize.OK if counting else optimize.DIVERGED
+        return None
+
+    return optimize.newton_ascent(fun, theta0, cap=(theta0.size - 1, log_cap) if has_df
+                                  else None, stop=stop)
 
 
 def _fit_density(y: np.ndarray, pred: np.ndarray | None, w: np.ndarray | None, mean: float,
