@@ -6,7 +6,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from losscli import compare, diagnostics, distributional, inputs, kinds, report, rows
+from losscli import (
+    compare,
+    diagnostics,
+    distributional,
+    inputs,
+    kinds,
+    quantile_forecasts,
+    report,
+    rows,
+)
 from losscli.entropy import Entropies
 from losscli.errors import NUMERIC_ERRORS, FitError, InputError, UsageError, numeric_reason
 from losscli.fits import check_family, check_inputs, fit, near_miss, polish
@@ -104,7 +113,8 @@ def evaluate(req: Request, progress: Progress = _noop) -> dict:
 
 def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
-    names = list(dict.fromkeys(req.families)) or [kinds.default_family(kind, run.conditional)]
+    names = list(dict.fromkeys(req.families)) or (
+        [] if run.cols.quantiles else [kinds.default_family(kind, run.conditional)])
     warnings = list(run.warnings)
     families = {name: make_family(run, name, counting=False) for name in names}
     given = inputs.resolve(req, families, run.conditional, compare=False)
@@ -120,9 +130,11 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
         except (FitError, *NUMERIC_ERRORS) as exc:
             raise InputError(f"{name}: {numeric_reason(exc)}",
                              file=rows.file_of(run)) from None
+    levels = _quantile_models(run, req, models)
     polish(run, models + [m.baseline for m in models if m.baseline is not None])
     also = diagnostics.carried(run, models, req) if req.diagnosing else None
-    scores, splan, carried, extras = _score(run, models, False, also, False, warnings)
+    scores, splan, carried, extras = _score(run, models, False, also, False, warnings,
+                                            levels)
     entropies = Entropies(run)
     out = []
     results = []
@@ -153,11 +165,34 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
     return report.build(
         req.command, _input(run, scores.clipped), kind,
         "conditional" if run.conditional else "marginal",
-        measures.pop() if len(measures) == 1 else "mixed", req.unit, out, warnings)
+        measures.pop() if len(measures) == 1 else "mixed", req.unit, out, warnings,
+        quantiles=None if scores.quantiles is None else scores.quantiles.finalize(run.W))
+
+
+def _quantile_models(run: Run, req: Request, models: list[Model]):
+    """SPEC §8.4: one `quantile` model per --quantiles column, τ held at its level and ŷ
+    its column; (levels, columns) for the quantiles block, or None without the option."""
+    cols = run.cols.quantiles
+    if not cols:
+        return None
+    if run.layout.labels or run.layout.soft:
+        raise InputError("--quantiles needs a numeric target", file=rows.file_of(run),
+                         column=run.cols.target)
+    levels = quantile_forecasts.levels_of(cols, list(req.quantile_levels) or None)
+    fam = make_family(run, "quantile", counting=False)
+    for col, tau in zip(cols, levels, strict=True):
+        try:
+            models.append(_fit(run, "quantile", fam, Inputs({"tau": tau}, prediction=col)))
+        except InputError:
+            raise
+        except (FitError, *NUMERIC_ERRORS) as exc:
+            raise InputError(f"quantile at {tau:g} ({col}): {numeric_reason(exc)}",
+                             file=rows.file_of(run)) from None
+    return list(levels), list(cols)
 
 
 def _score(run: Run, models: list[Model], pairs: bool, also, counting: bool,
-           warnings: list[str]):
+           warnings: list[str], quantiles=None):
     """The last pass over the models and their `distributional` companions (SPEC §8.2);
     `pairs`: Vuong's sums for every pair of the models. Returns the pass's states and a
     function giving model i's `distributional` block (None without per-row inputs)."""
@@ -173,7 +208,8 @@ def _score(run: Run, models: list[Model], pairs: bool, also, counting: bool,
     wanted += [(i, index[id(comp.constant)]) for i, comp in enumerate(comps)
                if comp is not None and comp.constant is not None]
     proper = tuple(range(n)) if run.req.scores else ()
-    scores, splan, carried = score(run, models + extra, False, also, wanted, proper)
+    scores, splan, carried = score(run, models + extra, False, also, wanted, proper,
+                                   quantiles)
 
     def extras(i: int, res) -> None:
         """Model i's `distributional` and `scores` blocks into its result."""

@@ -401,7 +401,7 @@ class Converter:
             self._probs(batch, [arrays[c] for c in cols.probs], cols.probs)
         elif cols.logits:
             self._logits(batch, [arrays[c] for c in cols.logits])
-        for c in cols.params:
+        for c in cols.inputs:
             batch.columns[c] = arrays[c]
         return batch
 

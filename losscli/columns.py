@@ -69,13 +69,19 @@ class Columns:
     soft: list[str]
     weight: str | None
     params: list[str] = field(default_factory=list)  # --param columns, in option order
+    quantiles: list[str] = field(default_factory=list)  # --quantiles columns
+
+    @property
+    def inputs(self) -> list[str]:
+        """The per-row model inputs beside the prediction (a batch's `columns`)."""
+        return list(dict.fromkeys(self.params + self.quantiles))
 
     def all(self) -> list[str]:
         cols = [self.target] if self.target else []
         cols += [self.pred] if self.pred else []
         cols += self.probs + self.logits + self.soft
         cols += [self.weight] if self.weight else []
-        cols += self.params
+        cols += self.params + self.quantiles
         return list(dict.fromkeys(cols))
 
 
@@ -100,6 +106,7 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
     params = [_match((p.column,), names, path, "--param")[0]
               for p in req.param_specs]
     params = list(dict.fromkeys(params))
+    quantiles = _match(req.quantiles, names, path, "--quantiles") if req.quantiles else []
     taken = set(soft + probs + logits + ([weight] if weight else []))
     if target is None and not soft:
         target = _auto(names, TARGET_NAMES, "target", "--target/-t", path, taken)
@@ -110,7 +117,7 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
                 f"{delimiter_hint(names)}", file=path)
     if target:
         taken.add(target)
-    taken.update(params)  # never read as the prediction
+    taken.update(params + quantiles)  # never read as the prediction
     explicit_pred = bool(req.pred or req.probs or req.logits)
     if req.no_pred and explicit_pred:
         raise UsageError("--no-pred forces marginal mode: give it without --pred, --probs "
@@ -140,7 +147,7 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
         if p.column in (target, pred, weight):
             what = {target: "target", pred: "prediction", weight: "weight"}[p.column]
             raise UsageError(f"--param {p}={p.column}: {p.column!r} is the {what} column")
-    return Columns(target or "", pred, probs, logits, soft, weight, params)
+    return Columns(target or "", pred, probs, logits, soft, weight, params, quantiles)
 
 
 MAX_LISTED = 5  # unused columns a note names

@@ -217,7 +217,8 @@ def _fit_held(run: Run, model: Model) -> Model:
         pred, columns = None, {}
     else:
         s = sample_inputs(run, fam)
-        y, w, pred, columns = s["y"], s.get("w"), s["pred"], s["columns"]
+        y, w, columns = s["y"], s.get("w"), s["columns"]
+        pred = model.inputs.pred(s["pred"], columns)
         model.fit_rows, model.from_sample = s["rows"], True
     given = model.all_params(columns)
     model.params = fam.fit_given(y, w, pred if model.conditional else None, given, free)

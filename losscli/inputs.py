@@ -45,10 +45,15 @@ class Inputs:
 
     fixed: dict[str, float] = field(default_factory=dict)
     columns: dict[str, ParamColumn] = field(default_factory=dict)  # by parameter
+    prediction: str | None = None  # the column holding ŷ (None: the run's prediction)
 
     @property
     def held(self) -> frozenset[str]:
         return frozenset(self.fixed) | frozenset(self.columns)
+
+    def pred(self, pred, columns: dict[str, np.ndarray]):
+        """ŷ of these rows: the model's own prediction column, else the run's `pred`."""
+        return pred if self.prediction is None else columns[self.prediction]
 
     @property
     def per_row(self) -> bool:

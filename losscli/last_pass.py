@@ -15,6 +15,7 @@ from losscli.batches import Batch, zero_probability
 from losscli.errors import NUMERIC_ERRORS, InputError, numeric_reason
 from losscli.model import Model, marginal_pred
 from losscli.proper_scores import ProperScores
+from losscli.quantile_forecasts import QuantileForecasts
 from losscli.reduce import Extremes, First, Joint, Moments, Sum, wsum
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ class Scores:
         self.pairs = Moments(len(plan.pairs))
         # SPEC §8.3's CRPS and central intervals, per model asked for (--scores)
         self.proper = {i: ProperScores() for i in plan.proper}
+        # SPEC §8.4's quantiles block (--quantiles): levels and their columns
+        self.quantiles = None if plan.quantiles is None else QuantileForecasts(
+            *plan.quantiles)
         # each pair's rows of largest and smallest difference: does one row dominate?
         self.pair_extremes = Extremes(len(plan.pairs))
 
@@ -102,6 +106,9 @@ class Scores:
                 yhat = fam.point_prediction(pred)
                 dev_part[2 * i] = wsum(fam.deviance(y, yhat), w)
                 dev_part[2 * i + 1] = wsum(fam.deviance(y, plan.ybar), w)
+        if self.quantiles is not None:
+            given = self.plan.quantiles[1]  # in the order the block was made with
+            self.quantiles.update(y, np.stack([b.columns[c] for c in given]), w)
         self.ll.add(ll_part)
         self.baseline.add(bl_part)
         self.cls.add(cls_part)
@@ -109,7 +116,8 @@ class Scores:
         if plan.point_keys:
             part = np.zeros(2 * len(plan.point_keys))
             for k, source in enumerate(plan.point_keys.values()):
-                yhat = b.pred if source is None else source
+                yhat = b.pred if source is None else (
+                    b.columns[source] if isinstance(source, str) else source)
                 r = np.subtract(y, yhat)
                 part[2 * k] = wsum(np.abs(r), w)
                 part[2 * k + 1] = wsum(np.square(r, out=r), w)
@@ -131,7 +139,7 @@ class Scores:
         if not model.conditional:
             return marginal_pred(model)
         if fam.input == "point":
-            return b.pred
+            return model.inputs.pred(b.pred, b.columns)
         if b.logq is not None:
             logq = b.logq
         else:
@@ -166,6 +174,8 @@ class Scores:
         self.dev.merge(other.dev)
         self.pairs.merge(other.pairs)
         self.pair_extremes.merge(other.pair_extremes)
+        if self.quantiles is not None:
+            self.quantiles.merge(other.quantiles)
         for i, p in other.proper.items():
             mine = self.proper[i]
             self.proper[i] = None if mine is None or p is None else mine.merge(p)
@@ -228,10 +238,12 @@ class ScorePlan:
     eps: float
     rows_known: bool = True  # False on value counts: a "row" is a distinct value
     proper: tuple[int, ...] = ()  # the models whose CRPS and intervals are reduced
+    quantiles: tuple[list[float], list[str]] | None = None  # (levels, their columns)
 
 
 def score(run: Run, models: list[Model], pairs: bool, also=None,
-          extra_pairs: list[tuple[int, int]] = (), proper: tuple[int, ...] = ()
+          extra_pairs: list[tuple[int, int]] = (), proper: tuple[int, ...] = (),
+          quantiles: tuple[list[float], list[str]] | None = None
           ) -> tuple[Scores, ScorePlan, Any]:
     """The last pass: every model scored on every row (or on the value counts); `also`
     makes a further state reduced in the same pass (None without it). `pairs`: the
@@ -243,7 +255,7 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
     for m in models:
         fam = m.family
         if fam.input == "point":
-            point_keys.setdefault(_point_key(m), None if m.conditional
+            point_keys.setdefault(_point_key(m), m.inputs.prediction if m.conditional
                                   else fam.point_prediction(marginal_pred(m)))
         ok = fam.deviance is not None
         if ok and fam.deviance_support is not None:
@@ -262,7 +274,7 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
         baseline_on_rows=run.value_counts is None,
         prediction=[cols.pred] if cols.pred else list(cols.probs or cols.logits),
         labels=run.layout.labels, eps=run.req.eps, rows_known=not on_counts,
-        proper=tuple(proper))
+        proper=tuple(proper), quantiles=quantiles)
 
     def make():
         return Scores(plan) if also is None else Joint(Scores(plan), also())
@@ -279,7 +291,7 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
 
 
 def _point_key(m: Model) -> str:
-    return "prediction" if m.conditional else f"{m.name}.location"
+    return m.point_key
 
 
 def baseline_on_counts(run: Run, model: Model) -> float:

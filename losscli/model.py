@@ -71,7 +71,16 @@ class Model:
         params = self.all_params(b.columns)
         if not self.conditional:
             return self.family.marginal_pred(params), params
-        return b.pred, params
+        return self.inputs.pred(b.pred, b.columns), params
+
+    @property
+    def point_key(self) -> str:
+        """What the point metrics of this model's ŷ are keyed by: its prediction column,
+        or its fitted location in marginal mode."""
+        if not self.conditional:
+            return f"{self.name}.location"
+        col = self.inputs.prediction
+        return "prediction" if col is None else f"column:{col}"
 
 
 def make_family(run: Run, name: str, counting: bool):

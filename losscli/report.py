@@ -19,8 +19,8 @@ LN2 = math.log(2.0)
 IN_UNIT = ("nll", "cross_entropy", "entropy", "kl", "baseline_cross_entropy",
            "information_gain", "delta_cross_entropy")
 MODEL_FIELDS = (
-    "family", "loss", "params", "fixed", "param_columns", "n_params", "n", "fit_rows", "nll",
-    "cross_entropy",
+    "family", "loss", "prediction", "params", "fixed", "param_columns", "n_params", "n",
+    "fit_rows", "nll", "cross_entropy",
     "entropy", "entropy_method", "kl", "aic", "bic", "baseline_cross_entropy",
     "information_gain", "normalized_entropy", "metrics", "base_measure",
     "distributional", "scores",

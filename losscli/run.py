@@ -147,7 +147,8 @@ class Run:
 
     @property
     def conditional(self) -> bool:
-        return bool(self.cols.pred or self.cols.probs or self.cols.logits)
+        return bool(self.cols.pred or self.cols.probs or self.cols.logits
+                    or self.cols.quantiles)
 
     @property
     def sample_rows(self) -> int:
@@ -233,7 +234,7 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
     schema = _schema(inp, cols)
     lay = layout(req, cols, schema, first.path)
     prototypes = {name: cls(lay.classes) for name, cls in FAMILIES.items()}
-    conditional = bool(cols.pred or cols.probs or cols.logits)
+    conditional = bool(cols.pred or cols.probs or cols.logits or cols.quantiles)
     run = Run(req=req, inp=inp, cols=cols, layout=lay, converter=Converter(req, cols, lay),
               fit_rows=req.fit_rows or DEFAULT_FIT_ROWS, supports=supports(),
               prototypes=prototypes,

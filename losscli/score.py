@@ -31,6 +31,7 @@ class ModelResult:
 
     family: str
     loss: str
+    prediction: str | None  # the column(s) holding ŷ; None in marginal mode
     params: Params  # the fitted constants only
     fixed: dict[str, float]  # held by --fix
     param_columns: dict[str, dict[str, str]]  # given per row: {parameter: {column, as}}
@@ -97,7 +98,8 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
             if fam.discrete:
                 normalized = ce / baseline if baseline > 0 else None
     return ModelResult(
-        family=name, loss=fam.loss, params=json_params(model.params),
+        family=name, loss=fam.loss, prediction=_prediction(run, model),
+        params=json_params(model.params),
         fixed=dict(model.inputs.fixed),
         param_columns=model.inputs.json_columns() or {}, n_params=k, n=run.n,
         fit_rows=model.fit_rows, nll=nll, cross_entropy=ce, entropy=h,
@@ -107,6 +109,16 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
         metrics=metrics(run, i, scores, plan),
         base_measure="counting" if fam.discrete else "lebesgue", warnings=warnings,
         infinite_explained=bool(zero))
+
+
+def _prediction(run: Run, model) -> str | None:
+    """The column (or class columns, comma-separated) a conditional model reads ŷ from."""
+    if not model.conditional:
+        return None
+    if model.inputs.prediction is not None:
+        return model.inputs.prediction
+    cols = run.cols
+    return cols.pred or ",".join(cols.probs or cols.logits) or None
 
 
 def _zero_probability(run: Run, scores: Scores, plan: ScorePlan, i: int) -> str:
@@ -160,7 +172,7 @@ def metrics(run: Run, i: int, scores: Scores, plan: ScorePlan) -> dict:
         return {"accuracy": s[0] / W, "brier": s[1] / W,
                 "ece": float(np.abs(acc_b - conf_b).sum() / w_b.sum())}
     keys = list(plan.point_keys)
-    k = keys.index("prediction" if model.conditional else f"{model.name}.location")
+    k = keys.index(model.point_key)
     abs_sum, sq_sum = scores.point.value[2 * k:2 * k + 2]
     sst = float(run.scan.y.m2[0])
     mse = sq_sum / W
