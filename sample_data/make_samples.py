@@ -57,6 +57,14 @@ positive.parquet  (3000 rows)
     ``x1 ~ Normal(0, 1)``; ``mu = exp(log(10) + 0.6 * x1)``;
     ``y ~ Gamma(shape=4, scale=mu / 4)`` (mean ``mu``, coefficient of variation 0.5);
     ``y_pred = mu * exp(Normal(0, 0.1))``; ``w ~ UniformInteger{1, 2, 3}``.
+
+distributional.csv  (3000 rows; drawn after the others, so they are unchanged)
+    A distributional forecast: a mean, a standard deviation and three quantiles per row.
+    Columns: ``y``, ``y_pred``, ``sigma``, ``q_0.1``, ``q_0.5``, ``q_0.9``, ``x1``.
+    ``x1 ~ Normal(0, 1)``; ``mu = 2 + 1.5 * sin(x1)``; ``s = exp(-0.3 + 0.4 * x1)``;
+    ``y = mu + s * StudentT(df=5) * sqrt(3/5)`` (standard deviation ``s``, heavier tails);
+    ``y_pred = mu + Normal(0, 0.1)``; ``sigma = 0.8 * s`` (over-confident by 20 %);
+    ``q_τ = y_pred + sigma * Φ⁻¹(τ)`` for τ = 0.1, 0.5, 0.9 (Gaussian quantiles).
 """
 
 from __future__ import annotations
@@ -157,6 +165,22 @@ def make_positive(rng: np.random.Generator, n: int = 3000, shape: float = 4.0) -
     return pd.DataFrame({"y": y, "y_pred": y_pred, "w": w, "x1": x1})
 
 
+def make_distributional(rng: np.random.Generator, n: int = 3000) -> pd.DataFrame:
+    from scipy import special
+
+    x1 = rng.normal(0.0, 1.0, n)
+    mu = 2.0 + 1.5 * np.sin(x1)
+    s = np.exp(-0.3 + 0.4 * x1)
+    y = mu + s * rng.standard_t(5, n) * np.sqrt(3.0 / 5.0)
+    y_pred = mu + rng.normal(0.0, 0.1, n)
+    sigma = 0.8 * s
+    out = {"y": y, "y_pred": y_pred, "sigma": sigma}
+    for tau in (0.1, 0.5, 0.9):
+        out[f"q_{tau:g}"] = y_pred + sigma * special.ndtri(tau)
+    out["x1"] = x1
+    return round_sig(pd.DataFrame(out))
+
+
 def write_csv(df: pd.DataFrame, name: str, float_format: str = "%.10g") -> None:
     path = OUT_DIR / name
     df.to_csv(path, index=False, float_format=float_format, lineterminator="\n")
@@ -185,6 +209,7 @@ def main() -> None:
     write_csv(make_multiclass(rng), "multiclass.csv", float_format="%.17g")
     write_csv(make_distill(rng), "distill.csv", float_format="%.17g")
     write_parquet(make_positive(rng), "positive.parquet")
+    write_csv(make_distributional(rng), "distributional.csv")
 
 
 if __name__ == "__main__":

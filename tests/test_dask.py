@@ -38,6 +38,13 @@ SAMPLE_RUNS = [
     ("diagnose", "binary.csv", {}),
     ("diagnose", "multiclass.csv", {}),
     ("compare-noise-models", "positive.parquet", {"weight": "w", "diagnostics": True}),
+    # model inputs: per-row parameters, held ones, their own prediction columns, scores
+    ("evaluate", "distributional.csv", {"families": ("gaussian", "student_t"),
+                                        "param": ("sigma=sigma",), "scores": True,
+                                        "quantiles": ("q_*",)}),
+    ("compare-noise-models", "distributional.csv", {"param": ("gaussian.sigma=sigma",),
+                                                    "fix": ("student_t.df=5",),
+                                                    "scores": True}),
 ]
 
 
