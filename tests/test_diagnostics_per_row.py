@@ -164,3 +164,22 @@ def test_negative_binomial_alpha_fixed_keeps_the_rootogram(nb):
     assert root["expected"][:-1] == pytest.approx(list(expected), rel=1e-9)
     assert root["expected"][-1] == pytest.approx(stats.nbinom.sf(k[-1], r, p).sum(),
                                                  rel=1e-7)
+
+
+def test_gaussian_sigma_per_row_on_the_counting_measure(write_csv, rng):
+    """On integer targets each row's PIT spreads over [F(y − ½), F(y + ½)] at its own σ,
+    and the squared-error decomposition (ŷ alone) stays."""
+    n = 400
+    mu = rng.normal(10.0, 3.0, n)
+    s = np.exp(rng.normal(0.5, 0.4, n))
+    y = np.round(mu + s * rng.normal(size=n))
+    path = write_csv("c.csv", y=y.astype(int), y_pred=mu, s=s)
+    rep = run_api("compare-noise-models", path, families=("gaussian", "laplace"),
+                  param=("gaussian.sigma=s",), diagnostics=True)
+    assert rep["base_measure"] == "counting"
+    d = model(rep, "gaussian")["diagnostics"]
+    lo, hi = stats.norm.cdf(y - 0.5, mu, s), stats.norm.cdf(y + 0.5, mu, s)
+    assert d["pit"]["method"] == "nonrandomized"
+    assert d["pit"]["density"] == pytest.approx(list(_spread_density(lo, hi)), abs=1e-9)
+    assert d["decomposition"]["scoring"] == "squared_error"
+    assert d["decomposition"]["score"] == pytest.approx(np.mean((y - mu) ** 2), rel=1e-12)
