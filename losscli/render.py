@@ -154,16 +154,115 @@ def _main_grid(rep: dict) -> Grid:
                 title=title(rep), notes=notes, row_styles=styles)
 
 
-def _params_lines(rep: dict) -> Text:
-    lines = Text("fitted parameters\n", style="italic")
+def _params_lines(rep: dict) -> list[Any]:
+    """Per model: the fitted parameters, the held ones ("df = 5 (fixed)") and those given
+    per row ("sigma: per row from column s"), then indented what the per-row model
+    reports (`distributional`, SPEC §8.2) and its proper scores (`scores`, §8.3)."""
+    out: list[Any] = [Text("fitted parameters", style="italic")]
     for i, m in enumerate(rep["models"]):
-        lines.append(f"  {m['family']}: ", style="bold")
+        line = Text(f"  {m['family']}: ", style="bold")
         prefix = f"models[{i}].params."  # report.finite's warning for a NaN it nulled
         nan = frozenset(w[len(prefix):].split(" ", 1)[0] for w in rep.get("warnings", [])
                         if w.startswith(prefix))
-        lines.append(params_text(m["params"], nan) + f"  (k = {m['n_params']}")
-        lines.append(f", fit on {m['fit_rows']:,} rows)\n" if m["fit_rows"] < m["n"] else ")\n")
-    return lines
+        line.append(inputs_text(m, nan) + f"  (k = {m['n_params']}")
+        line.append(f", fit on {m['fit_rows']:,} rows)" if m["fit_rows"] < m["n"] else ")")
+        out.append(line)
+        out += [_indent(Text(x), 4) for x in distributional_lines(m)
+                + scores_lines(m, rep["unit"])]
+    out.append(Text(""))
+    return out
+
+
+def inputs_text(m: dict, not_finite: frozenset[str] = frozenset()) -> str:
+    """The fitted parameters, then the held ones and those given per row."""
+    parts = [params_text(m["params"], not_finite)] if m.get("params") else []
+    parts += [f"{k} = {num(v)} (fixed)" for k, v in (m.get("fixed") or {}).items()]
+    for k, c in (m.get("param_columns") or {}).items():
+        form = "" if c.get("as") in (None, k) else f" (as {c['as']})"
+        parts.append(f"{k}: per row from column {c['column']}{form}")
+    return ", ".join(parts) or "none"
+
+
+def _stat(x: Any) -> str:
+    """A test statistic in the model-input lines: one decimal from 10 on (LR 173.7),
+    three significant digits below."""
+    return f"{x:,.1f}" if finite(x) and abs(x) >= 10 else num(x, sig=3)
+
+
+def _p(p: Any) -> str:
+    """A p-value in the model-input lines: below 0.001 as "p < 0.001"."""
+    return "p < 0.001" if finite(p) and p < 0.001 else pval(p)
+
+
+def distributional_lines(m: dict) -> list[str]:
+    """SPEC §8.2 in words: the per-row parameters against a constant, the recalibrated
+    spread, the heavier-tailed family; [] when the model has none."""
+    d = m.get("distributional")
+    if not isinstance(d, dict):
+        return []
+    from losscli.noise import FAMILIES
+
+    fam = FAMILIES.get(m.get("family"))
+    out = []
+    names = " and ".join(m.get("param_columns") or {}) or "parameters"
+    c = d.get("constant")
+    if isinstance(c, dict):
+        z, p = c.get("statistic"), c.get("p_value")
+        stat = f"z = {_stat(z)}, {_p(p)}"
+        if not (finite(z) and finite(p)):
+            words = f"per-row {names} against a constant {names}: not computed"
+        elif p < 0.05 and z > 0:
+            words = f"per-row {names} beats a constant {names}"
+        elif p < 0.05:
+            words = f"a constant {names} beats per-row {names}"
+        else:
+            words = f"per-row {names} and a constant {names} are not distinguishable"
+        out.append(f"{words}: {stat}")
+    r = d.get("recalibration")
+    if isinstance(r, dict) and finite(r.get("factor")):
+        f, p = r["factor"], r.get("p_value")
+        inverse = fam is not None and fam.spread is not None and fam.spread[1] == "inverse"
+        given = f"the spread from the given {r['param']}" if inverse else \
+            f"the given {r['param']}"
+        stat = f"factor {num(f, sig=3)}, LR {_stat(r.get('lr_statistic'))}, {_p(p)}"
+        if finite(p) and p < 0.05 and f != 1.0:
+            how = "too narrow" if f > 1.0 else "too wide"
+            out.append(f"{given} is {how} by {num(100 * abs(f - 1.0), sig=2)} %: {stat}")
+        else:
+            out.append(f"{given} is neither too narrow nor too wide: {stat}")
+    t = d.get("tail")
+    if isinstance(t, dict):
+        heavy = fam.tail if fam is not None and fam.tail is not None else None
+        other = heavy[0] if heavy else "the heavier-tailed family"
+        key = heavy[2] if heavy else next((k for k in t if k not in ("lr_statistic",
+                                                                      "p_value")), "df")
+        v = t.get(key)
+        p = t.get("p_value")
+        stat = (f"{other} {key} = {num(v, sig=3) if finite(v) else '∞'}, "
+                f"LR {_stat(t.get('lr_statistic'))}, {_p(p)}")
+        words = (f"heavier tails than {m['family']}" if finite(p) and p < 0.05
+                 else f"tails consistent with {m['family']}")
+        out.append(f"{words}: {stat}")
+    return out
+
+
+def scores_lines(m: dict, unit: str) -> list[str]:
+    """SPEC §8.3's `scores` in two short lines; [] when absent or null."""
+    sc = m.get("scores")
+    if not isinstance(sc, dict):
+        return []
+    crps = sc.get("crps")
+    out = [f"scores: log score {num(sc.get('log_score'))} {unit}/row, CRPS "
+           + (num(crps) if finite(crps) else NULL)]
+    ivs = [iv for iv in sc.get("intervals") or [] if isinstance(iv, dict)
+           and finite(iv.get("level"))]
+    if ivs:  # "intervals 50/80/90/95 %: coverage 49.8/…/95.1 %, width 1.35/…/3.92"
+        cov = column([100 * iv["coverage"] if finite(iv.get("coverage")) else None
+                      for iv in ivs], decimals=1)
+        width = column([iv.get("mean_width") for iv in ivs], sig=3)
+        out.append(f"intervals {'/'.join(num(100 * iv['level']) for iv in ivs)} %: "
+                   f"coverage {'/'.join(cov)} %, mean width {'/'.join(width)}")
+    return out
 
 
 POINT_METRICS = ("mse", "rmse", "mae", "r2")
@@ -290,7 +389,7 @@ def render(rep: dict, *, warnings: bool = False) -> Group:
     ranked = comparison(rep)
     parts: list[Any] = []
     if rep["models"]:
-        parts += [_main_grid(rep), Text(""), _params_lines(rep)]
+        parts += [_main_grid(rep), Text(""), *_params_lines(rep)]
         metrics = _metrics_grid(rep)
         if metrics is not None:
             parts += [metrics, Text("")]

@@ -54,9 +54,10 @@ def _sign(x: float, neutral: float) -> int:
     return (x > neutral) - (x < neutral)
 
 
-def diag_test_line(t: dict, transform: str | None = None) -> str:
+def diag_test_line(t: dict, transform: str | None = None, alpha: str = "fitted") -> str:
     """One diagnostic test in words: the effect, then the test in parentheses. `transform` is
-    the family's declared scale of ŷ and y ("log": the calibration test is on log y)."""
+    the family's declared scale of ŷ and y ("log": the calibration test is on log y);
+    `alpha` how the dispersion the Pearson test reads came ("fitted", "given", "held")."""
     kind = t.get("kind", "test")
     if not _computed(t):
         return f"{kind}: not computed (see warnings)"
@@ -71,8 +72,9 @@ def diag_test_line(t: dict, transform: str | None = None) -> str:
         return (f"{words}: variance ≈ {_effect(v, 1.0)} × mean "
                 f"(Dean {kind[-1].upper()} z = {stat}, {p})")
     if kind == "dispersion_pearson":
-        words = _words(t, ratio, "overdispersed beyond the fitted α",
-                       "underdispersed for the fitted α", "dispersion consistent with the fitted α")
+        words = _words(t, ratio, f"overdispersed beyond the {alpha} α",
+                       f"underdispersed for the {alpha} α",
+                       f"dispersion consistent with the {alpha} α")
         return f"{words}: Pearson X²/df ≈ {_effect(v, 1.0)} (X² = {stat}, {p})"
     if kind == "zero_inflation":
         words = _words(t, ratio, "excess zeros", "fewer zeros than expected", "zeros as expected")
@@ -97,7 +99,8 @@ def diag_test_line(t: dict, transform: str | None = None) -> str:
     return f"{kind}: {effect.get('name', 'effect')} = {num(v, sig=3)} (statistic {stat}, {p})"
 
 
-def _tests_diag_lines(tests: list[dict], transform: str | None = None) -> list[str]:
+def _tests_diag_lines(tests: list[dict], transform: str | None = None,
+                      alpha: str = "fitted") -> list[str]:
     """A line per test, Dean's A and C tests condensed onto one line after Dean B's."""
     b = next((t for t in tests if t.get("kind") == "dispersion_dean_b" and _computed(t)), None)
     minor = [t for t in tests if b is not None and t.get("kind") in DEAN_MINOR and _computed(t)]
@@ -105,7 +108,7 @@ def _tests_diag_lines(tests: list[dict], transform: str | None = None) -> list[s
     for t in tests:
         if any(t is m for m in minor):
             continue
-        out.append(diag_test_line(t, transform))
+        out.append(diag_test_line(t, transform, alpha))
         if t is b and minor:
             out.append("Dean " + ", ".join(f"{DEAN_MINOR[m['kind']]} z = {_n(m['statistic'])} "
                                            f"({diag_p(m)})" for m in minor))
@@ -154,7 +157,10 @@ def diagnostics_lines(model: dict, unit: str) -> list[str]:
     from losscli.noise import FAMILIES
 
     fam = FAMILIES.get(model.get("family"))
-    lines = _tests_diag_lines(d.get("tests") or [], fam.transform if fam else None)
+    # the α of the Pearson test: given per row (--param), held (--fix) or fitted
+    alpha = "given" if "alpha" in (model.get("param_columns") or {}) else \
+        "held" if "alpha" in (model.get("fixed") or {}) else "fitted"
+    lines = _tests_diag_lines(d.get("tests") or [], fam.transform if fam else None, alpha)
     if isinstance(d.get("decomposition"), dict):
         lines.append(decomposition_line(d["decomposition"], unit))
     pit = pit_line(d["pit"]) if isinstance(d.get("pit"), dict) else None

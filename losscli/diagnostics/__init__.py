@@ -55,7 +55,9 @@ def specs(run, models: list, req) -> list[ModelSpec]:
                 sums += ["zeros", "p0", "p0v", "p0f", "f"]
             if fam.probability_forecast and cond:
                 sums += ["sp"] + ["spv"]
-        decomposition = fam.decomposition if cond else None
+        absent = left_out(model)
+        decomposition = fam.decomposition if cond and "decomposition" not in absent \
+            else None
         if decomposition == "top_label_log_loss" and soft:
             decomposition = None
         if decomposition == "top_label_log_loss":
@@ -72,7 +74,7 @@ def specs(run, models: list, req) -> list[ModelSpec]:
             + ((("pit_lo", "pit_in", "pit_hi") if exact_pit else ("pit_lo", "pit_hi"))
                if has_pit else ())
         top = None
-        if fam.rootogram and run.value_counts is not None:
+        if fam.rootogram and run.value_counts is not None and "rootogram" not in absent:
             top = rootogram_top(*run.value_counts)
         seed = req.seed if req.plot else None
         sample = _sample_forecasts(run, fam) if cond or seed is not None else None
@@ -92,7 +94,45 @@ def specs(run, models: list, req) -> list[ModelSpec]:
             seed=seed if has_pit else None,
             decile_edges=_sample_edges(sample, 10) if (seed is not None and has_pit)
             else None,
-            thresholds=_thresholds(fam, model.params) if exact_pit else None))
+            thresholds=_thresholds(fam, _probe(model)) if exact_pit else None))
+    return out
+
+
+def left_out(model) -> dict[str, str]:
+    """The diagnostics that do not apply to this model, each with why in plain words
+    (read from what its family declares): with a parameter given per row,
+    - the rootogram where the family's p.m.f. recurrence needs that parameter to be one
+      number for every row (`Family.recurrence_scalars`);
+    - the log-score decomposition ("nll"): its recalibrated score refits one constant
+      nuisance to the recalibrated ŷ (SPEC §7.5), a model other than the one scored with
+      its spread per row, so MCB and DSC would compare two different models (the
+      squared-error and top-label decompositions read ŷ alone and stay)."""
+    given = tuple(model.inputs.columns) if model.conditional else ()
+    if not given:
+        return {}
+    fam = model.family
+    out = {}
+    scalar = [p for p in given if p in fam.recurrence_scalars]
+    if fam.rootogram and scalar:
+        out["rootogram"] = (f"{model.name}: no rootogram: its expected counts come from a "
+                            f"p.m.f. recurrence that needs one {scalar[0]} for every row, "
+                            f"and {scalar[0]} is given per row")
+    if fam.decomposition == "nll":
+        names = ", ".join(given)
+        out["decomposition"] = (
+            f"{model.name}: no decomposition: the recalibrated log score refits one "
+            f"constant {', '.join(fam.nuisance)} to the recalibrated predictions, while "
+            f"this model takes {names} per row (a different model)")
+    return out
+
+
+def _probe(model) -> dict:
+    """The model's parameters as the thresholds' probe reads them: the held and fitted
+    constants, and each parameter given per row as a one-row array (so that a family
+    whose standardised form needs it constant says so: `standardised` is None)."""
+    out = {**model.inputs.fixed, **model.params}
+    if model.conditional:
+        out.update({p: np.ones(1) for p in model.inputs.columns})
     return out
 
 
@@ -124,12 +164,15 @@ def _many_forecasts(run, sample: np.ndarray | None, limit: int) -> bool:
 
 
 def _thresholds(fam, params) -> pit.Thresholds | None:
-    """G⁻¹(j/1000), j = 1 … 999, of a family whose c.d.f. is G of a standardised z."""
+    """G⁻¹(j/1000), j = 1 … 999, of a family whose c.d.f. is G of a standardised z, one
+    G for every row (None where there is none: each row's c.d.f. is then evaluated)."""
     if fam.standardised(np.ones(1), np.ones(1), params) is None:
         return None
+    grid = pit.grid(1000)[1:-1]
     with np.errstate(all="ignore"):
-        q = fam.standard_quantiles(pit.grid(1000)[1:-1], params)
-    return pit.Thresholds(q) if np.all(np.isfinite(q)) and np.all(np.diff(q) > 0) else None
+        q = fam.standard_quantiles(grid, params)
+    ok = np.shape(q) == grid.shape and np.all(np.isfinite(q)) and np.all(np.diff(q) > 0)
+    return pit.Thresholds(q) if ok else None
 
 
 def soft_labels(run, fam) -> bool:
@@ -223,7 +266,7 @@ def _one(run, st, res, unit: str, whole: bool, warnings: list[str]) -> dict:
     W = s["w"]
     cond = model.conditional
     m = 0 if cond else 1
-    exact_null = cond and not fam.nuisance
+    exact_null = cond and not model.free  # nothing fitted: the null moments are exact
     note = warnings.append
     data: dict[str, Any] = {"unit": unit, "family": name, "pit": None, "qq": None,
                             "reliability": None, "rootogram": None, "residuals": None}
@@ -280,7 +323,10 @@ def _one(run, st, res, unit: str, whole: bool, warnings: list[str]) -> dict:
             t["effect"]["value"] = t["effect"]["value"] if _finite(t["effect"]["value"]) \
                 else None
     # -- rootogram
-    if fam.rootogram:
+    absent = left_out(model)
+    if "rootogram" in absent:
+        note(absent["rootogram"])
+    elif fam.rootogram:
         if st.expected is None:
             note(f"{name}: no rootogram: the target has too many distinct values")
         else:
@@ -394,6 +440,10 @@ def _decomposition(run, spec, g, s: dict, terms, res, unit: str, note, rows: lis
     W = float(g.sw.sum())
     rc = None
     if scoring == "top_label_log_loss" and soft_labels(run, fam):
+        return None, None
+    why = left_out(model).get("decomposition")
+    if why is not None:
+        note(why)
         return None, None
     if scoring == "nll":
         score = res.cross_entropy

@@ -273,6 +273,9 @@ class Family:
     dispersion_test: ClassVar[str | None] = None  # "dean" (poisson) | "pearson"
     zero_test: ClassVar[bool] = False  # observed against expected zeros
     rootogram: ClassVar[bool] = False
+    # the parameters `pmf_recurrence` needs as one number for every row: given per row,
+    # the rootogram is left out (SPEC §8: the diagnostics of a model with per-row inputs)
+    recurrence_scalars: ClassVar[tuple[str, ...]] = ()
 
     def pit_interval(self, y: np.ndarray, pred: Any, params: Params
                      ) -> tuple[np.ndarray, np.ndarray]:

@@ -123,6 +123,7 @@ class NegativeBinomial(Family):
     dispersion_test = "pearson"
     zero_test = True
     rootogram = True
+    recurrence_scalars = ("alpha",)  # (k − 1 + 1/α)/k is one factor per k only at one α
 
     def cdf(self, k: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         """P(Y ≤ k) = I_p(r, k + 1), p = 1/(1 + αμ) (Poisson's at α = 0; 0 for k < 0);
