@@ -116,7 +116,7 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
     names = list(dict.fromkeys(req.families)) or (
         [] if run.cols.quantiles else [kinds.default_family(kind, run.conditional)])
     warnings = list(run.warnings)
-    families = {name: make_family(run, name, counting=False) for name in names}
+    families = {name: make_family(run, name) for name in names}
     given = inputs.resolve(req, families, run.conditional, compare=False)
     models = []
     for name, fam in families.items():
@@ -133,7 +133,7 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
     levels = _quantile_models(run, req, models)
     polish(run, models + [m.baseline for m in models if m.baseline is not None])
     also = diagnostics.carried(run, models, req) if req.diagnosing else None
-    scores, splan, carried, extras = _score(run, models, False, also, False, warnings,
+    scores, splan, carried, extras = _score(run, models, False, also, None, warnings,
                                             levels)
     entropies = Entropies(run)
     out = []
@@ -145,7 +145,7 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
             raise InputError(f"{model.name}: {exc}", file=rows.file_of(run)) from None
         extras(i, res)
         results.append(res)
-        if not model.family.discrete and kind in kinds.COUNTING_KINDS:
+        if model.family.measure is not kinds.measure(kind) and kinds.measure(kind).discrete:
             warnings.append(
                 f"{model.name} is scored by its density on integer targets: its nll is not "
                 "comparable with a discrete family's (compare-noise-models discretises)")
@@ -179,7 +179,7 @@ def _quantile_models(run: Run, req: Request, models: list[Model]):
         raise InputError("--quantiles needs a numeric target", file=rows.file_of(run),
                          column=run.cols.target)
     levels = quantile_forecasts.levels_of(cols, list(req.quantile_levels) or None)
-    fam = make_family(run, "quantile", counting=False)
+    fam = make_family(run, "quantile")
     for col, tau in zip(cols, levels, strict=True):
         try:
             models.append(_fit(run, "quantile", fam, Inputs({"tau": tau}, prediction=col)))
@@ -191,12 +191,12 @@ def _quantile_models(run: Run, req: Request, models: list[Model]):
     return list(levels), list(cols)
 
 
-def _score(run: Run, models: list[Model], pairs: bool, also, counting: bool,
+def _score(run: Run, models: list[Model], pairs: bool, also, measure,
            warnings: list[str], quantiles=None):
     """The last pass over the models and their `distributional` companions (SPEC §8.2);
     `pairs`: Vuong's sums for every pair of the models. Returns the pass's states and a
     function giving model i's `distributional` block (None without per-row inputs)."""
-    comps = [distributional.companions(run, m, counting) for m in models]
+    comps = [distributional.companions(run, m, measure) for m in models]
     extra = [c for comp in comps if comp is not None for c in comp.models()]
     for comp in comps:
         if comp is not None:
@@ -258,7 +258,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
     named = list(dict.fromkeys(req.families))
     names, skipped_pairs = kinds.candidates(kind, named)
-    counting = kind in kinds.COUNTING_KINDS
+    measure = kinds.measure(kind)
     warnings = list(run.warnings)
     skipped: list[dict] = []
     left_out: list[tuple[str, str]] = []  # (family, why) for the families a user expects
@@ -278,7 +278,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
         skip(name, reason if miss is None else str(miss), expected=miss is not None)
     if named:
         names = [n for n in names if n in named]
-    families = {name: make_family(run, name, counting) for name in names}
+    families = {name: make_family(run, name, measure) for name in names}
     given = inputs.resolve(req, families, run.conditional, compare=True)
     models = []
     for name, fam in families.items():
@@ -310,7 +310,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
             guess = compare.likely_best(run, models, req.criterion)
             if guess is not None:
                 also = diagnostics.carried(run, [models[guess]], req)
-    scores, splan, carried, extras = _score(run, models, True, also, counting, warnings)
+    scores, splan, carried, extras = _score(run, models, True, also, measure, warnings)
     entropies = Entropies(run)
     scored: list[compare.Scored] = []
     for i, model in enumerate(models):
@@ -362,7 +362,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
     return report.build(
         req.command, _input(run, scores.clipped), kind,
         "conditional" if run.conditional else "marginal",
-        "counting" if counting or all(s.family.discrete for s in scored) else "lebesgue",
+        measure.name,
         req.unit, out, warnings,
         criterion=req.criterion, best=best.result.family, skipped=skipped,
         tests=tests, recommendation=compare.recommendation(ranked, run, tests, req.alpha))

@@ -48,7 +48,7 @@ class Companions:
         return [m for m in (self.constant, self.recalibration, self.tail) if m is not None]
 
 
-def companions(run, model: Model, counting: bool) -> Companions | None:
+def companions(run, model: Model, measure) -> Companions | None:
     """The companions of a model with per-row parameters; None for any other model."""
     if not (model.conditional and model.inputs.per_row):
         return None
@@ -60,7 +60,7 @@ def companions(run, model: Model, counting: bool) -> Companions | None:
     if spread in model.inputs.columns:
         out.recalibration = _attempt(out, "recalibration", lambda: _recalibrated(run, model))
         if fam.tail is not None:
-            out.tail = _attempt(out, "tail", lambda: _tail(run, model, counting))
+            out.tail = _attempt(out, "tail", lambda: _tail(run, model, measure))
     return out
 
 
@@ -102,11 +102,11 @@ def _recalibrated(run, model: Model) -> Model:
                    warnings=[], baseline=None)
 
 
-def _tail(run, model: Model, counting: bool) -> Model:
+def _tail(run, model: Model, measure) -> Model:
     """The heavier-tailed family with the same ŷ and per-row spread, its tail parameter
     fitted (gaussian σᵢ → student_t scale σᵢ, ν fitted)."""
     family, mapping, _ = model.family.tail
-    fam = make_family(run, family, counting)
+    fam = make_family(run, family, measure)
     columns = {}
     for param, col in model.inputs.columns.items():
         if param in mapping:

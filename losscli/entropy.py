@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import special
 
+from losscli.noise.measures import BaseMeasure
 from losscli.noise.sums import BLOCK
 from losscli.noise.support import integral
 
@@ -79,30 +80,39 @@ class Entropies:
 
     def __init__(self, run: Run) -> None:
         self.run = run
-        self._cache: dict[tuple[bool, bool], tuple[float | None, str, str | None]] = {}
+        self._cache: dict[tuple, tuple[float | None, str, str | None]] = {}
 
-    def get(self, conditional: bool, discrete: bool) -> tuple[float | None, str, str | None]:
-        key = (conditional, discrete)
+    def get(self, conditional: bool, measure: BaseMeasure, prediction: str | None = None
+            ) -> tuple[float | None, str, str | None]:
+        """(H, method, why it is null or estimated) on `measure`; `prediction`: the column
+        a model reads ŷ from when it is not the run's (its residuals' entropy)."""
+        key = (conditional, measure, prediction)
         if key not in self._cache:
-            self._cache[key] = self._compute(conditional, discrete)
+            self._cache[key] = self._compute(conditional, measure, prediction)
         return self._cache[key]
 
-    def _compute(self, conditional: bool, discrete: bool):
+    def _compute(self, conditional: bool, measure: BaseMeasure, prediction: str | None):
         run = self.run
         scan = run.scan
-        if run.layout.soft or (discrete and not run.layout.labels and not scan.integral
-                               and scan.inside_unit):
-            # soft labels given as such, or a proportion target read as soft labels
+        # soft labels given as such, or a proportion target read as soft labels
+        soft = run.layout.soft or (measure.discrete and not run.layout.labels
+                                   and not scan.integral and scan.inside_unit)
+        method = measure.entropy_method(conditional, soft)
+        if method == "soft-labels":
             return float(scan.soft_entropy.value[0]) / run.W, "soft-labels", None
-        if discrete and conditional:
+        if method == "hard-labels":
             return 0.0, "hard-labels", None
-        if discrete:
+        if method == "plug-in":
             if run.value_counts is None:
                 return None, "plug-in", "the target has too many distinct values"
             f = run.value_counts[1] / run.value_counts[1].sum()
             return float(special.entr(f).sum()), "plug-in", None
         s = run.sample
         y, pred = s["y"], s.get("pred") if conditional else None
+        if conditional and prediction is not None:
+            from losscli.scan import SAMPLE_COLUMN
+
+            pred = s[SAMPLE_COLUMN + prediction]
         why_sample = None
         if "w" in s:
             w = s["w"]

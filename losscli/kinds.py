@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from losscli.errors import InputError, UsageError
 from losscli.noise import FAMILIES
+from losscli.noise.measures import COUNTING, LEBESGUE, BaseMeasure
 from losscli.noise.support import COUNTS, POSITIVE, REAL, UNIT_CLOSED, Support
 from losscli.request import LABEL_KIND, SOFT_LABEL_KINDS
 from losscli.rows import at_row
@@ -23,6 +24,11 @@ DESCRIPTIONS = dict(
 LABEL_KINDS = (LABEL_KIND, *SOFT_LABEL_KINDS)  # targets that are not numbers
 # target kinds on which a discrete family competes, so continuous ones are discretised
 COUNTING_KINDS = ("binary", "count", "integer")
+
+
+def measure(kind: str) -> BaseMeasure:
+    """The base measure the families are compared on for a target kind (SPEC §1.6)."""
+    return COUNTING if kind in COUNTING_KINDS or kind in LABEL_KINDS else LEBESGUE
 # what a kind demands of every value, for checking --target-kind against the data
 RULES: dict[str, tuple[Support, str]] = {
     "binary": (Support("0 or 1", 0.0, 1.0, False, False, integer=True), "0 or 1"),

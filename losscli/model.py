@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from losscli.inputs import NONE, Inputs
 from losscli.noise import FAMILIES
-from losscli.noise.base import ContinuousFamily, Params
+from losscli.noise.base import Params
 from losscli.noise.discretised import Discretised
+from losscli.noise.measures import BaseMeasure
 
 if TYPE_CHECKING:
     from losscli.run import Run
@@ -83,11 +84,11 @@ class Model:
         return "prediction" if col is None else f"column:{col}"
 
 
-def make_family(run: Run, name: str, counting: bool):
-    """The family object for this run: discretised when the base measure is counting."""
+def make_family(run: Run, name: str, measure: BaseMeasure | None = None):
+    """The family object for this run, as scored on `measure` (None: its own)."""
     fam = FAMILIES[name](run.classes)
-    if counting and isinstance(fam, ContinuousFamily):
-        return Discretised(fam)
+    if measure is not None and measure.discrete and not fam.measure.discrete:
+        return Discretised(fam)  # a density scored on unit intervals (SPEC §1.6)
     return fam
 
 

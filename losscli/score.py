@@ -82,7 +82,7 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
         raise FitError(_zero_probability(run, scores, plan, i))
     k = model.n_params()
     ce = nll / W
-    h, method, why = entropies.get(model.conditional, fam.discrete)
+    h, method, why = entropies.get(model.conditional, fam.measure, model.inputs.prediction)
     if why:
         warnings.append(f"{name}: entropy is null: {why}" if h is None else f"{name}: {why}")
     baseline = gain = normalized = None
@@ -95,7 +95,7 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
                      else baseline_on_counts(run, model))
             baseline = -total / W
             gain = baseline - ce
-            if fam.discrete:
+            if fam.measure.discrete:
                 normalized = ce / baseline if baseline > 0 else None
     return ModelResult(
         family=name, loss=fam.loss, prediction=_prediction(run, model),
@@ -107,7 +107,7 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
         bic=k * math.log(W) + 2 * nll, baseline_cross_entropy=baseline,
         information_gain=gain, normalized_entropy=normalized,
         metrics=metrics(run, i, scores, plan),
-        base_measure="counting" if fam.discrete else "lebesgue", warnings=warnings,
+        base_measure=fam.measure.name, warnings=warnings,
         infinite_explained=bool(zero))
 
 

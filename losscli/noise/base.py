@@ -20,6 +20,7 @@ import numpy as np
 from losscli.errors import FitError
 from losscli.noise import blocks
 from losscli.noise.logspace import log1mexp
+from losscli.noise.measures import LEBESGUE, BaseMeasure
 from losscli.noise.sums import total_weight, wsum
 from losscli.noise.support import Support
 from losscli.optimize import minimize_params, polish
@@ -91,6 +92,7 @@ class Family:
     support: ClassVar[Support]  # of the target y
     pred_domain: ClassVar[Support]  # of the prediction ŷ
     discrete: ClassVar[bool]
+    measure: ClassVar[BaseMeasure]  # the base measure its likelihood is a density on
     prediction: ClassVar[str]  # what ŷ means (SPEC §1.2)
     nuisance: ClassVar[tuple[str, ...]]  # fitted in conditional mode
     marginal_params: ClassVar[tuple[str, ...]]  # fitted in marginal mode
@@ -331,6 +333,7 @@ class ContinuousFamily(Family):
     """A family with a density; on integer targets it is scored on unit intervals."""
 
     discrete = False
+    measure = LEBESGUE
     # the generic discretised fit (Brent, or two parabola steps from a pilot) stops near
     # 1e-6 relative: its result is polished (a family with its own Newton fit says True)
     counting_fit_precise: ClassVar[bool] = False

@@ -9,6 +9,7 @@ from scipy import special
 
 from losscli.noise import crps as crps_forms
 from losscli.noise.base import Family, Frameworks, Params
+from losscli.noise.measures import COUNTING
 from losscli.noise.sums import wmean
 from losscli.noise.support import UNIT_CLOSED
 
@@ -40,6 +41,7 @@ class Bernoulli(Family):
     support = UNIT_CLOSED
     pred_domain = UNIT_CLOSED
     discrete = True
+    measure = COUNTING
     prediction = "P(y = 1)"
     nuisance = ()
     marginal_params = ("p",)

@@ -8,6 +8,7 @@ import numpy as np
 
 from losscli.noise.base import Family, Frameworks, Params
 from losscli.noise.bernoulli import log_loss_score, soft_loglik
+from losscli.noise.measures import COUNTING
 from losscli.noise.support import UNIT_CLOSED
 
 
@@ -24,6 +25,7 @@ class Categorical(Family):
     support = UNIT_CLOSED  # soft-label entries; hard labels are checked against the classes
     pred_domain = UNIT_CLOSED
     discrete = True
+    measure = COUNTING
     prediction = "class-probability vector"
     nuisance = ()
     marginal_params = ("one probability per class",)

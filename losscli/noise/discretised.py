@@ -15,6 +15,7 @@ import numpy as np
 
 from losscli.noise import crps as crps_forms
 from losscli.noise.base import ContinuousFamily, Params, fit_given_numeric, mode_params
+from losscli.noise.measures import COUNTING
 
 
 class Discretised:
@@ -22,6 +23,7 @@ class Discretised:
     (y = 0 is scored on [0, ½] for gamma and lognormal)."""
 
     discrete = True
+    measure = COUNTING
     # every prediction within ½ of its target: the interval probabilities tend to 1 as
     # the spread goes to 0, so the likelihood has no maximum at a positive spread
     unbounded_within_half = True

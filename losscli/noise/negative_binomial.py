@@ -23,6 +23,7 @@ from losscli.errors import FitError
 from losscli.noise import crps as crps_forms
 from losscli.noise.base import Family, Frameworks, Nesting, Params
 from losscli.noise.logspace import STIRLING_FROM, gammaln_int, stirling_series
+from losscli.noise.measures import COUNTING
 from losscli.noise.sums import total_weight, value_counts, wmean
 from losscli.noise.support import COUNTS, NONNEGATIVE
 
@@ -62,6 +63,7 @@ class NegativeBinomial(Family):
     support = COUNTS
     pred_domain = NONNEGATIVE
     discrete = True
+    measure = COUNTING
     prediction = "mean"
     nuisance = ("alpha",)
     marginal_params = ("mean", "alpha")

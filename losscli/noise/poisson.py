@@ -10,6 +10,7 @@ from scipy import special
 from losscli.noise import crps as crps_forms
 from losscli.noise.base import Family, Frameworks, Params
 from losscli.noise.logspace import gammaln_int
+from losscli.noise.measures import COUNTING
 from losscli.noise.sums import wmean
 from losscli.noise.support import COUNTS, NONNEGATIVE
 
@@ -26,6 +27,7 @@ class Poisson(Family):
     support = COUNTS
     pred_domain = NONNEGATIVE
     discrete = True
+    measure = COUNTING
     prediction = "mean"
     nuisance = ()
     marginal_params = ("mean",)
