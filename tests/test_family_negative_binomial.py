@@ -161,6 +161,31 @@ def test_log_rising_paths_agree():
         assert np.all(err <= 1e-13 * np.abs(ref) + 4 * np.finfo(float).eps * k)
 
 
+@pytest.mark.parametrize("ks, alphas", [
+    ([0.0, 1.0, 2.0, 10.0, 500.0, 1.0, 3.0], [0.3, 1e-4, 0.05, 4.0, 0.3, 7.0, 1e-7]),
+    ([2.0, 3.0, 10.0, 500.0], [0.3, 4.0, 0.15, 1.0]),      # every row k ≥ 2, r < STIRLING_R
+    ([2.0, 3.0, 10.0, 500.0], [1e-4, 4.0, 0.0999, 0.1001]),  # k ≥ 2, both forms
+    ([0.0, 1.0, 0.0], [0.3, 1e-4, 4.0]),                     # A = 0 on every row
+])
+def test_log_rising_per_row_alpha_is_the_sum(ks, alphas):
+    """α per row: each row's A(k, α) equals the exactly summed Σ_{j<k} log(1 + αj)."""
+    k, alpha = np.array(ks), np.array(alphas)
+    ref = np.array([math.fsum(math.log1p(a * j) for j in range(int(n)))
+                    for n, a in zip(ks, alphas, strict=True)])
+    err = np.abs(nbm.log_rising(k, alpha) - ref)
+    assert np.all(err <= 1e-13 * np.abs(ref) + 4 * np.finfo(float).eps * k)
+
+
+def test_per_row_alpha_without_zeros_matches_scipy(rng):
+    """α per row, all positive (no Poisson rows): the log-pmf of scipy's nbinom row by row."""
+    mu = np.exp(rng.normal(1.0, 0.8, 3000))
+    alpha = np.exp(rng.normal(-0.5, 1.5, 3000))
+    y = rng.poisson(mu * rng.gamma(1.0 / alpha, alpha)).astype(np.float64)
+    r = 1.0 / alpha
+    ref = stats.nbinom.logpmf(y, r, r / (r + mu))
+    np.testing.assert_allclose(fam.loglik(y, mu, {"alpha": alpha}), ref, rtol=RTOL_LL)
+
+
 # ------------------------------------------------------------------ conditional fit
 
 

@@ -232,8 +232,17 @@ def log_rising(k: np.ndarray, alpha: float) -> np.ndarray:
     k = np.asarray(k, dtype=np.float64)
     if np.ndim(alpha):
         alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), k.shape)
-        out = np.empty(k.shape)
+        # A(0, α) = A(1, α) = 0 (an empty sum, log 1): on count data these rows are often
+        # half of all, and the two log Γ a row below are most of the per-row likelihood's cost
+        some = np.flatnonzero(k >= 2)
+        if some.size < k.size:
+            out = np.zeros(k.shape)
+            out[some] = log_rising(k[some], alpha[some])
+            return out
         small = 1.0 / alpha < STIRLING_R
+        if small.all():
+            return _log_rising_gammaln(k, alpha)
+        out = np.empty(k.shape)
         out[small] = _log_rising_gammaln(k[small], alpha[small])
         big = ~small
         kb, ab = k[big], alpha[big]
@@ -264,6 +273,10 @@ def _loglik_rows(y: np.ndarray, pred: Any, alpha: np.ndarray) -> np.ndarray:
     ll = special.xlogy(y, mu)
     ll -= gammaln_int(y)
     zero = alpha == 0.0
+    if not zero.any():  # the usual case: no row subsets to copy
+        ll += log_rising(y, alpha)
+        ll -= (y + 1.0 / alpha) * np.log1p(alpha * mu)
+        return ll
     ll[zero] -= mu[zero]
     pos = ~zero
     a, k, m = alpha[pos], y[pos], mu[pos]
