@@ -353,3 +353,24 @@ def test_series_constant_matches_gamma_function_form():
         definition = (special.gammaln((df + 1) / 2) - special.gammaln(df / 2)
                       - 0.5 * math.log(df * math.pi))
         assert tdist.log_norm(df) == pytest.approx(definition, rel=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("per_row", [False, True])
+def test_profile_density_nll_matches_scipy(weighted, per_row):
+    """The ν-profile's mean NLL (z² and Σw log σ computed once) is scipy's t (and, at
+    ν = ∞, normal) mean NLL at every ν."""
+    rng = np.random.default_rng(41)
+    n = 3000
+    loc = rng.normal(0.0, 3.0, n)
+    scale = np.exp(rng.normal(0.0, 0.5, n)) if per_row else 1.7
+    y = loc + scale * rng.standard_t(4.0, n)
+    w = rng.uniform(0.2, 3.0, n) if weighted else None
+    ww = w if weighted else np.ones(n)
+    W = float(ww.sum())
+    nll = student_t._density_nll(y, w, loc, scale, W)
+    for df in (0.7, 3.0, 40.0, 1e5):
+        ref = -np.dot(ww, stats.t.logpdf(y, df, loc, scale)) / W
+        assert nll(df) == pytest.approx(ref, rel=1e-12)
+    ref = -np.dot(ww, stats.norm.logpdf(y, loc, scale)) / W
+    assert nll(math.inf) == pytest.approx(ref, rel=1e-12)

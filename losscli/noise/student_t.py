@@ -36,6 +36,30 @@ SUBSAMPLE_ROWS = 100_000
 _GAUSS = Gaussian()
 
 
+def _density_nll(y: np.ndarray, w: np.ndarray | None, loc: Any, scale: Any,
+                 W: float) -> Callable[[float], float]:
+    """ν ↦ the mean NLL of the t density at location `loc` and scale σ (each a float or
+    per row): −Σw[−(ν+1)/2 log(1 + z²/ν) + log_norm(ν) − log σ]/W, z = (y − loc)/σ; at
+    ν = ∞ the Gaussian's. z² and Σw log σ do not depend on ν and are computed once."""
+    with np.errstate(all="ignore"):
+        z2 = np.subtract(y, loc)
+        z2 /= scale
+        z2 *= z2
+        log_scale = np.log(scale) if np.ndim(scale) else math.log(scale)
+    total_log_scale = (float(np.sum(log_scale) if w is None else np.dot(w, log_scale))
+                       if np.ndim(log_scale) else W * log_scale)
+    quad = float(z2.sum() if w is None else np.dot(w, z2))
+
+    def nll(df: float) -> float:
+        if math.isinf(df):
+            return (0.5 * quad + total_log_scale) / W + HALF_LOG_2PI
+        t = np.log1p(z2 / df)
+        s = float(t.sum() if w is None else np.dot(w, t))
+        return (0.5 * (df + 1.0) * s + total_log_scale) / W - tdist.log_norm(df)
+
+    return nll
+
+
 class StudentT(ContinuousFamily):
     """y ~ t_ν(loc, σ), loc = ŷ (the location), σ > 0 the scale, ν > 0 the degrees of
     freedom, y real.
@@ -156,11 +180,15 @@ class StudentT(ContinuousFamily):
         p = pred if pred is not None else given["loc"]
         W = total_weight(y.size, w)
         scale = given["scale"]
+        density = _density_nll(y, w, p, scale, W) if loglik == self.loglik else None
 
         def nll(df: float) -> float:
             with np.errstate(all="ignore"):
-                ll = loglik(y, p, {"df": df, "scale": scale})
-            v = -(float(ll.sum()) if w is None else float(np.dot(w, ll))) / W
+                if density is not None:
+                    v = density(df)
+                else:
+                    ll = loglik(y, p, {"df": df, "scale": scale})
+                    v = -(float(ll.sum()) if w is None else float(np.dot(w, ll))) / W
             return v if math.isfinite(v) else 1e300
 
         lo, hi = math.log(DF_MIN), math.log(DF_CAP)
