@@ -91,10 +91,14 @@ def _recalibrated(run, model: Model) -> Model:
         with np.errstate(all="ignore"):
             return -wsum(fam.loglik(y, pred, params), w) / W
 
-    domains = {"factor": "positive"}
-    found = optimize.minimize_params(mean_nll, {"factor": 1.0}, ("factor",), domains)
-    found, _ = optimize.polish(lambda p: -W * mean_nll(p), found, ("factor",), domains)
-    c = float(found["factor"])
+    closed = fam.recalibration_closed(y, w, pred, given, free)
+    if closed is not None:
+        c = closed
+    else:
+        domains = {"factor": "positive"}
+        found = optimize.minimize_params(mean_nll, {"factor": 1.0}, ("factor",), domains)
+        found, _ = optimize.polish(lambda p: -W * mean_nll(p), found, ("factor",), domains)
+        c = float(found["factor"])
     if not abs(math.log(c)) < FACTOR_BOUND:
         raise FitError("the likelihood keeps rising as the spread factor runs to 0 or ∞")
     fitted = {k: v for k, v in refit(c).items() if k in free}

@@ -216,7 +216,7 @@ def test_distributional_gaussian_against_closed_forms(hetero):
     ll_c = stats.norm.logpdf(y, mu, c * s)
     lr = 2 * (ll_c.sum() - ll_row.sum())
     r = d["recalibration"]
-    assert r["param"] == "sigma" and r["factor"] == pytest.approx(c, rel=1e-7)
+    assert r["param"] == "sigma" and r["factor"] == pytest.approx(c, rel=1e-12)
     assert r["cross_entropy"] == pytest.approx(-ll_c.mean(), rel=1e-10)
     assert r["lr_statistic"] == pytest.approx(lr, rel=1e-6)
     assert r["p_value"] == pytest.approx(stats.chi2.sf(lr, 1), rel=1e-5)

@@ -778,3 +778,21 @@ def test_unit_intervals_per_row_equal_the_scalar_ones_row_by_row(name, param):
                           for a, m, v in zip(y, mu, values, strict=True)], strict=True),
                     strict=True):
         _close(a, np.concatenate(b), rtol=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gaussian_recalibration_factor_is_the_weighted_mle(weighted):
+    """ĉ maximises Σw log N(y; ŷ, cσᵢ): scipy's Brent on scipy.stats' log-density agrees, and
+    so does the root of the score, ĉ² = Σw((y − ŷ)/σᵢ)² / W, derived here."""
+    rng = _rng(31)
+    w = _weights(rng) if weighted else np.ones(N)
+    pred = rng.normal(0.0, 3.0, N)
+    sigma = _spread(rng, centre=0.0)
+    y = pred + 1.4 * sigma * rng.standard_normal(N)
+    fam = FAMILIES["gaussian"]()
+    got = fam.recalibration_closed(y, w if weighted else None, pred, {"sigma": sigma}, ())
+    ref = _argmax(lambda s: -np.dot(w, stats.norm.logpdf(y, pred, math.exp(s) * sigma)), 0.0)
+    assert got == pytest.approx(math.exp(ref), rel=1e-6)
+    assert got == pytest.approx(math.sqrt(np.dot(w, ((y - pred) / sigma) ** 2) / w.sum()),
+                                rel=1e-13)
+    assert fam.recalibration_closed(y, None, None, {"sigma": sigma}, ("mean",)) is None

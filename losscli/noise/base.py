@@ -198,6 +198,13 @@ class Family:
         out[name] = params[name] * c if how == "scale" else params[name] / c
         return out
 
+    def recalibration_closed(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                             given: Params, free: tuple[str, ...]) -> float | None:
+        """The ML spread factor ĉ of SPEC §8.2's recalibration (the spread given per row in
+        `given`, `free` refitted at each c) in closed form, or None where the family has
+        none (the shared 1-D optimiser then finds it)."""
+        return None
+
     def fit_given(self, y: np.ndarray, w: np.ndarray | None, pred: Any, given: Params,
                   free: tuple[str, ...]) -> Params:
         """The weighted MLE of the `free` parameters with the `given` ones held (each a

@@ -61,6 +61,18 @@ class Gaussian(ContinuousFamily):
         z -= log_param(sigma) + HALF_LOG_2PI
         return z
 
+    def recalibration_closed(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                             given: Params, free: tuple[str, ...]) -> float | None:
+        """Conditional, nothing else fitted: ĉ² = Σw((y − ŷ)/σᵢ)² / W, the root of
+        d/dc Σw[log cσᵢ + ((y − ŷ)/cσᵢ)²/2] = 0."""
+        if pred is None or free:
+            return None
+        z = np.subtract(y, pred)
+        z /= given["sigma"]
+        z *= z
+        W = float(y.size) if w is None else float(np.sum(w))
+        return math.sqrt((float(z.sum()) if w is None else float(np.dot(w, z))) / W)
+
     def fit_given_closed(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
                          given: Params, free: tuple[str, ...]) -> Params | None:
         """Marginal, σ given (a float or per row): μ = Σ(w y/σ²) / Σ(w/σ²); μ given:
