@@ -333,11 +333,13 @@ def main() -> int:
             row["verdict"] = verdict(case, res)
             res.pop("a_stderr")
             row.update(res)
+            row["value"] = res[case["fig"]]
+            log(f"{case['name']}: {row['figure']} = {row['value']:.3f} (bound "
+                f"{case['bound']:g}): {row['verdict']}; A {res['a_wall']:.2f} s, B "
+                f"{res['b_wall']:.2f} s; load1 {res['load'][0]:.1f}→{res['load'][1]:.1f}")
     print(f"\n{'case':<13}{'A s':>8}{'B s':>8}{'A MiB':>7}{'B MiB':>7}{'figure':>8}"
           f"{'value':>8}{'bound':>7}  {'verdict':<8}load1 before→after")
     for r in out:
-        if "value" not in r and "ratio" in r:
-            r["value"] = r[{"A/B": "ratio", "A−B s": "diff", "A s": "a_wall"}[r["figure"]]]
         if "value" not in r:
             print(f"{r['case']:<13}{'':>38}{r['figure']:>8}{'':>8}{r['bound']:>7.2f}  "
                   f"{r['verdict']:<8}{r.get('note', '')}")
