@@ -403,7 +403,7 @@ def test_states_are_small_picklable_plain_data(write_csv, rng):
                                     fit_rows=500))
         scan = pickle.loads(pickle.dumps(run.scan))
         assert scan.n == n and scan.sample.keys.size == 500
-        models = [fit(run, "poisson", make_family(run, "poisson", True), True)]
+        models = [fit(run, "poisson", make_family(run, "poisson"), True)]
         state, _, _ = score(run, models, pairs=True)
         sizes.append((len(pickle.dumps(run.scan)), len(pickle.dumps(state))))
     (scan_small, score_small), (scan_big, score_big) = sizes
