@@ -21,6 +21,7 @@ from losscli.noise import FAMILIES
 from losscli.rows import row_text
 from losscli.scan import SAMPLE_COLUMN
 from losscli.score import ModelResult
+from losscli.statistics import PairDifferences
 
 
 @dataclass
@@ -133,14 +134,13 @@ def vuong(best: Scored, other: Scored, scores: Scores, plan: ScorePlan,
     more than DOMINANT_SHARE of Σ w (d − d̄)² and the test without it (`without_row`) reads
     differently at `alpha`, a warning in `warnings` says so."""
     i, j = best.index, other.index
-    k = plan.pairs.index((min(i, j), max(i, j)))
+    pair = scores.pair(min(i, j), max(i, j))
     sign = 1.0 if i < j else -1.0
-    W = scores.pairs.W
-    dbar = sign * float(scores.pairs.mean[k])
-    m2 = float(scores.pairs.m2[k])
+    W, dbar, m2 = pair.finalize()
+    dbar = sign * dbar
     z, p = _z(W, dbar, m2)
     if warnings is not None and m2 > 0 and math.isfinite(m2):
-        found = dominant_row(scores, plan, k, run)
+        found = dominant_row(pair, plan, run)
         if found is not None:
             share, where, d, w = found
             z2, p2 = _z(*without_row(W, dbar, m2, sign * d, w))
@@ -188,21 +188,18 @@ def _p(p: float) -> str:
 DOMINANT_SHARE = 0.5  # one row's share of Σ w (d − d̄)² beyond which a Vuong test warns
 
 
-def dominant_row(scores: Scores, plan: ScorePlan, k: int, run=None
+def dominant_row(pair: PairDifferences, plan: ScorePlan, run=None
                  ) -> tuple[float, str | float, float, float] | None:
-    """(share, where, d, w) for the row of pair k whose w (d − d̄)² is the largest part of
+    """(share, where, d, w) for the row of the pair whose w (d − d̄)² is the largest part of
     Σ w (d − d̄)², when that share exceeds DOMINANT_SHARE; else None (d in the pair's own
     order). The candidates are the rows of largest and smallest d (exactly the largest
     |d − d̄| without weights). `where` is "row r" (with `run`, of several files: the file
     and its row there too), or the target value where the pass ran on value counts."""
-    m2 = float(scores.pairs.m2[k])
-    dbar = float(scores.pairs.mean[k])
+    _, dbar, m2 = pair.finalize()
     if not (m2 > 0 and math.isfinite(m2)):
         return None
-    ext = scores.pair_extremes
     best = None
-    for side in (ext.hi[k], ext.lo[k]):
-        d, label, w = (float(v) for v in side)
+    for d, label, w in pair.extreme_rows():
         if not math.isfinite(d):
             continue
         share = w * (d - dbar) ** 2 / m2

@@ -126,18 +126,17 @@ def report(comp: Companions, parent: int, index: dict[int, int], scores, plan,
     of each companion model to its position among the scored models."""
     from losscli.compare import _z
 
-    nll = -float(scores.ll.value[parent])
+    nll = -scores.ll[parent].finalize()
 
     def nll_of(m: Model) -> float:
-        return -float(scores.ll.value[index[id(m)]])
+        return -scores.ll[index[id(m)]].finalize()
 
     out: dict = {"constant": None, "recalibration": None, "tail": None}
     c = comp.constant
     if c is not None:
         k = index[id(c)]
-        pair = plan.pairs.index((parent, k))
-        dbar = float(scores.pairs.mean[pair])  # ll(per-row) − ll(constant)
-        z, p = _z(scores.pairs.W, dbar, float(scores.pairs.m2[pair]))
+        W_rows, dbar, m2 = scores.pair(parent, k).finalize()  # ll(per-row) − ll(constant)
+        z, p = _z(W_rows, dbar, m2)
         out["constant"] = {"params": _json(c.params), "nll": nll_of(c),
                            "cross_entropy": nll_of(c) / W, "statistic": z, "p_value": p}
     r = comp.recalibration

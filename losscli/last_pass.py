@@ -16,40 +16,48 @@ from losscli.errors import NUMERIC_ERRORS, InputError, numeric_reason
 from losscli.model import Model, marginal_pred
 from losscli.proper_scores import ProperScores
 from losscli.quantile_forecasts import QuantileForecasts
-from losscli.reduce import Extremes, First, Joint, Moments, Sum, wsum
+from losscli.reduce import First, Joint
+from losscli.statistics import (
+    Baseline,
+    ClassifierMetrics,
+    Deviance,
+    LogLikelihood,
+    PairDifferences,
+    PointErrors,
+)
 
 if TYPE_CHECKING:
     from losscli.run import Run
 
 BLOCK = 1 << 16  # rows per block inside a batch: keeps each model's temporaries small
-ECE_BINS = 15
 
 
 class Scores:
-    """The last pass's state for the models of a run (all sums compensated)."""
+    """The last pass's state for the models of a run: per model its log-likelihood
+    (`ll[i]`), baseline, classifier metrics (`cls[i]`) and deviance (`dev[i]`); per point
+    prediction its errors (`point_errors(i)` for model i); per pair of models the
+    differences of their log-likelihoods (`pair(i, j)`). All sums compensated."""
 
     def __init__(self, plan: ScorePlan) -> None:
         self.plan = plan
         m = len(plan.models)
-        self.ll = Sum(m)
-        self.baseline = Sum(m)
+        self.ll = [LogLikelihood() for _ in range(m)]
+        self.baseline = [Baseline() for _ in range(m)]
         self.bad = [First() for _ in range(m)]
         self.failed: list[str | None] = [None] * m  # why a model could not be scored
         self.zero = [0] * m  # rows whose observed class has probability 0 (--eps 0)
         self.zero_first = [First() for _ in range(m)]
         self.clipped = 0
         self.first_clipped = First()
-        self.cls = Sum(m * (2 + 3 * ECE_BINS))  # classifier metrics
-        self.point = Sum(2 * len(plan.point_keys))  # Σw|r|, Σw r² per point prediction
-        self.dev = Sum(2 * m)  # Σw d(y, ŷ), Σw d(y, ȳ)
-        self.pairs = Moments(len(plan.pairs))
+        self.cls = [ClassifierMetrics() for _ in range(m)]
+        self.point = [PointErrors() for _ in plan.point_keys]  # one per distinct ŷ
+        self.dev = [Deviance() for _ in range(m)]
+        self.pairs = [PairDifferences() for _ in plan.pairs]
         # SPEC §8.3's CRPS and central intervals, per model asked for (--scores)
         self.proper = {i: ProperScores() for i in plan.proper}
         # SPEC §8.4's quantiles block (--quantiles): levels and their columns
         self.quantiles = None if plan.quantiles is None else QuantileForecasts(
             *plan.quantiles)
-        # each pair's rows of largest and smallest difference: does one row dominate?
-        self.pair_extremes = Extremes(len(plan.pairs))
 
     def update(self, b: Batch) -> Scores:
         for s in range(0, b.n, BLOCK):
@@ -60,11 +68,6 @@ class Scores:
         plan = self.plan
         y, w = b.y, b.w
         lls = []
-        m = len(plan.models)
-        ll_part = np.zeros(m)
-        bl_part = np.zeros(m)
-        cls_part = np.zeros(m * (2 + 3 * ECE_BINS))
-        dev_part = np.zeros(2 * m)
         for i, model in enumerate(plan.models):
             fam = model.family
             pred = self._pred(model, b, i)
@@ -74,14 +77,13 @@ class Scores:
             try:
                 params = model.all_params(b.columns)
                 ll = fam.loglik(y, pred, params)
-                total = wsum(ll, w)
+                total = self.ll[i].update(ll, w)
             except InputError:
                 raise
             except NUMERIC_ERRORS as exc:  # this family cannot score these rows
                 self.failed[i] = numeric_reason(exc)
                 lls.append(np.zeros(b.n))
                 continue
-            ll_part[i] = total
             if not math.isfinite(total):
                 bad = ~np.isfinite(ll)
                 j = int(np.argmax(bad))
@@ -98,41 +100,31 @@ class Scores:
                     self.proper[i] = None
             if model.baseline is not None and plan.baseline_on_rows:
                 bm = model.baseline
-                bl_part[i] = wsum(bm.family.loglik(y, marginal_pred(bm), bm.all_params()), w)
+                self.baseline[i].update(
+                    bm.family.loglik(y, marginal_pred(bm), bm.all_params()), w)
             if fam.input != "point":
-                cls_part[i * (2 + 3 * ECE_BINS):(i + 1) * (2 + 3 * ECE_BINS)] = \
-                    _class_sums(y, pred, w, fam.input == "probability")
+                self.cls[i].update(y, pred, w, fam.input == "probability")
             elif fam.deviance is not None and plan.deviance_ok[i]:
                 yhat = fam.point_prediction(pred)
-                dev_part[2 * i] = wsum(fam.deviance(y, yhat), w)
-                dev_part[2 * i + 1] = wsum(fam.deviance(y, plan.ybar), w)
+                self.dev[i].update(fam.deviance(y, yhat), fam.deviance(y, plan.ybar), w)
         if self.quantiles is not None:
             given = self.plan.quantiles[1]  # in the order the block was made with
             self.quantiles.update(y, np.stack([b.columns[c] for c in given]), w)
-        self.ll.add(ll_part)
-        self.baseline.add(bl_part)
-        self.cls.add(cls_part)
-        self.dev.add(dev_part)
-        if plan.point_keys:
-            part = np.zeros(2 * len(plan.point_keys))
-            for k, source in enumerate(plan.point_keys.values()):
-                yhat = b.pred if source is None else (
-                    b.columns[source] if isinstance(source, str) else source)
-                r = np.subtract(y, yhat)
-                part[2 * k] = wsum(np.abs(r), w)
-                part[2 * k + 1] = wsum(np.square(r, out=r), w)
-            self.point.add(part)
+        for errors, source in zip(self.point, plan.point_keys.values(), strict=True):
+            errors.update(y, b.pred if source is None else (
+                b.columns[source] if isinstance(source, str) else source), w)
         if plan.pairs:
             block = np.empty((len(plan.pairs), b.n))
             for k, (i, j) in enumerate(plan.pairs):
                 np.subtract(lls[i], lls[j], out=block[k])
-            self.pairs.update(block, w)
-            # rows by 1-based number; on value counts a "row" is a value and its weight
-            # many rows, so there each is labelled by its value and weighs one
+            # each pair's rows of largest and smallest difference (does one row
+            # dominate?): rows by 1-based number; on value counts a "row" is a value and
+            # its weight many rows, so there each is labelled by its value and weighs one
             if b.rows_known:
-                self.pair_extremes.update(block, b.rows() + 1.0, w)
+                PairDifferences.update_all(self.pairs, block, b.rows() + 1.0, w, w)
             else:
-                self.pair_extremes.update(block, np.asarray(y, dtype=np.float64), None)
+                PairDifferences.update_all(self.pairs, block,
+                                           np.asarray(y, dtype=np.float64), w, None)
 
     def _pred(self, model: Model, b: Batch, i: int) -> Any:
         fam = model.family
@@ -158,9 +150,20 @@ class Scores:
             self.zero_first[i].offer(hit[1], hit[3], hit[2])
         return logq
 
+    def point_errors(self, i: int) -> PointErrors:
+        """The errors of model i's point prediction (shared by the models with that ŷ)."""
+        return self.point[self.plan.point_index[i]]
+
+    def pair(self, i: int, j: int) -> PairDifferences:
+        """The differences log q_i − log q_j of models i < j (a pair of the plan)."""
+        return self.pairs[self.plan.pairs.index((i, j))]
+
     def merge(self, other: Scores) -> Scores:
-        self.ll.merge(other.ll)
-        self.baseline.merge(other.baseline)
+        for mine, theirs in ((self.ll, other.ll), (self.baseline, other.baseline),
+                             (self.cls, other.cls), (self.point, other.point),
+                             (self.dev, other.dev), (self.pairs, other.pairs)):
+            for a, c in zip(mine, theirs, strict=True):
+                a.merge(c)
         for a, c in zip(self.bad, other.bad, strict=True):
             a.merge(c)
         self.failed = [a or c for a, c in zip(self.failed, other.failed, strict=True)]
@@ -169,58 +172,12 @@ class Scores:
             a.merge(c)
         self.clipped += other.clipped
         self.first_clipped.merge(other.first_clipped)
-        self.cls.merge(other.cls)
-        self.point.merge(other.point)
-        self.dev.merge(other.dev)
-        self.pairs.merge(other.pairs)
-        self.pair_extremes.merge(other.pair_extremes)
         if self.quantiles is not None:
             self.quantiles.merge(other.quantiles)
         for i, p in other.proper.items():
             mine = self.proper[i]
             self.proper[i] = None if mine is None or p is None else mine.merge(p)
         return self
-
-
-def _class_sums(y: np.ndarray, logq: np.ndarray, w: np.ndarray | None,
-                binary: bool) -> np.ndarray:
-    """Σw correct, Σw Brier, and per ECE bin Σw, Σw correct, Σw confidence.
-
-    Soft labels are scored as the nll scores them: a row with label t (one-hot for a
-    hard label) counts as K rows, one of each class k weighted t_k, and each metric is
-    the hard-label metric of those rows. With q the predicted probabilities and
-    k̂ = argmax q (the first on ties): correct = t_k̂ (the expected accuracy);
-    Brier = Σ_k (q_k − t_k)² + 1 − Σ_k t_k² (binary: half that, (q − t)² + t(1 − t), as
-    scikit-learn's brier_score_loss); ECE = Σ_bins |Σw correct − Σw q_k̂| / Σw over 15
-    equal-width bins (i/15, (i+1)/15] of the confidence q_k̂, so a prediction equal to
-    its soft label has ECE 0. On hard labels these are the usual metrics."""
-    n = y.shape[-1]
-    q = np.exp(np.broadcast_to(logq, (logq.shape[0], n)))
-    if binary:
-        target = np.stack([1.0 - y, y])
-    elif y.ndim == 2:
-        target = y
-    else:
-        target = np.zeros_like(q)
-        target[y.astype(np.int64), np.arange(n)] = 1.0
-    top = np.argmax(q, axis=0)
-    correct = np.take_along_axis(target, top[None, :], axis=0)[0].astype(np.float64)
-    diff = q - target
-    # Σ_k E[(q_k − 1{Y=k})²] = Σ_k (q_k − t_k)² + Σ_k t_k (1 − t_k); 0 for a one-hot t
-    brier_rows = (diff * diff + target * (1.0 - target)).sum(axis=0)
-    if binary:
-        brier_rows *= 0.5
-    conf = q.max(axis=0)
-    bins = np.clip(np.ceil(conf * ECE_BINS).astype(np.int64) - 1, 0, ECE_BINS - 1)
-    wts = np.ones(n) if w is None else w
-    out = np.empty(2 + 3 * ECE_BINS)
-    out[0] = wsum(correct, w)
-    out[1] = wsum(brier_rows, w)
-    out[2:2 + ECE_BINS] = np.bincount(bins, weights=wts, minlength=ECE_BINS)
-    out[2 + ECE_BINS:2 + 2 * ECE_BINS] = np.bincount(bins, weights=wts * correct,
-                                                     minlength=ECE_BINS)
-    out[2 + 2 * ECE_BINS:] = np.bincount(bins, weights=wts * conf, minlength=ECE_BINS)
-    return out
 
 
 @dataclass
@@ -230,6 +187,7 @@ class ScorePlan:
     models: list[Model]
     pairs: list[tuple[int, int]]
     point_keys: dict[str, Any]  # key → None (the prediction column) or a fitted location
+    point_index: list[int | None]  # per model: its point prediction's place in point_keys
     deviance_ok: list[bool]
     ybar: float
     baseline_on_rows: bool
@@ -270,6 +228,8 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
             ([(i, j) for i in range(len(models)) for j in range(i + 1, len(models))]
              if pairs else []) + list(extra_pairs))),
         point_keys=point_keys, deviance_ok=deviance_ok,
+        point_index=[list(point_keys).index(_point_key(m)) if m.family.input == "point"
+                     else None for m in models],
         ybar=float(run.scan.y.mean[0]) if run.scan.y.W > 0 else math.nan,
         baseline_on_rows=run.value_counts is None,
         prediction=[cols.pred] if cols.pred else list(cols.probs or cols.logits),

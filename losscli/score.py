@@ -12,11 +12,9 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from losscli.entropy import Entropies
 from losscli.errors import FitError
-from losscli.last_pass import ECE_BINS, ScorePlan, Scores, baseline_on_counts
+from losscli.last_pass import ScorePlan, Scores, baseline_on_counts
 from losscli.noise.base import ContinuousFamily, Params
 from losscli.noise.discretised import Discretised
 from losscli.rows import located
@@ -63,7 +61,7 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
     fam = model.family
     name = model.name
     W = run.W
-    nll = -float(scores.ll.value[i])
+    nll = -scores.ll[i].finalize()
     warnings = list(model.warnings) + [f"{name}: {m}" for m in fam.fit_warnings(model.params)]
     if scores.failed[i] is not None:
         raise FitError(scores.failed[i])
@@ -91,7 +89,7 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
             warnings.append(f"{name}: baseline_cross_entropy is null (no fit to the "
                             f"target alone: {model.baseline_error})")
         else:
-            total = (float(scores.baseline.value[i]) if plan.baseline_on_rows
+            total = (scores.baseline[i].finalize() if plan.baseline_on_rows
                      else baseline_on_counts(run, model))
             baseline = -total / W
             gain = baseline - ce
@@ -164,25 +162,11 @@ def metrics(run: Run, i: int, scores: Scores, plan: ScorePlan) -> dict:
     fam = model.family
     W = run.W
     if fam.input != "point":
-        width = 2 + 3 * ECE_BINS
-        s = scores.cls.value[i * width:(i + 1) * width]
-        w_b = s[2:2 + ECE_BINS]
-        acc_b = s[2 + ECE_BINS:2 + 2 * ECE_BINS]
-        conf_b = s[2 + 2 * ECE_BINS:]
-        return {"accuracy": s[0] / W, "brier": s[1] / W,
-                "ece": float(np.abs(acc_b - conf_b).sum() / w_b.sum())}
-    keys = list(plan.point_keys)
-    k = keys.index(model.point_key)
-    abs_sum, sq_sum = scores.point.value[2 * k:2 * k + 2]
-    sst = float(run.scan.y.m2[0])
-    mse = sq_sum / W
-    out = {"mse": mse, "rmse": math.sqrt(mse) if mse >= 0 else math.nan, "mae": abs_sum / W,
-           "r2": 1.0 - sq_sum / sst if sst > 0 and math.isfinite(sst) else None}
+        return scores.cls[i].finalize(W)
+    out = scores.point_errors(i).finalize(W, float(run.scan.y.m2[0]))
     if fam.deviance is not None:
         if plan.deviance_ok[i]:
-            dev, null = scores.dev.value[2 * i:2 * i + 2]
-            out["mean_deviance"] = dev / W
-            out["d2"] = 1.0 - dev / null if null > 0 else None
+            out.update(scores.dev[i].finalize(W))
         else:
             out["mean_deviance"] = out["d2"] = None
     return {k2: (float(v) if v is not None else None) for k2, v in out.items()}

@@ -1,0 +1,241 @@
+"""The statistics of the last pass (SPEC §5), one mergeable state each: `update` adds a
+block of rows, `merge` adds another state of the same statistic, `finalize` gives what
+is reported.
+
+Each state is held per model (or per point prediction, or per pair of models) by the
+last pass, so that a reader asks a model's state for its values and never knows how
+another module lays out its sums. Every sum is compensated across blocks (`reduce.Sum`),
+the moments of the differences merged by Chan's formula (`reduce.Moments`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from losscli.reduce import Extremes, Moments, Sum, wsum
+
+ECE_BINS = 15
+
+
+class LogLikelihood:
+    """Σ w log q(y) of one model over the rows."""
+
+    __slots__ = ("total",)
+
+    def __init__(self) -> None:
+        self.total = Sum(1)
+
+    def update(self, ll: np.ndarray, w: np.ndarray | None) -> float:
+        """Add the per-row log-likelihoods of a block; returns the block's Σ w log q."""
+        part = wsum(ll, w)
+        self.total.add(part)
+        return part
+
+    def add(self, part: float) -> None:
+        """Add a block's Σ w log q already summed (0 for a block the model skips)."""
+        self.total.add(part)
+
+    def merge(self, other: LogLikelihood) -> LogLikelihood:
+        self.total.merge(other.total)
+        return self
+
+    def finalize(self) -> float:
+        """Σ w log q over every row (−nll)."""
+        return float(self.total.value[0])
+
+
+class Baseline(LogLikelihood):
+    """Σ w log q(y) of a model's baseline (its family fitted to the target alone)."""
+
+    __slots__ = ()
+
+
+class ClassifierMetrics:
+    """Σw correct, Σw Brier, and per ECE bin Σw, Σw correct, Σw confidence of one model
+    that predicts class probabilities.
+
+    Soft labels are scored as the nll scores them: a row with label t (one-hot for a
+    hard label) counts as K rows, one of each class k weighted t_k, and each metric is
+    the hard-label metric of those rows. With q the predicted probabilities and
+    k̂ = argmax q (the first on ties): correct = t_k̂ (the expected accuracy);
+    Brier = Σ_k (q_k − t_k)² + 1 − Σ_k t_k² (binary: half that, (q − t)² + t(1 − t), as
+    scikit-learn's brier_score_loss); ECE = Σ_bins |Σw correct − Σw q_k̂| / Σw over 15
+    equal-width bins (i/15, (i+1)/15] of the confidence q_k̂, so a prediction equal to
+    its soft label has ECE 0. On hard labels these are the usual metrics."""
+
+    __slots__ = ("sums",)
+
+    def __init__(self) -> None:
+        self.sums = Sum(2 + 3 * ECE_BINS)
+
+    def update(self, y: np.ndarray, logq: np.ndarray, w: np.ndarray | None,
+               binary: bool) -> None:
+        """Add a block: labels y (class indices, soft labels (K, n), or binary targets
+        with `binary`), log-probabilities logq (K, n) or (K, 1)."""
+        n = y.shape[-1]
+        q = np.exp(np.broadcast_to(logq, (logq.shape[0], n)))
+        if binary:
+            target = np.stack([1.0 - y, y])
+        elif y.ndim == 2:
+            target = y
+        else:
+            target = np.zeros_like(q)
+            target[y.astype(np.int64), np.arange(n)] = 1.0
+        top = np.argmax(q, axis=0)
+        correct = np.take_along_axis(target, top[None, :], axis=0)[0].astype(np.float64)
+        diff = q - target
+        # Σ_k E[(q_k − 1{Y=k})²] = Σ_k (q_k − t_k)² + Σ_k t_k (1 − t_k); 0 for a one-hot t
+        brier_rows = (diff * diff + target * (1.0 - target)).sum(axis=0)
+        if binary:
+            brier_rows *= 0.5
+        conf = q.max(axis=0)
+        bins = np.clip(np.ceil(conf * ECE_BINS).astype(np.int64) - 1, 0, ECE_BINS - 1)
+        wts = np.ones(n) if w is None else w
+        out = np.empty(2 + 3 * ECE_BINS)
+        out[0] = wsum(correct, w)
+        out[1] = wsum(brier_rows, w)
+        out[2:2 + ECE_BINS] = np.bincount(bins, weights=wts, minlength=ECE_BINS)
+        out[2 + ECE_BINS:2 + 2 * ECE_BINS] = np.bincount(bins, weights=wts * correct,
+                                                         minlength=ECE_BINS)
+        out[2 + 2 * ECE_BINS:] = np.bincount(bins, weights=wts * conf, minlength=ECE_BINS)
+        self.sums.add(out)
+
+    def merge(self, other: ClassifierMetrics) -> ClassifierMetrics:
+        self.sums.merge(other.sums)
+        return self
+
+    def finalize(self, W: float) -> dict:
+        """{"accuracy", "brier", "ece"} over total weight W."""
+        s = self.sums.value
+        w_b = s[2:2 + ECE_BINS]
+        acc_b = s[2 + ECE_BINS:2 + 2 * ECE_BINS]
+        conf_b = s[2 + 2 * ECE_BINS:]
+        return {"accuracy": s[0] / W, "brier": s[1] / W,
+                "ece": float(np.abs(acc_b - conf_b).sum() / w_b.sum())}
+
+
+class PointErrors:
+    """Σ w |r| and Σ w r² of the residuals r = y − ŷ of one point prediction."""
+
+    __slots__ = ("sums",)
+
+    def __init__(self) -> None:
+        self.sums = Sum(2)
+
+    def update(self, y: np.ndarray, yhat, w: np.ndarray | None) -> None:
+        r = np.subtract(y, yhat)
+        part = np.empty(2)
+        part[0] = wsum(np.abs(r), w)
+        part[1] = wsum(np.square(r, out=r), w)
+        self.sums.add(part)
+
+    def merge(self, other: PointErrors) -> PointErrors:
+        self.sums.merge(other.sums)
+        return self
+
+    def finalize(self, W: float, sst: float) -> dict:
+        """{"mse", "rmse", "mae", "r2"} over total weight W; r2 = 1 − Σw r² / sst with
+        sst = Σw (y − ȳ)² (None unless sst is finite and positive)."""
+        abs_sum, sq_sum = self.sums.value
+        mse = sq_sum / W
+        return {"mse": mse, "rmse": math.sqrt(mse) if mse >= 0 else math.nan,
+                "mae": abs_sum / W,
+                "r2": 1.0 - sq_sum / sst if sst > 0 and math.isfinite(sst) else None}
+
+
+class Deviance:
+    """Σ w d(y, ŷ) and Σ w d(y, ȳ) of one model's family deviance d (ȳ the weighted mean
+    of the target: the null model)."""
+
+    __slots__ = ("sums",)
+
+    def __init__(self) -> None:
+        self.sums = Sum(2)
+
+    def update(self, model_rows: np.ndarray, null_rows: np.ndarray,
+               w: np.ndarray | None) -> None:
+        """Add a block's per-row deviances of the model and of the null model."""
+        part = np.empty(2)
+        part[0] = wsum(model_rows, w)
+        part[1] = wsum(null_rows, w)
+        self.sums.add(part)
+
+    def merge(self, other: Deviance) -> Deviance:
+        self.sums.merge(other.sums)
+        return self
+
+    def finalize(self, W: float) -> dict:
+        """{"mean_deviance": D(y, ŷ)/W, "d2": 1 − D(y, ŷ)/D(y, ȳ) (None when D(y, ȳ) ≤ 0)}."""
+        dev, null = self.sums.value
+        return {"mean_deviance": dev / W, "d2": 1.0 - dev / null if null > 0 else None}
+
+
+class PairDifferences:
+    """The per-row log-likelihood differences d = log q_a(y) − log q_b(y) of one pair of
+    models: their weighted moments (W, d̄, M2 = Σ w (d − d̄)²) and the rows of largest and
+    smallest d, each as (d, label, weight), the label a row number or a value.
+
+    A block's moments and extremes are those of `reduce.Moments` and `reduce.Extremes`,
+    reduced over every pair at once (`update_all`); each pair merges its own as floats by
+    the same formulas (Chan et al.'s for the moments; for the extremes the larger, or
+    smaller, d wins and a tie keeps the smaller label), so the per-pair cost of a block
+    is a few float operations."""
+
+    __slots__ = ("W", "mean", "m2", "hi", "lo")
+
+    def __init__(self) -> None:
+        self.W = 0.0
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.hi = (-math.inf, math.inf, 0.0)
+        self.lo = (math.inf, math.inf, 0.0)
+
+    def update(self, d: np.ndarray, labels: np.ndarray, w: np.ndarray | None) -> None:
+        """Add a block: differences d (n,), labels (n,), weights w (n,) or None (kept
+        with the extremes too)."""
+        PairDifferences.update_all([self], d[None, :], labels, w, w)
+
+    @staticmethod
+    def update_all(pairs: list[PairDifferences], d: np.ndarray, labels: np.ndarray,
+                   w: np.ndarray | None, label_w: np.ndarray | None) -> None:
+        """Add a block to several pairs at once: d (k, n) the differences of pairs[k],
+        w the rows' weights; `label_w` the weight kept with an extreme (None: 1)."""
+        part = Moments(len(pairs))
+        part.update(d, w)
+        ext = Extremes(len(pairs))
+        ext.update(d, labels, label_w)
+        W = part.W
+        for pair, mean, m2, hi, lo in zip(pairs, part.mean.tolist(), part.m2.tolist(),
+                                          ext.hi.tolist(), ext.lo.tolist(), strict=True):
+            pair._merge(W, mean, m2, hi, lo)
+
+    def _merge(self, W: float, mean: float, m2: float, hi, lo) -> None:
+        if W != 0.0:  # as reduce.Moments.merge
+            if self.W == 0.0:
+                self.W, self.mean, self.m2 = W, mean, m2
+            else:
+                total = self.W + W
+                delta = mean - self.mean
+                self.mean = self.mean + delta * (W / total)
+                self.m2 = self.m2 + m2 + delta * delta * (self.W * W / total)
+                self.W = total
+        # as reduce.Extremes: a larger (smaller) d wins, a tie keeps the smaller label
+        if hi[0] > self.hi[0] or (hi[0] == self.hi[0] and hi[1] < self.hi[1]):
+            self.hi = tuple(hi)
+        if lo[0] < self.lo[0] or (lo[0] == self.lo[0] and lo[1] < self.lo[1]):
+            self.lo = tuple(lo)
+
+    def merge(self, other: PairDifferences) -> PairDifferences:
+        self._merge(other.W, other.mean, other.m2, other.hi, other.lo)
+        return self
+
+    def finalize(self) -> tuple[float, float, float]:
+        """(W, d̄, M2): what Vuong's test reads."""
+        return self.W, self.mean, self.m2
+
+    def extreme_rows(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """((d, label, w) of the largest d, (d, label, w) of the smallest d); d = ∓∞ and
+        label ∞ while no row was seen."""
+        return self.hi, self.lo
