@@ -261,3 +261,20 @@ def test_recalibration_of_an_inverse_spread(write_csv, rng):
     assert r["factor"] == pytest.approx(np.exp(best.x), rel=1e-6)
     assert r["factor"] > 1.5  # the given spread is too narrow
     assert model(rep, "gamma")["distributional"]["tail"] is None
+
+
+@pytest.mark.parametrize("args, code, needle", [
+    (("-f", "negative_binomial", "--param", "alpha=a"), 1, "must be ≥ 0"),
+    (("-f", "negative_binomial", "--fix", "alpha=-0.5"), 2, "alpha must be ≥ 0"),
+    (("-f", "quantile", "--fix", "quantile.tau=1.5"), 2, "tau must be in (0, 1)"),
+    (("--no-pred", "-f", "poisson", "--fix", "mean=-1"), 2, "mean must be ≥ 0"),
+])
+def test_domains_of_count_and_quantile_parameters(write_csv, args, code, needle):
+    path = write_csv("nb.csv", y=[0, 1, 3, 2], y_pred=[0.5, 1.2, 2.5, 2.0],
+                     a=[0.3, 0.1, -0.2, 0.5])
+    out = run_cli("evaluate", path, *args)
+    err = out.stderr.decode()
+    assert out.returncode == code, err
+    assert err.count("\n") == 1 and err.startswith("error:") and needle in err, err
+    if code == 1:
+        assert "row 3" in err and "'a'" in err and "-0.2" in err

@@ -45,6 +45,7 @@ class Bernoulli(Family):
     prediction = "P(y = 1)"
     nuisance = ()
     marginal_params = ("p",)
+    param_domains = {"p": "probability"}
     location = "p"
     input = "probability"
     closed_form = ("marginal",)

@@ -39,7 +39,7 @@ class Beta(ContinuousFamily):
     nuisance = ("precision",)
     marginal_params = ("mean", "precision")
     location = "mean"
-    param_domains = {"precision": "positive"}
+    param_domains = {"precision": "positive", "mean": "unit"}
     closed_form = ("marginal",)
     spread = ("precision", "inverse")  # Var y = μ(1 − μ)/(1 + φ): widening divides φ
     applies_to = ("proportion",)

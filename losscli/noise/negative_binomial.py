@@ -67,6 +67,7 @@ class NegativeBinomial(Family):
     prediction = "mean"
     nuisance = ("alpha",)
     marginal_params = ("mean", "alpha")
+    param_domains = {"alpha": "nonnegative"}
     location = "mean"
     applies_to = ("binary", "count")
     nests = Nesting("poisson", "alpha", 0.0)

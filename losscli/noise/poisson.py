@@ -31,6 +31,7 @@ class Poisson(Family):
     prediction = "mean"
     nuisance = ()
     marginal_params = ("mean",)
+    param_domains = {"mean": "nonnegative"}
     location = "mean"
     closed_form = ("marginal",)
     applies_to = ("binary", "count")

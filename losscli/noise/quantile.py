@@ -91,7 +91,7 @@ class Quantile(ContinuousFamily):
     nuisance = ("tau", "scale")
     marginal_params = ("quantile", "tau", "scale")
     location = "quantile"
-    param_domains = {"scale": "positive", "quantile": "real", "tau": "real"}
+    param_domains = {"scale": "positive", "quantile": "real", "tau": "unit"}
     closed_form = ("conditional",)
     applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
     default_for = ()
