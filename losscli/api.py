@@ -215,7 +215,7 @@ def _score(run: Run, models: list[Model], pairs: bool, also, measure,
         """Model i's `distributional` and `scores` blocks into its result."""
         comp = comps[i]
         if comp is not None:
-            res.distributional = distributional.report(comp, i, index, scores, splan, run.W)
+            res.distributional = distributional.report(comp, i, index, scores, run.W)
         if i in scores.proper:
             found = scores.proper[i]
             if found is None:

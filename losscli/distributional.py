@@ -120,7 +120,7 @@ def _tail(run, model: Model, measure) -> Model:
     return fit(run, family, fam, True, Inputs(fixed, columns))
 
 
-def report(comp: Companions, parent: int, index: dict[int, int], scores, plan,
+def report(comp: Companions, parent: int, index: dict[int, int], scores,
            W: float) -> dict:
     """SPEC §8.2's `distributional` block from the last pass's sums: `index` maps the id
     of each companion model to its position among the scored models."""
