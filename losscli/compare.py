@@ -18,6 +18,7 @@ from losscli.inputs import NONE
 from losscli.last_pass import ScorePlan, Scores
 from losscli.model import Model
 from losscli.noise import FAMILIES
+from losscli.noise.base import FRAMEWORKS, Nesting
 from losscli.rows import row_text
 from losscli.scan import SAMPLE_COLUMN
 from losscli.score import ModelResult
@@ -98,12 +99,12 @@ def akaike_weights(aics: list[float]) -> list[float]:
     return list(rel / rel.sum())
 
 
-def likelihood_ratio(null: Scored, alt: Scored) -> dict:
-    """LR = 2(nll_null − nll_alt), floored at 0. Where the null sits on the boundary of
-    the parameter's space, p = ½ P(χ²₁ > LR) for LR > 0 and 1 at LR = 0 (the
-    ½χ²₀ + ½χ²₁ mixture); where it is inside (`Nesting.boundary` false), p = P(χ²₁ > LR)."""
+def likelihood_ratio(null: Scored, alt: Scored, at: Nesting) -> dict:
+    """LR = 2(nll_null − nll_alt), floored at 0, for the nesting `at` of null in alt.
+    Where the null sits on the boundary of the parameter's space, p = ½ P(χ²₁ > LR) for
+    LR > 0 and 1 at LR = 0 (the ½χ²₀ + ½χ²₁ mixture); where it is inside
+    (`Nesting.boundary` false), p = P(χ²₁ > LR)."""
     lr = max(2.0 * (null.result.nll - alt.result.nll), 0.0)
-    at = alt.family.nests
     if alt.model.params.get(at.param) == at.value:
         lr = 0.0  # the alternative's fit is the null model: only optimiser noise differs
     tail = float(special.chdtrc(1, lr))
@@ -112,17 +113,17 @@ def likelihood_ratio(null: Scored, alt: Scored) -> dict:
             "alternative": alt.result.family, "statistic": lr, "p_value": p}
 
 
-def nested_pairs(ranked: list[Scored]) -> list[tuple[Scored, Scored]]:
-    """(null, alternative) for every declared nesting whose two families were fitted.
+def nested_pairs(ranked: list[Scored]) -> list[tuple[Scored, Scored, Nesting]]:
+    """(null, alternative, nesting) for every declared nesting whose two families were
+    fitted, in registry order of the alternative, then of its declarations.
     A model given parameters per row or held (--param, --fix) nests no other: the null
     is then not the alternative at a boundary value (their pair gets Vuong's test)."""
     by_name = {s.result.family: s for s in ranked}
     order = list(FAMILIES)  # registry order: the list does not move with the ranking
-    alts = sorted((s for s in ranked if s.family.nests is not None
-                   and s.family.nests.family in by_name and s.model.inputs is NONE
-                   and by_name[s.family.nests.family].model.inputs is NONE),
+    alts = sorted((s for s in ranked if s.model.inputs is NONE),
                   key=lambda s: order.index(s.result.family))
-    return [(by_name[s.family.nests.family], s) for s in alts]
+    return [(by_name[at.family], s, at) for s in alts for at in s.family.nests
+            if at.family in by_name and by_name[at.family].model.inputs is NONE]
 
 
 def vuong(best: Scored, other: Scored, scores: Scores, plan: ScorePlan,
@@ -221,10 +222,10 @@ def tests(ranked: list[Scored], scores: Scores, plan: ScorePlan,
     family not nested with it (a warning in `warnings` where one row decides one at
     `alpha`)."""
     pairs = nested_pairs(ranked)
-    out = [likelihood_ratio(null, alt) for null, alt in pairs]
+    out = [likelihood_ratio(null, alt, at) for null, alt, at in pairs]
     best = ranked[0]
-    nested = {a.result.family for n, a in pairs if n is best} | {
-        n.result.family for n, a in pairs if a is best}
+    nested = {a.result.family for n, a, _ in pairs if n is best} | {
+        n.result.family for n, a, _ in pairs if a is best}
     return out + [vuong(best, o, scores, plan, warnings, classes, alpha, run)
                   for o in ranked[1:]
                   if o.result.family not in nested]
@@ -236,8 +237,7 @@ def usable_frameworks(s: Scored, run) -> dict:
     counts with zeros has none); None for the others."""
     fam = s.family
     fw = fam.frameworks
-    names = {"pytorch": fw.pytorch, "sklearn": fw.sklearn, "xgboost": fw.xgboost,
-             "lightgbm": fw.lightgbm}
+    names = fw.names()
     if fam.input == "point" and run.scan.outside[fam.loss_support or fam.support].row \
             is not None:
         return dict.fromkeys(names)
@@ -283,8 +283,8 @@ def recommendation(ranked: list[Scored], run, tests: list[dict], alpha: float) -
     out["alternative"] = None
     if not any(out[k] for k in FRAMEWORKS):
         fam = best.family
-        nested = fam.nests.family if fam.nests is not None else None
-        prefer = [s for s in ranked[1:] if s.result.family == nested
+        nested = {at.family for at in fam.nests}
+        prefer = [s for s in ranked[1:] if s.result.family in nested
                   and fam.prediction == s.family.prediction]
         alt = next((s for s in prefer + ranked[1:]
                     if any(usable_frameworks(s, run).values())), None)
@@ -301,9 +301,5 @@ def recommendation(ranked: list[Scored], run, tests: list[dict], alpha: float) -
     return out
 
 
-FRAMEWORKS = ("pytorch", "sklearn", "xgboost", "lightgbm")
-
-
 def _has_builtin(fam) -> bool:
-    fw = fam.frameworks
-    return any((fw.pytorch, fw.sklearn, fw.xgboost, fw.lightgbm))
+    return any(fam.frameworks.names().values())

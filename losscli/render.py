@@ -320,8 +320,9 @@ def _tests_lines(rep: dict) -> list[Text]:
     return out
 
 
-FRAMEWORKS = ("pytorch", "sklearn", "xgboost", "lightgbm")
-FRAMEWORK_LABELS = ("PyTorch", "scikit-learn", "XGBoost", "LightGBM")
+# the keys of noise.base.FRAMEWORKS (not imported: rendering --help stays light)
+FRAMEWORKS = ("pytorch", "sklearn", "xgboost", "lightgbm", "catboost", "keras")
+FRAMEWORK_LABELS = ("PyTorch", "scikit-learn", "XGBoost", "LightGBM", "CatBoost", "Keras")
 
 
 def _frameworks(r: dict) -> str:
@@ -363,7 +364,7 @@ def _recommendation(rep: dict) -> list[Any]:
             parts.append(_indent(Text(f"instead, train with {alt['family']} — "
                                       f"{train_with(alt)}:"), 2))
         else:
-            note = "no built-in loss in PyTorch, scikit-learn, XGBoost or LightGBM"
+            note = "no built-in loss in PyTorch, scikit-learn, XGBoost, LightGBM, CatBoost or Keras"
             if alt is not None:
                 shown = _fw_of(alt)
                 note += f"; instead, train with the {alt} loss:"

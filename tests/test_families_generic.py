@@ -224,8 +224,8 @@ def test_families_declare_their_facts():
             assert cls.location in cls.marginal_params
         for k in cls.param_domains:
             assert k in cls.nuisance + cls.marginal_params, (name, k)
-        if cls.nests is not None:  # a nesting names a family and one of this one's params
-            assert cls.nests.family in FAMILIES and cls.nests.param in cls.nuisance
+        for at in cls.nests:  # a nesting names a family and one of this one's params
+            assert at.family in FAMILIES and at.param in cls.nuisance
 
 
 def test_the_cli_choices_are_the_registry():

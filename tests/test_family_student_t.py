@@ -63,7 +63,8 @@ def test_declared_facts():
     assert FAM.loss == "Student-t NLL (robust regression)"
     fw = FAM.frameworks
     assert (fw.pytorch, fw.sklearn, fw.xgboost, fw.lightgbm) == (None, None, None, None)
-    assert FAM.closed_form == () and FAM.nests.family == "gaussian" and FAM.nests.value == math.inf
+    (at,) = FAM.nests
+    assert FAM.closed_form == () and at.family == "gaussian" and at.value == math.inf
     # df is counted also at its boundary ν = ∞ (SPEC §1.3)
     assert FAM.n_params({"df": math.inf, "scale": 1.0}, True) == 2
     assert FAM.n_params({"loc": 0.0, "df": math.inf, "scale": 1.0}, False) == 3

@@ -12,7 +12,7 @@ import statsmodels.api as sm
 
 from tests.conftest import run_api, run_cli
 
-FRAMEWORKS = ("pytorch", "sklearn", "xgboost", "lightgbm")
+FRAMEWORKS = ("pytorch", "sklearn", "xgboost", "lightgbm", "catboost", "keras")
 
 
 @pytest.fixture(scope="module")

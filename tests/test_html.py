@@ -355,5 +355,5 @@ def test_families_writes_its_two_tables_as_a_page(tmp_path):
         assert what[1:] == [row["support"], row["prediction"],
                             ", ".join(row["nuisance"]) or "none", row["loss"]]
         assert names[1:] == [row[k] or "—" for k in ("pytorch", "sklearn", "xgboost",
-                                                      "lightgbm")]
+                                                      "lightgbm", "catboost", "keras")]
     assert any(b.startswith("Command line: python -m losscli families") for b in page.blocks)

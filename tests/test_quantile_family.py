@@ -472,9 +472,10 @@ def test_declarations():
     assert cls.frameworks.pytorch is None
     assert "quantile" in cls.frameworks.sklearn and cls.frameworks.xgboost.startswith(
         "reg:quantileerror") and cls.frameworks.lightgbm.startswith("quantile")
-    assert cls.nests.family == "laplace" and cls.nests.value == 0.5
-    assert not cls.nests.boundary
-    assert FAMILIES["student_t"].nests.boundary
+    (at,) = cls.nests
+    assert at.family == "laplace" and at.value == 0.5
+    assert not at.boundary
+    assert FAMILIES["student_t"].nests[0].boundary
 
 
 def test_compare_fits_it_only_when_named():
@@ -495,11 +496,13 @@ def _scored(family: str, nll: float, params: dict):
 def test_lr_test_is_regular_for_an_interior_nesting_and_mixed_on_a_boundary():
     lr = 2 * (10.0 - 8.7)
     t = compare.likelihood_ratio(_scored("laplace", 10.0, {}),
-                                 _scored("quantile", 8.7, {"tau": 0.6, "scale": 1.0}))
+                                 _scored("quantile", 8.7, {"tau": 0.6, "scale": 1.0}),
+                                 FAMILIES["quantile"].nests[0])
     assert t["statistic"] == pytest.approx(lr)
     assert t["p_value"] == pytest.approx(stats.chi2.sf(lr, 1), rel=1e-12)
     t = compare.likelihood_ratio(_scored("poisson", 10.0, {}),
-                                 _scored("negative_binomial", 8.7, {"alpha": 0.2}))
+                                 _scored("negative_binomial", 8.7, {"alpha": 0.2}),
+                                 FAMILIES["negative_binomial"].nests[0])
     assert t["p_value"] == pytest.approx(0.5 * stats.chi2.sf(lr, 1), rel=1e-12)
 
 

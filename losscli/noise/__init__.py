@@ -48,7 +48,6 @@ def describe() -> list[dict]:
             "marginal_params": list(cls.marginal_params),
             "loss": cls.loss,
             "transform": cls.transform,
-            "pytorch": fw.pytorch, "sklearn": fw.sklearn,
-            "xgboost": fw.xgboost, "lightgbm": fw.lightgbm,
+            **fw.names(),
         })
     return rows

@@ -60,6 +60,16 @@ class Frameworks:
     sklearn: str | None
     xgboost: str | None
     lightgbm: str | None
+    catboost: str | None = None
+    keras: str | None = None
+
+    def names(self) -> dict[str, str | None]:
+        """{framework: its loss name or None}, in FRAMEWORKS order."""
+        return {k: getattr(self, k) for k in FRAMEWORKS}
+
+
+# the frameworks whose built-in losses families name, in display order
+FRAMEWORKS = ("pytorch", "sklearn", "xgboost", "lightgbm", "catboost", "keras")
 
 
 # ------------------------------------------------------------------ per-row parameters
@@ -115,7 +125,7 @@ class Family:
     # target kinds whose values it scores as soft labels in evaluate: never ranked against
     # the density families there (SPEC §1.6), so compare-noise-models skips it, saying so
     soft_label_kinds: ClassVar[tuple[str, ...]] = ()
-    nests: ClassVar[Nesting | None] = None  # the simpler family it contains
+    nests: ClassVar[tuple[Nesting, ...]] = ()  # the simpler families it contains
     # the unit deviance d(y, ŷ) whose mean and D² are reported, and where it is defined
     deviance: ClassVar[Any] = None
     deviance_support: ClassVar[Support | None] = None

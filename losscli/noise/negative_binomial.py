@@ -70,7 +70,7 @@ class NegativeBinomial(Family):
     param_domains = {"alpha": "nonnegative"}
     location = "mean"
     applies_to = ("binary", "count")
-    nests = Nesting("poisson", "alpha", 0.0)
+    nests = (Nesting("poisson", "alpha", 0.0),)
     spread = ("alpha", "scale")
     log_params = ("alpha",)  # α ≥ 0, and a column of log α gives α > 0
     # No built-in NB loss in any of the four (checked against their docs): torch.nn has

@@ -96,7 +96,7 @@ class Quantile(ContinuousFamily):
     applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
     default_for = ()
     candidate = False  # compare-noise-models fits it only when named (SPEC §9.3)
-    nests = Nesting("laplace", "tau", 0.5, boundary=False)
+    nests = (Nesting("laplace", "tau", 0.5, boundary=False),)
     frameworks = Frameworks(
         pytorch=None,
         # one word each (tables never break a name); τ is the level the fit found or held

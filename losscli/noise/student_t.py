@@ -83,7 +83,7 @@ class StudentT(ContinuousFamily):
     location = "loc"
     param_domains = {"df": "positive", "scale": "positive", "loc": "real"}
     applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
-    nests = Nesting("gaussian", "df", math.inf)
+    nests = (Nesting("gaussian", "df", math.inf),)
     spread = ("scale", "scale")
     counting_fit_precise = True  # damped Newton to a tiny step, on the interval likelihood
     # No framework has a built-in Student-t loss: torch.distributions.StudentT is a
