@@ -25,15 +25,19 @@ from losscli.render_grid import NULL, Col, Grid, column, finite, num, pval, sett
 
 # --- the report ------------------------------------------------------------------------------
 
-def params_text(params: dict, not_finite: frozenset[str] = frozenset()) -> str:
-    """The fitted parameters. A null one is infinite (student_t's df at the Gaussian
-    limit: strict JSON has no Infinity, SPEC §1.3) and shows as ∞, unless it is among
-    `not_finite` (a NaN the report turned into null, with its warning): —."""
+def params_text(params: dict, not_finite: frozenset[str] = frozenset(),
+                se: dict | None = None) -> str:
+    """The fitted parameters, each with its standard error (`params_se`) as "± se" where
+    it has one. A null one is infinite (student_t's df at the Gaussian limit: strict JSON
+    has no Infinity, SPEC §1.3) and shows as ∞, unless it is among `not_finite` (a NaN
+    the report turned into null, with its warning): —."""
     if len(params) > 4:  # categorical marginal: one probability per class
         return f"{len(params)} class probabilities"
+    se = se or {}
 
     def shown(k: str, v) -> str:
-        return num(v) if v is not None else NULL if k in not_finite else "∞"
+        text = num(v) if v is not None else NULL if k in not_finite else "∞"
+        return text if se.get(k) is None else f"{text} ± {num(se[k])}"
 
     return ", ".join(f"{k} = {shown(k, v)}" for k, v in params.items()) or "none"
 
@@ -175,7 +179,8 @@ def _params_lines(rep: dict) -> list[Any]:
 
 def inputs_text(m: dict, not_finite: frozenset[str] = frozenset()) -> str:
     """The fitted parameters, then the held ones and those given per row."""
-    parts = [params_text(m["params"], not_finite)] if m.get("params") else []
+    parts = [params_text(m["params"], not_finite, m.get("params_se"))] if m.get("params") \
+        else []
     parts += [f"{k} = {num(v)} (fixed)" for k, v in (m.get("fixed") or {}).items()]
     for k, c in (m.get("param_columns") or {}).items():
         form = "" if c.get("as") in (None, k) else f" (as {c['as']})"

@@ -24,6 +24,7 @@ MODEL_FIELDS = (
     "entropy", "entropy_method", "kl", "aic", "bic", "baseline_cross_entropy",
     "information_gain", "normalized_entropy", "metrics", "base_measure",
     "distributional", "scores",
+    "params_se",
 )
 
 

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from losscli import information
 from losscli.entropy import Entropies
 from losscli.errors import FitError
 from losscli.last_pass import ScorePlan, Scores, baseline_on_counts
@@ -52,6 +53,7 @@ class ModelResult:
     distributional: dict | None = None  # SPEC §8.2: with per-row parameters
     scores: dict | None = None  # SPEC §8.3: with --scores
     infinite_explained: bool = False  # its non-finite values are explained in warnings
+    params_se: dict[str, float | None] | None = None  # SPEC §10.1: {fitted parameter: se}
 
 
 def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
@@ -80,6 +82,8 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
         raise FitError(_zero_probability(run, scores, plan, i))
     k = model.n_params()
     ce = nll / W
+    params_se, notes = information.params_se(run, model)
+    warnings.extend(notes)
     h, method, why = entropies.get(model.conditional, fam.measure, model.inputs.prediction)
     if why:
         warnings.append(f"{name}: entropy is null: {why}" if h is None else f"{name}: {why}")
@@ -106,7 +110,7 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
         information_gain=gain, normalized_entropy=normalized,
         metrics=metrics(run, i, scores, plan),
         base_measure=fam.measure.name, warnings=warnings,
-        infinite_explained=bool(zero))
+        infinite_explained=bool(zero), params_se=params_se)
 
 
 def _prediction(run: Run, model) -> str | None:

@@ -278,6 +278,25 @@ class Family:
         """The equivalent frozen scipy.stats distribution (a test oracle; never hot)."""
         raise NotImplementedError
 
+    # -- standard errors of the fitted parameters (SPEC §10.1, `losscli.information`)
+    # the parameters the log-likelihood is not differentiable in at the fit (a median):
+    # no Hessian, so no se
+    nonsmooth: ClassVar[tuple[str, ...]] = ()
+
+    def closed_se(self, params: Params, W: float, conditional: bool
+                  ) -> dict[str, float | None] | None:
+        """{parameter: se} at the MLE `params` of a plain fit on rows of total weight W,
+        where the observed information has a closed form in W and the estimates; None
+        where it has none (the shared numerical Hessian then reads `loglik`)."""
+        return None
+
+    def boundary(self, params: Params) -> tuple[str, ...]:
+        """The fitted parameters on the boundary of their space (no se; the others'
+        Hessian holds them there): by default those at an edge of `param_domains`."""
+        from losscli.information import boundary
+
+        return boundary(self.param_domains, params)
+
     # -- diagnostics (SPEC §7): what the family declares, read by losscli.diagnostics
     # the PIT: "exact" u = F(y), or "nonrandomized" (a row spread over [F(y−1), F(y)])
     pit_method: ClassVar[str | None] = None

@@ -100,6 +100,13 @@ class Bernoulli(Family):
     def recalibrated_score(self, rc, sw, mean, m2, terms, W, value_counts) -> float:
         return log_loss_score(rc, sw, mean, W)
 
+    def closed_se(self, params: Params, W: float, conditional: bool) -> dict:
+        """Marginal: −∂²ℓ/∂p² = W/(p(1 − p)) at p̂ = ȳ (soft labels too): √(p(1 − p)/W)."""
+        if conditional:
+            return {}
+        p = params["p"]
+        return {"p": (p * (1.0 - p) / W) ** 0.5}
+
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats
 

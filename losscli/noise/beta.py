@@ -172,6 +172,21 @@ class Beta(ContinuousFamily):
         phi = params["precision"]
         return f * (1.0 - f) / (1.0 + (phi if np.ndim(phi) else float(phi)))
 
+    def closed_se(self, params: Params, W: float, conditional: bool) -> dict | None:
+        """Marginal: the information in (a, b) = (mφ, (1 − m)φ) is W times the trigamma
+        matrix [[ψ′(a) − ψ′(a+b), −ψ′(a+b)], [−ψ′(a+b), ψ′(b) − ψ′(a+b)]] (free of the
+        data), carried to (m, φ) by the Jacobian [[φ, m], [−φ, 1 − m]] at the MLE.
+        Conditional: none (the shared Hessian)."""
+        if conditional:
+            return None
+        m, phi = params["mean"], params["precision"]
+        a, b = m * phi, (1.0 - m) * phi
+        t = special.polygamma(1, [a, b, a + b])
+        info_ab = W * np.array([[t[0] - t[2], -t[2]], [-t[2], t[1] - t[2]]])
+        jac = np.array([[phi, m], [-phi, 1.0 - m]])
+        cov = np.linalg.inv(jac.T @ info_ab @ jac)
+        return {"mean": math.sqrt(cov[0, 0]), "precision": math.sqrt(cov[1, 1])}
+
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats
 

@@ -64,6 +64,15 @@ class Categorical(Family):
     def n_params(self, params: Params, conditional: bool) -> int:
         return 0 if conditional else max(len(self.classes) - 1, 0)
 
+    def closed_se(self, params: Params, W: float, conditional: bool) -> dict:
+        """Marginal: the inverse information of the multinomial is (diag p − ppᵀ)/W, whose
+        diagonal is √(p_k(1 − p_k)/W) for every class (the K − 1 free and the last)."""
+        return {c: (p * (1.0 - p) / W) ** 0.5 for c, p in params.items()}
+
+    def boundary(self, params: Params) -> tuple[str, ...]:
+        """The class probabilities at 0 or 1."""
+        return tuple(c for c, p in params.items() if not 0.0 < p < 1.0)
+
     def marginal_pred(self, params: Params) -> np.ndarray:
         probs = np.array([params[c] for c in self.classes], dtype=np.float64)
         with np.errstate(divide="ignore"):

@@ -28,6 +28,12 @@ class Discretised:
     # the spread goes to 0, so the likelihood has no maximum at a positive spread
     unbounded_within_half = True
     closed_form: tuple[str, ...] = ()  # the interval likelihood needs an optimiser
+    # the interval likelihood is smooth in every parameter (a median too) and its
+    # information has no closed form: the shared numerical Hessian reads it
+    nonsmooth: tuple[str, ...] = ()
+
+    def closed_se(self, params: Params, W: float, conditional: bool) -> None:
+        return None
 
     def __init__(self, family: ContinuousFamily) -> None:
         self.family = family

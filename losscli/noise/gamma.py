@@ -286,6 +286,15 @@ class Gamma(ContinuousFamily):
         k = math.exp(t)
         return k * (d + 1.0) - k * math.log(k) + math.lgamma(k) + logy
 
+    def closed_se(self, params: Params, W: float, conditional: bool) -> dict:
+        """−∂²ℓ/∂k² = W(ψ′(k) − 1/k) (free of the data); marginal mean: −∂²ℓ/∂μ² = kW/μ²
+        at μ̂ = ȳ, where the cross term Σw(y − μ)k/μ² vanishes."""
+        k = params["shape"]
+        out = {"shape": (W * (float(special.polygamma(1, k)) - 1.0 / k)) ** -0.5}
+        if not conditional:
+            out["mean"] = params["mean"] / math.sqrt(k * W)
+        return out
+
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats
 

@@ -209,6 +209,14 @@ class Gaussian(ContinuousFamily):
         """½ log(2π s) + ½ with s = Σw(y − rc)²/W, σ refitted."""
         return normal_score((m2 + sw * (mean - rc) ** 2).sum() / W)
 
+    def closed_se(self, params: Params, W: float, conditional: bool) -> dict:
+        """−∂²ℓ/∂σ² = 2W/σ² at σ̂; marginal: −∂²ℓ/∂μ² = W/σ², no cross term at μ̂."""
+        s = params["sigma"]
+        out = {"sigma": s / math.sqrt(2.0 * W)}
+        if not conditional:
+            out["mean"] = s / math.sqrt(W)
+        return out
+
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats
 

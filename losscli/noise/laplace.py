@@ -237,6 +237,13 @@ class Laplace(ContinuousFamily):
     decomposition = "nll"
     recalibration = "median"
 
+    # the marginal median: Σ w|y − m| has a kink at every target, no second derivative
+    nonsmooth = ("median",)
+
+    def closed_se(self, params: Params, W: float, conditional: bool) -> dict:
+        """−∂²ℓ/∂b² = −W/b² + 2Σw|r|/b³ = W/b² at b̂ = Σw|r|/W: b/√W (the median held)."""
+        return {"scale": params["scale"] / math.sqrt(W)}
+
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats
 

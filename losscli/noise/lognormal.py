@@ -230,6 +230,15 @@ class LogNormal(ContinuousFamily):
         """The Gaussian score of log y, plus the Jacobian Σw log y / W."""
         return normal_score((m2 + sw * (mean - rc) ** 2).sum() / W) + float(terms[0]) / W
 
+    def closed_se(self, params: Params, W: float, conditional: bool) -> dict:
+        """Gaussian on log y: σ/√(2W); marginal median e^μ: e^μ·σ/√W (the information
+        in μ is W/σ², carried to the median's scale by its Jacobian at the MLE)."""
+        s = params["sigma"]
+        out = {"sigma": s / math.sqrt(2.0 * W)}
+        if not conditional:
+            out["median"] = params["median"] * s / math.sqrt(W)
+        return out
+
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats
 

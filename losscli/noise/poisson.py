@@ -95,6 +95,10 @@ class Poisson(Family):
         st = sw * mean
         return float((-(special.xlogy(st, rc) - sw * rc).sum() + terms[0]) / W)
 
+    def closed_se(self, params: Params, W: float, conditional: bool) -> dict:
+        """Marginal: −∂²ℓ/∂μ² = Σwy/μ² = W/ȳ at μ̂ = ȳ: √(ȳ/W)."""
+        return {} if conditional else {"mean": (params["mean"] / W) ** 0.5}
+
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats
 

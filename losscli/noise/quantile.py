@@ -360,6 +360,20 @@ class Quantile(ContinuousFamily):
         h += t * (2.0 - t) / (2.0 * (1.0 - t)) - (1.0 - t) * (3.0 - t) / (2.0 * t) - 1.0
         return h * s
 
+    # the marginal quantile: Σwρ_τ(y − q) has a kink at every target, no second derivative
+    nonsmooth = ("quantile",)
+
+    def closed_se(self, params: Params, W: float, conditional: bool) -> dict:
+        """In (τ, σ) at the MLE (the quantile held): −∂²ℓ/∂τ² = W(1/τ² + 1/(1 − τ)²),
+        −∂²ℓ/∂σ² = W/σ² (σ̂ = Σwρ_τ/W), −∂²ℓ/∂τ∂σ = −Σwr/σ² = −W(1 − 2τ)/(στ(1 − τ))
+        (τ's score is 0 there)."""
+        tau, s = params["tau"], params["scale"]
+        info = W * np.array([[1.0 / tau ** 2 + 1.0 / (1.0 - tau) ** 2,
+                              -(1.0 - 2.0 * tau) / (s * tau * (1.0 - tau))],
+                             [-(1.0 - 2.0 * tau) / (s * tau * (1.0 - tau)), 1.0 / s ** 2]])
+        cov = np.linalg.inv(info)
+        return {"tau": math.sqrt(cov[0, 0]), "scale": math.sqrt(cov[1, 1])}
+
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats
 
