@@ -3,13 +3,14 @@
 The Python API (imported on first use, so that the command line starts fast):
 `losscli.evaluate(data, ...)`, `losscli.compare_noise_models(data, ...)`,
 `losscli.diagnose(data, ...)` and `losscli.families()`; the first three return a
-`Report`; errors raise `InputError` or `UsageError`.
+`Report`; errors raise `InputError` or `UsageError`, and a `fail_if` condition that
+holds raises `GateFailed`, which carries the report.
 """
 
-from losscli.errors import InputError, UsageError
+from losscli.errors import GateFailed, InputError, UsageError
 
 __version__ = "0.1.0"
-__all__ = ["InputError", "Report", "UsageError", "compare_noise_models", "diagnose",
+__all__ = ["GateFailed", "InputError", "Report", "UsageError", "compare_noise_models", "diagnose",
            "evaluate", "families"]
 _API = ("evaluate", "compare_noise_models", "diagnose", "families", "Report")
 

@@ -180,6 +180,14 @@ def _run(command: str, options: dict) -> None:
     if os.environ.get("LOSSCLI_TIMINGS") == "1":  # per-stage wall times, for benchmarks
         for line in timing_lines(stages):
             print(line, file=sys.stderr)
+    if req.fail_if:  # SPEC §10.4: the report is out; then the gate
+        from losscli import gate
+
+        held = gate.held(req.gate, rep)
+        for line in held:
+            print(f"fail-if: {line}", file=sys.stderr)
+        if held:
+            raise typer.Exit(ExitCode.GATE_FAILED)
 
 
 def timing_lines(stages: list[tuple[str, float]]) -> list[str]:

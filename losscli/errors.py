@@ -9,6 +9,7 @@ class ExitCode(IntEnum):
     OK = 0
     DATA_ERROR = 1  # input or data error: file, column, values, support
     USAGE_ERROR = 2  # the command line itself is wrong
+    GATE_FAILED = 3  # a --fail-if condition held (the report is complete)
 
 
 class LossCliError(Exception):
@@ -70,6 +71,19 @@ class UsageError(LossCliError, ValueError):
     """The options asked for something that cannot be done (exit 2)."""
 
     exit_code = ExitCode.USAGE_ERROR
+
+
+class GateFailed(LossCliError):
+    """A `fail_if` condition held on the report (SPEC §10.4; exit 3 on the command line).
+    `report`: the complete report; `conditions`: each holding condition as
+    "FIELD = VALUE OP LIMIT", in the order given."""
+
+    exit_code = ExitCode.GATE_FAILED
+
+    def __init__(self, report: object, conditions: list[str]) -> None:
+        self.report = report
+        self.conditions = list(conditions)
+        super().__init__("fail-if: " + "; ".join(self.conditions))
 
 
 class FitError(LossCliError):

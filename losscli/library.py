@@ -196,10 +196,18 @@ def _run(command: str, data: Any, options: dict) -> Report:
     try:
         run = {"evaluate": api.evaluate, "diagnose": api.diagnose}.get(
             command, api.compare_noise_models)
-        return Report(run(req))
+        rep = Report(run(req))
     finally:
         if isinstance(req.path, sources.Spooled):  # data in memory: its spooled copy
             sources.remove_spool(req.path)
+    if req.fail_if:
+        from losscli import gate
+        from losscli.errors import GateFailed
+
+        held = gate.held(req.gate, rep._data)
+        if held:
+            raise GateFailed(rep, held)
+    return rep
 
 
 def evaluate(data: Any, **options: Any) -> Report:

@@ -212,6 +212,13 @@ class Request:
     scores: Annotated[bool, Opt(
         "Also report the CRPS and the central 50, 80, 90 and 95% intervals' coverage, "
         "mean width and interval score (with a prediction).")] = False
+    # SPEC §10.4: conditions on the report that fail a CI job (read through `gate`)
+    fail_if: Annotated[tuple[str, ...], Opt(
+        "After writing the report, exit with code 3 if FIELD OP VALUE holds (repeatable; "
+        "OP one of < <= > >= == !=; a null field holds), e.g. 'cross_entropy > 0.7', "
+        "'recommendation.family != gaussian', 'models[family=poisson].metrics.mse >= 2'. "
+        "FIELD is a path in the JSON report; a model field is read from the first model.",
+        metavar="EXPR")] = ()
     # the randomised PIT of the pictures, and the samples beyond --fit-rows
     seed: Annotated[int, Opt(
         "Seeds the randomised PIT of the qq and residuals pictures and the samples taken "
@@ -235,6 +242,18 @@ class Request:
     @property
     def paths(self) -> tuple[str, ...]:
         return tuple(self.path) if isinstance(self.path, (tuple, list)) else (self.path,)
+
+    @property
+    def gate(self) -> tuple:
+        """`--fail-if`, parsed and checked against the report's schema (`gate.conditions`)."""
+        from losscli import gate
+
+        compare = self.command == "compare-noise-models" or (
+            self.command == "diagnose" and self.best)
+        several = not compare and (len(self.families) > 1 or _many(self.quantiles) or (
+            bool(self.quantiles) and bool(self.families)))
+        return gate.conditions(self.fail_if, "compare-noise-models" if compare
+                               else "evaluate", several)
 
     @property
     def param_specs(self) -> tuple[ParamSpec, ...]:
@@ -529,6 +548,13 @@ def check(req: Request) -> None:
         if fixed is not value:
             object.__setattr__(req, name, fixed)
     _check_model_inputs(req)
+    if req.fail_if:
+        req.gate  # noqa: B018 -- parsed and checked here, before any data is read
+
+
+def _many(columns: tuple[str, ...]) -> bool:
+    """More than one column: several, a comma list or a glob."""
+    return len(columns) > 1 or any(ch in c for c in columns for ch in ",*?[")
 
 
 def _checked(opt: str, value, spec: Spec):
