@@ -13,7 +13,8 @@ One mechanism reads what a family declares:
   for a plain fit (nothing given per row or held);
 - otherwise a central-difference Hessian of Σ w `loglik` over the fit's rows, each step
   a small fraction of the parameter's own se (from a pilot difference), kept inside the
-  parameter's domain (`Family.param_domains`);
+  parameter's domain (`Family.param_domains`); a fit polished over every row by Newton
+  passes (--fit-rows all) brings the Hessian of its last pass;
 - `Family.boundary(params)`: the parameters on the boundary of their space (α = 0,
   ν = ∞, p ∈ {0, 1}): their se is null and the others' Hessian holds them there;
 - `Family.nonsmooth`: the parameters the likelihood is not differentiable in (a
@@ -67,13 +68,17 @@ def params_se(run, model) -> tuple[dict[str, float | None], list[str]]:
     out = {k: None for k in names}
     if not free:
         return out, notes
-    if rows is None:
+    if rows is None and model.information is not None and set(free) <= set(
+            model.information[0]):
+        hess = _own_scale(*model.information, params, fam.param_domains, free)
+    elif rows is None:
         notes.append(f"{model.name}: params_se is null: the fit used every row, which are "
                      "not held in memory, and the family has no closed form for it")
         return out, notes
-    y, w, pred, given = rows
-    hess = observed_information(fam, y, w, pred if model.conditional else None,
-                                {**given, **params}, free)
+    else:
+        y, w, pred, given = rows
+        hess = observed_information(fam, y, w, pred if model.conditional else None,
+                                    {**given, **params}, free)
     cov = _inverse(hess)
     if cov is None:
         notes.append(f"{model.name}: params_se is null: the Hessian of the nll at the fit "
@@ -81,6 +86,19 @@ def params_se(run, model) -> tuple[dict[str, float | None], list[str]]:
         return out, notes
     out.update({k: _finite(math.sqrt(cov[i, i])) for i, k in enumerate(free)})
     return out, notes
+
+
+def _own_scale(names: tuple[str, ...], info: np.ndarray, params: Params,
+               domains: dict[str, str], free: tuple[str, ...]) -> np.ndarray:
+    """The information in the fitted coordinates (x = log θ for a positive θ) of the
+    Newton pass over every row, carried to the parameters' own scale at the MLE (where
+    the gradient vanishes): I_θ = Jᵀ I_x J, J = diag(dx/dθ) = 1/θ for a log one; the rows
+    and columns of `free`, in its order."""
+    jac = np.array([1.0 / params[k] if domains.get(k) == "positive" else 1.0
+                    for k in names])
+    full = info * np.outer(jac, jac)
+    idx = [names.index(k) for k in free]
+    return full[np.ix_(idx, idx)]
 
 
 def _finite(v: float | None) -> float | None:
@@ -100,7 +118,8 @@ def _inverse(hess: np.ndarray | None) -> np.ndarray | None:
 def _fit_rows(run, model) -> tuple[np.ndarray, np.ndarray | None, Any, Params] | None:
     """(y, w, ŷ, the parameters given per row or held) of the rows the fit used, or None
     when it used every row and they are not in memory (a closed form from pass 1's
-    moments, or the Newton polish over every row of --fit-rows all)."""
+    moments, or the Newton polish over every row of --fit-rows all, whose last pass
+    leaves the information in `Model.information`)."""
     from losscli.fits import sample_inputs
 
     if not model.conditional and run.value_counts is not None:

@@ -35,6 +35,9 @@ class Model:
     from_sample: bool = False  # fitted on the seeded sample (not every row)
     inputs: Inputs = NONE  # parameters given per row or held (--param, --fix)
     factor: float | None = None  # the spread widened by this factor (Family.widen)
+    # (parameters, −Hessian of Σ w log q in the fitted coordinates, log of a positive
+    # parameter) from the last Newton pass over every row (--fit-rows all)
+    information: tuple[tuple[str, ...], Any] | None = None
 
     @property
     def free(self) -> tuple[str, ...]:

@@ -79,8 +79,10 @@ def newton_step(x: np.ndarray, values: np.ndarray,
         return _newton_step(x, np.asarray(values, dtype=np.float64), h)
 
 
-def _newton_step(x: np.ndarray, values: np.ndarray, h: float) -> tuple[np.ndarray, str]:
-    p = x.size
+def stencil_derivatives(values: np.ndarray, p: int, h: float = STENCIL_STEP
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """(gradient, Hessian) of f at x by central differences from its values at
+    `stencil(x)` (p parameters)."""
     f0 = values[0]
     grad = np.empty(p)
     hess = np.empty((p, p))
@@ -95,6 +97,11 @@ def _newton_step(x: np.ndarray, values: np.ndarray, h: float) -> tuple[np.ndarra
             fpp, fpm, fmp, fmm = values[k:k + 4]
             hess[i, j] = hess[j, i] = (fpp - fpm - fmp + fmm) / (4 * h * h)
             k += 4
+    return grad, hess
+
+
+def _newton_step(x: np.ndarray, values: np.ndarray, h: float) -> tuple[np.ndarray, str]:
+    grad, hess = stencil_derivatives(values, x.size, h)
     if not (np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))):
         return x, REFUSED
     try:

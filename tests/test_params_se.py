@@ -255,3 +255,21 @@ def test_discretised_families_use_the_interval_likelihood():
     assert g["params_se"]["sigma"] == pytest.approx(want[0], rel=2e-4)
     # not the density's closed form
     assert abs(g["params_se"]["sigma"] / (s / math.sqrt(2 * N)) - 1) > 1e-3
+
+
+def test_a_fit_polished_on_every_row_has_the_information_of_every_row(monkeypatch):
+    """--fit-rows all on more rows than the sample holds: Newton passes over every row,
+    whose last pass gives the Hessian (here a 300-row sample of 1,500 rows)."""
+    import losscli.run
+
+    monkeypatch.setattr(losscli.run, "DEFAULT_FIT_ROWS", 300)
+    n = 1500
+    y = RNG.standard_t(5, size=n) * 2.0
+    pred = np.zeros(n)
+    m = losscli.evaluate({"y": y, "pred": pred}, family="student_t",
+                         fit_rows="all").to_dict()["models"][0]
+    assert m["fit_rows"] == n
+    want = _oracle_se(lambda yy, p, d, s: stats.t.logpdf(yy, d, p, s), y, pred,
+                      [m["params"]["df"], m["params"]["scale"]])
+    np.testing.assert_allclose([m["params_se"]["df"], m["params_se"]["scale"]], want,
+                               rtol=1e-4)
