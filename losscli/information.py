@@ -44,6 +44,12 @@ RELATIVE = 1e-3
 
 def params_se(run, model) -> tuple[dict[str, float | None], list[str]]:
     """({fitted parameter: se or None}, warnings) of a model on this run."""
+    # differences and closed forms at extreme values overflow to ∞: the se is then null
+    with np.errstate(all="ignore"):
+        return _params_se(run, model)
+
+
+def _params_se(run, model) -> tuple[dict[str, float | None], list[str]]:
     fam, params = model.family, model.params
     names = tuple(k for k in params if k not in model.inputs.held)
     if not names:

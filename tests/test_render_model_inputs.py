@@ -41,7 +41,7 @@ def test_fixed_and_per_row_parameters_next_to_the_fitted_ones(rep):
     assert "gaussian: sigma: per row from column lv (as log_var)  (k = 0)" in text
     scale = model(rep, "student_t")["params"]["scale"]
     line = next(x for x in text.splitlines() if x.startswith("  student_t:"))
-    assert re.search(r"scale = ([\d.]+), df = 5 \(fixed\)  \(k = 1\)", line), line
+    assert re.search(r"scale = ([\d.]+) ± [\d.]+, df = 5 \(fixed\)  \(k = 1\)", line), line
     shown = float(re.search(r"scale = ([\d.]+)", line).group(1))
     assert abs(shown - scale) <= 5e-5 * scale
 
