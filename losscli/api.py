@@ -204,6 +204,7 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
                                                   state=carried), strict=True):
             o["diagnostics"] = d
     warnings[len(run.warnings):len(run.warnings)] = clip_warning(run, scores)
+    warnings = list(dict.fromkeys(warnings))  # a family's note once for every prediction
     return report.build(
         req.command, _input(run, scores.clipped), kind,
         "conditional" if run.conditional else "marginal",

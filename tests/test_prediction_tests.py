@@ -273,3 +273,28 @@ def test_numbers_of_the_first_prediction_unchanged_by_the_others(counts):
     mine = [m for m in three["models"] if m["prediction"] == "pred_b"]
     assert_same({"models": mine}, {"models": one["models"]})
     assert model(three, three["best"])["prediction"] == "pred_b"
+
+
+def test_per_row_parameters_and_the_prediction_scale_follow_each_prediction(write_csv, rng):
+    n = 800
+    mu = rng.normal(0, 2, n)
+    s = np.exp(rng.normal(0, 0.4, n))
+    y = mu + s * rng.normal(size=n)
+    path = write_csv("g.csv", y=y, a=mu + rng.normal(0, 0.5, n), b=mu, s=s)
+    kw = {"families": ("gaussian", "student_t"), "param": ("gaussian.sigma=s",),
+          "scores": True}
+    both = run_api("evaluate", path, pred=["a", "b"], **kw)
+    for col in ("a", "b"):
+        alone = run_api("evaluate", path, pred=col, **kw)
+        assert_same({"models": [m for m in both["models"] if m["prediction"] == col]},
+                    {"models": alone["models"]})
+    assert both["models"][0]["distributional"]["constant"] is not None
+    counts = write_csv("l.csv", y=rng.poisson(3.0, n), la=np.full(n, np.log(2.5)),
+                       lb=np.full(n, np.log(3.0)))
+    both = run_api("evaluate", counts, pred=["la", "lb"], pred_scale="log",
+                   families=("poisson",))
+    for col in ("la", "lb"):
+        alone = run_api("evaluate", counts, pred=col, pred_scale="log", families=("poisson",))
+        mine = next(m for m in both["models"] if m["prediction"] == col)
+        assert mine["cross_entropy"] == pytest.approx(alone["models"][0]["cross_entropy"],
+                                                      rel=1e-12)
