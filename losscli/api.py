@@ -44,14 +44,20 @@ def _check_families(names: tuple[str, ...]) -> None:
                              f"choose from {', '.join(FAMILIES)}")
 
 
-def _fit(run: Run, name: str, fam, given: Inputs = NONE) -> Model:
+def _fit(run: Run, name: str, fam, given: Inputs = NONE,
+         baselines: dict | None = None) -> Model:
     """The model and, in conditional mode, its baseline (the same family on y alone, with
     the parameters held by --fix that it has). `run`: the view of the model's
-    prediction (Run.for_prediction) when its inputs name one."""
+    prediction (Run.for_prediction) when its inputs name one. `baselines` (family →
+    model of another prediction): the baseline does not depend on the prediction, so
+    the models of several share one fit."""
     model = fit(run, name, fam, run.conditional, given)
     if not given.held:  # a model reading its own prediction column, fitted as any other
         model.inputs = given
-    if model.conditional:
+    other = (baselines or {}).get(name)
+    if model.conditional and other is not None:
+        model.baseline, model.baseline_error = other.baseline, other.baseline_error
+    elif model.conditional:
         held = {k: v for k, v in given.fixed.items() if k in fam.marginal_params}
         try:
             model.baseline = fit(run, name, fam, False, Inputs(held) if held else NONE)
@@ -60,6 +66,12 @@ def _fit(run: Run, name: str, fam, given: Inputs = NONE) -> Model:
         except (FitError, *NUMERIC_ERRORS) as exc:
             model.baseline_error = numeric_reason(exc)
     return model
+
+
+def _baselines(models: list[Model]) -> list[Model]:
+    """The models' baselines, each once (the models of several predictions share one)."""
+    return list({id(m.baseline): m.baseline for m in models
+                 if m.baseline is not None}.values())
 
 
 def _predictions(run: Run, req: Request) -> list[str | None]:
@@ -82,16 +94,10 @@ def _for_prediction(run: Run, given: Inputs, col: str | None) -> tuple[Run, Inpu
     return run.for_prediction(col), replace(given, prediction=col)
 
 
-def _prediction_tests(run: Run, req: Request, models: list[Model], preds, ok) -> tuple:
-    """The plan of SPEC §10.2's pairs (family, a, b) among the models `ok` keeps."""
-    if preds == [None]:
-        return prediction_tests.plan([], [], req.hac_lag)
-    kept = [m for m in models if ok(m)]
-    found = prediction_tests.plan(kept, preds, req.hac_lag)
-    index = {id(m): k for k, m in enumerate(models)}
-    return prediction_tests.Plan(
-        [(f, a, b, index[id(kept[i])], index[id(kept[j])]) for f, a, b, i, j in
-         found.pairs], req.hac_lag)
+def _prediction_tests(req: Request, models: list[Model], preds) -> prediction_tests.Plan:
+    """The plan of SPEC §10.2's pairs (family, a, b) of the models; none with one
+    prediction."""
+    return prediction_tests.plan(models if len(preds) > 1 else [], preds, req.hac_lag)
 
 
 def _input(run: Run, extra_clipped: int) -> dict:
@@ -157,6 +163,7 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
     given = inputs.resolve(req, families, run.conditional, compare=False)
     preds = _predictions(run, req)
     models = []
+    shared: dict[str, Model] = {}  # each family's first model: its baseline is theirs
     for col in preds:
         for name, fam in families.items():
             view, mine = _for_prediction(run, given[name], col)
@@ -165,15 +172,16 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
             try:
                 check_family(view, fam, name)
                 check_inputs(run, name, mine)
-                models.append(_fit(view, name, fam, mine))
+                models.append(_fit(view, name, fam, mine, shared))
+                shared.setdefault(name, models[-1])
             except InputError:
                 raise
             except (FitError, *NUMERIC_ERRORS) as exc:
                 raise InputError(f"{name}{on}: {numeric_reason(exc)}",
                                  file=rows.file_of(run)) from None
-    tests = _prediction_tests(run, req, models, preds, lambda m: True)
+    tests = _prediction_tests(req, models, preds)
     levels = _quantile_models(run, req, models)
-    polish(run, models + [m.baseline for m in models if m.baseline is not None])
+    polish(run, models + _baselines(models))
     also = diagnostics.carried(run, models, req) if req.diagnosing else None
     scores, splan, carried, extras = _score(run, models, False, also, None, warnings,
                                             levels, tests)
@@ -344,6 +352,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
     given = inputs.resolve(req, families, run.conditional, compare=True)
     preds = _predictions(run, req)
     models = []
+    shared: dict[str, Model] = {}  # each family's first model: its baseline is theirs
     for col in preds:
         for name, fam in families.items():
             view, mine = _for_prediction(run, given[name], col)
@@ -361,14 +370,15 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
                 skip(name, on + str(exc))
                 continue
             try:
-                models.append(_fit(view, name, fam, mine))
+                models.append(_fit(view, name, fam, mine, shared))
+                shared.setdefault(name, models[-1])
             except (FitError, *NUMERIC_ERRORS) as exc:  # InputError is a ValueError too
                 skip(name, on + (numeric_reason(exc) if not isinstance(exc, InputError)
                                  else str(exc)))
     if not models:
         reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
         raise InputError(f"no family could be fitted ({reasons})", file=rows.file_of(run))
-    polish(run, models + [m.baseline for m in models if m.baseline is not None])
+    polish(run, models + _baselines(models))
     also = None
     if req.diagnosing:  # the models to diagnose, when known (or guessed) before scoring
         if req.families and not req.best:
@@ -383,7 +393,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
         return m.inputs.prediction or first
 
     groups = [[i for i, m in enumerate(models) if prediction(m) == col] for col in preds]
-    ptests = _prediction_tests(run, req, models, preds, lambda m: True)
+    ptests = _prediction_tests(req, models, preds)
     scores, splan, carried, extras = _score(run, models, groups, also, measure, warnings,
                                             tests=ptests)
     entropies = Entropies(run)

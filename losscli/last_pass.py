@@ -16,7 +16,7 @@ from losscli.errors import NUMERIC_ERRORS, InputError, numeric_reason
 from losscli.model import Model, marginal_pred
 from losscli.proper_scores import ProperScores
 from losscli.quantile_forecasts import QuantileForecasts
-from losscli.reduce import First, Joint
+from losscli.reduce import First, Joint, wsum
 from losscli.statistics import (
     Baseline,
     ClassifierMetrics,
@@ -78,6 +78,7 @@ class Scores:
         plan = self.plan
         y, w = b.y, b.w
         lls = []
+        baselines: dict[int, float] = {}  # a baseline shared by models: scored once
         for i, model in enumerate(plan.models):
             fam = model.family
             pred = self._pred(model, b, i)
@@ -110,8 +111,10 @@ class Scores:
                     self.proper[i] = None
             if model.baseline is not None and plan.baseline_on_rows:
                 bm = model.baseline
-                self.baseline[i].update(
-                    bm.family.loglik(y, marginal_pred(bm), bm.all_params()), w)
+                if id(bm) not in baselines:
+                    baselines[id(bm)] = wsum(
+                        bm.family.loglik(y, marginal_pred(bm), bm.all_params()), w)
+                self.baseline[i].add(baselines[id(bm)])
             if fam.input != "point":
                 self.cls[i].update(y, pred, w, fam.input == "probability")
             elif fam.deviance is not None and plan.deviance_ok[i]:
