@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from losscli import (
     distributional,
     inputs,
     kinds,
+    prediction_tests,
     quantile_forecasts,
     report,
     rows,
@@ -42,11 +44,20 @@ def _check_families(names: tuple[str, ...]) -> None:
                              f"choose from {', '.join(FAMILIES)}")
 
 
-def _fit(run: Run, name: str, fam, given: Inputs = NONE) -> Model:
+def _fit(run: Run, name: str, fam, given: Inputs = NONE,
+         baselines: dict | None = None) -> Model:
     """The model and, in conditional mode, its baseline (the same family on y alone, with
-    the parameters held by --fix that it has)."""
+    the parameters held by --fix that it has). `run`: the view of the model's
+    prediction (Run.for_prediction) when its inputs name one. `baselines` (family →
+    model of another prediction): the baseline does not depend on the prediction, so
+    the models of several share one fit."""
     model = fit(run, name, fam, run.conditional, given)
-    if model.conditional:
+    if not given.held:  # a model reading its own prediction column, fitted as any other
+        model.inputs = given
+    other = (baselines or {}).get(name)
+    if model.conditional and other is not None:
+        model.baseline, model.baseline_error = other.baseline, other.baseline_error
+    elif model.conditional:
         held = {k: v for k, v in given.fixed.items() if k in fam.marginal_params}
         try:
             model.baseline = fit(run, name, fam, False, Inputs(held) if held else NONE)
@@ -57,10 +68,42 @@ def _fit(run: Run, name: str, fam, given: Inputs = NONE) -> Model:
     return model
 
 
+def _baselines(models: list[Model]) -> list[Model]:
+    """The models' baselines, each once (the models of several predictions share one)."""
+    return list({id(m.baseline): m.baseline for m in models
+                 if m.baseline is not None}.values())
+
+
+def _predictions(run: Run, req: Request) -> list[str | None]:
+    """The point predictions each family is fitted on (SPEC §10.2): every column given,
+    in order; [None] (the run's one prediction, or none) otherwise."""
+    preds = run.cols.preds
+    if not (run.conditional and len(preds) > 1):
+        return [None]
+    if req.diagnosing:
+        raise UsageError(f"--diagnostics diagnoses one prediction; {len(preds)} are given "
+                         f"({', '.join(preds)}): diagnose them one at a time")
+    return list(preds)
+
+
+def _for_prediction(run: Run, given: Inputs, col: str | None) -> tuple[Run, Inputs]:
+    """The run as prediction `col`'s fits see it, and the inputs of a model of it (the
+    first prediction is the run's own: its models' inputs name none)."""
+    if col is None or col == run.cols.pred:
+        return run, given
+    return run.for_prediction(col), replace(given, prediction=col)
+
+
+def _prediction_tests(req: Request, models: list[Model], preds) -> prediction_tests.Plan:
+    """The plan of SPEC §10.2's pairs (family, a, b) of the models; none with one
+    prediction."""
+    return prediction_tests.plan(models if len(preds) > 1 else [], preds, req.hac_lag)
+
+
 def _input(run: Run, extra_clipped: int) -> dict:
     scan = run.scan
     cols = run.cols
-    prediction = [cols.pred] if cols.pred else list(cols.probs or cols.logits)
+    prediction = list(cols.preds) if cols.pred else list(cols.probs or cols.logits)
     return {
         "path": run.inp.display, "format": run.inp.format, "rows_read": scan.rows_read,
         "rows_used": scan.n, "rows_dropped": scan.dropped + scan.zero_weight,
@@ -118,23 +161,30 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
     warnings = list(run.warnings)
     families = {name: make_family(run, name) for name in names}
     given = inputs.resolve(req, families, run.conditional, compare=False)
+    preds = _predictions(run, req)
     models = []
-    for name, fam in families.items():
-        progress(f"fitting {name}")
-        try:
-            check_family(run, fam, name)
-            check_inputs(run, name, given[name])
-            models.append(_fit(run, name, fam, given[name]))
-        except InputError:
-            raise
-        except (FitError, *NUMERIC_ERRORS) as exc:
-            raise InputError(f"{name}: {numeric_reason(exc)}",
-                             file=rows.file_of(run)) from None
+    shared: dict[str, Model] = {}  # each family's first model: its baseline is theirs
+    for col in preds:
+        for name, fam in families.items():
+            view, mine = _for_prediction(run, given[name], col)
+            on = "" if len(preds) == 1 else f" on {col}"
+            progress(f"fitting {name}{on}")
+            try:
+                check_family(view, fam, name)
+                check_inputs(run, name, mine)
+                models.append(_fit(view, name, fam, mine, shared))
+                shared.setdefault(name, models[-1])
+            except InputError:
+                raise
+            except (FitError, *NUMERIC_ERRORS) as exc:
+                raise InputError(f"{name}{on}: {numeric_reason(exc)}",
+                                 file=rows.file_of(run)) from None
+    tests = _prediction_tests(req, models, preds)
     levels = _quantile_models(run, req, models)
-    polish(run, models + [m.baseline for m in models if m.baseline is not None])
+    polish(run, models + _baselines(models))
     also = diagnostics.carried(run, models, req) if req.diagnosing else None
     scores, splan, carried, extras = _score(run, models, False, also, None, warnings,
-                                            levels)
+                                            levels, tests)
     entropies = Entropies(run)
     out = []
     results = []
@@ -162,11 +212,14 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
                                                   state=carried), strict=True):
             o["diagnostics"] = d
     warnings[len(run.warnings):len(run.warnings)] = clip_warning(run, scores)
+    warnings = list(dict.fromkeys(warnings))  # a family's note once for every prediction
     return report.build(
         req.command, _input(run, scores.clipped), kind,
         "conditional" if run.conditional else "marginal",
         measures.pop() if len(measures) == 1 else "mixed", req.unit, out, warnings,
-        quantiles=None if scores.quantiles is None else scores.quantiles.finalize(run.W))
+        quantiles=None if scores.quantiles is None else scores.quantiles.finalize(run.W),
+        prediction_tests=prediction_tests.results(tests, scores, prediction_tests.level(req),
+                                                  report.unit_scale(req.unit)))
 
 
 def _quantile_models(run: Run, req: Request, models: list[Model]):
@@ -191,12 +244,14 @@ def _quantile_models(run: Run, req: Request, models: list[Model]):
     return list(levels), list(cols)
 
 
-def _score(run: Run, models: list[Model], pairs: bool, also, measure,
-           warnings: list[str], quantiles=None):
+def _score(run: Run, models: list[Model], pairs, also, measure,
+           warnings: list[str], quantiles=None, tests=None):
     """The last pass over the models and their `distributional` companions (SPEC §8.2);
-    `pairs`: Vuong's sums for every pair of the models. Returns the pass's states and a
-    function giving model i's `distributional` block (None without per-row inputs)."""
-    comps = [distributional.companions(run, m, measure) for m in models]
+    `pairs`: Vuong's sums for every pair of the models (True), or of every pair within
+    each group of model indices (a list of groups); `tests`: the pairs of predictions
+    (SPEC §10.2). Returns the pass's states and a function giving model i's
+    `distributional` block (None without per-row inputs)."""
+    comps = [_companions(run, m, measure) for m in models]
     extra = [c for comp in comps if comp is not None for c in comp.models()]
     for comp in comps:
         if comp is not None:
@@ -204,12 +259,15 @@ def _score(run: Run, models: list[Model], pairs: bool, also, measure,
     polish(run, extra)
     index = {id(m): len(models) + k for k, m in enumerate(extra)}
     n = len(models)
-    wanted = [(i, j) for i in range(n) for j in range(i + 1, n)] if pairs else []
+    groups = [list(range(n))] if pairs is True else (pairs or [])
+    wanted = [(i, j) for g in groups for x, i in enumerate(g) for j in g[x + 1:]]
+    serial = tests.indices if tests is not None else []
+    wanted += serial
     wanted += [(i, index[id(comp.constant)]) for i, comp in enumerate(comps)
                if comp is not None and comp.constant is not None]
     proper = tuple(range(n)) if run.req.scores else ()
     scores, splan, carried = score(run, models + extra, False, also, wanted, proper,
-                                   quantiles)
+                                   quantiles, serial, run.req.hac_lag)
 
     def extras(i: int, res) -> None:
         """Model i's `distributional` and `scores` blocks into its result."""
@@ -227,6 +285,18 @@ def _score(run: Run, models: list[Model], pairs: bool, also, measure,
             res.scores = {"log_score": res.cross_entropy, **found}
 
     return scores, splan, carried, extras
+
+
+def _companions(run: Run, model: Model, measure):
+    """distributional.companions, fitted on the model's own prediction; the companions
+    read that prediction too."""
+    col = model.inputs.prediction if model.conditional else None
+    comp = distributional.companions(run.for_prediction(col), model, measure)
+    if comp is not None and col is not None and col in run.cols.other_preds:
+        for m in comp.models():
+            if m.inputs.prediction is None:
+                m.inputs = replace(m.inputs, prediction=col)
+    return comp
 
 
 def merged(notes: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -280,28 +350,35 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
         names = [n for n in names if n in named]
     families = {name: make_family(run, name, measure) for name in names}
     given = inputs.resolve(req, families, run.conditional, compare=True)
+    preds = _predictions(run, req)
     models = []
-    for name, fam in families.items():
-        progress(f"fitting {name}")
-        check_inputs(run, name, given[name])
-        try:
-            check_family(run, fam, name)
-        except InputError as exc:
-            if name in named:
-                raise
-            skip(name, str(exc))
-            continue
-        except FitError as exc:
-            skip(name, str(exc))
-            continue
-        try:
-            models.append(_fit(run, name, fam, given[name]))
-        except (FitError, *NUMERIC_ERRORS) as exc:  # InputError is a ValueError too
-            skip(name, numeric_reason(exc) if not isinstance(exc, InputError) else str(exc))
+    shared: dict[str, Model] = {}  # each family's first model: its baseline is theirs
+    for col in preds:
+        for name, fam in families.items():
+            view, mine = _for_prediction(run, given[name], col)
+            on = "" if len(preds) == 1 else f"on {col}: "
+            progress(f"fitting {name}" + (f" {on[:-2]}" if on else ""))
+            check_inputs(run, name, mine)
+            try:
+                check_family(view, fam, name)
+            except InputError as exc:
+                if name in named:
+                    raise
+                skip(name, on + str(exc))
+                continue
+            except FitError as exc:
+                skip(name, on + str(exc))
+                continue
+            try:
+                models.append(_fit(view, name, fam, mine, shared))
+                shared.setdefault(name, models[-1])
+            except (FitError, *NUMERIC_ERRORS) as exc:  # InputError is a ValueError too
+                skip(name, on + (numeric_reason(exc) if not isinstance(exc, InputError)
+                                 else str(exc)))
     if not models:
         reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
         raise InputError(f"no family could be fitted ({reasons})", file=rows.file_of(run))
-    polish(run, models + [m.baseline for m in models if m.baseline is not None])
+    polish(run, models + _baselines(models))
     also = None
     if req.diagnosing:  # the models to diagnose, when known (or guessed) before scoring
         if req.families and not req.best:
@@ -310,25 +387,43 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
             guess = compare.likely_best(run, models, req.criterion)
             if guess is not None:
                 also = diagnostics.carried(run, [models[guess]], req)
-    scores, splan, carried, extras = _score(run, models, True, also, measure, warnings)
+    first = preds[0]
+
+    def prediction(m: Model) -> str | None:
+        return m.inputs.prediction or first
+
+    groups = [[i for i, m in enumerate(models) if prediction(m) == col] for col in preds]
+    ptests = _prediction_tests(req, models, preds)
+    scores, splan, carried, extras = _score(run, models, groups, also, measure, warnings,
+                                            tests=ptests)
     entropies = Entropies(run)
     scored: list[compare.Scored] = []
     for i, model in enumerate(models):
         try:
             res = result(run, i, scores, splan, entropies)
         except FitError as exc:
-            skip(model.name, str(exc))
+            skip(model.name, ("" if len(preds) == 1 else f"on {prediction(model)}: ")
+                 + str(exc))
             continue
         extras(i, res)
         scored.append(compare.Scored(model, res, i))
+    kept = {id(s.model) for s in scored}
+    ptests = prediction_tests.Plan([t for t in ptests.pairs if id(models[t[3]]) in kept
+                                    and id(models[t[4]]) in kept], ptests.lag)
     warnings.extend(clip_warning(run, scores))
     warnings.extend(f"{fams}: not fitted: {why}" for fams, why in merged(left_out))
     if not scored:
         reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
         raise InputError(f"no family could be fitted ({reasons})", file=rows.file_of(run))
     progress("testing differences")
-    ranked = compare.rank(scored, req.criterion)
-    weights = compare.akaike_weights([s.result.aic for s in ranked])
+    by_pred = {col: compare.rank([s for s in scored if prediction(s.model) == col],
+                                 req.criterion) for col in preds}
+    by_pred = {col: r for col, r in by_pred.items() if r}
+    if first not in by_pred:
+        reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
+        raise InputError(f"no family could be fitted on {first} ({reasons})",
+                         file=rows.file_of(run))
+    ranked = by_pred[first]
     best = ranked[0]
     warnings.extend(best.result.warnings)
     others = [w for s in ranked[1:] for w in s.result.warnings]
@@ -338,21 +433,31 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
         warnings.append("the other families: " + "; ".join(
             f"{fams}: {why}" if fams else why for fams, why in merged(
                 [_split_family(w) for w in others])))
+    out = []
+    for group in by_pred.values():
+        weights = compare.akaike_weights([s.result.aic for s in group])
+        out += [
+            report.model_dict(s.result, req.unit, {
+                "rank": i + 1,
+                "delta_cross_entropy": s.result.cross_entropy - group[0].result.cross_entropy,
+                "akaike_weight": weights[i],
+            })
+            for i, s in enumerate(group)
+        ]
     tests = compare.tests(ranked, scores, splan, warnings, run.classes, req.alpha, run)
-    out = [
-        report.model_dict(s.result, req.unit, {
-            "rank": i + 1,
-            "delta_cross_entropy": s.result.cross_entropy - best.result.cross_entropy,
-            "akaike_weight": weights[i],
-        })
-        for i, s in enumerate(ranked)
-    ]
+    several = len(preds) > 1
+    if several:
+        tests = [{**t, "prediction": first} for t in tests]
+    ranked_all = [s for group in by_pred.values() for s in group]
+    for col, group in list(by_pred.items())[1:]:  # the other predictions' notes
+        warnings.extend(dict.fromkeys(f"on {col}: {w}" for s in group
+                                      for w in s.result.warnings))
     if req.diagnosing:
         progress("diagnosing")
-        chosen = [i for i, s in enumerate(ranked)
+        chosen = [i for i, s in enumerate(ranked_all)
                   if (s.model.name in req.families and not req.best) or i == 0]
-        found = diagnostics.diagnose(run, [ranked[i].model for i in chosen],
-                                     [ranked[i].result for i in chosen], req, warnings,
+        found = diagnostics.diagnose(run, [ranked_all[i].model for i in chosen],
+                                     [ranked_all[i].result for i in chosen], req, warnings,
                                      comparison=(out, best.result.family, req.unit),
                                      state=carried)
         for o in out:
@@ -365,4 +470,9 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
         measure.name,
         req.unit, out, warnings,
         criterion=req.criterion, best=best.result.family, skipped=skipped,
-        tests=tests, recommendation=compare.recommendation(ranked, run, tests, req.alpha))
+        tests=tests, recommendation=compare.recommendation(ranked, run, tests, req.alpha),
+        best_by_prediction={col or run.cols.pred: group[0].result.family
+                            for col, group in by_pred.items()}
+        if run.conditional and run.cols.pred else None,
+        prediction_tests=prediction_tests.results(ptests, scores, prediction_tests.level(req),
+                                                  report.unit_scale(req.unit)))

@@ -401,11 +401,13 @@ class Converter:
             self._probs(batch, [arrays[c] for c in cols.probs], cols.probs)
         elif cols.logits:
             self._logits(batch, [arrays[c] for c in cols.logits])
+        others = cols.other_preds
         for c in cols.inputs:
-            batch.columns[c] = arrays[c]
+            batch.columns[c] = self._scaled(arrays[c], batch, c) if c in others else arrays[c]
         return batch
 
-    def _scaled(self, x: np.ndarray, batch: Batch) -> np.ndarray:
+    def _scaled(self, x: np.ndarray, batch: Batch, column: str | None = None
+                ) -> np.ndarray:
         """ŷ from the prediction column as --pred-scale reads it: x, exp x or 1/(1 + e⁻ˣ).
         A log-mean whose exponential overflows float64 is an error naming its row."""
         scale = self.req.pred_scale
@@ -422,7 +424,8 @@ class Converter:
             i = int(np.argmax(bad))
             raise InputError("--pred-scale log: exp of this log-mean overflows float64 "
                              "(is the column the prediction itself? drop --pred-scale)",
-                             file=batch.file, column=self.cols.pred, row=batch.row(i),
+                             file=batch.file, column=column or self.cols.pred,
+                             row=batch.row(i),
                              value=float(x[i]))
         return out
 

@@ -70,15 +70,23 @@ class Columns:
     weight: str | None
     params: list[str] = field(default_factory=list)  # --param columns, in option order
     quantiles: list[str] = field(default_factory=list)  # --quantiles columns
+    # every point prediction in the order given (SPEC §10.2); `pred` is the first
+    preds: list[str] = field(default_factory=list)
+
+    @property
+    def other_preds(self) -> list[str]:
+        """The point predictions after the first: read into a batch's `columns`."""
+        return self.preds[1:]
 
     @property
     def inputs(self) -> list[str]:
         """The per-row model inputs beside the prediction (a batch's `columns`)."""
-        return list(dict.fromkeys(self.params + self.quantiles))
+        return list(dict.fromkeys(self.other_preds + self.params + self.quantiles))
 
     def all(self) -> list[str]:
         cols = [self.target] if self.target else []
         cols += [self.pred] if self.pred else []
+        cols += self.other_preds
         cols += self.probs + self.logits + self.soft
         cols += [self.weight] if self.weight else []
         cols += self.params + self.quantiles
@@ -89,11 +97,11 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise InputError(f"the header names column {dup!r} twice", file=path)
-    for option, value in (("--target", req.target), ("--pred", req.pred),
-                          ("--weight", req.weight)):
+    for option, value in (("--target", req.target), ("--weight", req.weight)):
         if value is not None and not value.strip():
             raise UsageError(f"{option} needs a column name, not an empty string")
-    for option, values in (("--probs", req.probs), ("--logits", req.logits),
+    for option, values in (("--pred", req.pred), ("--probs", req.probs),
+                           ("--logits", req.logits),
                            ("--soft-target", req.soft_target)):
         if values and not any(v.strip(" ,") for v in values):
             raise UsageError(f"{option} needs column names or a glob, not an empty string")
@@ -101,7 +109,8 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
     probs = _match(req.probs, names, path, "--probs")
     logits = _match(req.logits, names, path, "--logits")
     weight = _match((req.weight,), names, path, "--weight")[0] if req.weight else None
-    pred = _match((req.pred,), names, path, "--pred")[0] if req.pred else None
+    preds = _match(req.pred, names, path, "--pred") if req.pred else []
+    pred = preds[0] if preds else None
     target = _match((req.target,), names, path, "--target")[0] if req.target else None
     params = [_match((p.column,), names, path, "--param")[0]
               for p in req.param_specs]
@@ -143,11 +152,16 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
     if req.pred_scale != "identity" and not pred:
         raise UsageError(f"--pred-scale {req.pred_scale} applies to a point prediction "
                          "(--pred); class probabilities given as logits take --logits")
+    if pred and not preds:
+        preds = [pred]
     for p in req.param_specs:
-        if p.column in (target, pred, weight):
-            what = {target: "target", pred: "prediction", weight: "weight"}[p.column]
+        if p.column in (target, *preds, weight):
+            what = "prediction" if p.column in preds else \
+                {target: "target", weight: "weight"}[p.column]
             raise UsageError(f"--param {p}={p.column}: {p.column!r} is the {what} column")
-    return Columns(target or "", pred, probs, logits, soft, weight, params, quantiles)
+    if target in preds:
+        raise UsageError(f"--pred {target}: {target!r} is the target column")
+    return Columns(target or "", pred, probs, logits, soft, weight, params, quantiles, preds)
 
 
 MAX_LISTED = 5  # unused columns a note names

@@ -14,7 +14,6 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import NUMERIC_ERRORS, InputError
-from losscli.inputs import NONE
 from losscli.last_pass import ScorePlan, Scores
 from losscli.model import Model
 from losscli.noise import FAMILIES
@@ -120,10 +119,10 @@ def nested_pairs(ranked: list[Scored]) -> list[tuple[Scored, Scored, Nesting]]:
     is then not the alternative at a boundary value (their pair gets Vuong's test)."""
     by_name = {s.result.family: s for s in ranked}
     order = list(FAMILIES)  # registry order: the list does not move with the ranking
-    alts = sorted((s for s in ranked if s.model.inputs is NONE),
+    alts = sorted((s for s in ranked if not s.model.inputs.held),
                   key=lambda s: order.index(s.result.family))
     return [(by_name[at.family], s, at) for s in alts for at in s.family.nests
-            if at.family in by_name and by_name[at.family].model.inputs is NONE]
+            if at.family in by_name and not by_name[at.family].model.inputs.held]
 
 
 def vuong(best: Scored, other: Scored, scores: Scores, plan: ScorePlan,

@@ -163,7 +163,7 @@ def fit(run: Run, name: str, fam, conditional: bool, inputs: Inputs = NONE) -> M
     others are (`Family.fit_given`)."""
     n = run.n
     mode = "conditional" if conditional else "marginal"
-    if inputs is not NONE:
+    if inputs.held:
         return _fit_held(run, Model(name, fam, {}, conditional, n, inputs=inputs))
     if conditional:
         if not fam.nuisance:
@@ -286,11 +286,12 @@ class Polish:
         part = []
         for model, points in self.jobs:
             fam = model.family
-            held = model.all_params(b.columns) if model.inputs is not NONE else None
+            held = model.all_params(b.columns) if model.inputs.held else None
             for params in points:
                 if held is not None:
                     params = {**held, **params}
-                pred = b.pred if model.conditional else fam.marginal_pred(params)
+                pred = model.inputs.pred(b.pred, b.columns) if model.conditional else \
+                    fam.marginal_pred(params)
                 part.append(wsum(fam.loglik(b.y, pred, params), b.w))
         self.sums.add(np.array(part))
         return self

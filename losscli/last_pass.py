@@ -6,7 +6,7 @@ of the rows."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +16,7 @@ from losscli.errors import NUMERIC_ERRORS, InputError, numeric_reason
 from losscli.model import Model, marginal_pred
 from losscli.proper_scores import ProperScores
 from losscli.quantile_forecasts import QuantileForecasts
-from losscli.reduce import First, Joint
+from losscli.reduce import First, Joint, wsum
 from losscli.statistics import (
     Baseline,
     ClassifierMetrics,
@@ -24,6 +24,7 @@ from losscli.statistics import (
     LogLikelihood,
     PairDifferences,
     PointErrors,
+    SerialDifferences,
 )
 
 if TYPE_CHECKING:
@@ -53,6 +54,10 @@ class Scores:
         self.point = [PointErrors() for _ in plan.point_keys]  # one per distinct ŷ
         self.dev = [Deviance() for _ in range(m)]
         self.pairs = [PairDifferences() for _ in plan.pairs]
+        # SPEC §10.2: the lagged sums of the pairs of predictions (--hac-lag > 0)
+        self.serial = SerialDifferences(len(plan.serial), plan.hac_lag) \
+            if plan.serial and plan.hac_lag else None
+        self._segment = None  # the rows of the batch being read, for `serial`
         # SPEC §8.3's CRPS and central intervals, per model asked for (--scores)
         self.proper = {i: ProperScores() for i in plan.proper}
         # SPEC §8.4's quantiles block (--quantiles): levels and their columns
@@ -60,14 +65,20 @@ class Scores:
             *plan.quantiles)
 
     def update(self, b: Batch) -> Scores:
+        if self.serial is not None:
+            self._segment = self.serial.segment(b.offset, b.offset + b.n_read)
         for s in range(0, b.n, BLOCK):
             self._block(b.block(s, min(s + BLOCK, b.n)))
+        if self.serial is not None:
+            self.serial.add(self._segment)
+            self._segment = None
         return self
 
     def _block(self, b: Batch) -> None:
         plan = self.plan
         y, w = b.y, b.w
         lls = []
+        baselines: dict[int, float] = {}  # a baseline shared by models: scored once
         for i, model in enumerate(plan.models):
             fam = model.family
             pred = self._pred(model, b, i)
@@ -100,8 +111,10 @@ class Scores:
                     self.proper[i] = None
             if model.baseline is not None and plan.baseline_on_rows:
                 bm = model.baseline
-                self.baseline[i].update(
-                    bm.family.loglik(y, marginal_pred(bm), bm.all_params()), w)
+                if id(bm) not in baselines:
+                    baselines[id(bm)] = wsum(
+                        bm.family.loglik(y, marginal_pred(bm), bm.all_params()), w)
+                self.baseline[i].add(baselines[id(bm)])
             if fam.input != "point":
                 self.cls[i].update(y, pred, w, fam.input == "probability")
             elif fam.deviance is not None and plan.deviance_ok[i]:
@@ -113,6 +126,8 @@ class Scores:
         for errors, source in zip(self.point, plan.point_keys.values(), strict=True):
             errors.update(y, b.pred if source is None else (
                 b.columns[source] if isinstance(source, str) else source), w)
+        if self._segment is not None:
+            self._segment.extend(np.stack([lls[i] - lls[j] for i, j in plan.serial]))
         if plan.pairs:
             block = np.empty((len(plan.pairs), b.n))
             for k, (i, j) in enumerate(plan.pairs):
@@ -174,6 +189,8 @@ class Scores:
         self.first_clipped.merge(other.first_clipped)
         if self.quantiles is not None:
             self.quantiles.merge(other.quantiles)
+        if self.serial is not None:
+            self.serial.merge(other.serial)
         for i, p in other.proper.items():
             mine = self.proper[i]
             self.proper[i] = None if mine is None or p is None else mine.merge(p)
@@ -197,16 +214,20 @@ class ScorePlan:
     rows_known: bool = True  # False on value counts: a "row" is a distinct value
     proper: tuple[int, ...] = ()  # the models whose CRPS and intervals are reduced
     quantiles: tuple[list[float], list[str]] | None = None  # (levels, their columns)
+    serial: list[tuple[int, int]] = field(default_factory=list)  # pairs in row order
+    hac_lag: int = 0  # their lags (SPEC §10.2's --hac-lag)
 
 
 def score(run: Run, models: list[Model], pairs: bool, also=None,
           extra_pairs: list[tuple[int, int]] = (), proper: tuple[int, ...] = (),
-          quantiles: tuple[list[float], list[str]] | None = None
+          quantiles: tuple[list[float], list[str]] | None = None,
+          serial: list[tuple[int, int]] = (), hac_lag: int = 0
           ) -> tuple[Scores, ScorePlan, Any]:
     """The last pass: every model scored on every row (or on the value counts); `also`
     makes a further state reduced in the same pass (None without it). `pairs`: the
     moments of the per-row log-likelihood differences of every pair of models (Vuong),
-    and of `extra_pairs` (indices (i, j), i < j) in any case."""
+    and of `extra_pairs` (indices (i, j), i < j) in any case; with `hac_lag` > 0 the
+    lagged sums of the `serial` pairs (each also among the pairs) in row order."""
     on_counts = not run.conditional and run.value_counts is not None
     point_keys: dict[str, Any] = {}
     deviance_ok = []
@@ -234,7 +255,7 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
         baseline_on_rows=run.value_counts is None,
         prediction=[cols.pred] if cols.pred else list(cols.probs or cols.logits),
         labels=run.layout.labels, eps=run.req.eps, rows_known=not on_counts,
-        proper=tuple(proper), quantiles=quantiles)
+        proper=tuple(proper), quantiles=quantiles, serial=list(serial), hac_lag=hac_lag)
 
     def make():
         return Scores(plan) if also is None else Joint(Scores(plan), also())

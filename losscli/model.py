@@ -62,7 +62,7 @@ class Model:
     def all_params(self, columns: dict | None = None) -> Params:
         """The fitted constants, the held values and the per-row parameters read from
         `columns` (a batch's, or the sample's), as the family's methods take them."""
-        if self.inputs is NONE:
+        if not self.inputs.held:
             return self.params
         out = dict(self.inputs.fixed)
         out.update(self.params)

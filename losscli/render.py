@@ -9,6 +9,7 @@ terminal the report is written at its natural width."""
 from __future__ import annotations
 
 import io
+import math
 import os
 import sys
 import threading
@@ -92,6 +93,42 @@ def _shown(m: dict, field_: str) -> Any:
     return settled(m.get(field_), *(m.get(p) for p in DIFFERENCE_OF.get(field_, ())))
 
 
+def label(rep: dict, m: dict) -> str:
+    """A model's row label: its family, and its prediction where several are compared
+    (SPEC §10.2)."""
+    return f"{m['family']} @ {m['prediction']}" if rep.get("prediction_tests") else \
+        m["family"]
+
+
+def _prediction_lines(rep: dict) -> list[Text]:
+    """SPEC §10.2 in words, per family and pair: which prediction is better and by how
+    much (± the interval's half-width), or that they are not distinguishable."""
+    unit = rep["unit"]
+    out = []
+    for t in rep.get("prediction_tests") or []:
+        d, lo, hi = t["delta_cross_entropy"], t["lower"], t["upper"]
+        if d is None or lo is None or hi is None:
+            out.append(Text(f"{t['null']} against {t['alternative']} under {t['family']}: "
+                            "no test (too few rows)", style="yellow"))
+            continue
+        half = (hi - lo) / 2
+        lag = f", HAC lag {t['hac_lag']}" if t["hac_lag"] else ""
+        # the difference to the decimals of the half-width's first significant digit
+        places = max(0, -math.floor(math.log10(half))) if half > 0 else 3
+        by = f"{abs(d):.{places}f} ± {half:.{places}f} {unit}/row"
+        z = t["statistic"]
+        z = f"z = {z:.1f}{lag}" if abs(z) >= 10 else f"z = {z:.3g}{lag}"
+        if lo > 0 or hi < 0:
+            better, worse = (t["alternative"], t["null"]) if d > 0 else \
+                (t["null"], t["alternative"])
+            out.append(Text(f"{better} is better than {worse} under {t['family']} by {by} "
+                            f"({z})", style="green"))
+        else:
+            out.append(Text(f"{t['null']} and {t['alternative']} are not distinguishable "
+                            f"under {t['family']} (Δ = {by}, {z})", style="yellow"))
+    return out
+
+
 def _main_grid(rep: dict) -> Grid:
     """Cross-entropy = entropy + KL per row, then the totals (nll, AIC, BIC) and, in a
     comparison, Δ of the criterion and the Akaike weight."""
@@ -154,7 +191,7 @@ def _main_grid(rep: dict) -> Grid:
         notes.append(f"AIC weight: the Akaike weight, from AIC (the ranking is by "
                      f"{CRITERION_LABELS.get(crit, crit)})")
     styles = [("bold" if ranked and m.get("rank") == 1 else None) for m in models]
-    return Grid(Col("family", [m["family"] for m in models], justify="left"), cols,
+    return Grid(Col("family", [label(rep, m) for m in models], justify="left"), cols,
                 title=title(rep), notes=notes, row_styles=styles)
 
 
@@ -164,7 +201,7 @@ def _params_lines(rep: dict) -> list[Any]:
     reports (`distributional`, SPEC §8.2) and its proper scores (`scores`, §8.3)."""
     out: list[Any] = [Text("fitted parameters", style="italic")]
     for i, m in enumerate(rep["models"]):
-        line = Text(f"  {m['family']}: ", style="bold")
+        line = Text(f"  {label(rep, m)}: ", style="bold")
         prefix = f"models[{i}].params."  # report.finite's warning for a NaN it nulled
         nan = frozenset(w[len(prefix):].split(" ", 1)[0] for w in rep.get("warnings", [])
                         if w.startswith(prefix))
@@ -289,10 +326,10 @@ def _metrics_grid(rep: dict) -> Grid | None:
     rows: list[tuple[str, dict]] = []
     if shared:
         rows.append(("every family (same ŷ)", point[0]))
-        rows += [(m["family"], {n: m["metrics"][n] for n in names if n in m["metrics"]})
+        rows += [(label(rep, m), {n: m["metrics"][n] for n in names if n in m["metrics"]})
                  for m in models if any(n in m["metrics"] for n in names)]
     else:
-        rows = [(m["family"], m["metrics"]) for m in models]
+        rows = [(label(rep, m), m["metrics"]) for m in models]
     out = []
     for name in cols:
         present = [i for i, (_, ms) in enumerate(rows) if name in ms]
@@ -401,10 +438,18 @@ def render(rep: dict, *, warnings: bool = False) -> Group:
             parts += [metrics, Text("")]
     else:
         parts.append(Text(title(rep), style="table.title"))
+    found = _prediction_lines(rep)
+    if found:
+        parts.append(Text("Which prediction is better? (Diebold–Mariano, log score)",
+                          style="bold"))
+        parts += [_indent(t, 2) for t in found]
+        parts.append(Text(""))
     if ranked:
         tests = _tests_lines(rep)
         if tests:
-            parts.append(Text("Is the difference real?", style="bold"))
+            on = f" (on {rep['models'][0]['prediction']})" if rep.get("prediction_tests") \
+                else ""
+            parts.append(Text(f"Is the difference real?{on}", style="bold"))
             parts += [_indent(t, 2) for t in tests]
             parts.append(Text(""))
         if rep.get("recommendation"):

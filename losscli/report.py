@@ -28,6 +28,11 @@ MODEL_FIELDS = (
 )
 
 
+def unit_scale(unit: str) -> float:
+    """What a quantity in nats is multiplied by in `unit`."""
+    return 1.0 / LN2 if unit == "bits" else 1.0
+
+
 def model_dict(m: ModelResult, unit: str, extra: dict | None = None) -> dict:
     d = asdict(m)
     out = {k: d[k] for k in MODEL_FIELDS}

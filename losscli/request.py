@@ -82,6 +82,7 @@ ONLY_IN = {
     "diagnostics": ("evaluate", "compare-noise-models"),
     "scores": ("evaluate", "compare-noise-models"),
     "quantiles": ("evaluate",),
+    "hac_lag": ("evaluate", "compare-noise-models"),
     "quantile_levels": ("evaluate",),
 }
 OPTION_NAMES = {"families": "family"}
@@ -99,11 +100,14 @@ class Request:
     target: Annotated[str | None, Opt(
         "Target column (default: y, target, label, y_true or actual).",
         short="-t", metavar="COLUMN")] = None
-    pred: Annotated[str | None, Opt(
+    # several: each scored as its own model, and compared pairwise (SPEC §10.2)
+    pred: Annotated[tuple[str, ...], Opt(
         "Prediction column: the mean, median, location or P(y=1) (default: y_pred, pred, "
         "prediction, predicted, yhat, y_hat, mu, prob, p, y_prob, y_proba, proba, "
-        "probability, pred_proba, y_pred_proba, y_score, score or forecast).",
-        short="-p", metavar="COLUMN")] = None
+        "probability, pred_proba, y_pred_proba, y_score, score or forecast). Repeatable, "
+        "or a glob such as 'pred_*' (columns in file order): each prediction is scored "
+        "and the pairs are compared (Diebold–Mariano test of the log score).",
+        short="-p", metavar="COLUMN")] = ()
     probs: Annotated[tuple[str, ...], Opt(
         "Class-probability columns: comma list or glob such as 'p_*' (default: columns "
         "named p_*, prob_* or proba_*).", metavar="COLUMNS")] = ()
@@ -133,6 +137,11 @@ class Request:
         "Hold a parameter at VALUE instead of fitting it (repeatable; FAMILY.NAME=VALUE "
         "for one family), e.g. student_t.df=5.",
         metavar="NAME=VALUE", api=Mapping[str, float] | None)] = ()
+    # SPEC §10.2: the Newey–West lag of the prediction tests (time-ordered rows)
+    hac_lag: Annotated[int, Range(0), Opt(
+        "With several predictions on time-ordered rows: the Newey–West lag L of the "
+        "variance of the prediction tests (Bartlett weights; 0, the default, is the "
+        "i.i.d. variance). Not with --weight.", metavar="L")] = 0
     # SPEC §8.4
     quantiles: Annotated[tuple[str, ...], Opt(
         "Predicted-quantile columns (comma list or glob, e.g. 'q_*'); a column's level "
@@ -448,6 +457,9 @@ def _check_model_inputs(req: Request) -> None:
     """`--param` and `--fix` well formed (what they name is checked with the data), and
     `--quantile-levels` only with `--quantiles`."""
     req.param_specs, req.fixed_specs  # noqa: B018 (malformed values are usage errors now)
+    if req.hac_lag and req.weight is not None:
+        raise UsageError(f"--hac-lag {req.hac_lag}: the Newey–West variance reads rows in "
+                         "time order, one per observation; it takes no --weight")
     if req.quantile_levels and not req.quantiles:
         raise UsageError("--quantile-levels needs --quantiles (the columns whose levels "
                          "they are)")
@@ -576,6 +588,10 @@ def _checked(opt: str, value, spec: Spec):
             raise UsageError(f"{opt} {value!r}: must be a string")
         return value
     if kind is tuple and spec.item is str:
+        # a Request's pred="y_pred", pred=["a", "b"] or pred=None
+        if value is None or isinstance(value, (str, list)):
+            value = () if value is None else (value,) if isinstance(value, str) else \
+                tuple(value)
         if not (isinstance(value, tuple) and all(isinstance(v, str) for v in value)):
             raise UsageError(f"{opt} {value!r}: must be a string or a list of strings")
         return value

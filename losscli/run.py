@@ -11,6 +11,7 @@ is called: it reads what the families declare.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -27,7 +28,7 @@ from losscli.noise.support import Support
 from losscli.reduce import Sample
 from losscli.request import DEFAULT_FIT_ROWS, Request
 from losscli.rows import at_row, file_of, row_text
-from losscli.scan import SAMPLE_SEED, Scan, ScanSpec
+from losscli.scan import SAMPLE_COLUMN, SAMPLE_SEED, Scan, ScanSpec
 
 
 def supports() -> list[Support]:
@@ -128,6 +129,22 @@ class Run:
             pieces.pieces(self.inp, columns, self.req.batch_rows, count),
             functools.partial(fold_piece, converter=self.converter, make=make), make,
             piece_done)
+
+    def for_prediction(self, column: str | None) -> Run:
+        """The run as the fits and checks of one point prediction see it (SPEC §10.2): for
+        a further prediction, its column as `cols.pred`, its pass-1 facts and its sample
+        values as "pred"; the run itself for the first (or a column that is none of
+        them). Passes are run on the run itself, never on such a view."""
+        if self.scan is None or column not in self.scan.others:
+            return self
+        facts = self.scan.others[column]
+        scan = copy.copy(self.scan)
+        scan.pred_outside, scan.pred_outside_n = facts.pred_outside, facts.pred_outside_n
+        scan.beyond_half, scan.stats = facts.beyond_half, facts.stats
+        sample = dict(self.sample)
+        if sample:
+            sample["pred"] = sample[SAMPLE_COLUMN + column]
+        return replace(self, cols=replace(self.cols, pred=column), scan=scan, sample=sample)
 
     def counts_batch(self) -> Batch:
         """The target's value counts as one batch (a "row" per distinct value, its weight
@@ -242,7 +259,8 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
               engine=engine or local.ENGINE, warnings=list(inp.warnings))
     spec = ScanSpec(labels=lay.labels, supports=tuple(run.supports),
                     prototypes=prototypes, fit_modes=run.fit_modes, fit_rows=run.fit_rows,
-                    cutoff=_cutoff(run.fit_rows, inp), seed=SAMPLE_SEED + req.seed)
+                    cutoff=_cutoff(run.fit_rows, inp), seed=SAMPLE_SEED + req.seed,
+                    other_preds=tuple(cols.other_preds))
     if not conditional and not req.no_pred:
         unused = _unused_numeric(inp, cols)
         if unused:

@@ -33,6 +33,23 @@ class ScanSpec:
     fit_rows: int
     cutoff: int | None = None  # the sample's key cutoff (Sample.cutoff_for)
     seed: int = SAMPLE_SEED  # the sample's (shifted by --seed)
+    other_preds: tuple[str, ...] = ()  # point predictions after the first (a batch's columns)
+
+
+class PredictionFacts:
+    """What pass 1 finds about one point prediction: the first row outside each
+    prediction domain (and how many), whether some |y − ŷ| > ½, and the closed-form fit
+    statistics of the families. The Scan holds these for the first prediction itself
+    and one of these per further prediction (SPEC §10.2)."""
+
+    def __init__(self, run: ScanSpec) -> None:
+        self.pred_outside = {s: First() for s in run.supports}
+        self.pred_outside_n = dict.fromkeys(run.supports, 0)
+        self.beyond_half = False
+        self.stats: dict[tuple[str, bool], Moments] = {}
+
+    def merge(self, other: PredictionFacts) -> PredictionFacts:
+        return _merge_facts(self, other)
 
 
 class Scan:
@@ -75,6 +92,8 @@ class Scan:
         self.negative: dict[str, First] = {}
         self.nonpositive_n: dict[str, int] = {}
         self.negative_n: dict[str, int] = {}
+        # the further point predictions' own facts, by column
+        self.others = {c: PredictionFacts(run) for c in run.other_preds}
 
     def update(self, b: Batch) -> Scan:
         run = self.run
@@ -135,20 +154,16 @@ class Scan:
                 self.inside[s].add(True, *(bool(np.any(t & ok)) for t in traits))
         pred = b.pred
         if pred is not None:
-            for s in run.supports:
-                ok = s.contains(pred)
-                if not ok.all():
-                    i = int(np.argmax(~ok))
-                    self.pred_outside[s].offer(int(rows[i]) + 1, float(pred[i]))
-                    self.pred_outside_n[s] += n - int(np.count_nonzero(ok))
-            if not self.beyond_half:
-                with np.errstate(invalid="ignore", over="ignore"):
-                    self.beyond_half = not bool(np.all(np.abs(y - pred) <= 0.5))
+            _prediction_facts(self, run, pred, y, rows)
+        for c, facts in self.others.items():
+            _prediction_facts(facts, run, b.columns[c], y, rows)
         if lo >= 0.0 and hi <= 1.0:
             self.soft_entropy.add(wsum(special.entr(y) + special.entr(1.0 - y), w))
         else:
             self.inside_unit = False
         self._stats(b, y, masks)
+        for c, facts in self.others.items():
+            self._stats(b, y, masks, b.columns[c], facts.stats)
         columns = {"y": y}
         if pred is not None:
             columns["pred"] = pred
@@ -156,7 +171,8 @@ class Scan:
             columns["w"] = w
         for c, x in b.columns.items():
             columns[SAMPLE_COLUMN + c] = x
-            self._signs(c, x, rows)
+            if c not in self.others:
+                self._signs(c, x, rows)
         self.sample.update(rows, columns)
         return self
 
@@ -181,16 +197,19 @@ class Scan:
             cur[0] += weight
             cur[1] = min(cur[1], row)
 
-    def _stats(self, b: Batch, y: np.ndarray, masks: dict | None) -> None:
+    def _stats(self, b: Batch, y: np.ndarray, masks: dict | None, given=None,
+               into: dict | None = None) -> None:
         """The closed-form fit statistics of every family whose support holds here (one
-        that fails anywhere does not apply, so its statistics are never read)."""
+        that fails anywhere does not apply, so its statistics are never read); of the
+        prediction `given` into `into` (default: the batch's prediction, into `stats`)."""
         run = self.run
+        stats = self.stats if into is None else into
         for name, fam in run.prototypes.items():
             for conditional in run.fit_modes:
                 mode = "conditional" if conditional else "marginal"
                 if mode not in fam.closed_form:
                     continue
-                pred = b.pred if conditional else None
+                pred = (b.pred if given is None else given) if conditional else None
                 if conditional and (pred is None or fam.input != "point"):
                     continue
                 if masks is None and fam.input != "classes":
@@ -204,9 +223,9 @@ class Scan:
                 if x is None:
                     continue
                 key = (name, conditional)
-                if key not in self.stats:
-                    self.stats[key] = Moments(np.atleast_2d(x).shape[0])
-                self.stats[key].update(x, b.w)
+                if key not in stats:
+                    stats[key] = Moments(np.atleast_2d(x).shape[0])
+                stats[key].update(x, b.w)
 
     def _rescaled(self, found: dict) -> None:
         for key, (n, row) in found.items():
@@ -246,17 +265,12 @@ class Scan:
             self._label(u, wt, row)
         for s in self.outside:
             self.outside[s].merge(other.outside[s])
-            self.pred_outside[s].merge(other.pred_outside[s])
             self.outside_n[s] += other.outside_n[s]
-            self.pred_outside_n[s] += other.pred_outside_n[s]
             self.inside[s].merge(other.inside[s])
-        self.beyond_half |= other.beyond_half
+        _merge_facts(self, other)
+        for c, facts in self.others.items():
+            facts.merge(other.others[c])
         self.soft_entropy.merge(other.soft_entropy)
-        for k, m in other.stats.items():
-            if k in self.stats:
-                self.stats[k].merge(m)
-            else:
-                self.stats[k] = m
         self.sample.merge(other.sample)
         for mine, theirs in ((self.nonpositive, other.nonpositive),
                              (self.negative, other.negative)):
@@ -267,3 +281,33 @@ class Scan:
             for c, k in theirs.items():
                 mine[c] = mine.get(c, 0) + k
         return self
+
+
+def _prediction_facts(facts, run: ScanSpec, pred: np.ndarray, y: np.ndarray,
+                      rows: np.ndarray) -> None:
+    """Add a batch to `facts` (a Scan or a PredictionFacts): the rows of `pred` outside
+    each domain, and whether some |y − ŷ| > ½."""
+    n = pred.shape[-1]
+    for s in run.supports:
+        ok = s.contains(pred)
+        if not ok.all():
+            i = int(np.argmax(~ok))
+            facts.pred_outside[s].offer(int(rows[i]) + 1, float(pred[i]))
+            facts.pred_outside_n[s] += n - int(np.count_nonzero(ok))
+    if not facts.beyond_half:
+        with np.errstate(invalid="ignore", over="ignore"):
+            facts.beyond_half = not bool(np.all(np.abs(y - pred) <= 0.5))
+
+
+def _merge_facts(facts, other):
+    """Merge another state's prediction facts into `facts` (a Scan or PredictionFacts)."""
+    for s in facts.pred_outside:
+        facts.pred_outside[s].merge(other.pred_outside[s])
+        facts.pred_outside_n[s] += other.pred_outside_n[s]
+    facts.beyond_half |= other.beyond_half
+    for k, m in other.stats.items():
+        if k in facts.stats:
+            facts.stats[k].merge(m)
+        else:
+            facts.stats[k] = m
+    return facts

@@ -239,3 +239,116 @@ class PairDifferences:
         """((d, label, w) of the largest d, (d, label, w) of the smallest d); d = ∓∞ and
         label ∞ while no row was seen."""
         return self.hi, self.lo
+
+
+class SerialDifferences:
+    """The autocovariance sums of k per-row series (the log-score differences of k pairs
+    of models) in row order, up to lag L: what the Newey–West variance reads (SPEC
+    §10.2). Rows arrive in pieces (batches, blocks, Dask tasks) in any order of merging;
+    each piece is a segment of the data set's rows [start, end) (read rows, dropped ones
+    included) holding n, Σd, the lagged cross-products Σₜ dₜdₜ₋ₕ (h = 1..L) within it,
+    and its first and last L values. Two segments whose rows adjoin join exactly: the
+    products across the seam come from the earlier one's last and the later one's first
+    L values, so any split of the rows gives the same sums."""
+
+    __slots__ = ("k", "lag", "segments")
+
+    def __init__(self, k: int, lag: int) -> None:
+        self.k, self.lag = k, lag
+        self.segments: list[_Segment] = []
+
+    def segment(self, start: int, end: int) -> _Segment:
+        """An empty segment of the rows [start, end), to `extend` and then `add`."""
+        return _Segment(start, end, self.k, self.lag)
+
+    def add(self, seg: _Segment) -> None:
+        """A piece's segment, joined with its neighbours already here."""
+        self.segments.append(seg)
+        self._join()
+
+    def merge(self, other: SerialDifferences) -> SerialDifferences:
+        self.segments.extend(other.segments)
+        self._join()
+        return self
+
+    def _join(self) -> None:
+        self.segments.sort(key=lambda s: s.start)
+        out: list[_Segment] = []
+        for seg in self.segments:
+            if out and out[-1].end == seg.start:
+                out[-1].join(seg)
+            else:
+                out.append(seg)
+        self.segments = out
+
+    def lagged(self, dbar: np.ndarray) -> np.ndarray:
+        """(k, L): Σₜ eₜeₜ₋ₕ with e = d − d̄ (d̄ per series, from every row), for
+        h = 1..L. Needs every row in one segment (a ValueError otherwise)."""
+        if len(self.segments) > 1:
+            raise ValueError("the rows of the serial sums do not adjoin")
+        out = np.zeros((self.k, self.lag))
+        if not self.segments:
+            return out
+        seg = self.segments[0]
+        n, s1 = seg.n, seg.s1
+        for h in range(1, min(self.lag, n - 1) + 1):
+            first = seg.head[:, :h].sum(axis=1)
+            last = seg.tail[:, seg.tail.shape[1] - h:].sum(axis=1)
+            # Σ (dₜ − d̄)(dₜ₋ₕ − d̄) over t = h..n−1, expanded into the kept sums
+            out[:, h - 1] = (seg.cross[:, h - 1] - dbar * (s1 - first) - dbar * (s1 - last)
+                             + (n - h) * dbar * dbar)
+        return out
+
+
+class _Segment:
+    """Adjoining rows [start, end) of SerialDifferences: n, Σd (k,), Σₜ dₜdₜ₋ₗ (k, L),
+    the first and last min(n, L) values (k, ·)."""
+
+    __slots__ = ("start", "end", "n", "s1", "cross", "head", "tail")
+
+    def __init__(self, start: int, end: int, k: int, lag: int) -> None:
+        self.start, self.end = start, end
+        self.n = 0
+        self.s1 = np.zeros(k)
+        self.cross = np.zeros((k, lag))
+        self.head = np.zeros((k, 0))
+        self.tail = np.zeros((k, 0))
+
+    def extend(self, d: np.ndarray) -> None:
+        """Append rows d (k, m) after the segment's last row."""
+        d = np.asarray(d, dtype=np.float64)
+        lag = self.cross.shape[1]
+        part = _Segment(self.start, self.end, d.shape[0], lag)
+        m = d.shape[1]
+        part.n = m
+        part.s1 = d.sum(axis=1)
+        for h in range(1, min(lag, m - 1) + 1):
+            part.cross[:, h - 1] = np.einsum("ij,ij->i", d[:, h:], d[:, :-h])
+        part.head = d[:, :lag].copy()
+        part.tail = d[:, max(m - lag, 0):].copy()
+        self._append(part)
+
+    def join(self, later: _Segment) -> None:
+        """The rows of `later` (which start where these end) appended."""
+        self._append(later)
+        self.end = later.end
+
+    def _append(self, b: _Segment) -> None:
+        lag = self.cross.shape[1]
+        if b.n == 0:
+            return
+        if self.n:
+            a_tail, b_head = self.tail, b.head
+            for h in range(1, lag + 1):
+                # pairs (t in b, t − h in a): b's i-th row with a's (h − i)-th from last
+                i = np.arange(min(h, b_head.shape[1]))
+                i = i[h - i <= a_tail.shape[1]]
+                if i.size:
+                    self.cross[:, h - 1] += np.einsum(
+                        "ij,ij->i", b_head[:, i], a_tail[:, a_tail.shape[1] - (h - i)])
+        self.cross += b.cross
+        self.s1 = self.s1 + b.s1
+        self.n += b.n
+        self.head = np.concatenate([self.head, b.head], axis=1)[:, :lag]
+        both = np.concatenate([self.tail, b.tail], axis=1)
+        self.tail = both[:, max(both.shape[1] - lag, 0):]

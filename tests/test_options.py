@@ -26,9 +26,10 @@ COMMON = ("--target", "--pred", "--probs", "--logits", "--soft-target", "--weigh
           "--scheduler", "--seed", "--plot", "--corp-max-unique", "--fail-if")
 # each command's options, written out here (not read from the code under test)
 OPTIONS = {
-    "evaluate": COMMON + ("--diagnostics", "--scores", "--quantiles", "--quantile-levels"),
+    "evaluate": COMMON + ("--diagnostics", "--scores", "--quantiles", "--quantile-levels",
+                          "--hac-lag"),
     "compare-noise-models": COMMON + ("--criterion", "--alpha", "--diagnostics",
-                                      "--scores"),
+                                      "--scores", "--hac-lag"),
     "diagnose": COMMON + ("--best", "--criterion", "--alpha"),
 }
 SHORT = {"--target": "-t", "--pred": "-p", "--weight": "-w", "--family": "-f",
