@@ -260,7 +260,7 @@ class Request:
         compare = self.command == "compare-noise-models" or (
             self.command == "diagnose" and self.best)
         several = not compare and (len(self.families) > 1 or _many(self.quantiles) or (
-            bool(self.quantiles) and bool(self.families)))
+            bool(self.quantiles) and bool(self.families)) or _many(self.pred))
         return gate.conditions(self.fail_if, "compare-noise-models" if compare
                                else "evaluate", several)
 

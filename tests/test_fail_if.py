@@ -130,6 +130,8 @@ def test_diagnose_takes_the_gate_too(real):
     ("evaluate", ("-f", "gaussian", "-f", "laplace"), "kl > 1",
      "'kl' is a model field and this evaluate reports several models"),
     ("evaluate", ("--quantiles", "q_*"), "kl > 1", "reports several models"),
+    ("evaluate", ("-p", "a", "-p", "b"), "kl > 1", "reports several models"),
+    ("evaluate", ("-p", "pred_*"), "kl > 1", "reports several models"),
     ("compare-noise-models", (), "tests[kinds=vuong].p_value < 1", "unknown field 'kinds'"),
     ("compare-noise-models", (), "recommendation.familly == x", "unknown field 'familly'"),
     ("diagnose", ("--best",), "best < 3", None),  # valid: compare's shape
