@@ -254,6 +254,22 @@ class Expectile(ContinuousFamily):
                 "better than any asymmetric normal): no maximum with 0 < τ < 1; fix τ with "
                 "--fix expectile.tau=VALUE")
         t, _ = optimize.minimize_bounded(nll, grid[k - 1], grid[k + 1], xatol=1e-11)
+
+        def slope(tau: float) -> float:
+            """d nll/dτ: by the envelope theorem (the expectile minimises A over the
+            location) dA/dτ = P − N, and d/dτ ln(τ^(−½) + (1 − τ)^(−½)) =
+            ½((1 − τ)^(−3/2) − τ^(−3/2))/(τ^(−½) + (1 − τ)^(−½))."""
+            _, p, n = s.at(tau)
+            a = tau * p + (1.0 - tau) * n
+            shape = 0.5 * ((1.0 - tau) ** -1.5 - tau ** -1.5) / (tau ** -0.5
+                                                                 + (1.0 - tau) ** -0.5)
+            return (0.5 * (p - n) / a if sigma is None else (p - n) / (sigma * sigma)) + shape
+
+        # the root of the slope pins τ̂ to rounding, where the minimum of the flat nll
+        # leaves it at about √ε
+        lo, hi = float(special.expit(grid[k - 1])), float(special.expit(grid[k + 1]))
+        if slope(lo) < 0.0 < slope(hi):
+            return optimize.root(slope, lo, hi, xtol=1e-300, rtol=1e-15)
         return float(special.expit(t))
 
     def fit_stats(self, y: np.ndarray, pred: Any) -> np.ndarray | None:
@@ -363,3 +379,8 @@ class AsymmetricNormal:
         r = np.subtract(y, self.loc)
         return np.where(r < 0.0, self.pb * self.below.sf(-r),
                         self.pb + (1.0 - self.pb) * self.above.cdf(r))
+
+    def sf(self, y: Any) -> np.ndarray:
+        r = np.subtract(y, self.loc)
+        return np.where(r < 0.0, 1.0 - self.pb * self.below.sf(-r),
+                        (1.0 - self.pb) * self.above.sf(r))
