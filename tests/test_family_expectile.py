@@ -16,7 +16,7 @@ from losscli.noise.discretised import Discretised
 from losscli.noise.expectile import Expectile, weighted_expectile
 from losscli.noise.gaussian import Gaussian
 from tests.conftest import model, run_api, run_cli
-from tests.test_family_generalized_normal import _close
+from tests.test_family_generalized_normal import CRPS_AT, _close, crps_by_quadrature
 
 FAM = Expectile()
 
@@ -80,6 +80,14 @@ def test_cdf_sf_ppf_against_quadrature(tau):
     m2 = integrate.quad(lambda v: v * v * math.exp(_logpdf(v, 0.0, tau, 1.3)), -np.inf,
                         np.inf)[0]
     assert FAM.variance(np.zeros(1), p)[0] == pytest.approx(m2 - mean ** 2, rel=1e-9)
+
+
+@pytest.mark.parametrize("tau,s", [(0.2, 1.3), (0.5, 0.7), (0.9, 2.0)])
+def test_crps_against_quadrature(tau, s):
+    d = FAM.to_scipy(0.4, {"tau": tau, "sigma": s})  # checked against quadrature above
+    want = [crps_by_quadrature(lambda x: float(d.cdf(x)), v, 0.4) for v in CRPS_AT]
+    np.testing.assert_allclose(FAM.crps(CRPS_AT, 0.4, {"tau": tau, "sigma": s}), want,
+                               rtol=1e-9)
 
 
 def test_the_prediction_is_the_tau_expectile():

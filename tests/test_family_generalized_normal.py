@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import optimize, stats
+from scipy import integrate, optimize, stats
 
 from losscli.noise import FAMILIES
 from losscli.noise.discretised import Discretised
@@ -60,6 +60,32 @@ def test_far_tails_in_log_space():
     z = np.array([-60.0, 60.0])
     assert np.all(np.isfinite(FAM.logcdf(z, 0.0, p)))
     assert np.all(np.isfinite(FAM.logsf(z, 0.0, p)))
+
+
+def crps_by_quadrature(cdf, y: float, m: float) -> float:
+    """CRPS(F, y) = ∫(F(x) − 1{y ≤ x})² dx by adaptive quadrature of an oracle c.d.f.,
+    split at y and at the location m."""
+    def quad(f, a, b):
+        return integrate.quad(f, a, b, epsabs=1e-13, epsrel=1e-12, limit=400)[0]
+
+    lo, hi = min(y, m), max(y, m)
+    return (quad(lambda x: cdf(x) ** 2, -np.inf, lo)
+            + quad(lambda x: (cdf(x) - (x >= y)) ** 2, lo, hi)
+            + quad(lambda x: (1 - cdf(x)) ** 2, hi, np.inf))
+
+
+CRPS_AT = np.array([-25.0, -2.0, -0.1, 0.4, 0.41, 1.5, 30.0])
+
+
+@pytest.mark.parametrize("q,s", [(0.7, 0.9), (1.5, 0.9), (2.0, 1.0), (5.0, 2.0)])
+def test_crps_against_quadrature(q, s):
+    d = _oracle(0.4, q, s)
+    want = [crps_by_quadrature(lambda x: float(d.cdf(x)), v, 0.4) for v in CRPS_AT]
+    p = {"power": q, "scale": s}
+    np.testing.assert_allclose(FAM.crps(CRPS_AT, 0.4, p), want, rtol=1e-9)
+    # a power per row reads the same
+    got = FAM.crps(CRPS_AT, 0.4, {"power": np.full(CRPS_AT.size, q), "scale": s})
+    np.testing.assert_allclose(got, want, rtol=1e-9)
 
 
 def _nll_oracle(theta, y, pred, w):

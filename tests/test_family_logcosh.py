@@ -14,7 +14,7 @@ from losscli.noise import FAMILIES
 from losscli.noise.discretised import Discretised
 from losscli.noise.logcosh import LogCosh
 from tests.conftest import model, run_api, run_cli
-from tests.test_family_generalized_normal import _close
+from tests.test_family_generalized_normal import CRPS_AT, _close, crps_by_quadrature
 
 FAM = LogCosh()
 
@@ -39,6 +39,14 @@ def test_loglik_cdf_sf_ppf_equal_scipy(s):
                                atol=1e-12)
     assert FAM.variance(np.zeros(1), p)[0] == pytest.approx(stats.hypsecant(scale=s).var(),
                                                             rel=1e-12)
+
+
+@pytest.mark.parametrize("s", [0.3, 0.8, 4.0])
+def test_crps_against_quadrature(s):
+    d = stats.hypsecant(0.4, s)
+    with np.errstate(over="ignore"):  # scipy's c.d.f. computes eˣ far in the upper tail
+        want = [crps_by_quadrature(lambda x: float(d.cdf(x)), v, 0.4) for v in CRPS_AT]
+    np.testing.assert_allclose(FAM.crps(CRPS_AT, 0.4, {"scale": s}), want, rtol=1e-9)
 
 
 def test_far_tails_in_log_space():
