@@ -144,6 +144,7 @@ class Expectile(ContinuousFamily):
     applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
     default_for = ()
     candidate = False  # compare-noise-models fits it only when named (SPEC §9.3)
+    counting_newton_from_pilot = True
     nests = (Nesting("gaussian", "tau", 0.5, boundary=False),)
     spread = ("sigma", "scale")
     frameworks = Frameworks(
