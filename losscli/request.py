@@ -18,6 +18,7 @@ from losscli.errors import UsageError
 FAMILY_NAMES = (
     "gaussian", "laplace", "student_t", "bernoulli", "categorical",
     "poisson", "negative_binomial", "gamma", "lognormal", "beta", "quantile",
+    "expectile", "logcosh", "generalized_normal",
 )
 # the target kinds whose values are not numbers: class labels, and soft labels
 LABEL_KIND, SOFT_LABEL_KINDS = "categorical", ("soft_categorical", "soft_binary")

@@ -53,6 +53,20 @@ CASES = {
                                               r.exponential(0.7 / 0.8, n)),
                  lambda r, n: r.normal(0, 2, n), {"tau": 0.8, "scale": 0.7},
                  [-3.0, 0.0, 1e5], [np.nan, np.inf]),
+    # asymmetric normal: below ŷ with probability b/(a + b), a half-normal on each side
+    # (a = σ/√τ, b = σ/√(1 − τ); here τ = 0.7, σ = 0.9)
+    "expectile": (lambda r, m, n: m + np.where(
+        r.uniform(size=n) < (0.9 / 0.3 ** 0.5) / (0.9 / 0.7 ** 0.5 + 0.9 / 0.3 ** 0.5),
+        -np.abs(r.normal(0, 0.9 / 0.6 ** 0.5, n)), np.abs(r.normal(0, 0.9 / 1.4 ** 0.5, n))),
+        lambda r, n: r.normal(0, 2, n), {"tau": 0.7, "sigma": 0.9},
+        [-3.0, 0.0, 1e5], [np.nan, np.inf]),
+    "logcosh": (lambda r, m, n: m + 0.6 * np.log(np.tan(0.5 * np.pi * r.uniform(size=n))),
+                lambda r, n: r.normal(0, 2, n), {"scale": 0.6}, [-3.0, 0.0, 1e5],
+                [np.nan, -np.inf]),
+    "generalized_normal": (
+        lambda r, m, n: m + np.sign(r.uniform(-1, 1, n)) * 0.8 * r.gamma(1 / 1.5, 1, n)
+        ** (1 / 1.5), lambda r, n: r.normal(0, 2, n), {"power": 1.5, "scale": 0.8},
+        [-3.0, 0.0, 1e5], [np.nan, np.inf]),
     # classifiers: the prediction is a class-major log-probability block (K, n)
     "bernoulli": (lambda r, q, n: (r.uniform(size=n) < np.exp(q[1])).astype(float),
                   lambda r, n: _log_probs(r, n, 2), {}, [0.0, 0.3, 1.0],

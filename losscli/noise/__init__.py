@@ -7,9 +7,12 @@ from losscli.noise.base import ContinuousFamily, Family
 from losscli.noise.bernoulli import Bernoulli
 from losscli.noise.beta import Beta
 from losscli.noise.categorical import Categorical
+from losscli.noise.expectile import Expectile
 from losscli.noise.gamma import Gamma
 from losscli.noise.gaussian import Gaussian
+from losscli.noise.generalized_normal import GeneralizedNormal
 from losscli.noise.laplace import Laplace
+from losscli.noise.logcosh import LogCosh
 from losscli.noise.lognormal import LogNormal
 from losscli.noise.negative_binomial import NegativeBinomial
 from losscli.noise.poisson import Poisson
@@ -29,6 +32,9 @@ FAMILIES: dict[str, type[Family]] = {
     "lognormal": LogNormal,
     "beta": Beta,
     "quantile": Quantile,
+    "expectile": Expectile,
+    "logcosh": LogCosh,
+    "generalized_normal": GeneralizedNormal,
 }
 
 __all__ = ["FAMILIES", "ContinuousFamily", "Family", "Support"]

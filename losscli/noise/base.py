@@ -23,7 +23,7 @@ from losscli.noise.logspace import log1mexp
 from losscli.noise.measures import LEBESGUE, BaseMeasure
 from losscli.noise.sums import total_weight, wsum
 from losscli.noise.support import Support
-from losscli.optimize import minimize_params, polish
+from losscli.optimize import CONVERGED, minimize_params, polish
 from losscli.reduce import seeded_rows
 
 Params = dict[str, Any]
@@ -373,6 +373,9 @@ class ContinuousFamily(Family):
     # the generic discretised fit (Brent, or two parabola steps from a pilot) stops near
     # 1e-6 relative: its result is polished (a family with its own Newton fit says True)
     counting_fit_precise: ClassVar[bool] = False
+    # the discretised fit by Newton steps from its start (the interval likelihood is
+    # costly per row, so a simplex search on every row is slow)
+    counting_newton_from_pilot: ClassVar[bool] = False
 
     pit_method = "exact"
 
@@ -468,6 +471,14 @@ class ContinuousFamily(Family):
 
             return -math.fsum(blocks.map_blocks(block, y.size, size)) / W
 
+        if self.counting_newton_from_pilot:
+            # Newton steps from the start (the pilot's fit, or the density's MLE): a few
+            # stencils instead of a simplex search on every row; the search below where
+            # they do not converge
+            polished, status = polish(lambda p: -W * mean_nll(p), start, names,
+                                      self.param_domains)
+            if status == CONVERGED:
+                return polished
         return minimize_params(mean_nll, start, names, self.param_domains, step,
                                refine=step < 0.05)
 
