@@ -26,7 +26,8 @@ from losscli.noise import FAMILIES
 from losscli.reduce import First
 from losscli.request import Request
 from losscli.run import Run, open_engine, open_run
-from losscli.score import result
+from losscli.score import result, slice_moments
+from losscli.score import slices as slice_rows
 
 Progress = Callable[[str], None]
 
@@ -136,6 +137,7 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
     scores, splan, carried, extras = _score(run, models, False, also, None, warnings,
                                             levels)
     entropies = Entropies(run)
+    found_slices = slice_moments(scores)
     out = []
     results = []
     for i, model in enumerate(models):
@@ -144,6 +146,7 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
         except FitError as exc:
             raise InputError(f"{model.name}: {exc}", file=rows.file_of(run)) from None
         extras(i, res)
+        _slices(run, res, found_slices, i)
         results.append(res)
         if model.family.measure is not kinds.measure(kind) and kinds.measure(kind).discrete:
             warnings.append(
@@ -229,6 +232,12 @@ def _score(run: Run, models: list[Model], pairs: bool, also, measure,
     return scores, splan, carried, extras
 
 
+def _slices(run: Run, res, found, i: int) -> None:
+    """Model i's `slices` (SPEC §10.3) into its result, with --by."""
+    if found is not None:
+        res.slices = slice_rows(run.cols.by, found, i, res.information_gain is not None)
+
+
 def merged(notes: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """(families, text) with the families that share a text joined ("a, b"), in order of
     first appearance: one line where several families have the same note."""
@@ -312,6 +321,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
                 also = diagnostics.carried(run, [models[guess]], req)
     scores, splan, carried, extras = _score(run, models, True, also, measure, warnings)
     entropies = Entropies(run)
+    found_slices = slice_moments(scores)
     scored: list[compare.Scored] = []
     for i, model in enumerate(models):
         try:
@@ -320,6 +330,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
             skip(model.name, str(exc))
             continue
         extras(i, res)
+        _slices(run, res, found_slices, i)
         scored.append(compare.Scored(model, res, i))
     warnings.extend(clip_warning(run, scores))
     warnings.extend(f"{fams}: not fitted: {why}" for fams, why in merged(left_out))
@@ -339,6 +350,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
             f"{fams}: {why}" if fams else why for fams, why in merged(
                 [_split_family(w) for w in others])))
     tests = compare.tests(ranked, scores, splan, warnings, run.classes, req.alpha, run)
+    compare.delta_uncertainty(ranked, scores, req.level)
     out = [
         report.model_dict(s.result, req.unit, {
             "rank": i + 1,
@@ -365,4 +377,5 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
         measure.name,
         req.unit, out, warnings,
         criterion=req.criterion, best=best.result.family, skipped=skipped,
-        tests=tests, recommendation=compare.recommendation(ranked, run, tests, req.alpha))
+        tests=tests, recommendation=compare.recommendation(ranked, run, tests, req.alpha),
+        **({} if found_slices is None else {"slices": compare.best_by_slice(ranked)}))

@@ -70,6 +70,7 @@ class Columns:
     weight: str | None
     params: list[str] = field(default_factory=list)  # --param columns, in option order
     quantiles: list[str] = field(default_factory=list)  # --quantiles columns
+    by: str | None = None  # --by: read by the scoring pass only, never a model input
 
     @property
     def inputs(self) -> list[str]:
@@ -107,6 +108,7 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
               for p in req.param_specs]
     params = list(dict.fromkeys(params))
     quantiles = _match(req.quantiles, names, path, "--quantiles") if req.quantiles else []
+    by = _match((req.by,), names, path, "--by")[0] if req.by else None
     taken = set(soft + probs + logits + ([weight] if weight else []))
     if target is None and not soft:
         target = _auto(names, TARGET_NAMES, "target", "--target/-t", path, taken)
@@ -147,7 +149,7 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
         if p.column in (target, pred, weight):
             what = {target: "target", pred: "prediction", weight: "weight"}[p.column]
             raise UsageError(f"--param {p}={p.column}: {p.column!r} is the {what} column")
-    return Columns(target or "", pred, probs, logits, soft, weight, params, quantiles)
+    return Columns(target or "", pred, probs, logits, soft, weight, params, quantiles, by)
 
 
 MAX_LISTED = 5  # unused columns a note names
