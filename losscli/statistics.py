@@ -84,7 +84,8 @@ class ClassifierMetrics:
         else:
             target = np.zeros_like(q)
             target[y.astype(np.int64), np.arange(n)] = 1.0
-        top = np.argmax(q, axis=0)
+        # binary: p ≥ ½ predicts 1 (SPEC §10.1); else the first class of largest q
+        top = (q[1] >= q[0]).astype(np.int64) if binary else np.argmax(q, axis=0)
         correct = np.take_along_axis(target, top[None, :], axis=0)[0].astype(np.float64)
         diff = q - target
         # Σ_k E[(q_k − 1{Y=k})²] = Σ_k (q_k − t_k)² + Σ_k t_k (1 − t_k); 0 for a one-hot t

@@ -23,7 +23,8 @@ COMMON = ("--target", "--pred", "--probs", "--logits", "--soft-target", "--weigh
           "--encoding", "--thousands", "--positive-label", "--family", "--target-kind",
           "--unit", "--format", "--output", "--html", "--color", "--eps", "--strict",
           "--renormalize", "--fit-rows", "--batch-rows", "--engine", "--workers",
-          "--scheduler", "--seed", "--plot", "--corp-max-unique")
+          "--scheduler", "--seed", "--plot", "--corp-max-unique", "--level", "--by",
+          "--max-slices")
 # each command's options, written out here (not read from the code under test)
 OPTIONS = {
     "evaluate": COMMON + ("--diagnostics", "--scores", "--quantiles", "--quantile-levels"),
