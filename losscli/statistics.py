@@ -361,15 +361,13 @@ class Slices:
         by code point; a null last). Integers and text met together (a text file whose
         blocks were read with different types) are all text."""
         values = list(self.slot)
-        if any(isinstance(v, str) for v in values):
-            merged = Slices(self.k, self.limit, self.file, self.column)
-            for v in values:
-                i = self.slot[v]
-                merged._merge([v if v is None else str(v)], self.W[[i]], self.mean[[i]],
-                              self.m2[[i]])
-            return merged.finalize() if merged.slot.keys() != self.slot.keys() else \
-                self._ordered()
-        return self._ordered()
+        state = self
+        if any(isinstance(v, str) for v in values) and any(isinstance(v, int) for v in values):
+            state = Slices(self.k, self.limit, self.file, self.column)
+            for v, i in self.slot.items():
+                state._merge([None if v is None else str(v)], self.W[[i]], self.mean[[i]],
+                             self.m2[[i]])
+        return state._ordered()
 
     def _ordered(self):
         values = list(self.slot)

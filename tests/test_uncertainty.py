@@ -417,3 +417,66 @@ def test_table_shows_half_widths_and_worst_slices_at_80_columns(tmp_path):
                    "--level", "0.8")
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["models"][0]["uncertainty"]["level"] == 0.8
+
+
+# ------------------------------------------------------------------ the Slices state
+
+
+def test_slices_state_merges_as_one_pass_and_text_wins_over_integers():
+    from losscli.statistics import Slices
+
+    r = np.random.default_rng(3)
+    n = 900
+    codes_all = r.integers(0, 4, n)
+    values = [10, 20, 30, 40]
+    x = r.normal(size=(2, n))
+    w = r.integers(1, 5, n).astype(float)
+    one = Slices(2, 10, "f", "c")
+    one.update(codes_all, values, x, w)
+    parts = Slices(2, 10, "f", "c")
+    for idx in np.array_split(np.arange(n), 7)[::-1]:  # another order and grouping
+        piece = Slices(2, 10, "f", "c")
+        # each piece numbers its own values (as pyarrow's dictionary does per batch)
+        local = sorted(set(codes_all[idx].tolist()), reverse=True)
+        piece.update(np.array([local.index(c) for c in codes_all[idx]]),
+                     [values[c] for c in local], x[:, idx], w[idx])
+        parts.merge(piece)
+    a, b = one.finalize(), parts.finalize()
+    assert a[0] == b[0]
+    for u, v in zip(a[1:], b[1:], strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-12)
+    for j, v in enumerate(a[0]):
+        s = codes_all == values.index(v)
+        assert a[1][j] == w[s].sum()
+        assert a[2][j, 0] == pytest.approx(np.dot(w[s], x[0, s]) / w[s].sum(), rel=1e-12)
+        dsw = DescrStatsW(x[1, s], weights=w[s])
+        assert a[3][j, 1] == pytest.approx(dsw.sumsquares, rel=1e-10)
+    # a text file read in blocks of different inferred types: the integers become text
+    mixed = Slices(2, 10, "f", "c")
+    mixed.update(np.array([0, 1]), [1, 2], np.ones((2, 2)), None)
+    mixed.update(np.array([0, 0, 1]), ["1", None], np.zeros((2, 3)), None)
+    vals, W, mean, _ = mixed.finalize()
+    assert vals == ["1", "2", None] and list(W) == [3.0, 1.0, 1.0]
+    assert mean[0, 0] == pytest.approx(1 / 3)
+    with pytest.raises(InputError) as exc:
+        mixed.update(np.arange(9), list(range(100, 109)), np.zeros((2, 9)), None)
+    assert exc.value.column == "c" and "coarser" in str(exc.value)
+
+
+def test_by_in_marginal_mode_on_integer_targets(tmp_path):
+    r = np.random.default_rng(1)
+    y = r.poisson(3.0, 400).astype(float)
+    g = r.integers(0, 3, 400)
+    rep = run_api("compare-noise-models", _csv(tmp_path, {"y": y, "g": g}), no_pred=True,
+                  families=("poisson",), by="g")
+    m = rep["models"][0]
+    lam = y.mean()
+    ll = stats.poisson.logpmf(y, lam)
+    _check(m["uncertainty"]["cross_entropy"], m["cross_entropy"], std_mean(-ll))
+    assert m["uncertainty"]["information_gain"] is None  # marginal: no baseline
+    for row in m["slices"]["rows"]:
+        s = g == row["value"]
+        assert row["cross_entropy"] == pytest.approx(-ll[s].mean(), rel=1e-10)
+        assert row["se"] == pytest.approx(std_mean(-ll[s]), rel=1e-9)
+        assert row["information_gain"] is None
+    assert any("plug-in entropy estimate is not included" in x for x in rep["warnings"])
