@@ -319,7 +319,7 @@ def _spread_terms(run: Run, m: Model) -> tuple[str, ...]:
 
 
 def _baseline_table(run: Run, m: Model):
-    """(values, Σ-free per-value log-likelihoods) of model m's baseline where the pass
+    """(values, the baseline log-likelihood of each value) of model m where the pass
     scores the baseline on the value counts, not on the rows; else None."""
     if m.baseline is None or run.value_counts is None or not m.conditional:
         return None

@@ -480,3 +480,20 @@ def test_by_in_marginal_mode_on_integer_targets(tmp_path):
         assert row["se"] == pytest.approx(std_mean(-ll[s]), rel=1e-9)
         assert row["information_gain"] is None
     assert any("plug-in entropy estimate is not included" in x for x in rep["warnings"])
+
+
+def test_information_gain_se_on_counts_uses_each_rows_baseline(tmp_path):
+    """Integer targets: the baseline is scored on the value counts, and its per-row terms
+    come from them; the se is that of log q(y) − log Poisson(y; ȳ) over the rows."""
+    r = np.random.default_rng(21)
+    mu = np.exp(r.normal(1.0, 0.5, 500))
+    y = r.poisson(mu).astype(float)
+    w = r.integers(1, 4, 500).astype(float)
+    rep = run_api("compare-noise-models", _csv(tmp_path, {"y": y, "y_pred": mu, "w": w}),
+                  weight="w", families=("poisson", "negative_binomial"))
+    m = next(x for x in rep["models"] if x["family"] == "poisson")
+    ybar = np.dot(w, y) / w.sum()
+    gain = stats.poisson.logpmf(y, mu) - stats.poisson.logpmf(y, ybar)
+    _check(m["uncertainty"]["information_gain"], m["information_gain"], std_mean(gain, w))
+    # hard labels on a discrete support: kl = cross_entropy, with its se
+    assert m["uncertainty"]["kl"] == m["uncertainty"]["cross_entropy"]
