@@ -173,8 +173,14 @@ def metrics_se(run: Run, i: int, scores: Scores, plan: ScorePlan, found: dict
     model reports, from the moments of their per-row terms (|r|, r², Brier, correct)."""
     fam = plan.models[i].family
     spread = scores.cls[i].spread if fam.input != "point" else scores.point_errors(i).spread
-    return {k: spread.se(k) for k in ("mse", "mae", "brier", "accuracy")
-            if k in found and found[k] is not None}
+    out = {}
+    for k in ("mse", "mae", "brier", "accuracy"):
+        if k in found and found[k] is not None:
+            se = spread.se(k)
+            # a metric beyond float64's range has no se (the metric's own warning says so)
+            finite = math.isfinite(found[k]) and se is not None and math.isfinite(se)
+            out[k] = se if finite else None
+    return out
 
 
 def slice_moments(scores: Scores):
