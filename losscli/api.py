@@ -28,7 +28,8 @@ from losscli.noise import FAMILIES
 from losscli.reduce import First
 from losscli.request import Request
 from losscli.run import Run, open_engine, open_run
-from losscli.score import result
+from losscli.score import result, slice_moments
+from losscli.score import slices as slice_rows
 
 Progress = Callable[[str], None]
 
@@ -186,6 +187,7 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
     scores, splan, carried, extras = _score(run, models, False, also, None, warnings,
                                             levels, tests)
     entropies = Entropies(run)
+    found_slices = slice_moments(scores)
     out = []
     results = []
     for i, model in enumerate(models):
@@ -194,6 +196,7 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
         except FitError as exc:
             raise InputError(f"{model.name}: {exc}", file=rows.file_of(run)) from None
         extras(i, res)
+        _slices(run, res, found_slices, i)
         results.append(res)
         if model.family.measure is not kinds.measure(kind) and kinds.measure(kind).discrete:
             warnings.append(
@@ -299,6 +302,12 @@ def _companions(run: Run, model: Model, measure):
     return comp
 
 
+def _slices(run: Run, res, found, i: int) -> None:
+    """Model i's `slices` (SPEC §10.3) into its result, with --by."""
+    if found is not None:
+        res.slices = slice_rows(run.cols.by, found, i, res.information_gain is not None)
+
+
 def merged(notes: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """(families, text) with the families that share a text joined ("a, b"), in order of
     first appearance: one line where several families have the same note."""
@@ -397,6 +406,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
     scores, splan, carried, extras = _score(run, models, groups, also, measure, warnings,
                                             tests=ptests)
     entropies = Entropies(run)
+    found_slices = slice_moments(scores)
     scored: list[compare.Scored] = []
     for i, model in enumerate(models):
         try:
@@ -406,6 +416,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
                  + str(exc))
             continue
         extras(i, res)
+        _slices(run, res, found_slices, i)
         scored.append(compare.Scored(model, res, i))
     kept = {id(s.model) for s in scored}
     ptests = prediction_tests.Plan([t for t in ptests.pairs if id(models[t[3]]) in kept
@@ -435,6 +446,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
                 [_split_family(w) for w in others])))
     out = []
     for group in by_pred.values():
+        compare.delta_uncertainty(group, scores, req.level)
         weights = compare.akaike_weights([s.result.aic for s in group])
         out += [
             report.model_dict(s.result, req.unit, {
@@ -475,4 +487,5 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
                             for col, group in by_pred.items()}
         if run.conditional and run.cols.pred else None,
         prediction_tests=prediction_tests.results(ptests, scores, prediction_tests.level(req),
-                                                  report.unit_scale(req.unit)))
+                                                  report.unit_scale(req.unit)),
+        **({} if found_slices is None else {"slices": compare.best_by_slice(ranked)}))

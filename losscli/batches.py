@@ -86,6 +86,8 @@ class Batch:
     rows_known: bool = True  # False for value counts: a "row" is a distinct value
     # per-row model inputs by column name (--param columns), aligned with y
     columns: dict[str, np.ndarray] = field(default_factory=dict)
+    # --by: (codes (n,) int64, values) with values[codes[i]] row i's value (None: null)
+    by: tuple[np.ndarray, list] | None = None
 
     @property
     def n(self) -> int:
@@ -111,7 +113,8 @@ class Batch:
                      logq=None if self.logq is None else self.logq[:, lo:hi],
                      w=None if self.w is None else self.w[lo:hi], keep=keep,
                      rows_known=self.rows_known,
-                     columns={k: v[lo:hi] for k, v in self.columns.items()})
+                     columns={k: v[lo:hi] for k, v in self.columns.items()},
+                     by=None if self.by is None else (self.by[0][lo:hi], self.by[1]))
 
 
 @dataclass
@@ -236,6 +239,36 @@ def labels_of(col) -> tuple[np.ndarray, np.ndarray]:
         col = col.cast(pa.int8())
     arr = col.cast(pa.string()).fill_null("").to_numpy(zero_copy_only=False)
     return np.asarray(arr, dtype=str), missing
+
+
+def slice_keys(col, file: str, name: str, offset: int) -> tuple[np.ndarray, list]:
+    """A `--by` column as (codes, values): values[codes[i]] is row i's value, an int
+    (integer columns, and whole numbers in a float column) or text; a null (or NaN) is
+    the value None, a slice of its own. A float that is not whole is an error."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if pa.types.is_floating(col.type) or pa.types.is_decimal(col.type):
+        x = _float64(col)
+        bad = np.isfinite(x) & (x != np.floor(x))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError("--by needs a column of text or integers", file=file,
+                             column=name, row=offset + i + 1, value=float(x[i]))
+        ok = np.isfinite(x)
+        col = pa.array(np.where(ok, x, 0.0).astype(np.int64), mask=~ok)
+    elif not pa.types.is_integer(col.type):
+        col = col.cast(pa.string())
+    enc = pc.dictionary_encode(col)
+    values = enc.dictionary.to_pylist()
+    codes = enc.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+    if enc.null_count:
+        values.append(None)
+    return np.asarray(codes, dtype=np.int64), values
 
 
 def layout(req: Request, cols: Columns, schema, path: str) -> Layout:
@@ -404,6 +437,9 @@ class Converter:
         others = cols.other_preds
         for c in cols.inputs:
             batch.columns[c] = self._scaled(arrays[c], batch, c) if c in others else arrays[c]
+        if cols.by is not None and cols.by in table.column_names:  # the scoring pass
+            codes, values = slice_keys(table.column(cols.by), file, cols.by, offset)
+            batch.by = (codes if batch.keep is None else codes[batch.keep], values)
         return batch
 
     def _scaled(self, x: np.ndarray, batch: Batch, column: str | None = None

@@ -72,6 +72,7 @@ class Columns:
     quantiles: list[str] = field(default_factory=list)  # --quantiles columns
     # every point prediction in the order given (SPEC §10.2); `pred` is the first
     preds: list[str] = field(default_factory=list)
+    by: str | None = None  # --by: read by the scoring pass only, never a model input
 
     @property
     def other_preds(self) -> list[str]:
@@ -116,6 +117,7 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
               for p in req.param_specs]
     params = list(dict.fromkeys(params))
     quantiles = _match(req.quantiles, names, path, "--quantiles") if req.quantiles else []
+    by = _match((req.by,), names, path, "--by")[0] if req.by else None
     taken = set(soft + probs + logits + ([weight] if weight else []))
     if target is None and not soft:
         target = _auto(names, TARGET_NAMES, "target", "--target/-t", path, taken)
@@ -161,7 +163,8 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
             raise UsageError(f"--param {p}={p.column}: {p.column!r} is the {what} column")
     if target in preds:
         raise UsageError(f"--pred {target}: {target!r} is the target column")
-    return Columns(target or "", pred, probs, logits, soft, weight, params, quantiles, preds)
+    return Columns(target or "", pred, probs, logits, soft, weight, params, quantiles, preds,
+                   by)
 
 
 MAX_LISTED = 5  # unused columns a note names

@@ -20,8 +20,8 @@ from losscli.noise import FAMILIES
 from losscli.noise.base import FRAMEWORKS, Nesting
 from losscli.rows import row_text
 from losscli.scan import SAMPLE_COLUMN
-from losscli.score import ModelResult
-from losscli.statistics import PairDifferences
+from losscli.score import ModelResult, interval
+from losscli.statistics import PairDifferences, mean_se
 
 
 @dataclass
@@ -89,6 +89,33 @@ def likely_best(run, models: list[Model], criterion: str) -> int | None:
         if value < key:
             best, key = i, value
     return best
+
+
+def delta_uncertainty(ranked: list[Scored], scores: Scores, level: float) -> None:
+    """SPEC §10.1: each model's uncertainty.delta_cross_entropy, the se of the mean of the
+    per-row differences −log q_model + log q_best (the pair's moments of the last pass);
+    null for the best."""
+    best = ranked[0]
+    for s in ranked[1:]:
+        u = s.result.uncertainty
+        if u is None or u.get("cross_entropy") is None:
+            continue
+        i, j = best.index, s.index
+        W, _, m2 = scores.pair(min(i, j), max(i, j)).finalize()
+        u["delta_cross_entropy"] = interval(
+            s.result.cross_entropy - best.result.cross_entropy, mean_se(W, m2), level)
+
+
+def best_by_slice(ranked: list[Scored]) -> dict:
+    """SPEC §10.3's top-level `slices`: per value the family of lowest slice
+    cross-entropy (the first in rank order on a tie)."""
+    first = ranked[0].result.slices
+    rows = []
+    for j, row in enumerate(first["rows"]):
+        best = min(ranked, key=lambda s: s.result.slices["rows"][j]["cross_entropy"])
+        rows.append({"value": row["value"], "count": row["count"],
+                     "best": best.result.family})
+    return {"column": first["column"], "rows": rows}
 
 
 def akaike_weights(aics: list[float]) -> list[float]:

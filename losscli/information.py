@@ -58,7 +58,7 @@ def _params_se(run, model) -> tuple[dict[str, float | None], list[str]]:
     rows = _fit_rows(run, model)
     W = run.W if rows is None else total_weight(rows[0].shape[-1], rows[1])
     closed = None
-    if model.inputs is NONE and model.factor is None:
+    if not model.inputs.held and model.factor is None:  # (its own prediction column is fine)
         closed = fam.closed_se(params, W, model.conditional)
     held = set(fam.boundary(params)) | set(fam.nonsmooth)
     for k in names:

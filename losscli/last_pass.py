@@ -16,7 +16,8 @@ from losscli.errors import NUMERIC_ERRORS, InputError, numeric_reason
 from losscli.model import Model, marginal_pred
 from losscli.proper_scores import ProperScores
 from losscli.quantile_forecasts import QuantileForecasts
-from losscli.reduce import First, Joint, wsum
+from losscli.reduce import First, Joint
+from losscli.rows import file_of as rows_file
 from losscli.statistics import (
     Baseline,
     ClassifierMetrics,
@@ -25,6 +26,8 @@ from losscli.statistics import (
     PairDifferences,
     PointErrors,
     SerialDifferences,
+    Slices,
+    Spread,
 )
 
 if TYPE_CHECKING:
@@ -58,6 +61,11 @@ class Scores:
         self.serial = SerialDifferences(len(plan.serial), plan.hac_lag) \
             if plan.serial and plan.hac_lag else None
         self._segment = None  # the rows of the batch being read, for `serial`
+        # SPEC §10.1: per model the moments of its per-row terms (standard errors)
+        self.spread = [Spread(names) for names in plan.spread]
+        # SPEC §10.3 (--by): per value of the column, every model's moments
+        self.slices = None if plan.by is None else Slices(2 * m, plan.by[1], plan.by[2],
+                                                         plan.by[0])
         # SPEC §8.3's CRPS and central intervals, per model asked for (--scores)
         self.proper = {i: ProperScores() for i in plan.proper}
         # SPEC §8.4's quantiles block (--quantiles): levels and their columns
@@ -78,7 +86,11 @@ class Scores:
         plan = self.plan
         y, w = b.y, b.w
         lls = []
-        baselines: dict[int, float] = {}  # a baseline shared by models: scored once
+        baselines: dict[int, np.ndarray] = {}  # a baseline shared by models: scored once
+        label_h = None
+        if plan.soft and any("kl" in names for names in plan.spread):
+            label_h = _label_entropy(y)
+        slice_rows = None if self.slices is None else np.zeros((2 * len(plan.models), b.n))
         for i, model in enumerate(plan.models):
             fam = model.family
             pred = self._pred(model, b, i)
@@ -109,12 +121,24 @@ class Scores:
                     self.proper[i].update(fam, y, pred, params, w)
                 except NUMERIC_ERRORS:  # reported as null, with a note
                     self.proper[i] = None
+            base = None
             if model.baseline is not None and plan.baseline_on_rows:
                 bm = model.baseline
                 if id(bm) not in baselines:
-                    baselines[id(bm)] = wsum(
-                        bm.family.loglik(y, marginal_pred(bm), bm.all_params()), w)
-                self.baseline[i].add(baselines[id(bm)])
+                    baselines[id(bm)] = bm.family.loglik(y, marginal_pred(bm),
+                                                         bm.all_params())
+                base = baselines[id(bm)]
+                self.baseline[i].update(base, w)
+            elif plan.baseline_table[i] is not None:  # from the value counts' table
+                values, table = plan.baseline_table[i]
+                base = table[np.clip(np.searchsorted(values, y), 0, values.size - 1)]
+            names = plan.spread[i]
+            if names:
+                self.spread[i].update(_terms(names, ll, base, label_h), w)
+            if slice_rows is not None:
+                np.negative(ll, out=slice_rows[2 * i])
+                if base is not None:
+                    np.subtract(ll, base, out=slice_rows[2 * i + 1])
             if fam.input != "point":
                 self.cls[i].update(y, pred, w, fam.input == "probability")
             elif fam.deviance is not None and plan.deviance_ok[i]:
@@ -128,6 +152,8 @@ class Scores:
                 b.columns[source] if isinstance(source, str) else source), w)
         if self._segment is not None:
             self._segment.extend(np.stack([lls[i] - lls[j] for i, j in plan.serial]))
+        if slice_rows is not None:
+            self.slices.update(b.by[0], b.by[1], slice_rows, w)
         if plan.pairs:
             block = np.empty((len(plan.pairs), b.n))
             for k, (i, j) in enumerate(plan.pairs):
@@ -176,7 +202,8 @@ class Scores:
     def merge(self, other: Scores) -> Scores:
         for mine, theirs in ((self.ll, other.ll), (self.baseline, other.baseline),
                              (self.cls, other.cls), (self.point, other.point),
-                             (self.dev, other.dev), (self.pairs, other.pairs)):
+                             (self.dev, other.dev), (self.pairs, other.pairs),
+                             (self.spread, other.spread)):
             for a, c in zip(mine, theirs, strict=True):
                 a.merge(c)
         for a, c in zip(self.bad, other.bad, strict=True):
@@ -185,6 +212,8 @@ class Scores:
         self.zero = [a + c for a, c in zip(self.zero, other.zero, strict=True)]
         for a, c in zip(self.zero_first, other.zero_first, strict=True):
             a.merge(c)
+        if self.slices is not None:
+            self.slices.merge(other.slices)
         self.clipped += other.clipped
         self.first_clipped.merge(other.first_clipped)
         if self.quantiles is not None:
@@ -216,6 +245,13 @@ class ScorePlan:
     quantiles: tuple[list[float], list[str]] | None = None  # (levels, their columns)
     serial: list[tuple[int, int]] = field(default_factory=list)  # pairs in row order
     hac_lag: int = 0  # their lags (SPEC §10.2's --hac-lag)
+    # SPEC §10.1: per model the names of the per-row terms whose moments are kept
+    spread: list[tuple[str, ...]] = ()
+    # per model: (values, baseline log-likelihoods) where the baseline is scored on value
+    # counts (its per-row terms then come from this table), else None
+    baseline_table: list = ()
+    soft: bool = False  # soft labels: a row's label entropy is known (kl's terms)
+    by: tuple[str, int, str] | None = None  # --by: (column, --max-slices, file)
 
 
 def score(run: Run, models: list[Model], pairs: bool, also=None,
@@ -228,7 +264,8 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
     moments of the per-row log-likelihood differences of every pair of models (Vuong),
     and of `extra_pairs` (indices (i, j), i < j) in any case; with `hac_lag` > 0 the
     lagged sums of the `serial` pairs (each also among the pairs) in row order."""
-    on_counts = not run.conditional and run.value_counts is not None
+    on_counts = (not run.conditional and run.value_counts is not None
+                 and run.cols.by is None)  # slices need the rows
     point_keys: dict[str, Any] = {}
     deviance_ok = []
     for m in models:
@@ -255,7 +292,12 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
         baseline_on_rows=run.value_counts is None,
         prediction=[cols.pred] if cols.pred else list(cols.probs or cols.logits),
         labels=run.layout.labels, eps=run.req.eps, rows_known=not on_counts,
-        proper=tuple(proper), quantiles=quantiles, serial=list(serial), hac_lag=hac_lag)
+        proper=tuple(proper), quantiles=quantiles, serial=list(serial), hac_lag=hac_lag,
+        spread=[_spread_terms(run, m) for m in models],
+        baseline_table=[_baseline_table(run, m) for m in models],
+        soft=run.layout.soft,
+        by=None if run.cols.by is None else (run.cols.by, run.req.max_slices,
+                                             rows_file(run)))
 
     def make():
         return Scores(plan) if also is None else Joint(Scores(plan), also())
@@ -265,10 +307,59 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
         with np.errstate(all="ignore"):
             state.update(run.counts_batch())
     else:
-        state = run.reduce(make, "scoring")
+        state = run.reduce(make, "scoring",
+                           () if run.cols.by is None else (run.cols.by,))
     if also is None:
         return state, plan, None
     return state.states[0], plan, state.states[1]
+
+
+def _terms(names: tuple[str, ...], ll: np.ndarray, base, label_h) -> np.ndarray:
+    """A block's per-row terms (k, n) in the order of `names`: −ℓ (cross_entropy),
+    ℓ − ℓ_baseline (information_gain), −ℓ − H(label) (kl on soft labels)."""
+    out = np.empty((len(names), ll.shape[-1]))
+    for k, name in enumerate(names):
+        if name == "cross_entropy":
+            np.negative(ll, out=out[k])
+        elif name == "information_gain":
+            np.subtract(ll, base, out=out[k])
+        else:
+            np.negative(ll, out=out[k])
+            out[k] -= label_h
+    return out
+
+
+def _spread_terms(run: Run, m: Model) -> tuple[str, ...]:
+    """The per-row terms whose moments model m keeps (SPEC §10.1): its −log q; with a
+    baseline, ℓ_model − ℓ_baseline; on soft labels, −log q minus the label's entropy."""
+    names = ["cross_entropy"]
+    if m.conditional and m.baseline is not None:
+        names.append("information_gain")
+    if run.layout.soft:
+        names.append("kl")
+    return tuple(names)
+
+
+def _baseline_table(run: Run, m: Model):
+    """(values, the baseline log-likelihood of each value) of model m where the pass
+    scores the baseline on the value counts, not on the rows; else None."""
+    if m.baseline is None or run.value_counts is None or not m.conditional:
+        return None
+    values = run.value_counts[0]
+    values = values.astype(np.int64) if run.layout.labels else np.asarray(values, np.float64)
+    bm = m.baseline
+    with np.errstate(all="ignore"):
+        table = bm.family.loglik(values, marginal_pred(bm), bm.all_params())
+    return values, np.asarray(table, dtype=np.float64)
+
+
+def _label_entropy(y: np.ndarray) -> np.ndarray:
+    """Each row's soft-label entropy −Σ_k t_k log t_k (one column: a soft P(y = 1))."""
+    from scipy.special import entr
+
+    if y.ndim == 2:
+        return entr(y).sum(axis=0)
+    return entr(y) + entr(1.0 - y)
 
 
 def _point_key(m: Model) -> str:

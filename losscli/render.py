@@ -147,7 +147,8 @@ def _main_grid(rep: dict) -> Grid:
 
     methods = [m["entropy_method"] for m in models]
     hard = all(x == "hard-labels" for x in methods)
-    cols = [Col(f"cross-ent.\n{unit}/row", per_row("cross_entropy"))]
+    cols = [Col(f"cross-ent.\n{unit}/row", per_row("cross_entropy")),
+            Col(f"±{_level(rep)}", column(_halves(models, "cross_entropy")))]
     if not hard:
         cols.append(Col("entropy", per_row("entropy")))
         if len(set(methods)) > 1:
@@ -155,6 +156,7 @@ def _main_grid(rep: dict) -> Grid:
         cols.append(Col("KL", per_row("kl")))
     if ranked:
         cols.append(Col("ΔCE", per_row("delta_cross_entropy")))
+        cols.append(Col("±", column(_halves(models, "delta_cross_entropy"))))
     else:
         for header, f in (("baseline\nCE", "baseline_cross_entropy"),
                           ("info\ngain", "information_gain"),
@@ -193,6 +195,67 @@ def _main_grid(rep: dict) -> Grid:
     styles = [("bold" if ranked and m.get("rank") == 1 else None) for m in models]
     return Grid(Col("family", [label(rep, m) for m in models], justify="left"), cols,
                 title=title(rep), notes=notes, row_styles=styles)
+
+
+def _level(rep: dict) -> str:
+    """The intervals' level as a header shows it: "95%"."""
+    level = next((m["uncertainty"]["level"] for m in rep["models"]
+                  if m.get("uncertainty")), None)
+    return "" if level is None else f"{100 * level:.4g}%"
+
+
+def _halves(models: list[dict], field_: str) -> list[float | None]:
+    """Each model's interval half-width of `field_` (SPEC §10.1), None where null."""
+    out = []
+    for m in models:
+        u = (m.get("uncertainty") or {}).get(field_)
+        out.append(None if u is None else (u["upper"] - u["lower"]) / 2.0)
+    return out
+
+
+SLICES_SHOWN = 10  # the worst slices the table lists
+
+
+def _slices_grids(rep: dict) -> list[Any]:
+    """Per model with `slices` (the best only in a comparison): the worst slices first
+    (largest z against the other rows), at most SLICES_SHOWN, and how many there are."""
+    models = rep["models"][:1] if comparison(rep) else rep["models"]
+    out: list[Any] = []
+    for m in models:
+        sl = m.get("slices")
+        if not sl:
+            continue
+        rows = sorted(sl["rows"], key=lambda r: (r["statistic"] is None,
+                                                  -(r["statistic"] or 0.0)))
+        shown = rows[:SLICES_SHOWN]
+        n = len(rows)
+        what = (f"the worst {len(shown)} of {n:,} slices" if n > len(shown)
+                else f"all {n:,} slice{'s' if n != 1 else ''}")
+        half = [None if r["se"] is None else z * r["se"] for r, z in
+                zip(shown, [_z(m)] * len(shown), strict=True)]
+        counts = [r["count"] for r in shown]
+        cols = [Col("rows", [f"{int(c):,}" for c in counts]
+                    if all(float(c).is_integer() for c in counts) else column(counts)),
+                Col(f"cross-ent.\n{rep['unit']}/row",
+                    column([r["cross_entropy"] for r in shown])),
+                Col("±", column(half)),
+                Col("z vs\nthe rest", column([r["statistic"] for r in shown], decimals=2)),
+                Col("p (Holm)", [pval(r["p_holm"]).removeprefix("p = ")
+                                 if r["p_holm"] is not None else NULL
+                                 for r in shown])]
+        out += [Grid(Col(sl["column"], [NULL if r["value"] is None else str(r["value"])
+                                        for r in shown], justify="left"), cols,
+                     title=f"slices of {m['family']} by {sl['column']}: {what}, worst "
+                           "first (largest z)"), Text("")]
+    return out
+
+
+def _z(m: dict) -> float:
+    """z₍₁₊level₎/₂ of the model's intervals (from its cross-entropy interval)."""
+    u = (m.get("uncertainty") or {}).get("cross_entropy")
+    if not u or not u["se"]:
+        return 1.959963984540054
+    return (u["upper"] - u["lower"]) / (2.0 * u["se"])
 
 
 def _params_lines(rep: dict) -> list[Any]:
@@ -436,6 +499,7 @@ def render(rep: dict, *, warnings: bool = False) -> Group:
         metrics = _metrics_grid(rep)
         if metrics is not None:
             parts += [metrics, Text("")]
+        parts += _slices_grids(rep)
     else:
         parts.append(Text(title(rep), style="table.title"))
     found = _prediction_lines(rep)

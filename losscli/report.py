@@ -23,7 +23,7 @@ MODEL_FIELDS = (
     "fit_rows", "nll", "cross_entropy",
     "entropy", "entropy_method", "kl", "aic", "bic", "baseline_cross_entropy",
     "information_gain", "normalized_entropy", "metrics", "base_measure",
-    "distributional", "scores",
+    "distributional", "scores", "uncertainty", "metrics_se",
     "params_se",
 )
 
@@ -36,6 +36,8 @@ def unit_scale(unit: str) -> float:
 def model_dict(m: ModelResult, unit: str, extra: dict | None = None) -> dict:
     d = asdict(m)
     out = {k: d[k] for k in MODEL_FIELDS}
+    if m.slices is not None:  # with --by
+        out["slices"] = d["slices"]
     out.update(extra or {})
     if m.infinite_explained:  # null, and the model's warning says why
         out = {k: None if isinstance(v, float) and not math.isfinite(v) else v
@@ -44,9 +46,22 @@ def model_dict(m: ModelResult, unit: str, extra: dict | None = None) -> dict:
         for k in IN_UNIT:
             if out.get(k) is not None:
                 out[k] = out[k] / LN2
+        out["uncertainty"] = in_bits_uncertainty(out.get("uncertainty"))
+        if out.get("slices"):
+            out["slices"] = {**out["slices"], "rows": [
+                {**r, **{k: r[k] / LN2 for k in ("cross_entropy", "se", "information_gain")
+                         if r[k] is not None}} for r in out["slices"]["rows"]]}
         if out.get("scores") and out["scores"].get("log_score") is not None:
             out["scores"] = {**out["scores"], "log_score": out["scores"]["log_score"] / LN2}
     return out
+
+
+def in_bits_uncertainty(u: dict | None) -> dict | None:
+    """An `uncertainty` block in bits: se and interval ends follow the unit (SPEC §10.1)."""
+    if u is None:
+        return None
+    return {k: ({e: x / LN2 for e, x in v.items()} if isinstance(v, dict) else v)
+            for k, v in u.items()}
 
 
 def build(command: str, inp: dict, kind: str, mode: str, base_measure: str, unit: str,

@@ -184,6 +184,18 @@ class Request:
         "Level of the tests that decide which families the best one beats (the others "
         "are its ties).")] = 0.05
     unit: Annotated[Unit, Opt("Unit of nll, cross-entropy, entropy and KL.")] = "nats"
+    # SPEC §10.1: the level of every interval
+    level: Annotated[float, Range(0, 1, open=True), Opt(
+        "Confidence level of the intervals (uncertainty), in (0, 1).",
+        metavar="LEVEL")] = 0.95
+    # SPEC §10.3: per-slice cross-entropy, with a test of each slice against the rest
+    by: Annotated[str | None, Opt(
+        "Slice the models' cross-entropy by the values of this column (text or "
+        "integers): each slice against the other rows, Holm-adjusted.",
+        metavar="COLUMN")] = None
+    max_slices: Annotated[int, Range(1), Opt(
+        "With --by: the most distinct values the column may have (more is an error: "
+        "slice by a coarser column).", metavar="N")] = 1000
     eps: Annotated[float, Range(0, 0.5), Opt(
         "Clip probabilities to [eps, 1-eps]; 0 disables. Default: float64 machine "
         "epsilon.")] = DEFAULT_EPS

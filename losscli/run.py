@@ -73,9 +73,10 @@ class Run:
     engine: Any = local.ENGINE
 
     # -- reading
-    def reduce(self, make, label: str):
+    def reduce(self, make, label: str, extra: tuple[str, ...] = ()):
         """One pass: every batch converted and reduced into a state from `make`, on the
-        run's engine; the pass, batch and byte counts and the progress display here."""
+        run's engine; the pass, batch and byte counts and the progress display here.
+        `extra`: columns read by this pass only (the scoring pass's --by column)."""
         self.passes += 1
         total = self.inp.total_rows
         total_bytes = self.inp.total_bytes
@@ -105,7 +106,7 @@ class Run:
 
         if self.progress is not None:
             self.progress(f"pass {self.passes}: {label}")
-        columns = self.cols.all()
+        columns = list(dict.fromkeys(self.cols.all() + list(extra)))
         if self.engine.grain == "tasks":
             def task_done(task: pieces.Task, rows: int, batches: int, k: int,
                           planned: int) -> None:

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from losscli import information
 from losscli.entropy import Entropies
 from losscli.errors import FitError
@@ -19,6 +21,7 @@ from losscli.last_pass import ScorePlan, Scores, baseline_on_counts
 from losscli.noise.base import ContinuousFamily, Params
 from losscli.noise.discretised import Discretised
 from losscli.rows import located
+from losscli.statistics import Spread, mean_se
 
 if TYPE_CHECKING:
     from losscli.run import Run
@@ -54,6 +57,9 @@ class ModelResult:
     scores: dict | None = None  # SPEC §8.3: with --scores
     infinite_explained: bool = False  # its non-finite values are explained in warnings
     params_se: dict[str, float | None] | None = None  # SPEC §10.1: {fitted parameter: se}
+    uncertainty: dict | None = None  # SPEC §10.1 (values in nats)
+    metrics_se: dict | None = None  # SPEC §10.1
+    slices: dict | None = None  # SPEC §10.3, with --by (values in nats)
 
 
 def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
@@ -99,18 +105,166 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
             gain = baseline - ce
             if fam.measure.discrete:
                 normalized = ce / baseline if baseline > 0 else None
+    kl = None if h is None else ce - h
+    unc = uncertainty(run, scores.spread[i], ce, kl, gain, method, name, warnings,
+                      finite=not zero)
+    found = metrics(run, i, scores, plan)
     return ModelResult(
+        uncertainty=unc, metrics_se=metrics_se(run, i, scores, plan, found),
         family=name, loss=fam.loss, prediction=_prediction(run, model),
         params=json_params(model.params),
         fixed=dict(model.inputs.fixed),
         param_columns=model.inputs.json_columns() or {}, n_params=k, n=run.n,
         fit_rows=model.fit_rows, nll=nll, cross_entropy=ce, entropy=h,
-        entropy_method=method, kl=None if h is None else ce - h, aic=2 * k + 2 * nll,
+        entropy_method=method, kl=kl, aic=2 * k + 2 * nll,
         bic=k * math.log(W) + 2 * nll, baseline_cross_entropy=baseline,
         information_gain=gain, normalized_entropy=normalized,
-        metrics=metrics(run, i, scores, plan),
+        metrics=found,
         base_measure=fam.measure.name, warnings=warnings,
         infinite_explained=bool(zero), params_se=params_se)
+
+
+def z_level(level: float) -> float:
+    """z₍₁₊level₎/₂: the two-sided normal quantile of an interval at `level`."""
+    from scipy.special import ndtri
+
+    return float(ndtri((1.0 + level) / 2.0))
+
+
+def interval(mean: float | None, se: float | None, level: float) -> dict | None:
+    """{"se", "lower", "upper"}: mean ± z₍₁₊level₎/₂·se; None where either is null."""
+    if mean is None or se is None or not (math.isfinite(mean) and math.isfinite(se)):
+        return None
+    half = z_level(level) * se
+    return {"se": se, "lower": mean - half, "upper": mean + half}
+
+
+def uncertainty(run: Run, spread: Spread, ce: float, kl: float | None,
+                gain: float | None, method: str, name: str, warnings: list[str],
+                finite: bool = True) -> dict:
+    """SPEC §10.1's `uncertainty` of one model (nats; delta_cross_entropy is set by the
+    comparison): each mean's se = s/√W, s² = Σw(x − x̄)²/(W − 1), over its per-row terms.
+    kl: on soft labels its own terms; otherwise the cross-entropy's se around kl, the
+    entropy estimate's own variability left out (a warning says so where it varies)."""
+    level = run.req.level
+    out = {"level": level, "cross_entropy": None, "kl": None, "information_gain": None,
+           "delta_cross_entropy": None}
+    if not finite:  # a probability of 0 (--eps 0): the model's warning says why
+        return out
+    if not spread.moments.W > 1.0:
+        warnings.append(f"{name}: uncertainty is null: the rows weigh W = "
+                        f"{spread.moments.W:g} ≤ 1 (a standard error needs W > 1)")
+        return out
+    se_ce = spread.se("cross_entropy")
+    out["cross_entropy"] = interval(ce, se_ce, level)
+    if gain is not None:
+        out["information_gain"] = interval(gain, spread.se("information_gain"), level)
+    if kl is not None:
+        if "kl" in spread.names and method == "soft-labels":
+            out["kl"] = interval(kl, spread.se("kl"), level)
+        else:
+            out["kl"] = interval(kl, se_ce, level)
+            if method in ("spacing", "plug-in"):
+                warnings.append(f"{name}: uncertainty.kl is cross_entropy's se around kl: "
+                                f"the variability of the {method} entropy estimate is "
+                                "not included")
+    return out
+
+
+def metrics_se(run: Run, i: int, scores: Scores, plan: ScorePlan, found: dict
+               ) -> dict[str, float | None]:
+    """SPEC §10.1's `metrics_se`: the se of each of mse, mae, brier and accuracy the
+    model reports, from the moments of their per-row terms (|r|, r², Brier, correct)."""
+    fam = plan.models[i].family
+    spread = scores.cls[i].spread if fam.input != "point" else scores.point_errors(i).spread
+    out = {}
+    for k in ("mse", "mae", "brier", "accuracy"):
+        if k in found and found[k] is not None:
+            se = spread.se(k)
+            # a metric beyond float64's range has no se (the metric's own warning says so)
+            finite = math.isfinite(found[k]) and se is not None and math.isfinite(se)
+            out[k] = se if finite else None
+    return out
+
+
+def slice_moments(scores: Scores):
+    """The --by column's slices, finished once for every model (None without --by):
+    (values, W, mean, m2) in report order and the rest's (W, mean, m2) per slice."""
+    if scores.slices is None:
+        return None
+    values, W, mean, m2 = scores.slices.finalize()
+    return values, W, mean, m2, rest_moments(W, mean, m2)
+
+
+def rest_moments(W: np.ndarray, mean: np.ndarray, m2: np.ndarray):
+    """For each slot g: the moments (W, mean, m2) of every other slot merged by Chan's
+    formula, from prefix and suffix merges (no subtraction from the total, so a slice
+    that holds nearly every row leaves its rest exact)."""
+    from losscli.reduce import Moments
+
+    g, k = mean.shape
+    prefix, suffix = [], [None] * g
+    acc = Moments(k)
+    for j in range(g):
+        prefix.append((acc.W, acc.mean.copy(), acc.m2.copy()))
+        part = Moments(k)
+        part.W, part.mean, part.m2 = float(W[j]), mean[j].copy(), m2[j].copy()
+        acc.merge(part)
+    acc = Moments(k)
+    for j in range(g - 1, -1, -1):
+        suffix[j] = (acc.W, acc.mean.copy(), acc.m2.copy())
+        part = Moments(k)
+        part.W, part.mean, part.m2 = float(W[j]), mean[j].copy(), m2[j].copy()
+        acc.merge(part)
+    rW, rmean, rm2 = np.zeros(g), np.zeros((g, k)), np.zeros((g, k))
+    for j in range(g):
+        a, b = Moments(k), Moments(k)
+        a.W, a.mean, a.m2 = prefix[j]
+        b.W, b.mean, b.m2 = suffix[j]
+        a.merge(b)
+        rW[j], rmean[j], rm2[j] = a.W, a.mean, a.m2
+    return rW, rmean, rm2
+
+
+def slices(column: str, found, i: int, has_gain: bool) -> dict:
+    """SPEC §10.3's `slices` of model i (nats): per value its Σw, cross-entropy and se,
+    information gain, and z = (CE_slice − CE_rest)/√(se_slice² + se_rest²) with p = 2Φ(−|z|)
+    (null where the slice or the rest weighs ≤ 1), p_holm over the non-null p."""
+    from scipy.special import ndtr
+
+    values, W, mean, m2, (rW, rmean, rm2) = found
+    rows = []
+    for j, v in enumerate(values):
+        se = mean_se(float(W[j]), float(m2[j, 2 * i]))
+        se_rest = mean_se(float(rW[j]), float(rm2[j, 2 * i]))
+        z = p = None
+        if se is not None and se_rest is not None:
+            den = math.sqrt(se * se + se_rest * se_rest)
+            if den > 0:
+                z = (float(mean[j, 2 * i]) - float(rmean[j, 2 * i])) / den
+                p = 2.0 * float(ndtr(-abs(z)))
+        rows.append({"value": v, "count": float(W[j]),
+                     "cross_entropy": float(mean[j, 2 * i]), "se": se,
+                     "information_gain": float(mean[j, 2 * i + 1]) if has_gain else None,
+                     "statistic": z, "p_value": p, "p_holm": None})
+    for row, adj in zip([r for r in rows if r["p_value"] is not None],
+                        holm([r["p_value"] for r in rows if r["p_value"] is not None]),
+                        strict=True):
+        row["p_holm"] = adj
+    return {"column": column, "rows": rows}
+
+
+def holm(p: list[float]) -> list[float]:
+    """Holm's step-down adjustment: with p₍₁₎ ≤ … ≤ p₍ₘ₎, p̃₍ₖ₎ = min(1, max_{j≤k}
+    (m − j + 1) p₍ⱼ₎), in the input's order."""
+    m = len(p)
+    order = sorted(range(m), key=lambda j: p[j])
+    out = [0.0] * m
+    running = 0.0
+    for rank, j in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[j]))
+        out[j] = running
+    return out
 
 
 def _prediction(run: Run, model) -> str | None:

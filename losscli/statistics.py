@@ -65,10 +65,11 @@ class ClassifierMetrics:
     equal-width bins (i/15, (i+1)/15] of the confidence q_k̂, so a prediction equal to
     its soft label has ECE 0. On hard labels these are the usual metrics."""
 
-    __slots__ = ("sums",)
+    __slots__ = ("sums", "spread")
 
     def __init__(self) -> None:
         self.sums = Sum(2 + 3 * ECE_BINS)
+        self.spread = Spread(("accuracy", "brier"))  # the per-row terms' moments (se)
 
     def update(self, y: np.ndarray, logq: np.ndarray, w: np.ndarray | None,
                binary: bool) -> None:
@@ -83,7 +84,8 @@ class ClassifierMetrics:
         else:
             target = np.zeros_like(q)
             target[y.astype(np.int64), np.arange(n)] = 1.0
-        top = np.argmax(q, axis=0)
+        # binary: p ≥ ½ predicts 1 (SPEC §10.1); else the first class of largest q
+        top = (q[1] >= q[0]).astype(np.int64) if binary else np.argmax(q, axis=0)
         correct = np.take_along_axis(target, top[None, :], axis=0)[0].astype(np.float64)
         diff = q - target
         # Σ_k E[(q_k − 1{Y=k})²] = Σ_k (q_k − t_k)² + Σ_k t_k (1 − t_k); 0 for a one-hot t
@@ -101,9 +103,11 @@ class ClassifierMetrics:
                                                          minlength=ECE_BINS)
         out[2 + 2 * ECE_BINS:] = np.bincount(bins, weights=wts * conf, minlength=ECE_BINS)
         self.sums.add(out)
+        self.spread.update(np.stack([correct, brier_rows]), w)
 
     def merge(self, other: ClassifierMetrics) -> ClassifierMetrics:
         self.sums.merge(other.sums)
+        self.spread.merge(other.spread)
         return self
 
     def finalize(self, W: float) -> dict:
@@ -119,20 +123,26 @@ class ClassifierMetrics:
 class PointErrors:
     """Σ w |r| and Σ w r² of the residuals r = y − ŷ of one point prediction."""
 
-    __slots__ = ("sums",)
+    __slots__ = ("sums", "spread")
 
     def __init__(self) -> None:
         self.sums = Sum(2)
+        self.spread = Spread(("mae", "mse"))  # the per-row terms' moments (se)
 
     def update(self, y: np.ndarray, yhat, w: np.ndarray | None) -> None:
         r = np.subtract(y, yhat)
+        terms = np.empty((2, r.shape[-1]))
+        np.abs(r, out=terms[0])
+        np.square(r, out=terms[1])
         part = np.empty(2)
-        part[0] = wsum(np.abs(r), w)
-        part[1] = wsum(np.square(r, out=r), w)
+        part[0] = wsum(terms[0], w)
+        part[1] = wsum(terms[1], w)
         self.sums.add(part)
+        self.spread.update(terms, w)
 
     def merge(self, other: PointErrors) -> PointErrors:
         self.sums.merge(other.sums)
+        self.spread.merge(other.spread)
         return self
 
     def finalize(self, W: float, sst: float) -> dict:
@@ -352,3 +362,128 @@ class _Segment:
         self.head = np.concatenate([self.head, b.head], axis=1)[:, :lag]
         both = np.concatenate([self.tail, b.tail], axis=1)
         self.tail = both[:, max(both.shape[1] - lag, 0):]
+class Spread:
+    """The weighted moments (W, x̄, M2 = Σ w (x − x̄)²) of a model's per-row terms, merged
+    by Chan's formula (`reduce.Moments`): what a mean's standard error reads. The terms are
+    named when the state is made (e.g. "cross_entropy", "information_gain", "mse")."""
+
+    __slots__ = ("names", "moments")
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.moments = Moments(len(names))
+
+    def update(self, x: np.ndarray, w: np.ndarray | None) -> None:
+        """Add a block: x (k, n), row k the terms named names[k]."""
+        if self.names:
+            self.moments.update(x, w)
+
+    def merge(self, other: Spread) -> Spread:
+        self.moments.merge(other.moments)
+        return self
+
+    def se(self, name: str) -> float | None:
+        """se = s/√W of the mean of the terms `name`, s² = M2/(W − 1) (frequency weights:
+        the expanded rows' sample variance); None where W ≤ 1 or the term is not kept."""
+        if name not in self.names:
+            return None
+        return mean_se(self.moments.W, float(self.moments.m2[self.names.index(name)]))
+
+
+def mean_se(W: float, m2: float) -> float | None:
+    """The standard error s/√W of a weighted mean, s² = M2/(W − 1); None where W ≤ 1."""
+    if not W > 1.0:
+        return None
+    return math.sqrt(max(m2, 0.0) / (W - 1.0) / W)
+
+
+class Slices:
+    """Per distinct value of a column (`--by`) and per model: the weighted moments
+    (W, x̄, M2) of the per-row −log q and the mean of ℓ_model − ℓ_baseline (SPEC §10.3).
+
+    Kept as a dict value → slot and arrays W (G,), mean (G, 2m), m2 (G, 2m), column 2i the
+    cross-entropy terms of model i and 2i + 1 its information-gain terms; a block's
+    per-value moments come from `np.bincount` and merge into the slots by Chan's formula,
+    so states merge exactly whatever the partitioning. More than `limit` distinct values
+    is an input error naming `file` and `column` (the state stays small)."""
+
+    __slots__ = ("k", "limit", "file", "column", "slot", "W", "mean", "m2")
+
+    def __init__(self, k: int, limit: int, file: str, column: str) -> None:
+        self.k, self.limit, self.file, self.column = k, limit, file, column
+        self.slot: dict = {}
+        self.W = np.zeros(0)
+        self.mean = np.zeros((0, k))
+        self.m2 = np.zeros((0, k))
+
+    def update(self, codes: np.ndarray, values: list, x: np.ndarray,
+               w: np.ndarray | None) -> None:
+        """Add a block: codes (n,) index `values` (the block's distinct values), x (k, n)."""
+        g = len(values)
+        if g == 0 or codes.size == 0:
+            return
+        wts = np.ones(codes.size) if w is None else w
+        W = np.bincount(codes, weights=wts, minlength=g)
+        sums = np.stack([np.bincount(codes, weights=wts * row, minlength=g) for row in x])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (sums / W).T  # (g, k)
+        dev = x - mean[codes].T
+        m2 = np.stack([np.bincount(codes, weights=wts * r * r, minlength=g) for r in dev]).T
+        seen = W > 0
+        self._merge([v for v, s in zip(values, seen, strict=True) if s], W[seen],
+                    mean[seen], m2[seen])
+
+    def _merge(self, values: list, W: np.ndarray, mean: np.ndarray, m2: np.ndarray) -> None:
+        new = [v for v in values if v not in self.slot]
+        if new:
+            if len(self.slot) + len(new) > self.limit:
+                from losscli.errors import InputError
+
+                raise InputError(
+                    f"--by: the column has more than {self.limit:,} distinct values "
+                    "(--max-slices); slice by a coarser column", file=self.file,
+                    column=self.column)
+            for v in new:
+                self.slot[v] = len(self.slot)
+            grow = len(new)
+            self.W = np.concatenate([self.W, np.zeros(grow)])
+            self.mean = np.concatenate([self.mean, np.zeros((grow, self.k))])
+            self.m2 = np.concatenate([self.m2, np.zeros((grow, self.k))])
+        at = np.array([self.slot[v] for v in values], dtype=np.int64)
+        mine = self.W[at]
+        total = mine + W
+        delta = mean - self.mean[at]
+        share = np.where(total > 0, W / np.where(total > 0, total, 1.0), 0.0)[:, None]
+        cross = np.where(total > 0, mine * W / np.where(total > 0, total, 1.0), 0.0)[:, None]
+        # as reduce.Moments.merge; a slot seen for the first time takes the block's values
+        self.mean[at] = np.where(mine[:, None] > 0, self.mean[at] + delta * share, mean)
+        self.m2[at] = np.where(mine[:, None] > 0, self.m2[at] + m2 + delta * delta * cross, m2)
+        self.W[at] = total
+
+    def merge(self, other: Slices) -> Slices:
+        if other.slot:
+            values = list(other.slot)
+            idx = [other.slot[v] for v in values]
+            self._merge(values, other.W[idx], other.mean[idx], other.m2[idx])
+        return self
+
+    def finalize(self) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+        """(values, W, mean, m2) in descending W, ties by value (numbers numerically, text
+        by code point; a null last). Integers and text met together (a text file whose
+        blocks were read with different types) are all text."""
+        values = list(self.slot)
+        state = self
+        if any(isinstance(v, str) for v in values) and any(isinstance(v, int) for v in values):
+            state = Slices(self.k, self.limit, self.file, self.column)
+            for v, i in self.slot.items():
+                state._merge([None if v is None else str(v)], self.W[[i]], self.mean[[i]],
+                             self.m2[[i]])
+        return state._ordered()
+
+    def _ordered(self):
+        values = list(self.slot)
+        order = sorted(range(len(values)), key=lambda i: (
+            -self.W[self.slot[values[i]]], values[i] is None,
+            0 if values[i] is None else values[i]))
+        idx = [self.slot[values[i]] for i in order]
+        return ([values[i] for i in order], self.W[idx], self.mean[idx], self.m2[idx])

@@ -15,6 +15,7 @@ import typer
 import losscli
 from losscli import cli
 from losscli.errors import UsageError
+from losscli.noise import FAMILIES
 from losscli.request import FixSpec, ParamSpec, Request, from_options
 from tests.conftest import SAMPLES, run_cli
 
@@ -23,7 +24,8 @@ COMMON = ("--target", "--pred", "--probs", "--logits", "--soft-target", "--weigh
           "--encoding", "--thousands", "--positive-label", "--family", "--target-kind",
           "--unit", "--format", "--output", "--html", "--color", "--eps", "--strict",
           "--renormalize", "--fit-rows", "--batch-rows", "--engine", "--workers",
-          "--scheduler", "--seed", "--plot", "--corp-max-unique", "--fail-if")
+          "--scheduler", "--seed", "--plot", "--corp-max-unique", "--fail-if", "--level",
+          "--by", "--max-slices")
 # each command's options, written out here (not read from the code under test)
 OPTIONS = {
     "evaluate": COMMON + ("--diagnostics", "--scores", "--quantiles", "--quantile-levels",
@@ -125,9 +127,8 @@ def test_the_new_scalar_and_level_options():
     ({"param": ("gaussian.=s",)}, "--param gaussian.=s: expected NAME=COL or "
                                   "FAMILY.NAME=COL"),
     ({"param": ("gausian.sigma=s",)}, "--param gausian.sigma=s: unknown family 'gausian' "
-                                      "(did you mean 'gaussian'?); choose from gaussian, "
-                                      "laplace, student_t, bernoulli, categorical, poisson, "
-                                      "negative_binomial, gamma, lognormal, beta, quantile"),
+                                      "(did you mean 'gaussian'?); choose from "
+                                      + ", ".join(FAMILIES)),
     ({"param": (",.sigma=s",)}, "--param ,.sigma=s: FAMILY is one family"),
     ({"param": ("log sigma=s",)}, "--param log sigma=s: 'log sigma' is not a parameter "
                                   "name (such as sigma, log_sigma, df)"),
