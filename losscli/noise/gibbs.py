@@ -148,7 +148,8 @@ class GibbsLocation(ContinuousFamily):
         rows = {k: np.broadcast_to(v, out.shape) for k, v in params.items()}
         for start in range(0, out.size, TAIL_BLOCK):  # blocks bound the (nodes × rows) work
             sl = slice(start, min(start + TAIL_BLOCK, out.size))
-            out.flat[sl] = self.quadrature_tail(a.flat[sl], {k: v.flat[sl] for k, v in rows.items()})
+            out.flat[sl] = self.quadrature_tail(a.flat[sl],
+                                                {k: v.flat[sl] for k, v in rows.items()})
         with np.errstate(divide="ignore"):
             return np.where(np.broadcast_to(z, out.shape) < 0.0, np.log1p(-np.exp(out)), out)
 
