@@ -268,8 +268,9 @@ def test_integer_targets_are_discretised(write_csv):
         params = {k: (math.inf if v is None else v) for k, v in m["params"].items()}
         ll = []
         for yi, pi in zip(y, pred, strict=True):
-            ll.append(math.log(integrate.quad(
-                lambda t: math.exp(_oracle(name, np.array([t - pi]), params)[0]),
-                yi - 0.5, yi + 0.5, epsabs=0, epsrel=1e-12)[0]))
+            def f(t, pi=pi, name=name, params=params):
+                return math.exp(_oracle(name, np.array([t - pi]), params)[0])
+            ll.append(math.log(integrate.quad(f, yi - 0.5, yi + 0.5, epsabs=0,
+                                              epsrel=1e-12)[0]))
         assert m["nll"] == pytest.approx(-sum(ll), rel=1e-8), name
         del fam

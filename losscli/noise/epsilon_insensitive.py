@@ -57,14 +57,18 @@ class EpsilonInsensitive(GibbsLocation):
         lightgbm=None,
     )
 
-    def log_density(self, r: np.ndarray, params: Params) -> np.ndarray:
-        eps, tau = params["epsilon"], params["scale"]
-        ll = np.abs(r) - eps
+    def exponent(self, r: np.ndarray, params: Params) -> np.ndarray:
+        ll = np.abs(r) - params["epsilon"]
         np.maximum(ll, 0.0, out=ll)
-        ll /= -np.asarray(tau, dtype=np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ll -= LOG_2 + np.log(np.add(eps, tau))
+        ll /= -np.asarray(params["scale"], dtype=np.float64)
         return ll
+
+    def log_norm(self, params: Params) -> Any:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return LOG_2 + np.log(np.add(params["epsilon"], params["scale"]))
+
+    def knot(self, params: Params) -> float:
+        return float(params["epsilon"])
 
     # -- fits: exact 1-D profiles (nothing for Newton steps to polish)
     def numeric_params(self, conditional: bool) -> tuple[str, ...]:

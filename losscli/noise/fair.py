@@ -14,7 +14,7 @@ from losscli.noise.gibbs import GibbsLocation, weighted_residual_scale
 LOG_2 = math.log(2.0)
 
 
-def log_norm(c: Any, tau: Any) -> Any:
+def fair_log_norm(c: Any, tau: Any) -> Any:
     """log Z, Z = 2c e^a a^(−a−1) Γ(a + 1, a), a = c²/τ: ∫exp(−a(u − ln(1 + u))) over
     r = ±cu is 2c e^a ∫_1^∞ v^a e^{−av} dv. Γ(a + 1, a) = Q(a + 1, a)Γ(a + 1) in logs."""
     a = np.square(c) / np.asarray(tau, dtype=np.float64)
@@ -41,13 +41,15 @@ class Fair(GibbsLocation):
     frameworks = Frameworks(pytorch=None, sklearn=None, xgboost=None,
                             lightgbm="fair(fair_c=c)")
 
-    def log_density(self, r: np.ndarray, params: Params) -> np.ndarray:
+    def exponent(self, r: np.ndarray, params: Params) -> np.ndarray:
         c, tau = params["c"], params["tau"]
         u = np.abs(np.divide(r, c))
         ll = u - np.log1p(u)
         ll *= -np.square(c) / np.asarray(tau, dtype=np.float64)
-        ll -= log_norm(c, tau)
         return ll
+
+    def log_norm(self, params: Params) -> Any:
+        return fair_log_norm(params["c"], params["tau"])
 
     def log_slope(self, z: np.ndarray, params: Params) -> np.ndarray:
         c, tau = params["c"], params["tau"]

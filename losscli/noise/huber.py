@@ -69,12 +69,17 @@ class Huber(GibbsLocation):
         keras="Huber(delta=δ)",
     )
 
-    def log_density(self, r: np.ndarray, params: Params) -> np.ndarray:
-        s, d = params["sigma"], params["delta"]
-        ll = huber_rho(r, d)
-        ll /= -np.square(s)
-        ll -= np.log(s) + log_z(np.divide(d, s))
+    def exponent(self, r: np.ndarray, params: Params) -> np.ndarray:
+        ll = huber_rho(r, params["delta"])
+        ll /= -np.square(params["sigma"])
         return ll
+
+    def log_norm(self, params: Params) -> Any:
+        s, d = params["sigma"], params["delta"]
+        return np.log(s) + log_z(np.divide(d, s))
+
+    def knot(self, params: Params) -> float:
+        return float(min(params["delta"], 1e6 * params["sigma"]))
 
     def shape_start(self, r: np.ndarray, w: np.ndarray | None) -> Params:
         _, b = weighted_residual_scale(r, w)
@@ -181,5 +186,3 @@ class Huber(GibbsLocation):
         a = np.where(q < 0.5, -a, a)
         return np.asarray(pred, dtype=np.float64) + a
 
-    def to_scipy(self, pred: Any, params: Params) -> Any:
-        raise NotImplementedError("scipy.stats has no Huber distribution")

@@ -39,15 +39,18 @@ class PseudoHuber(GibbsLocation):
         lightgbm=None,
     )
 
-    def log_density(self, r: np.ndarray, params: Params) -> np.ndarray:
+    def exponent(self, r: np.ndarray, params: Params) -> np.ndarray:
         s, d = params["sigma"], params["delta"]
-        a = np.square(np.divide(d, s))
         u = np.divide(r, d)
         u2 = u * u
         ll = u2 / (np.sqrt(1.0 + u2) + 1.0)
-        ll *= -a
-        ll -= np.log(2.0 * np.asarray(d, dtype=np.float64)) + np.log(special.k1e(a))
+        ll *= -np.square(np.divide(d, s))
         return ll
+
+    def log_norm(self, params: Params) -> Any:
+        s, d = params["sigma"], params["delta"]
+        a = np.square(np.divide(d, s))
+        return np.log(2.0 * np.asarray(d, dtype=np.float64)) + np.log(special.k1e(a))
 
     def log_slope(self, z: np.ndarray, params: Params) -> np.ndarray:
         s, d = params["sigma"], params["delta"]
