@@ -30,6 +30,43 @@ def _profile(s: Any, eps: Any, W: float) -> Any:
         return np.where(s > 0.0, s / tau, 0.0) + W * np.log(2.0 * (eps + tau))
 
 
+class _MinS:
+    """min over m of S(m, ε) = Σw[(y − ε − m)⁺ + (m − ε − y)⁺], in O(log² n) per ε from
+    the sorted targets' prefix sums: S is convex and piecewise linear in m, its right
+    derivative W(y ≤ m − ε) − W(y > m + ε) rises through 0 at the minimum, found by
+    bisection."""
+
+    def __init__(self, y: np.ndarray, w: np.ndarray | None) -> None:
+        order = np.argsort(y, kind="stable")
+        self.y = y[order]
+        wy = np.ones(y.size) if w is None else np.asarray(w, dtype=np.float64)[order]
+        self.cw = np.concatenate([[0.0], np.cumsum(wy)])
+        self.cwy = np.concatenate([[0.0], np.cumsum(wy * self.y)])
+
+    def s(self, m: float, eps: float) -> float:
+        ys, cw, cwy = self.y, self.cw, self.cwy
+        k = int(np.searchsorted(ys, m + eps, side="right"))
+        j = int(np.searchsorted(ys, m - eps, side="left"))
+        above = (cwy[-1] - cwy[k]) - (m + eps) * (cw[-1] - cw[k])
+        below = (m - eps) * cw[j] - cwy[j]
+        return max(above, 0.0) + max(below, 0.0)
+
+    def __call__(self, eps: float) -> float:
+        ys, cw = self.y, self.cw
+        lo, hi = float(ys[0]) - eps, float(ys[-1]) + eps
+        for _ in range(200):  # bisection of the sign change of the right derivative
+            mid = 0.5 * (lo + hi)
+            if not lo < mid < hi:
+                break
+            le = cw[int(np.searchsorted(ys, mid - eps, side="right"))]
+            gt = cw[-1] - cw[int(np.searchsorted(ys, mid + eps, side="right"))]
+            if le - gt >= 0.0:
+                hi = mid
+            else:
+                lo = mid
+        return min(self.s(lo, eps), self.s(hi, eps))
+
+
 class EpsilonInsensitive(GibbsLocation):
     """y − ŷ ~ q(r) = exp(−max(0, |r| − ε)/τ)/(2ε + 2τ): uniform on [−ε, ε], exponential
     tails of scale τ beyond; ε ≥ 0, τ > 0 (the flat-top Laplace).
@@ -124,30 +161,32 @@ class EpsilonInsensitive(GibbsLocation):
         return float(eps), float(s_at(eps))
 
     def _fit_marginal(self, y: np.ndarray, w: np.ndarray | None, W: float) -> Params:
-        """ε on the profile over ε of min_m S(m, ε) (m the weighted median of y ∓ ε):
-        a grid of ε on the quantiles of |y − median|, then bounded Brent around the best."""
-        ww = None if w is None else np.concatenate([w, w])
-
-        def at(eps: float) -> tuple[float, float, float]:
-            m = weighted_quantile(np.concatenate([y - eps, y + eps]), ww, 0.5)
-            r = np.maximum(np.abs(y - m) - eps, 0.0)
-            s = float(np.sum(r) if w is None else np.dot(w, r))
-            return float(_profile(s, eps, W)) if s > 0.0 else math.inf, m, s
-
-        med = weighted_quantile(y, w, 0.5)
-        spread = np.unique(np.abs(y - med))
-        if spread[-1] == 0.0:
+        """ε on the profile over ε of min_m S(m, ε): a grid of ε on the quantiles of
+        |y − median|, then bounded Brent around the best; the location at ε̂ is the
+        weighted median of the 2n points y ∓ ε (the midpoint of S's minimisers)."""
+        centre = weighted_quantile(y, w, 0.5)
+        min_s = _MinS(y - centre, w)  # centred: the prefix sums lose little
+        spread = np.abs(y - centre)
+        if not spread.max() > 0.0:
             raise FitError("every target is equal, so the scale τ is 0 and the likelihood "
                            "is unbounded")
-        grid = np.concatenate([[0.0], np.quantile(spread, np.linspace(0.0, 1.0, 65)[1:-1])])
-        f = np.array([at(float(e))[0] for e in grid])
-        j = int(np.argmin(f))
+
+        def f(eps: float) -> float:
+            s = min_s(eps)
+            return float(_profile(s, eps, W)) if s > 0.0 else math.inf
+
+        q = np.quantile(spread, np.linspace(0.0, 1.0, 65)[1:-1])
+        grid = np.concatenate([[0.0], np.unique(q)])
+        vals = np.array([f(float(e)) for e in grid])
+        j = int(np.argmin(vals))
         lo, hi = float(grid[max(j - 1, 0)]), float(grid[min(j + 1, grid.size - 1)])
-        eps, fe = optimize.minimize_bounded(lambda e: at(e)[0], lo, hi,
-                                            xatol=1e-12 * max(hi, 1e-300))
-        if not fe < f[j]:
+        eps, fe = optimize.minimize_bounded(f, lo, hi, xatol=1e-12 * max(hi, 1e-300))
+        if not fe < vals[j]:
             eps = float(grid[j])
-        _, m, s = at(eps)
+        ww = None if w is None else np.concatenate([w, w])
+        m = weighted_quantile(np.concatenate([y - eps, y + eps]), ww, 0.5)
+        r = np.maximum(np.abs(y - m) - eps, 0.0)
+        s = float(np.sum(r) if w is None else np.dot(w, r))
         return {"loc": m, "epsilon": float(eps), "scale": self._tau(s, eps, W)}
 
     def fit_warnings(self, params: Params) -> list[str]:
