@@ -110,6 +110,36 @@ def test_huber_and_epsilon_ppf_invert_the_cdf():
             assert math.exp(fam.logcdf(x, 1.0, p)[0]) == pytest.approx(q, rel=1e-9)
 
 
+@pytest.mark.parametrize("name, p", [("huber", {"sigma": 0.8, "delta": 0.6}),
+                                     ("huber", {"sigma": 1.5, "delta": 3.0}),
+                                     ("epsilon_insensitive", {"epsilon": 0.5, "scale": 0.7}),
+                                     ("epsilon_insensitive", {"epsilon": 2.0, "scale": 0.2})])
+def test_crps_equals_the_integral_of_the_squared_cdf_difference(name, p):
+    fam = FAMILIES[name]()
+    ys = np.array([-4.0, -0.9, 0.1, 0.45, 1.3, 6.0])
+    got = fam.crps(ys, 0.2, p)
+
+    # the oracle's c.d.f. on a fine grid (Simpson's cumulative rule; the grid holds the
+    # kinks ŷ ± δ or ŷ ± ε and the ys), then ∫(F − 1{x ≥ y})² by the same rule
+    half = p.get("delta", p.get("epsilon"))
+    knots = np.unique(np.concatenate([[-40.0, 40.0, 0.2 - half, 0.2 + half], ys]))
+    x = np.unique(np.concatenate([np.linspace(a, b, 20001)
+                                  for a, b in zip(knots[:-1], knots[1:], strict=True)]))
+    dens = np.exp(_oracle(name, x - 0.2, p))
+    cdf = np.concatenate([[0.0], integrate.cumulative_simpson(dens, x=x)])
+    for y, g in zip(ys, got, strict=True):
+        lo, hi = x <= y, x >= y  # the step at y is a grid point: integrate each side
+        ref = (integrate.simpson(cdf[lo] ** 2, x=x[lo])
+               + integrate.simpson((1.0 - cdf[hi]) ** 2, x=x[hi]))
+        assert g == pytest.approx(ref, rel=1e-7)
+    gauss = fam.crps(ys, 0.2, {**p, "delta": math.inf}) if name == "huber" else None
+    if gauss is not None:
+        z = (ys - 0.2) / p["sigma"]
+        ref = p["sigma"] * (z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z)
+                            - 1 / math.sqrt(math.pi))
+        np.testing.assert_allclose(gauss, ref, rtol=1e-12)
+
+
 def _draw(rng, n):
     pred = rng.normal(0.0, 2.0, n)
     return pred + 0.8 * rng.standard_t(3, n), pred
