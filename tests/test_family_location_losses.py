@@ -304,3 +304,27 @@ def test_integer_targets_are_discretised(write_csv):
                                               epsrel=1e-12)[0]))
         assert m["nll"] == pytest.approx(-sum(ll), rel=1e-8), name
         del fam
+
+
+def test_bad_target_is_one_error_line(write_csv):
+    path = write_csv("bad.csv", y=["1.5", "2", "x", "4"], y_pred=[1.0, 2.0, 3.0, 4.0])
+    p = run_cli("evaluate", path, "-f", "huber")
+    assert p.returncode == 1
+    lines = p.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "row" in lines[0]
+
+
+def test_fair_names_its_laplace_limit_when_the_fit_runs_off():
+    from losscli.errors import FitError
+
+    rng = np.random.default_rng(9)
+    pred = rng.normal(size=400)
+    y = pred + rng.standard_cauchy(400)
+    try:
+        got = FAMILIES["fair"]().fit(y, None, pred)
+    except FitError as exc:
+        assert "Laplace limit" in str(exc)
+    else:  # an interior maximum: it must beat the Laplace fit at the same location
+        r = y - pred
+        b = np.mean(np.abs(r))
+        assert fair_logpdf(r, got["c"], got["tau"]).sum() >= stats.laplace.logpdf(r, 0, b).sum()

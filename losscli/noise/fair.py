@@ -38,6 +38,8 @@ class Fair(GibbsLocation):
     marginal_params = ("loc", "c", "tau")
     param_domains = {"c": "positive", "tau": "positive", "loc": "real"}
     spread = None
+    limit_note = ("; on tails heavier than the Fair density's, its likelihood rises "
+                  "towards the Laplace limit c → 0 (c/τ fixed): the laplace family")
     frameworks = Frameworks(pytorch=None, sklearn=None, xgboost=None,
                             lightgbm="fair(fair_c=c)")
 

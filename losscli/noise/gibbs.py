@@ -43,7 +43,8 @@ class GibbsLocation(ContinuousFamily):
     default_for = ()
     candidate = False  # compare-noise-models fits it only when named (SPEC §9.3)
     precise_fit = True  # `fit` ends with Newton steps to 1e-8 itself
-    symmetric: ClassVar[bool] = True
+    # what the likelihood tends to where the fit runs off (said in the FitError)
+    limit_note: ClassVar[str] = ""
 
     def exponent(self, r: np.ndarray, params: Params) -> np.ndarray:
         """−L(r)/τ per row: the log density up to its normaliser."""
@@ -160,7 +161,7 @@ class GibbsLocation(ContinuousFamily):
         if not res.fun < 1e300 or np.any(np.abs(res.x - x0) > optimize.MAX_LOG_STEP - 1.0):
             raise FitError(f"the {self.name} likelihood has no maximum inside the "
                            "parameter space (on these data the fit runs to a zero or "
-                           "infinite scale)")
+                           f"infinite scale){self.limit_note}")
         return optimize.from_x(res.x, start, names, domains)
 
     def fit_counting(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
