@@ -55,6 +55,7 @@ class Huber(GibbsLocation):
 
     name = "huber"
     loss = "Huber loss"
+    prediction = "Huber M-location"
     nuisance = ("sigma", "delta")
     marginal_params = ("loc", "sigma", "delta")
     param_domains = {"sigma": "positive", "delta": "positive", "loc": "real"}
