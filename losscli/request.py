@@ -290,7 +290,7 @@ def family_names(values: list[str] | tuple[str, ...], option: str = "--family"
             key = raw.strip().lower().replace("-", "_").replace(" ", "_")
             if not key:
                 continue
-            if key == ALL_FAMILIES:
+            if key == ALL_FAMILIES and option == "--family":
                 name = ALL_FAMILIES
             else:
                 name = key if key in FAMILY_NAMES else FAMILY_ALIASES.get(key.replace("_", ""))
@@ -300,7 +300,8 @@ def family_names(values: list[str] | tuple[str, ...], option: str = "--family"
                 hint = did_you_mean(key, FAMILY_NAMES + tuple(FAMILY_ALIASES), FAMILY_ALIASES,
                                     cutoff=0.75)
                 raise UsageError(f"{option}: unknown family {raw.strip()!r}{hint}; "
-                                 f"choose from {', '.join(FAMILY_NAMES)} or all")
+                                 f"choose from {', '.join(FAMILY_NAMES)}"
+                                 + (" or all" if option == "--family" else ""))
             if name not in out:
                 out.append(name)
     return tuple(out)

@@ -126,7 +126,8 @@ def test_the_new_scalar_and_level_options():
     ({"param": ("gausian.sigma=s",)}, "--param gausian.sigma=s: unknown family 'gausian' "
                                       "(did you mean 'gaussian'?); choose from gaussian, "
                                       "laplace, student_t, bernoulli, categorical, poisson, "
-                                      "negative_binomial, gamma, lognormal, beta, quantile"),
+                                      "negative_binomial, gamma, lognormal, beta, quantile, "
+                                      "huber, pseudo_huber, fair, epsilon_insensitive"),
     ({"param": (",.sigma=s",)}, "--param ,.sigma=s: FAMILY is one family"),
     ({"param": ("log sigma=s",)}, "--param log sigma=s: 'log sigma' is not a parameter "
                                   "name (such as sigma, log_sigma, df)"),
