@@ -26,7 +26,7 @@ from losscli.last_pass import score
 from losscli.model import Model, make_family
 from losscli.noise import FAMILIES
 from losscli.reduce import First
-from losscli.request import Request
+from losscli.request import ALL_FAMILIES, Request
 from losscli.run import Run, open_engine, open_run
 from losscli.score import result, slice_moments
 from losscli.score import slices as slice_rows
@@ -40,7 +40,7 @@ def _noop(_: str) -> None:
 
 def _check_families(names: tuple[str, ...]) -> None:
     for name in names:
-        if name not in FAMILIES:
+        if name not in FAMILIES and name != ALL_FAMILIES:
             raise UsageError(f"family {name!r} is not available; "
                              f"choose from {', '.join(FAMILIES)}")
 
@@ -159,6 +159,9 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
     names = list(dict.fromkeys(req.families)) or (
         [] if run.cols.quantiles else [kinds.default_family(kind, run.conditional)])
+    if ALL_FAMILIES in names:  # every family that applies, the named ones first
+        names = list(dict.fromkeys(
+            [n for n in names if n != ALL_FAMILIES] + kinds.candidates(kind, FAMILIES)[0]))
     warnings = list(run.warnings)
     families = {name: make_family(run, name) for name in names}
     given = inputs.resolve(req, families, run.conditional, compare=False)
@@ -336,7 +339,13 @@ def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
 def _compare(req: Request, run: Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
     named = list(dict.fromkeys(req.families))
-    names, skipped_pairs = kinds.candidates(kind, named)
+    if ALL_FAMILIES in named:
+        # every family is a candidate; those that do not apply are skipped with the
+        # reason, as unnamed candidates are (none of them was asked for by name)
+        named = []
+        names, skipped_pairs = kinds.candidates(kind, FAMILIES)
+    else:
+        names, skipped_pairs = kinds.candidates(kind, named)
     measure = kinds.measure(kind)
     warnings = list(run.warnings)
     skipped: list[dict] = []

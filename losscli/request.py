@@ -19,7 +19,10 @@ FAMILY_NAMES = (
     "gaussian", "laplace", "student_t", "bernoulli", "categorical",
     "poisson", "negative_binomial", "gamma", "lognormal", "beta", "quantile",
     "expectile", "logcosh", "generalized_normal",
+    "huber", "pseudo_huber", "fair", "epsilon_insensitive",
 )
+# `-f all`: every family that applies to the target, the ones fitted only when named too
+ALL_FAMILIES = "all"
 # the target kinds whose values are not numbers: class labels, and soft labels
 LABEL_KIND, SOFT_LABEL_KINDS = "categorical", ("soft_categorical", "soft_binary")
 TARGET_KINDS = (
@@ -36,6 +39,8 @@ FAMILY_ALIASES = {
     "multiclass": "categorical", "pois": "poisson", "nb": "negative_binomial",
     "nb2": "negative_binomial", "negbin": "negative_binomial",
     "negbinomial": "negative_binomial", "lognorm": "lognormal",
+    "smoothl1": "huber", "pseudohuber": "pseudo_huber", "pseudohubererror": "pseudo_huber",
+    "epsiloninsensitive": "epsilon_insensitive", "svr": "epsilon_insensitive",
 }
 # the options' choices and ranges are the Request fields' types (read by `check` and by the
 # Python API's signatures)
@@ -169,7 +174,8 @@ class Request:
         "0, as P(y=1) of one prediction column.", metavar="VALUE")] = None
     families: Annotated[tuple[str, ...], Opt(
         "Noise family (repeatable, or a comma list; any case, usual aliases such as "
-        "normal, nb, t): " + ", ".join(FAMILY_NAMES) + ".", short="-f", metavar="FAMILY",
+        "normal, nb, t): " + ", ".join(FAMILY_NAMES) + "; 'all': every family that applies "
+        "to the target.", short="-f", metavar="FAMILY",
         parse=family_names)] = ()
     target_kind: Annotated[TargetKind | None, Opt(
         "Override the detected target kind: " + ", ".join(TARGET_KINDS) + ".",
@@ -325,14 +331,18 @@ def family_names(values: list[str] | tuple[str, ...], option: str = "--family"
             key = raw.strip().lower().replace("-", "_").replace(" ", "_")
             if not key:
                 continue
-            name = key if key in FAMILY_NAMES else FAMILY_ALIASES.get(key.replace("_", ""))
+            if key == ALL_FAMILIES and option == "--family":
+                name = ALL_FAMILIES
+            else:
+                name = key if key in FAMILY_NAMES else FAMILY_ALIASES.get(key.replace("_", ""))
             if name is None:
                 name = FAMILY_ALIASES.get(key)
             if name is None:
                 hint = did_you_mean(key, FAMILY_NAMES + tuple(FAMILY_ALIASES), FAMILY_ALIASES,
                                     cutoff=0.75)
                 raise UsageError(f"{option}: unknown family {raw.strip()!r}{hint}; "
-                                 f"choose from {', '.join(FAMILY_NAMES)}")
+                                 f"choose from {', '.join(FAMILY_NAMES)}"
+                                 + (" or all" if option == "--family" else ""))
             if name not in out:
                 out.append(name)
     return tuple(out)

@@ -67,6 +67,16 @@ CASES = {
         lambda r, m, n: m + np.sign(r.uniform(-1, 1, n)) * 0.8 * r.gamma(1 / 1.5, 1, n)
         ** (1 / 1.5), lambda r, n: r.normal(0, 2, n), {"power": 1.5, "scale": 0.8},
         [-3.0, 0.0, 1e5], [np.nan, np.inf]),
+    # the location families matched to a loss (SPEC §9.3), on logistic noise
+    "huber": (lambda r, m, n: r.logistic(m, 0.8, n), lambda r, n: r.normal(0, 2, n),
+              {"sigma": 1.1, "delta": 0.9}, [-3.0, 0.0, 1e5], [np.nan, np.inf]),
+    "pseudo_huber": (lambda r, m, n: r.logistic(m, 0.8, n), lambda r, n: r.normal(0, 2, n),
+                     {"sigma": 1.1, "delta": 0.9}, [-3.0, 0.0, 1e5], [np.nan, np.inf]),
+    "fair": (lambda r, m, n: r.logistic(m, 0.8, n), lambda r, n: r.normal(0, 2, n),
+             {"c": 0.9, "tau": 1.2}, [-3.0, 0.0, 1e5], [np.nan, np.inf]),
+    "epsilon_insensitive": (lambda r, m, n: r.logistic(m, 0.8, n),
+                            lambda r, n: r.normal(0, 2, n), {"epsilon": 0.6, "scale": 0.8},
+                            [-3.0, 0.0, 1e5], [np.nan, np.inf]),
     # classifiers: the prediction is a class-major log-probability block (K, n)
     "bernoulli": (lambda r, q, n: (r.uniform(size=n) < np.exp(q[1])).astype(float),
                   lambda r, n: _log_probs(r, n, 2), {}, [0.0, 0.3, 1.0],

@@ -222,6 +222,8 @@ SPREADS = {
     "negative_binomial": ("alpha", "scale"), "gamma": ("shape", "inverse"),
     "beta": ("precision", "inverse"),
     "poisson": None, "bernoulli": None, "categorical": None, "quantile": ("scale", "scale"),
+    "huber": ("sigma", "scale"), "pseudo_huber": ("sigma", "scale"), "fair": None,
+    "epsilon_insensitive": ("scale", "scale"),
 }
 
 

@@ -7,15 +7,19 @@ from losscli.noise.base import ContinuousFamily, Family
 from losscli.noise.bernoulli import Bernoulli
 from losscli.noise.beta import Beta
 from losscli.noise.categorical import Categorical
+from losscli.noise.epsilon_insensitive import EpsilonInsensitive
 from losscli.noise.expectile import Expectile
+from losscli.noise.fair import Fair
 from losscli.noise.gamma import Gamma
 from losscli.noise.gaussian import Gaussian
 from losscli.noise.generalized_normal import GeneralizedNormal
+from losscli.noise.huber import Huber
 from losscli.noise.laplace import Laplace
 from losscli.noise.logcosh import LogCosh
 from losscli.noise.lognormal import LogNormal
 from losscli.noise.negative_binomial import NegativeBinomial
 from losscli.noise.poisson import Poisson
+from losscli.noise.pseudo_huber import PseudoHuber
 from losscli.noise.quantile import Quantile
 from losscli.noise.student_t import StudentT
 from losscli.noise.support import Support
@@ -35,6 +39,10 @@ FAMILIES: dict[str, type[Family]] = {
     "expectile": Expectile,
     "logcosh": LogCosh,
     "generalized_normal": GeneralizedNormal,
+    "huber": Huber,
+    "pseudo_huber": PseudoHuber,
+    "fair": Fair,
+    "epsilon_insensitive": EpsilonInsensitive,
 }
 
 __all__ = ["FAMILIES", "ContinuousFamily", "Family", "Support"]
