@@ -18,6 +18,7 @@ from losscli.errors import UsageError
 FAMILY_NAMES = (
     "gaussian", "laplace", "student_t", "bernoulli", "categorical",
     "poisson", "negative_binomial", "gamma", "lognormal", "beta", "quantile",
+    "zero_inflated_poisson", "zero_inflated_negative_binomial", "inverse_gaussian",
 )
 # the target kinds whose values are not numbers: class labels, and soft labels
 LABEL_KIND, SOFT_LABEL_KINDS = "categorical", ("soft_categorical", "soft_binary")
@@ -35,6 +36,8 @@ FAMILY_ALIASES = {
     "multiclass": "categorical", "pois": "poisson", "nb": "negative_binomial",
     "nb2": "negative_binomial", "negbin": "negative_binomial",
     "negbinomial": "negative_binomial", "lognorm": "lognormal",
+    "zip": "zero_inflated_poisson", "zinb": "zero_inflated_negative_binomial",
+    "invgauss": "inverse_gaussian",
 }
 # the options' choices and ranges are the Request fields' types (read by `check` and by the
 # Python API's signatures)

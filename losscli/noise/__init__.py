@@ -9,6 +9,7 @@ from losscli.noise.beta import Beta
 from losscli.noise.categorical import Categorical
 from losscli.noise.gamma import Gamma
 from losscli.noise.gaussian import Gaussian
+from losscli.noise.inverse_gaussian import InverseGaussian
 from losscli.noise.laplace import Laplace
 from losscli.noise.lognormal import LogNormal
 from losscli.noise.negative_binomial import NegativeBinomial
@@ -16,6 +17,7 @@ from losscli.noise.poisson import Poisson
 from losscli.noise.quantile import Quantile
 from losscli.noise.student_t import StudentT
 from losscli.noise.support import Support
+from losscli.noise.zero_inflated import ZeroInflatedNegativeBinomial, ZeroInflatedPoisson
 
 FAMILIES: dict[str, type[Family]] = {
     "gaussian": Gaussian,
@@ -28,6 +30,9 @@ FAMILIES: dict[str, type[Family]] = {
     "gamma": Gamma,
     "lognormal": LogNormal,
     "beta": Beta,
+    "zero_inflated_poisson": ZeroInflatedPoisson,
+    "zero_inflated_negative_binomial": ZeroInflatedNegativeBinomial,
+    "inverse_gaussian": InverseGaussian,
     "quantile": Quantile,
 }
 
