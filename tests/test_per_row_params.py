@@ -222,6 +222,8 @@ SPREADS = {
     "negative_binomial": ("alpha", "scale"), "gamma": ("shape", "inverse"),
     "beta": ("precision", "inverse"),
     "poisson": None, "bernoulli": None, "categorical": None, "quantile": ("scale", "scale"),
+    "zero_inflated_poisson": None, "zero_inflated_negative_binomial": None,
+    "inverse_gaussian": None,
 }
 
 
