@@ -418,3 +418,29 @@ def test_a_target_outside_the_support_is_one_error_line(write_csv):
 
 def test_registry_lists_them():
     assert "zero_inflated_poisson" in FAMILIES and "zero_inflated_negative_binomial" in FAMILIES
+
+
+@pytest.mark.parametrize("top", [12, 80])  # 80: the small tail summed forward
+def test_rootogram_sweep_matches_statsmodels(rng, top):
+    from losscli.diagnostics.counts import sweep
+
+    y, mu = draw(rng, 500, 0.3, 0.5)
+    y = np.minimum(y, 30.0)
+    for fam, params in ((ZIP, {"pi": 0.3}), (ZINB, {"pi": 0.3, "alpha": 0.5})):
+        expected, lo, hi = sweep(fam, y, mu, params, top, None)
+        d = oracle(mu, params)
+        # the tail as a sum of p.m.f.s (statsmodels' sf is 1 − F, 0 far out)
+        tail = sum(d.pmf(k).sum() for k in range(top + 1, top + 400))
+        want = [d.pmf(k).sum() for k in range(top + 1)] + [tail]
+        np.testing.assert_allclose(expected, want, rtol=1e-9, atol=1e-300)
+        np.testing.assert_allclose(lo, np.where(y > 0, d.cdf(y - 1), 0.0), rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(hi, d.cdf(y), rtol=1e-9)
+
+
+def test_diagnose_end_to_end(zinb_file):
+    path, _, _ = zinb_file
+    proc = run_cli("diagnose", path, "-t", "y", "-p", "p", "-f", "zinb", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(proc.stdout)
+    m = model(rep, "zero_inflated_negative_binomial")
+    assert m["diagnostics"]["rootogram"]

@@ -172,6 +172,7 @@ class ZeroInflatedPoisson(Family):
     calibration = True
     dispersion_test = "pearson"
     zero_test = True
+    rootogram = True
 
     def _alpha(self, params: Params) -> Any:
         return 0.0
@@ -240,6 +241,21 @@ class ZeroInflatedPoisson(Family):
         base = _NB.cdf(k, lam, {"alpha": self._alpha(params)})
         return np.where(k < 0, 0.0, pi + np.subtract(1.0, pi) * base)
 
+    def pmf_recurrence(self, pred: Any, params: Params) -> tuple[np.ndarray, np.ndarray, Any]:
+        """P(Y = 0) = π + (1 − π)g₀(λ), and from k = 2 on the base law's recurrence at λ
+        (from P(Y = 1), `pmf_one`); needs one α for every row."""
+        pi = params["pi"]
+        lam = np.divide(np.asarray(pred, dtype=np.float64), np.subtract(1.0, pi))
+        g0, s, a = _NB.pmf_recurrence(lam, {"alpha": self._alpha(params)})
+        return pi + np.subtract(1.0, pi) * g0, s, a
+
+    def pmf_one(self, pred: Any, params: Params) -> np.ndarray:
+        """P(Y = 1) = (1 − π) g₀(λ) · a(1) · s, the base law's first step."""
+        pi = params["pi"]
+        lam = np.divide(np.asarray(pred, dtype=np.float64), np.subtract(1.0, pi))
+        g0, s, a = _NB.pmf_recurrence(lam, {"alpha": self._alpha(params)})
+        return np.subtract(1.0, pi) * g0 * s * a(1)
+
     def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
         """μ + μ²(α + π)/(1 − π)."""
         pi, alpha = params["pi"], self._alpha(params)
@@ -301,6 +317,7 @@ class ZeroInflatedNegativeBinomial(ZeroInflatedPoisson):
     nests = (Nesting("negative_binomial", "pi", 0.0),
              Nesting("zero_inflated_poisson", "alpha", 0.0))
     log_params = ("alpha",)
+    recurrence_scalars = ("alpha",)  # the base law's factor per k needs one α
 
     def _alpha(self, params: Params) -> Any:
         return params["alpha"]
