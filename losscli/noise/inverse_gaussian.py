@@ -38,7 +38,7 @@ class InverseGaussian(ContinuousFamily):
     """
 
     name = "inverse_gaussian"
-    loss = "inverse Gaussian deviance (Tweedie deviance, power 3)"
+    loss = "inverse Gaussian deviance"
     support = POSITIVE
     pred_domain = POSITIVE
     prediction = "mean"
