@@ -152,6 +152,27 @@ def nested_pairs(ranked: list[Scored]) -> list[tuple[Scored, Scored, Nesting]]:
             if at.family in by_name and not by_name[at.family].model.inputs.held]
 
 
+def contained(fam) -> set[str]:
+    """The families `fam` nests, directly (`Family.nests`) or through a chain of nestings
+    (zero_inflated_negative_binomial ⊃ negative_binomial ⊃ poisson)."""
+    out: set[str] = set()
+    todo = [at.family for at in fam.nests]
+    while todo:
+        name = todo.pop()
+        if name not in out:
+            out.add(name)
+            todo += [at.family for at in FAMILIES[name].nests]
+    return out
+
+
+def nests_either_way(a: Scored, b: Scored) -> bool:
+    """One of the two models' families nests the other's, directly or through a chain; a
+    model given parameters per row or held nests no other (as in `nested_pairs`)."""
+    if a.model.inputs.held or b.model.inputs.held:
+        return False
+    return b.result.family in contained(a.family) or a.result.family in contained(b.family)
+
+
 def vuong(best: Scored, other: Scored, scores: Scores, plan: ScorePlan,
           warnings: list[str] | None = None, classes: list[str] | None = None,
           alpha: float = 0.05, run=None) -> dict:
@@ -245,8 +266,9 @@ def tests(ranked: list[Scored], scores: Scores, plan: ScorePlan,
           warnings: list[str] | None = None, classes: list[str] | None = None,
           alpha: float = 0.05, run=None) -> list[dict]:
     """LR tests for the nested pairs present, then Vuong tests of the best against every
-    family not nested with it (a warning in `warnings` where one row decides one at
-    `alpha`)."""
+    family not nested with it, directly or through a chain of nestings (Vuong's null
+    distribution is not normal there: SPEC §9.2); a warning in `warnings` where one row
+    decides one at `alpha`."""
     pairs = nested_pairs(ranked)
     out = [likelihood_ratio(null, alt, at) for null, alt, at in pairs]
     best = ranked[0]
@@ -254,7 +276,7 @@ def tests(ranked: list[Scored], scores: Scores, plan: ScorePlan,
         n.result.family for n, a, _ in pairs if a is best}
     return out + [vuong(best, o, scores, plan, warnings, classes, alpha, run)
                   for o in ranked[1:]
-                  if o.result.family not in nested]
+                  if o.result.family not in nested and not nests_either_way(best, o)]
 
 
 def usable_frameworks(s: Scored, run) -> dict:
@@ -300,16 +322,17 @@ def ties(ranked: list[Scored], tests: list[dict], alpha: float) -> list[str]:
 def recommendation(ranked: list[Scored], run, tests: list[dict], alpha: float) -> dict:
     """The best family's loss and its framework names (SPEC §1.7), each only where that
     framework's loss accepts every target. Where none is usable, `alternative` is the
-    family to train with instead, in the same shape plus a `reason`: the one the best
-    family nests if it has a usable loss for the same prediction (Poisson loss for the
-    negative binomial's mean), else the best-ranked family with a usable loss; null when
-    there is none. `ties`: the families the best one does not beat at `alpha`."""
+    family to train with instead, in the same shape plus a `reason`: the best-ranked one
+    the best family nests (directly or through a chain) with a usable loss for the same
+    prediction (Poisson loss for the mean of a negative binomial or a zero-inflated
+    NB), else the best-ranked family with a usable loss; null when there is none.
+    `ties`: the families the best one does not beat at `alpha`."""
     best = ranked[0]
     out = _entry(best, run)
     out["alternative"] = None
     if not any(out[k] for k in FRAMEWORKS):
         fam = best.family
-        nested = {at.family for at in fam.nests}
+        nested = contained(fam)
         prefer = [s for s in ranked[1:] if s.result.family in nested
                   and fam.prediction == s.family.prediction]
         alt = next((s for s in prefer + ranked[1:]

@@ -20,6 +20,7 @@ FAMILY_NAMES = (
     "poisson", "negative_binomial", "gamma", "lognormal", "beta", "quantile",
     "expectile", "logcosh", "generalized_normal",
     "huber", "pseudo_huber", "fair", "epsilon_insensitive",
+    "zero_inflated_poisson", "zero_inflated_negative_binomial", "inverse_gaussian",
 )
 # `-f all`: every family that applies to the target, the ones fitted only when named too
 ALL_FAMILIES = "all"
@@ -41,6 +42,8 @@ FAMILY_ALIASES = {
     "negbinomial": "negative_binomial", "lognorm": "lognormal",
     "smoothl1": "huber", "pseudohuber": "pseudo_huber", "pseudohubererror": "pseudo_huber",
     "epsiloninsensitive": "epsilon_insensitive", "svr": "epsilon_insensitive",
+    "zip": "zero_inflated_poisson", "zinb": "zero_inflated_negative_binomial",
+    "invgauss": "inverse_gaussian",
 }
 # the options' choices and ranges are the Request fields' types (read by `check` and by the
 # Python API's signatures)

@@ -77,6 +77,18 @@ CASES = {
     "epsilon_insensitive": (lambda r, m, n: r.logistic(m, 0.8, n),
                             lambda r, n: r.normal(0, 2, n), {"epsilon": 0.6, "scale": 0.8},
                             [-3.0, 0.0, 1e5], [np.nan, np.inf]),
+    # zero-inflated counts: 0 with probability π, else the base law at mean ŷ/(1 − π)
+    "zero_inflated_poisson": (
+        lambda r, m, n: np.where(r.uniform(size=n) < 0.3, 0.0, r.poisson(m / 0.7)),
+        lambda r, n: r.uniform(0.5, 6, n), {"pi": 0.3}, [0.0, 1.0, 17.0], [-1.0, 0.5, np.nan]),
+    "zero_inflated_negative_binomial": (
+        lambda r, m, n: np.where(r.uniform(size=n) < 0.3, 0.0,
+                                 r.poisson(m / 0.7 * r.gamma(2.0, 0.5, n))),
+        lambda r, n: r.uniform(0.5, 6, n), {"pi": 0.3, "alpha": 0.5}, [0.0, 3.0],
+        [-2.0, 1.5]),
+    "inverse_gaussian": (lambda r, m, n: r.wald(m, 1.0 / 0.4, n),
+                         lambda r, n: r.uniform(0.5, 4, n), {"dispersion": 0.4},
+                         [1e-9, 2.0], [0.0, -1.0]),
     # classifiers: the prediction is a class-major log-probability block (K, n)
     "bernoulli": (lambda r, q, n: (r.uniform(size=n) < np.exp(q[1])).astype(float),
                   lambda r, n: _log_probs(r, n, 2), {}, [0.0, 0.3, 1.0],

@@ -224,6 +224,8 @@ SPREADS = {
     "poisson": None, "bernoulli": None, "categorical": None, "quantile": ("scale", "scale"),
     "huber": ("sigma", "scale"), "pseudo_huber": ("sigma", "scale"), "fair": None,
     "epsilon_insensitive": ("scale", "scale"),
+    "zero_inflated_poisson": None, "zero_inflated_negative_binomial": None,
+    "inverse_gaussian": None,
 }
 
 

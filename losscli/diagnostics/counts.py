@@ -1,7 +1,8 @@
 """Count families by their p.m.f. recurrence: the rootogram and the PIT in one sweep.
 
 For k = 0 … K the p.m.f. of every row follows P(Y = k) = P(Y = k − 1) · a(k) · s (one
-multiply per row and k, no special function). With the block's rows ordered by y, the
+multiply per row and k, no special function); a zero-inflated family's from k = 2 on,
+from the P(Y = 1) it states (`Family.pmf_one`). With the block's rows ordered by y, the
 rows with y ≥ k are a suffix: one vector of P(Y = k) is kept, its weighted sum is the
 rootogram's expected count at k, and it is added to the running c.d.f. of that suffix
 only, so F(y − 1) and F(y) of the rows with y = k are read as k passes (the c.d.f. costs
@@ -44,19 +45,24 @@ def _sweep(fam, y: np.ndarray, pred, params, top: int, w: np.ndarray | None
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = y.size
     p0, s, a = fam.pmf_recurrence(pred, params)
+    p1 = fam.pmf_one(pred, params)  # where P(Y = 1) does not follow from P(Y = 0)
     k = y.astype(np.int64)
     capped = np.minimum(k, top + 1)
     order = np.argsort(capped.astype(np.int16 if top < 32_000 else np.int64), kind="stable")
     starts = np.searchsorted(capped[order], np.arange(top + 2))  # first row with y ≥ j
     cur = np.broadcast_to(p0, (n,))[order]  # P(Y = j), rows in the order of y
     s = np.broadcast_to(s, (n,))[order]
+    if p1 is not None:
+        p1 = np.broadcast_to(p1, (n,))[order]
     ws = None if w is None else w[order]
     cdf = np.zeros(n)  # F(j − 1) on the rows with y ≥ j
     lo_s = np.empty(n)
     hi_s = np.empty(n)
     expected = np.empty(top + 2)
     for j in range(top + 1):
-        if j:
+        if j == 1 and p1 is not None:
+            cur = p1.copy()
+        elif j:
             np.multiply(cur, s, out=cur)
             cur *= a(j)
         expected[j] = cur.sum() if ws is None else np.dot(cur, ws)
@@ -68,7 +74,7 @@ def _sweep(fam, y: np.ndarray, pred, params, top: int, w: np.ndarray | None
     weight = float(n) if w is None else float(w.sum())
     total = max(weight - float(np.sum(expected[:-1])), 0.0)
     if total < TAIL_SHARE * weight:
-        total = _small_tail(np.broadcast_to(p0, (n,))[order], s, a, top, cur, ws)
+        total = _small_tail(np.broadcast_to(p0, (n,))[order], s, a, top, cur, ws, p1)
     expected[-1] = total
     lo = np.empty(n)
     hi = np.empty(n)
@@ -84,14 +90,18 @@ def _sweep(fam, y: np.ndarray, pred, params, top: int, w: np.ndarray | None
 
 
 def _small_tail(p0: np.ndarray, s: np.ndarray, a, top: int, p_top: np.ndarray,
-                w: np.ndarray | None) -> float:
+                w: np.ndarray | None, p1: np.ndarray | None = None) -> float:
     """Σw P(Y > top) with each row's 1 − F(top) (F summed in the sweep's order) and the
-    rows whose tail is below SMALL_TAIL summed forward instead."""
+    rows whose tail is below SMALL_TAIL summed forward instead; `p1`: P(Y = 1) where it
+    does not follow from P(Y = 0) by the recurrence."""
     cur = p0.copy()
     cdf = p0.copy()
     for j in range(1, top + 1):
-        np.multiply(cur, s, out=cur)
-        cur *= a(j)
+        if j == 1 and p1 is not None:
+            cur = p1.copy()
+        else:
+            np.multiply(cur, s, out=cur)
+            cur *= a(j)
         cdf += cur
     tail = np.maximum(1.0 - cdf, 0.0)
     small = tail < SMALL_TAIL

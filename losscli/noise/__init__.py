@@ -14,6 +14,7 @@ from losscli.noise.gamma import Gamma
 from losscli.noise.gaussian import Gaussian
 from losscli.noise.generalized_normal import GeneralizedNormal
 from losscli.noise.huber import Huber
+from losscli.noise.inverse_gaussian import InverseGaussian
 from losscli.noise.laplace import Laplace
 from losscli.noise.logcosh import LogCosh
 from losscli.noise.lognormal import LogNormal
@@ -23,6 +24,7 @@ from losscli.noise.pseudo_huber import PseudoHuber
 from losscli.noise.quantile import Quantile
 from losscli.noise.student_t import StudentT
 from losscli.noise.support import Support
+from losscli.noise.zero_inflated import ZeroInflatedNegativeBinomial, ZeroInflatedPoisson
 
 FAMILIES: dict[str, type[Family]] = {
     "gaussian": Gaussian,
@@ -35,6 +37,9 @@ FAMILIES: dict[str, type[Family]] = {
     "gamma": Gamma,
     "lognormal": LogNormal,
     "beta": Beta,
+    "zero_inflated_poisson": ZeroInflatedPoisson,
+    "zero_inflated_negative_binomial": ZeroInflatedNegativeBinomial,
+    "inverse_gaussian": InverseGaussian,
     "quantile": Quantile,
     "expectile": Expectile,
     "logcosh": LogCosh,

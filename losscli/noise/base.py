@@ -344,6 +344,11 @@ class Family:
         s and a scalar a(k) (discrete families with a rootogram)."""
         raise NotImplementedError
 
+    def pmf_one(self, pred: Any, params: Params) -> np.ndarray | None:
+        """P(Y = 1) per row where it does not follow from P(Y = 0) by `pmf_recurrence`
+        (a zero-inflated family, whose recurrence holds from k = 2 on); None: it does."""
+        return None
+
     def row_terms(self, y: np.ndarray) -> np.ndarray | None:
         """Per-row terms (k, n) whose weighted sums `recalibrated_score` needs beyond the
         per-forecast sums of t and t² (a Jacobian, log y!); None when it needs none."""
