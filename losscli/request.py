@@ -18,12 +18,13 @@ from losscli.errors import UsageError
 FAMILY_NAMES = (
     "gaussian", "laplace", "student_t", "bernoulli", "categorical",
     "poisson", "negative_binomial", "gamma", "lognormal", "beta", "quantile",
+    "hurdle_gamma", "hurdle_lognormal", "log1p_normal",
 )
 # the target kinds whose values are not numbers: class labels, and soft labels
 LABEL_KIND, SOFT_LABEL_KINDS = "categorical", ("soft_categorical", "soft_binary")
 TARGET_KINDS = (
-    "binary", "categorical", "count", "integer", "proportion", "positive", "real",
-    "soft_binary", "soft_categorical",
+    "binary", "categorical", "count", "integer", "proportion", "positive", "semicontinuous",
+    "real", "soft_binary", "soft_categorical",
 )
 # what users write for a family: case, hyphens and spaces do not matter
 FAMILY_ALIASES = {

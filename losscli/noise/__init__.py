@@ -9,7 +9,9 @@ from losscli.noise.beta import Beta
 from losscli.noise.categorical import Categorical
 from losscli.noise.gamma import Gamma
 from losscli.noise.gaussian import Gaussian
+from losscli.noise.hurdle import HurdleGamma, HurdleLogNormal
 from losscli.noise.laplace import Laplace
+from losscli.noise.log1p_normal import Log1pNormal
 from losscli.noise.lognormal import LogNormal
 from losscli.noise.negative_binomial import NegativeBinomial
 from losscli.noise.poisson import Poisson
@@ -29,6 +31,9 @@ FAMILIES: dict[str, type[Family]] = {
     "lognormal": LogNormal,
     "beta": Beta,
     "quantile": Quantile,
+    "hurdle_gamma": HurdleGamma,
+    "hurdle_lognormal": HurdleLogNormal,
+    "log1p_normal": Log1pNormal,
 }
 
 __all__ = ["FAMILIES", "ContinuousFamily", "Family", "Support"]
