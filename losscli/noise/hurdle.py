@@ -23,11 +23,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from losscli.errors import FitError
-from losscli.noise.base import Family, Frameworks, Params, fit_given_numeric
+from losscli.noise.base import Family, Frameworks, Params
+from losscli.noise.censored import numeric_fit, split_rows
 from losscli.noise.gamma import Gamma
 from losscli.noise.lognormal import LogNormal
 from losscli.noise.measures import ATOM_AT_ZERO
-from losscli.noise.sums import total_weight
+from losscli.noise.sums import total_weight, wsum
 from losscli.noise.support import NONNEGATIVE, POSITIVE
 
 NO_FRAMEWORK = Frameworks(pytorch=None, sklearn=None, xgboost=None, lightgbm=None)
@@ -80,8 +81,30 @@ class Hurdle(Family):
         wp = None if w is None else w[pos]
         if pred is None:
             return {"pi": pi, **self.positive.fit(y[pos], wp)}
-        return fit_given_numeric(self, self.loglik, self.fit_given_start, y, w, pred, {},
-                                 self.nuisance)
+        return numeric_fit(self, self._total_of, self.fit_given_start, y, w, pred,
+                           self.nuisance)
+
+    def _total_of(self, y: np.ndarray, w: np.ndarray | None, pred: Any):
+        """Σ w log q of the rows as a function of the (scalar) parameters, split at 0
+        once: W₀ log π + W₊ log(1 − π) + Σ_{y>0} w log f₊(y | ŷ/(1 − π))."""
+        (wz, pz, nz), (yp, wp, pp) = split_rows(y, w, pred)
+        w0 = wz if pz is None else (float(nz) if wz is None else float(np.sum(wz)))
+        wpos = float(yp.size) if wp is None else float(wp.sum())
+
+        def total(params: Params) -> float:
+            pi = params["pi"]
+            if not 0.0 <= pi < 1.0:
+                return -math.inf
+            p = pred if pred is not None else self.marginal_pred(params)
+            loc = (pp if pp is not None else p) / (1.0 - pi)
+            with np.errstate(all="ignore"):
+                out = wsum(self.positive.loglik(yp, loc, self._positive_params(params)), wp)
+                out += wpos * math.log1p(-pi)
+                if w0 > 0.0:
+                    out += w0 * math.log(pi) if pi > 0.0 else -math.inf
+            return out
+
+        return total
 
     def fit_given_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any) -> Params:
         """π the share of zeros (kept inside (0, 1)), the positive part's fit with its
