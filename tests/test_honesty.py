@@ -37,7 +37,8 @@ def test_no_framework_name_that_rejects_a_zero_target(doctor_visits):
     alt = rec["alternative"]
     assert set(alt) == {"family", "loss", *FRAMEWORKS, "transform", "reason"}
     usable = {"negative_binomial": False, "lognormal": False, "poisson": True,
-              "gaussian": True, "laplace": True, "student_t": False}
+              "gaussian": True, "laplace": True, "student_t": False,
+              "log1p_normal": True}  # squared log error takes y > −1
     ranked = [m["family"] for m in rep["models"]]
     expected = next(f for f in ranked[1:] if usable[f])
     assert alt["family"] == expected and any(alt[k] for k in FRAMEWORKS)
