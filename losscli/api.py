@@ -163,7 +163,10 @@ def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
         names = list(dict.fromkeys(
             [n for n in names if n != ALL_FAMILIES] + kinds.candidates(kind, FAMILIES)[0]))
     warnings = list(run.warnings)
-    families = {name: make_family(run, name) for name in names}
+    on = kinds.measure(kind)
+    # evaluate keeps densities on the integers (SPEC §3) but censors them at 0 (SPEC §9.1)
+    families = {name: make_family(run, name, on if on.in_evaluate else None)
+                for name in names}
     given = inputs.resolve(req, families, run.conditional, compare=False)
     preds = _predictions(run, req)
     models = []
@@ -288,6 +291,10 @@ def _score(run: Run, models: list[Model], pairs, also, measure,
                 found = {"crps": None, "intervals": None}
             else:
                 found = found.finalize(run.W)
+                fam = models[i].family
+                if found["crps"] is None and fam.measure.zero_atom and fam.crps is None:
+                    res.warnings.append(f"{models[i].name}: scores.crps is null: no CRPS is "
+                                        "implemented for it on the atom_at_zero base measure")
             res.scores = {"log_score": res.cross_entropy, **found}
 
     return scores, splan, carried, extras

@@ -8,6 +8,10 @@ sample (every row when there are at most --fit-rows).
 - spacing: scipy's m-spacing (Vasicek) estimate of differential entropy of y (marginal)
   or, given ŷ, the smaller of H(y − ŷ) and, for positive data, H(log(y/ŷ)) + mean log y
   (each an upper bound of H(Y | Ŷ)). Unweighted only.
+- atom-spacing (the atom-at-zero measure, SPEC §9.1): h(π̂) + (1 − π̂)·H₊, π̂ the share of
+  zeros, h the binary entropy and H₊ the spacing estimate of the positives (of their
+  residuals given ŷ, as above): the entropy of a law with mass π̂ at 0 and a density
+  on y > 0, with respect to that measure.
 """
 
 from __future__ import annotations
@@ -53,6 +57,21 @@ def differential_entropy(x: np.ndarray, owned: bool = False) -> float:
             b = min(a + BLOCK, n - m)
             total += float(np.log(s[a + m:b + m] - s[a - m:b - m]).sum())
     return total / n + math.log(n / (2.0 * m))
+
+
+def atom_spacing(y: np.ndarray, pred: np.ndarray | None) -> tuple[float | None, str | None]:
+    """h(π̂) + (1 − π̂)·H₊ on the atom-at-zero measure: π̂ the share of y = 0, h(p) =
+    −p log p − (1 − p) log(1 − p), H₊ the spacing entropy of the positives (given ŷ, of
+    their residuals); (value, None) or (None, why it is not finite)."""
+    pos = y > 0.0
+    pi = 1.0 - np.count_nonzero(pos) / y.size
+    h = float(special.entr(pi) + special.entr(1.0 - pi))
+    if pi == 1.0:
+        return h, None
+    h_pos, why = spacing(y[pos], None if pred is None else pred[pos])
+    if h_pos is None:
+        return None, why
+    return h + (1.0 - pi) * h_pos, None
 
 
 def spacing(y: np.ndarray, pred: np.ndarray | None) -> tuple[float | None, str | None]:
@@ -117,7 +136,7 @@ class Entropies:
         if "w" in s:
             w = s["w"]
             if not (np.all(integral(w)) and w.sum() <= MAX_EXPANDED_ROWS):
-                return None, "spacing", ("the spacing entropy estimate needs unweighted rows "
+                return None, method, ("the spacing entropy estimate needs unweighted rows "
                                          "or whole-number frequency weights")
             reps = w.astype(np.int64)
             y = np.repeat(y, reps)
@@ -125,5 +144,5 @@ class Entropies:
         if not scan.sample.complete:
             why_sample = (f"the spacing entropy is estimated on a seeded sample of "
                           f"{run.sample_rows:,} rows (--fit-rows)")
-        h, why = spacing(y, pred)
-        return h, "spacing", why or why_sample
+        h, why = (atom_spacing if method == "atom-spacing" else spacing)(y, pred)
+        return h, method, why or why_sample

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from losscli.errors import InputError, UsageError
 from losscli.noise import FAMILIES
-from losscli.noise.measures import COUNTING, LEBESGUE, BaseMeasure
-from losscli.noise.support import COUNTS, POSITIVE, REAL, UNIT_CLOSED, Support
+from losscli.noise.measures import ATOM_AT_ZERO, COUNTING, LEBESGUE, BaseMeasure
+from losscli.noise.support import COUNTS, NONNEGATIVE, POSITIVE, REAL, UNIT_CLOSED, Support
 from losscli.request import LABEL_KIND, SOFT_LABEL_KINDS
 from losscli.rows import at_row
 
@@ -16,6 +16,7 @@ DESCRIPTIONS = dict(
     integer="integers, some negative",
     proportion="reals in [0, 1], not all in {0, 1}",
     positive="reals > 0",
+    semicontinuous="reals ≥ 0 with zeros and non-integers",
     real="real numbers",
     categorical="class labels",
     soft_binary="soft labels for P(y = 1)",
@@ -24,11 +25,16 @@ DESCRIPTIONS = dict(
 LABEL_KINDS = (LABEL_KIND, *SOFT_LABEL_KINDS)  # targets that are not numbers
 # target kinds on which a discrete family competes, so continuous ones are discretised
 COUNTING_KINDS = ("binary", "count", "integer")
+# target kinds with an atom at 0 beside a density (SPEC §9.1)
+ATOM_KINDS = ("semicontinuous",)
 
 
 def measure(kind: str) -> BaseMeasure:
-    """The base measure the families are compared on for a target kind (SPEC §1.6)."""
+    """The base measure the families are compared on for a target kind (SPEC §1.6, §9.1)."""
+    if kind in ATOM_KINDS:
+        return ATOM_AT_ZERO
     return COUNTING if kind in COUNTING_KINDS or kind in LABEL_KINDS else LEBESGUE
+
 # what a kind demands of every value, for checking --target-kind against the data
 RULES: dict[str, tuple[Support, str]] = {
     "binary": (Support("0 or 1", 0.0, 1.0, False, False, integer=True), "0 or 1"),
@@ -36,6 +42,7 @@ RULES: dict[str, tuple[Support, str]] = {
     "integer": (Support("integers", integer=True), "integers"),
     "proportion": (UNIT_CLOSED, "reals in [0, 1]"),
     "positive": (POSITIVE, "reals > 0"),
+    "semicontinuous": (NONNEGATIVE, "reals ≥ 0"),
     "real": (REAL, "real numbers"),
 }
 
@@ -52,7 +59,9 @@ def detect_kind(run) -> str:
 
 
 def numeric_kind(whole: bool, negative: bool, nonpositive: bool, above_one: bool) -> str:
-    """The kind of numeric targets: all whole numbers or not, some < 0, some ≤ 0, some > 1."""
+    """The kind of numeric targets: all whole numbers or not, some < 0, some ≤ 0, some > 1.
+    Reals ≥ 0 with a zero (some ≤ 0, none < 0) and a non-integer are semicontinuous
+    (SPEC §9.1), unless they all lie in [0, 1] (a proportion)."""
     if whole and not negative and not above_one:
         return "binary"
     if whole:
@@ -61,6 +70,8 @@ def numeric_kind(whole: bool, negative: bool, nonpositive: bool, above_one: bool
         return "proportion"
     if not nonpositive:
         return "positive"
+    if not negative:
+        return "semicontinuous"
     return "real"
 
 

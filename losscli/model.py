@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from losscli.inputs import NONE, Inputs
 from losscli.noise import FAMILIES
 from losscli.noise.base import Params
-from losscli.noise.discretised import Discretised
 from losscli.noise.measures import BaseMeasure
 
 if TYPE_CHECKING:
@@ -88,11 +87,11 @@ class Model:
 
 
 def make_family(run: Run, name: str, measure: BaseMeasure | None = None):
-    """The family object for this run, as scored on `measure` (None: its own)."""
+    """The family object for this run, as scored on `measure` (None: its own): a density
+    on unit intervals on the counting measure (SPEC §1.6), censored at 0 on the atom at
+    zero (SPEC §9.1)."""
     fam = FAMILIES[name](run.classes)
-    if measure is not None and measure.discrete and not fam.measure.discrete:
-        return Discretised(fam)  # a density scored on unit intervals (SPEC §1.6)
-    return fam
+    return fam if measure is None else measure.family_on(fam)
 
 
 def marginal_pred(model: Model) -> Any:

@@ -17,18 +17,19 @@ from losscli.errors import UsageError
 
 FAMILY_NAMES = (
     "gaussian", "laplace", "student_t", "bernoulli", "categorical",
-    "poisson", "negative_binomial", "gamma", "lognormal", "beta", "quantile",
-    "expectile", "logcosh", "generalized_normal",
-    "huber", "pseudo_huber", "fair", "epsilon_insensitive",
+    "poisson", "negative_binomial", "gamma", "lognormal", "beta",
     "zero_inflated_poisson", "zero_inflated_negative_binomial", "inverse_gaussian",
+    "hurdle_gamma", "hurdle_lognormal", "log1p_normal",
+    "quantile", "expectile", "logcosh", "generalized_normal",
+    "huber", "pseudo_huber", "fair", "epsilon_insensitive",
 )
 # `-f all`: every family that applies to the target, the ones fitted only when named too
 ALL_FAMILIES = "all"
 # the target kinds whose values are not numbers: class labels, and soft labels
 LABEL_KIND, SOFT_LABEL_KINDS = "categorical", ("soft_categorical", "soft_binary")
 TARGET_KINDS = (
-    "binary", "categorical", "count", "integer", "proportion", "positive", "real",
-    "soft_binary", "soft_categorical",
+    "binary", "categorical", "count", "integer", "proportion", "positive", "semicontinuous",
+    "real", "soft_binary", "soft_categorical",
 )
 # what users write for a family: case, hyphens and spaces do not matter
 FAMILY_ALIASES = {

@@ -65,6 +65,13 @@ distributional.csv  (3000 rows; drawn after the others, so they are unchanged)
     ``y = mu + s * StudentT(df=5) * sqrt(3/5)`` (standard deviation ``s``, heavier tails);
     ``y_pred = mu + Normal(0, 0.1)``; ``sigma = 0.8 * s`` (over-confident by 20 %);
     ``q_τ = y_pred + sigma * Φ⁻¹(τ)`` for τ = 0.1, 0.5, 0.9 (Gaussian quantiles).
+
+claims.csv  (3000 rows; drawn after distributional.csv, so the others are unchanged)
+    A semicontinuous target (insurance-claims-like): zeros and positive amounts.
+    Columns: ``y`` (float >= 0), ``y_pred`` (float > 0, the predicted mean E[y]), ``x1``.
+    ``x1 ~ Normal(0, 1)``; ``mu = exp(log(500) + 0.5 * x1)``; ``pi = 0.6`` (the share of
+    zeros); ``y = 0`` with probability ``pi``, else ``Gamma(shape=1.5, mean=mu / (1 - pi))``
+    (a hurdle gamma with E[y] = ``mu``); ``y_pred = mu * exp(Normal(0, 0.1))``.
 """
 
 from __future__ import annotations
@@ -181,6 +188,17 @@ def make_distributional(rng: np.random.Generator, n: int = 3000) -> pd.DataFrame
     return round_sig(pd.DataFrame(out))
 
 
+def make_claims(rng: np.random.Generator, n: int = 3000, pi: float = 0.6,
+                shape: float = 1.5) -> pd.DataFrame:
+    x1 = rng.normal(0.0, 1.0, n)
+    mu = np.exp(np.log(500.0) + 0.5 * x1)
+    zero = rng.random(n) < pi
+    amount = rng.gamma(shape=shape, scale=mu / (1.0 - pi) / shape)
+    y = np.where(zero, 0.0, amount)
+    y_pred = mu * np.exp(rng.normal(0.0, 0.1, n))
+    return round_sig(pd.DataFrame({"y": y, "y_pred": y_pred, "x1": x1}))
+
+
 def write_csv(df: pd.DataFrame, name: str, float_format: str = "%.10g") -> None:
     path = OUT_DIR / name
     df.to_csv(path, index=False, float_format=float_format, lineterminator="\n")
@@ -210,6 +228,7 @@ def main() -> None:
     write_csv(make_distill(rng), "distill.csv", float_format="%.17g")
     write_parquet(make_positive(rng), "positive.parquet")
     write_csv(make_distributional(rng), "distributional.csv")
+    write_csv(make_claims(rng), "claims.csv")
 
 
 if __name__ == "__main__":

@@ -89,6 +89,18 @@ CASES = {
     "inverse_gaussian": (lambda r, m, n: r.wald(m, 1.0 / 0.4, n),
                          lambda r, n: r.uniform(0.5, 4, n), {"dispersion": 0.4},
                          [1e-9, 2.0], [0.0, -1.0]),
+    # a mass π = 0.3 at 0, the positive part at location ŷ/(1 − π)
+    "hurdle_gamma": (lambda r, m, n: np.where(r.uniform(size=n) < 0.3, 0.0,
+                                              r.gamma(2.0, m / 0.7 / 2.0)),
+                     lambda r, n: r.uniform(0.5, 4, n), {"pi": 0.3, "shape": 2.0},
+                     [0.0, 1e-9, 2.0], [-1.0, np.nan]),
+    "hurdle_lognormal": (lambda r, m, n: np.where(r.uniform(size=n) < 0.3, 0.0,
+                                                  m / 0.7 * np.exp(0.6 * r.standard_normal(n))),
+                         lambda r, n: r.uniform(0.5, 4, n), {"pi": 0.3, "sigma": 0.6},
+                         [0.0, 1e-9, 2.0], [-1.0, np.nan]),
+    "log1p_normal": (lambda r, m, n: (1.0 + m) * np.exp(0.5 * r.standard_normal(n)) - 1.0,
+                     lambda r, n: r.uniform(0.0, 4, n), {"sigma": 0.5},
+                     [-0.5, 0.0, 3.0], [-1.0, -2.0, np.nan]),
     # classifiers: the prediction is a class-major log-probability block (K, n)
     "bernoulli": (lambda r, q, n: (r.uniform(size=n) < np.exp(q[1])).astype(float),
                   lambda r, n: _log_probs(r, n, 2), {}, [0.0, 0.3, 1.0],
@@ -158,6 +170,8 @@ def test_mass_or_density_is_normalised(name):
         lo, hi = fam.support.lower, fam.support.upper
         total, _ = integrate.quad(lambda v: math.exp(fam.loglik(np.array([v]), mu, params)[0]),
                                   lo, hi, limit=200)
+        if fam.zero_mass:  # a point mass at 0 beside the density on y > 0
+            total += math.exp(fam.loglik(np.zeros(1), mu, params)[0])
     assert total == pytest.approx(1.0, abs=1e-7)
 
 
@@ -166,7 +180,7 @@ def test_discretised_probabilities_sum_to_one(name):
     _, draw_pred, params, _, _ = CASES[name]
     fam = Discretised(make(name))
     mu = float(draw_pred(np.random.default_rng(3), 1)[0])
-    lo = 0.0 if fam.support.lower > -math.inf else -2000.0
+    lo = math.ceil(fam.support.lower) if fam.support.lower > -math.inf else -2000.0
     grid = np.arange(lo, 2001.0)
     assert fam.support.contains(grid).all()
     p = np.exp(fam.loglik(grid, mu, params))

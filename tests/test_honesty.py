@@ -40,7 +40,8 @@ def test_no_framework_name_that_rejects_a_zero_target(doctor_visits):
               "gaussian": True, "laplace": True, "student_t": False,
               # no framework has a zero-inflated loss; Tweedie power 3 needs y > 0
               "zero_inflated_poisson": False, "zero_inflated_negative_binomial": False,
-              "inverse_gaussian": False}
+              "inverse_gaussian": False,
+              "log1p_normal": True}  # squared log error takes y > −1
     ranked = [m["family"] for m in rep["models"]]
     expected = next(f for f in ranked[1:] if usable[f])
     assert alt["family"] == expected and any(alt[k] for k in FRAMEWORKS)

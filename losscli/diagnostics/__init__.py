@@ -302,6 +302,10 @@ def _one(run, st, res, unit: str, whole: bool, warnings: list[str]) -> dict:
             note(f"{name}: the KS and tail p-values need whole-number weights: null")
         tests.append(checks.uniformity(d, W, whole, exact_null))
         tests.append(checks.tail(s["tail"], W, whole, exact_null))
+    elif fam.measure.zero_atom and spec.pit:
+        note(f"{name}: no pit_uniformity or tail_exceedance test: on the atom_at_zero "
+             "base measure a zero's PIT is spread over [0, P(Y = 0)] (non-randomised), "
+             "so the KS and tail tests of a continuous PIT do not apply")
     soft = soft_labels(run, fam)
     if not soft:
         if fam.dispersion_test == "dean":

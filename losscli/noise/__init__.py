@@ -14,8 +14,10 @@ from losscli.noise.gamma import Gamma
 from losscli.noise.gaussian import Gaussian
 from losscli.noise.generalized_normal import GeneralizedNormal
 from losscli.noise.huber import Huber
+from losscli.noise.hurdle import HurdleGamma, HurdleLogNormal
 from losscli.noise.inverse_gaussian import InverseGaussian
 from losscli.noise.laplace import Laplace
+from losscli.noise.log1p_normal import Log1pNormal
 from losscli.noise.logcosh import LogCosh
 from losscli.noise.lognormal import LogNormal
 from losscli.noise.negative_binomial import NegativeBinomial
@@ -40,6 +42,9 @@ FAMILIES: dict[str, type[Family]] = {
     "zero_inflated_poisson": ZeroInflatedPoisson,
     "zero_inflated_negative_binomial": ZeroInflatedNegativeBinomial,
     "inverse_gaussian": InverseGaussian,
+    "hurdle_gamma": HurdleGamma,
+    "hurdle_lognormal": HurdleLogNormal,
+    "log1p_normal": Log1pNormal,
     "quantile": Quantile,
     "expectile": Expectile,
     "logcosh": LogCosh,

@@ -132,6 +132,10 @@ class Family:
     # true on the integers where the likelihood keeps rising as the spread goes to 0 when
     # every residual is at most ½ (a continuous family put on unit intervals)
     unbounded_within_half: ClassVar[bool] = False
+    # its `loglik` at y = 0 is log P(Y = 0), a point mass beside a density on y > 0 (the
+    # hurdles, tweedie): on the atom-at-zero measure (SPEC §9.1) it is scored as it is,
+    # where a density without one is censored at 0 (`noise.censored`)
+    zero_mass: ClassVar[bool] = False
     # where the family's own loss accepts y (the recommendation checks the data against it)
     loss_support: ClassVar[Support | None] = None
     # the modes ("marginal", "conditional") whose fit has a closed form in `fit_stats`

@@ -44,8 +44,9 @@ class Gaussian(ContinuousFamily):
     tail = ("student_t", {"sigma": "scale"}, "df")  # ŷ and σᵢ kept, ν fitted
     spread = ("sigma", "scale")
     param_forms = {"var": ("sigma", "sqrt"), "log_var": ("sigma", "exp_half")}
-    applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
-    default_for = ("integer", "proportion", "positive", "real")
+    applies_to = ("binary", "count", "integer", "proportion", "positive", "real",
+                  "semicontinuous")
+    default_for = ("integer", "proportion", "positive", "semicontinuous", "real")
     frameworks = Frameworks(
         pytorch="torch.nn.MSELoss",
         sklearn="HistGradientBoostingRegressor(loss='squared_error')",

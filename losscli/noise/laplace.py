@@ -94,7 +94,8 @@ class Laplace(ContinuousFamily):
     param_domains = {"scale": "positive", "median": "real"}
     closed_form = ("conditional",)
     spread = ("scale", "scale")
-    applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
+    applies_to = ("binary", "count", "integer", "proportion", "positive", "real",
+                  "semicontinuous")
     frameworks = Frameworks(
         pytorch="torch.nn.L1Loss",
         sklearn="HistGradientBoostingRegressor(loss='absolute_error')",

@@ -93,7 +93,8 @@ class Quantile(ContinuousFamily):
     location = "quantile"
     param_domains = {"scale": "positive", "quantile": "real", "tau": "unit"}
     closed_form = ("conditional",)
-    applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
+    applies_to = ("binary", "count", "integer", "proportion", "positive", "real",
+                  "semicontinuous")
     default_for = ()
     candidate = False  # compare-noise-models fits it only when named (SPEC §9.3)
     nests = (Nesting("laplace", "tau", 0.5, boundary=False),)

@@ -82,7 +82,8 @@ class StudentT(ContinuousFamily):
     marginal_params = ("loc", "df", "scale")
     location = "loc"
     param_domains = {"df": "positive", "scale": "positive", "loc": "real"}
-    applies_to = ("binary", "count", "integer", "proportion", "positive", "real")
+    applies_to = ("binary", "count", "integer", "proportion", "positive", "real",
+                  "semicontinuous")
     nests = (Nesting("gaussian", "df", math.inf),)
     spread = ("scale", "scale")
     counting_fit_precise = True  # damped Newton to a tiny step, on the interval likelihood
