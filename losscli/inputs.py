@@ -24,6 +24,7 @@ DOMAINS: dict[str, tuple[Callable[[float], bool], str]] = {
     "nonnegative": (lambda v: v >= 0.0, "≥ 0"),
     "unit": (lambda v: 0.0 < v < 1.0, "in (0, 1)"),
     "probability": (lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
+    "between_1_2": (lambda v: 1.0 < v < 2.0, "in (1, 2)"),
     "real": (lambda v: not math.isnan(v), "a number"),
 }
 

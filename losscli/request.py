@@ -17,7 +17,7 @@ from losscli.errors import UsageError
 
 FAMILY_NAMES = (
     "gaussian", "laplace", "student_t", "bernoulli", "categorical",
-    "poisson", "negative_binomial", "gamma", "lognormal", "beta", "quantile",
+    "poisson", "negative_binomial", "gamma", "lognormal", "beta", "quantile", "tweedie",
 )
 # the target kinds whose values are not numbers: class labels, and soft labels
 LABEL_KIND, SOFT_LABEL_KINDS = "categorical", ("soft_categorical", "soft_binary")

@@ -16,6 +16,7 @@ from losscli.noise.poisson import Poisson
 from losscli.noise.quantile import Quantile
 from losscli.noise.student_t import StudentT
 from losscli.noise.support import Support
+from losscli.noise.tweedie import Tweedie
 
 FAMILIES: dict[str, type[Family]] = {
     "gaussian": Gaussian,
@@ -29,6 +30,7 @@ FAMILIES: dict[str, type[Family]] = {
     "lognormal": LogNormal,
     "beta": Beta,
     "quantile": Quantile,
+    "tweedie": Tweedie,
 }
 
 __all__ = ["FAMILIES", "ContinuousFamily", "Family", "Support"]

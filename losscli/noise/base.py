@@ -129,6 +129,11 @@ class Family:
     # the unit deviance d(y, ŷ) whose mean and D² are reported, and where it is defined
     deviance: ClassVar[Any] = None
     deviance_support: ClassVar[Support | None] = None
+    # whether the deviance depends on the fitted parameters: d(y, ŷ, params)
+    deviance_params: ClassVar[bool] = False
+    # symbols in the framework loss names that stand for a fitted parameter's value
+    # ({symbol: parameter}): the recommendation shows the value, to two decimals
+    framework_values: ClassVar[dict[str, str]] = {}
     # true on the integers where the likelihood keeps rising as the spread goes to 0 when
     # every residual is at most ½ (a continuous family put on unit intervals)
     unbounded_within_half: ClassVar[bool] = False
