@@ -25,7 +25,9 @@ TAIL_LOG = -39.0
 POWER_GRID = (1.01, 1.05, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 1.99)
 DISPERSION_FACTORS = tuple(2.0 ** k for k in range(-6, 4))
 GRID_ROWS = 5_000  # rows of the grid search (a seeded subsample)
-SEARCH_ROWS = 50_000  # rows of the Nelder–Mead search before the Newton polish
+SEARCH_ROWS = 20_000  # rows of the Nelder–Mead search before the Newton polish
+# at most this many seeded rows of those given fit φ and p (the mean is every row's)
+FIT_ROWS = 100_000
 SEED = 11
 _TABLE_MAX = 1 << 22  # the largest series index tabulated (beyond it gammaln per term)
 
@@ -136,7 +138,9 @@ class Tweedie(ContinuousFamily):
     [1.01, 1.99]; marginal: μ = Σwy/W exactly (the score equation of a mean in an
     exponential dispersion family), then φ and p. Each fit searches a grid (the
     likelihood in φ can be multimodal near p = 1) on a seeded subsample, then runs
-    Nelder–Mead and Newton steps on every row it is given. Source: Dunn and Smyth (2005).
+    Nelder–Mead and Newton steps on the rows it is given, at most FIT_ROWS of them
+    (a seeded subsample beyond: every evaluation sums a series per row).
+    Source: Dunn and Smyth (2005).
     """
 
     name = "tweedie"
@@ -230,6 +234,12 @@ class Tweedie(ContinuousFamily):
         names = tuple(k for k in ("dispersion", "power") if k in free)
         if not names:
             return out
+        if y.size > FIT_ROWS:
+            # φ and p from a seeded subsample: each evaluation sums a series per row
+            rows = seeded_rows(y.size, FIT_ROWS, SEED + 2)
+            y, w = y[rows], None if w is None else w[rows]
+            pred = pred[rows] if np.ndim(pred) else pred
+            given = {k: v[rows] if np.ndim(v) else v for k, v in given.items()}
         W = total_weight(y.size, w)
 
         def total(params: Params, rows: Any = None) -> float:
