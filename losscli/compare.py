@@ -289,6 +289,11 @@ def usable_frameworks(s: Scored, run) -> dict:
     if fam.input == "point" and run.scan.outside[fam.loss_support or fam.support].row \
             is not None:
         return dict.fromkeys(names)
+    for symbol, param in fam.framework_values.items():
+        value = {**s.model.inputs.fixed, **s.model.params}.get(param)
+        if value is not None and np.ndim(value) == 0:
+            names = {k: v if v is None else v.replace(symbol, f"{float(value):.2f}")
+                     for k, v in names.items()}
     return names
 
 

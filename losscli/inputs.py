@@ -25,6 +25,7 @@ DOMAINS: dict[str, tuple[Callable[[float], bool], str]] = {
     "unit": (lambda v: 0.0 < v < 1.0, "in (0, 1)"),
     "probability": (lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
     "probability_below_one": (lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
+    "between_1_2": (lambda v: 1.0 < v < 2.0, "in (1, 2)"),
     "real": (lambda v: not math.isnan(v), "a number"),
 }
 

@@ -94,8 +94,10 @@ def resolve(run, override: str | None) -> str:
 
 def candidates(kind: str, named=()) -> tuple[list[str], list[tuple[str, str]]]:
     """Families that apply to this kind, and the others with the reason; a family that is
-    no default candidate (`Family.candidate` false) is in neither list unless named."""
-    asked = [n for n, cls in FAMILIES.items() if cls.candidate or n in named]
+    no default candidate here (`Family.candidate` false, or the kind not among its
+    `candidate_kinds`) is in neither list unless named."""
+    asked = [n for n, cls in FAMILIES.items() if n in named or cls.candidate and (
+        cls.candidate_kinds is None or kind in cls.candidate_kinds)]
     names = [n for n in asked if kind in FAMILIES[n].applies_to]
     skipped = [(n, skip_reason(FAMILIES[n], kind)) for n in asked if n not in names]
     return names, skipped

@@ -143,7 +143,9 @@ class Scores:
                 self.cls[i].update(y, pred, w, fam.input == "probability")
             elif fam.deviance is not None and plan.deviance_ok[i]:
                 yhat = fam.point_prediction(pred)
-                self.dev[i].update(fam.deviance(y, yhat), fam.deviance(y, plan.ybar), w)
+                at = (params,) if fam.deviance_params else ()
+                self.dev[i].update(fam.deviance(y, yhat, *at), fam.deviance(y, plan.ybar, *at),
+                                   w)
         if self.quantiles is not None:
             given = self.plan.quantiles[1]  # in the order the block was made with
             self.quantiles.update(y, np.stack([b.columns[c] for c in given]), w)

@@ -19,7 +19,7 @@ FAMILY_NAMES = (
     "gaussian", "laplace", "student_t", "bernoulli", "categorical",
     "poisson", "negative_binomial", "gamma", "lognormal", "beta",
     "zero_inflated_poisson", "zero_inflated_negative_binomial", "inverse_gaussian",
-    "hurdle_gamma", "hurdle_lognormal", "log1p_normal",
+    "hurdle_gamma", "hurdle_lognormal", "log1p_normal", "tweedie",
     "quantile", "expectile", "logcosh", "generalized_normal",
     "huber", "pseudo_huber", "fair", "epsilon_insensitive",
 )

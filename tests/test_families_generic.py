@@ -26,6 +26,14 @@ def _log_probs(r, n: int, k: int) -> np.ndarray:
     return np.log(r.dirichlet(np.ones(k), n).T)
 
 
+def _tweedie_draw(r, mu, phi: float, p: float) -> np.ndarray:
+    """Tweedie draws: λ = μ^{2−p}/(φ(2 − p)), α = (2 − p)/(p − 1), γ = φ(p − 1)μ^{p−1}."""
+    lam = mu ** (2 - p) / (phi * (2 - p))
+    k = r.poisson(lam)
+    return np.where(k > 0, r.gamma(np.maximum(k * (2 - p) / (p - 1), 1e-300),
+                                   phi * (p - 1) * mu ** (p - 1)), 0.0)
+
+
 # name -> (draw y given (rng, pred, n), draw pred (rng, n), params, inside, outside)
 CASES = {
     "gaussian": (lambda r, m, n: m + 1.3 * r.standard_normal(n),
@@ -101,6 +109,10 @@ CASES = {
     "log1p_normal": (lambda r, m, n: (1.0 + m) * np.exp(0.5 * r.standard_normal(n)) - 1.0,
                      lambda r, n: r.uniform(0.0, 4, n), {"sigma": 0.5},
                      [-0.5, 0.0, 3.0], [-1.0, -2.0, np.nan]),
+    # compound Poisson–gamma: N ~ Poisson(λ) gamma(α, γ) summands, zeros where N = 0
+    "tweedie": (lambda r, m, n: _tweedie_draw(r, m, 1.0, 1.5),
+                lambda r, n: r.uniform(0.5, 4, n), {"dispersion": 1.0, "power": 1.5},
+                [0.0, 1e-9, 2.0], [-1.0, np.nan]),
     # classifiers: the prediction is a class-major log-probability block (K, n)
     "bernoulli": (lambda r, q, n: (r.uniform(size=n) < np.exp(q[1])).astype(float),
                   lambda r, n: _log_probs(r, n, 2), {}, [0.0, 0.3, 1.0],
@@ -172,6 +184,8 @@ def test_mass_or_density_is_normalised(name):
                                   lo, hi, limit=200)
         if fam.zero_mass:  # a point mass at 0 beside the density on y > 0
             total += math.exp(fam.loglik(np.zeros(1), mu, params)[0])
+        if fam.support.contains(np.array([lo])).all():  # a closed end holds an atom
+            total += float(np.exp(fam.loglik(np.array([lo]), mu, params))[0])
     assert total == pytest.approx(1.0, abs=1e-7)
 
 

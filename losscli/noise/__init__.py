@@ -26,6 +26,7 @@ from losscli.noise.pseudo_huber import PseudoHuber
 from losscli.noise.quantile import Quantile
 from losscli.noise.student_t import StudentT
 from losscli.noise.support import Support
+from losscli.noise.tweedie import Tweedie
 from losscli.noise.zero_inflated import ZeroInflatedNegativeBinomial, ZeroInflatedPoisson
 
 FAMILIES: dict[str, type[Family]] = {
@@ -45,6 +46,7 @@ FAMILIES: dict[str, type[Family]] = {
     "hurdle_gamma": HurdleGamma,
     "hurdle_lognormal": HurdleLogNormal,
     "log1p_normal": Log1pNormal,
+    "tweedie": Tweedie,
     "quantile": Quantile,
     "expectile": Expectile,
     "logcosh": LogCosh,

@@ -121,6 +121,9 @@ class Family:
     default_for: ClassVar[tuple[str, ...]] = ()
     # whether compare-noise-models fits it unasked; False: only when named (SPEC §9.3)
     candidate: ClassVar[bool] = True
+    # the target kinds where it is a default candidate (None: wherever it applies); on
+    # the others compare-noise-models fits it only when named
+    candidate_kinds: ClassVar[tuple[str, ...] | None] = None
     requirement: ClassVar[str | None] = None  # what it needs, in skip reasons
     # target kinds whose values it scores as soft labels in evaluate: never ranked against
     # the density families there (SPEC §1.6), so compare-noise-models skips it, saying so
@@ -129,6 +132,11 @@ class Family:
     # the unit deviance d(y, ŷ) whose mean and D² are reported, and where it is defined
     deviance: ClassVar[Any] = None
     deviance_support: ClassVar[Support | None] = None
+    # whether the deviance depends on the fitted parameters: d(y, ŷ, params)
+    deviance_params: ClassVar[bool] = False
+    # symbols in the framework loss names that stand for a fitted parameter's value
+    # ({symbol: parameter}): the recommendation shows the value, to two decimals
+    framework_values: ClassVar[dict[str, str]] = {}
     # true on the integers where the likelihood keeps rising as the spread goes to 0 when
     # every residual is at most ½ (a continuous family put on unit intervals)
     unbounded_within_half: ClassVar[bool] = False
