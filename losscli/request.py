@@ -83,6 +83,7 @@ ONLY_IN = {
     "scores": ("evaluate", "compare-noise-models"),
     "quantiles": ("evaluate",),
     "quantile_levels": ("evaluate",),
+    "trained_with": ("evaluate", "compare-noise-models"),
 }
 OPTION_NAMES = {"families": "family"}
 DEFAULT_FIT_ROWS = 1_000_000
@@ -161,6 +162,13 @@ class Request:
         "Noise family (repeatable, or a comma list; any case, usual aliases such as "
         "normal, nb, t): " + ", ".join(FAMILY_NAMES) + ".", short="-f", metavar="FAMILY",
         parse=family_names)] = ()
+    # SPEC §9.5: the family, prediction scale and held parameter of a framework's loss
+    trained_with: Annotated[str | None, Opt(
+        "The framework loss the model was trained with, e.g. xgboost:reg:tweedie@1.5, "
+        "torch:HuberLoss, lightgbm:quantile@0.9: sets its family (joining the candidates "
+        "in compare-noise-models), the prediction's scale and the parameter trained with "
+        "(the framework's default without @VALUE); `losscli losses` lists them.",
+        metavar="FRAMEWORK:LOSS[@VALUE]")] = None
     target_kind: Annotated[TargetKind | None, Opt(
         "Override the detected target kind: " + ", ".join(TARGET_KINDS) + ".",
         metavar="KIND")] = None
@@ -235,6 +243,22 @@ class Request:
     @property
     def paths(self) -> tuple[str, ...]:
         return tuple(self.path) if isinstance(self.path, (tuple, list)) else (self.path,)
+
+    @functools.cached_property
+    def trained(self):
+        """`--trained-with`, resolved (catalogue.Trained), or None."""
+        if self.trained_with is None:
+            return None
+        from losscli.catalogue import trained_with
+
+        return trained_with(self.trained_with)
+
+    @property
+    def class_weight(self) -> float | None:
+        """The positive-class weight the model was trained with (--trained-with), whose
+        effect on the predicted probability is undone before scoring; None: none."""
+        t = self.trained
+        return None if t is None else t.class_weight
 
     @property
     def param_specs(self) -> tuple[ParamSpec, ...]:
@@ -529,6 +553,8 @@ def check(req: Request) -> None:
         if fixed is not value:
             object.__setattr__(req, name, fixed)
     _check_model_inputs(req)
+    if req.trained_with is not None:
+        _ = req.trained  # a loss that is unknown or not a likelihood: a usage error now
 
 
 def _checked(opt: str, value, spec: Spec):

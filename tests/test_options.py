@@ -26,9 +26,10 @@ COMMON = ("--target", "--pred", "--probs", "--logits", "--soft-target", "--weigh
           "--scheduler", "--seed", "--plot", "--corp-max-unique")
 # each command's options, written out here (not read from the code under test)
 OPTIONS = {
-    "evaluate": COMMON + ("--diagnostics", "--scores", "--quantiles", "--quantile-levels"),
+    "evaluate": COMMON + ("--diagnostics", "--scores", "--quantiles", "--quantile-levels",
+                          "--trained-with"),
     "compare-noise-models": COMMON + ("--criterion", "--alpha", "--diagnostics",
-                                      "--scores"),
+                                      "--scores", "--trained-with"),
     "diagnose": COMMON + ("--best", "--criterion", "--alpha"),
 }
 SHORT = {"--target": "-t", "--pred": "-p", "--weight": "-w", "--family": "-f",
