@@ -109,6 +109,8 @@ _NOT_PER_ROW = "not a per-row noise model: {}"
 _MAPE = ("not a likelihood: exp(−|y − ŷ|/(b|y|)) tends to a constant as y grows, so it "
          "cannot be normalised over y (it is consistent for a weighted median)")
 _EMBED = "not a likelihood: a similarity or embedding loss between inputs, not of y"
+_NO_MULTILABEL = ("a likelihood (independent Bernoullis, one per label), but losscli scores "
+                  "one target column: it has no multi-label family")
 _NO_AFT = ("a likelihood (censored accelerated failure time: normal, logistic or extreme "
            "value on log t), but losscli has no censored survival family")
 
@@ -134,8 +136,8 @@ LOSSES: tuple[Loss, ...] = (
          class_weight="pos_weight", default={"pos_weight": 1.0}),
     _nll("pytorch", "SoftMarginLoss", "bernoulli", "logit of P(y = 1), labels ±1",
          scale="logit"),
-    _nll("pytorch", "MultiLabelSoftMarginLoss", "multilabel", "one logit per label",
-         scale="logit"),
+    _unsupported("pytorch", "MultiLabelSoftMarginLoss", "one logit per label",
+                 _NO_MULTILABEL),
     _nll("pytorch", "HuberLoss", "huber", HUBER_LOC, params={"delta": "delta"},
          default={"delta": 1.0}),
     _nll("pytorch", "SmoothL1Loss", "huber", HUBER_LOC + " (SmoothL1 = Huber/β)",
@@ -270,8 +272,9 @@ LOSSES: tuple[Loss, ...] = (
     _nll("lightgbm", "binary", "bernoulli", PROB, class_weight="scale_pos_weight",
          default={"scale_pos_weight": 1.0}),
     _nll("lightgbm", "multiclass", "categorical", CLASS_PROBS),
-    _nll("lightgbm", "multiclassova", "multilabel",
-         "one probability per class, each its own binary problem (not normalised)"),
+    _unsupported("lightgbm", "multiclassova",
+                 "one probability per class, each its own binary problem (not normalised)",
+                 _NO_MULTILABEL),
     _nll("lightgbm", "cross_entropy", "bernoulli", PROB + " (labels in [0, 1])"),
     _unsupported("lightgbm", "cross_entropy_lambda", "λ, with p = 1 − exp(−λw)",
                  "a likelihood (Bernoulli with p = 1 − exp(−λ·weight)), but the model "
@@ -304,11 +307,12 @@ LOSSES: tuple[Loss, ...] = (
          default={"scale_pos_weight": 1.0}),
     _nll("catboost", "CrossEntropy", "bernoulli", PROB + " (labels in [0, 1])"),
     _nll("catboost", "MultiClass", "categorical", CLASS_PROBS),
-    _nll("catboost", "MultiClassOneVsAll", "multilabel",
-         "one probability per class, each its own binary problem (not normalised)"),
-    _nll("catboost", "MultiLogloss", "multilabel", "one probability per label"),
-    _nll("catboost", "MultiCrossEntropy", "multilabel",
-         "one probability per label (labels in [0, 1])"),
+    _unsupported("catboost", "MultiClassOneVsAll",
+                 "one probability per class, each its own binary problem (not normalised)",
+                 _NO_MULTILABEL),
+    _unsupported("catboost", "MultiLogloss", "one probability per label", _NO_MULTILABEL),
+    _unsupported("catboost", "MultiCrossEntropy",
+                 "one probability per label (labels in [0, 1])", _NO_MULTILABEL),
     _unsupported("catboost", "MultiRMSE", "mean vector",
                  "a likelihood (a multivariate Gaussian with identity covariance), but "
                  "losscli scores one target column"),
