@@ -113,6 +113,7 @@ def _input(run: Run, extra_clipped: int) -> dict:
         "param_columns": list(cols.params), "passes": run.passes, "batches": run.batches,
         "bytes_read": run.bytes_read,
         "engine": run.engine.name,
+        "trained_with": run.req.trained_with,
     }
 
 
@@ -147,9 +148,28 @@ def _check_plot(req: Request) -> None:
         plots.preload()
 
 
+def with_trained(req: Request) -> Request:
+    """SPEC §9.5: `--trained-with` holds the loss's parameters at the values trained with
+    (for its family alone) and reads the prediction on the scale the loss outputs (a
+    point prediction's; class logits come with --logits)."""
+    t = req.trained
+    if t is None:
+        return req
+    fix = tuple(f"{t.family}.{k}={v!r}" for k, v in t.fixed.items())
+    scale = req.pred_scale
+    if t.pred_scale != "identity" and not (req.logits or req.probs) \
+            and FAMILIES[t.family].input != "classes":
+        if scale not in ("identity", t.pred_scale):
+            raise UsageError(f"--trained-with {t.spec} reads the prediction on the "
+                             f"{t.pred_scale} scale; --pred-scale {scale} contradicts it")
+        scale = t.pred_scale
+    return replace(req, fix=req.fix + fix, pred_scale=scale)
+
+
 def evaluate(req: Request, progress: Progress = _noop) -> dict:
     """Score predictions (or the targets alone) under one or more families."""
     _check_families(req.families)
+    req = with_trained(req)
     _check_plot(req)
     with open_engine(req.engine, req.scheduler, req.workers) as engine:
         return _evaluate(req, open_run(req, progress, engine), progress)
@@ -157,7 +177,8 @@ def evaluate(req: Request, progress: Progress = _noop) -> dict:
 
 def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
-    names = list(dict.fromkeys(req.families)) or (
+    trained = [req.trained.family] if req.trained_with else []
+    names = list(dict.fromkeys([*req.families, *trained])) or (
         [] if run.cols.quantiles else [kinds.default_family(kind, run.conditional)])
     if ALL_FAMILIES in names:  # every family that applies, the named ones first
         names = list(dict.fromkeys(
@@ -338,6 +359,7 @@ def _split_family(warning: str) -> tuple[str, str]:
 def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
     """Fit every applicable family, rank them, test the differences, recommend a loss."""
     _check_families(req.families)
+    req = with_trained(req)
     _check_plot(req)
     with open_engine(req.engine, req.scheduler, req.workers) as engine:
         return _compare(req, open_run(req, progress, engine), progress)
@@ -346,13 +368,16 @@ def compare_noise_models(req: Request, progress: Progress = _noop) -> dict:
 def _compare(req: Request, run: Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
     named = list(dict.fromkeys(req.families))
+    # the family trained with joins the candidates (asked for by name)
+    trained = req.trained.family if req.trained_with else None
     if ALL_FAMILIES in named:
         # every family is a candidate; those that do not apply are skipped with the
         # reason, as unnamed candidates are (none of them was asked for by name)
-        named = []
+        named = asked = []
         names, skipped_pairs = kinds.candidates(kind, FAMILIES)
     else:
-        names, skipped_pairs = kinds.candidates(kind, named)
+        asked = named + ([trained] if trained and trained not in named else [])
+        names, skipped_pairs = kinds.candidates(kind, asked)
     measure = kinds.measure(kind)
     warnings = list(run.warnings)
     skipped: list[dict] = []
@@ -364,15 +389,15 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
             left_out.append((name, reason.replace(f"{name}'s ", "its ")))
 
     for name, reason in skipped_pairs:
-        if named and name not in named:
+        if named and name not in asked:
             continue
         miss = near_miss(run, FAMILIES[name](run.classes), name, kind)
-        if name in named:  # asked for by name: an error, as `evaluate -f` gives
+        if name in asked:  # asked for by name: an error, as `evaluate -f` gives
             raise miss or InputError(f"{name} does not apply: {reason}",
                                      file=rows.file_of(run), column=run.cols.target)
         skip(name, reason if miss is None else str(miss), expected=miss is not None)
     if named:
-        names = [n for n in names if n in named]
+        names = [n for n in names if n in asked]
     families = {name: make_family(run, name, measure) for name in names}
     given = inputs.resolve(req, families, run.conditional, compare=True)
     preds = _predictions(run, req)
@@ -469,6 +494,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
                 "rank": i + 1,
                 "delta_cross_entropy": s.result.cross_entropy - group[0].result.cross_entropy,
                 "akaike_weight": weights[i],
+                **({"trained": s.model.name == trained} if trained else {}),
             })
             for i, s in enumerate(group)
         ]

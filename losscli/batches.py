@@ -447,6 +447,9 @@ class Converter:
         """ŷ from the prediction column as --pred-scale reads it: x, exp x or 1/(1 + e⁻ˣ).
         A log-mean whose exponential overflows float64 is an error naming its row."""
         scale = self.req.pred_scale
+        w = self.req.class_weight
+        if w is not None:  # trained with the positive class weighted by w: q = wp/(wp + 1 − p)
+            return self._unweighted(x, scale, w)
         if scale == "identity":
             return x
         if scale == "logit":
@@ -464,6 +467,18 @@ class Converter:
                              row=batch.row(i),
                              value=float(x[i]))
         return out
+
+    @staticmethod
+    def _unweighted(x: np.ndarray, scale: str, w: float) -> np.ndarray:
+        """P(y = 1) from a probability (or its logit) trained with the positive class
+        weighted by w: the weighted optimum has odds w·p/(1 − p), so p = q/(w(1 − q) + q),
+        i.e. logit p = logit q − ln w (SPEC §9.5)."""
+        from scipy import special
+
+        if scale == "logit":
+            return special.expit(x - np.log(w))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return x / (w * (1.0 - x) + x)
 
     def _check_sums(self, block: np.ndarray, names: list[str], batch: Batch,
                     what: str) -> np.ndarray:

@@ -307,6 +307,42 @@ def families(format: OutFormatOpt = "table", output: OutputOpt = None,
         _write_atomically(output, lambda fh: print_families(rows, file=fh, color=False))
 
 
+@app.command(short_help="List every built-in loss of six frameworks and its noise model.")
+def losses(framework: Annotated[str | None, typer.Option(
+               "--framework", metavar="NAME",
+               help="Only this framework's losses: pytorch (or torch), sklearn, xgboost, "
+                    "lightgbm, catboost or keras.")] = None,
+           format: OutFormatOpt = "table", output: OutputOpt = None,
+           color: ColorOpt = "auto") -> None:
+    """List the built-in losses of PyTorch, scikit-learn, XGBoost, LightGBM, CatBoost and
+    Keras: the noise family each is the negative log-likelihood of, what the model
+    outputs, how the loss's parameters map to the family's and their defaults, the
+    --trained-with string — or why the loss is not a likelihood.
+
+    Example: losscli losses --framework xgboost
+    """
+    from losscli.catalogue import catalogue
+
+    rows = [entry.as_dict() for entry in catalogue(framework)]
+    if format == "json":
+        import json
+
+        text = json.dumps({"command": "losses", "version": __version__, "losses": rows},
+                          indent=2, ensure_ascii=False) + "\n"
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            _write_atomically(output, lambda fh: fh.write(text))
+        return
+    from losscli.render import print_losses
+
+    use_color = {"always": True, "never": False}.get(color)
+    if output is None:
+        print_losses(rows, color=use_color)
+    else:
+        _write_atomically(output, lambda fh: print_losses(rows, file=fh, color=False))
+
+
 # Click's exception classes, from wherever this Typer takes Click
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 # what pydantic (Typer's validator) says, in this tool's words

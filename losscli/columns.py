@@ -154,6 +154,9 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
     if req.pred_scale != "identity" and not pred:
         raise UsageError(f"--pred-scale {req.pred_scale} applies to a point prediction "
                          "(--pred); class probabilities given as logits take --logits")
+    if req.class_weight is not None and not pred:
+        raise UsageError(f"--trained-with {req.trained_with}: the class weight is undone on "
+                         "one probability or logit column; give it with --pred/-p")
     if pred and not preds:
         preds = [pred]
     for p in req.param_specs:

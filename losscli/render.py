@@ -469,7 +469,8 @@ def _recommendation(rep: dict) -> list[Any]:
             parts.append(_indent(Text(f"instead, train with {alt['family']} — "
                                       f"{train_with(alt)}:"), 2))
         else:
-            note = "no built-in loss in PyTorch, scikit-learn, XGBoost, LightGBM, CatBoost or Keras"
+            note = ("no built-in loss in PyTorch, scikit-learn, XGBoost, LightGBM, CatBoost "
+                    "or Keras")
             if alt is not None:
                 shown = _fw_of(alt)
                 note += f"; instead, train with the {alt} loss:"
@@ -481,6 +482,14 @@ def _recommendation(rep: dict) -> list[Any]:
     if r.get("ties"):
         parts.append(_indent(Text("the tests do not separate it from: "
                                   + ", ".join(r["ties"]), style="yellow"), 2))
+    trained = next((m for m in rep["models"] if m.get("trained")), None)
+    if trained is not None:  # SPEC §9.5: how the loss trained with compares with the best
+        how = ("the best family" if trained["rank"] == 1 else
+               f"rank {trained['rank']} of {len(rep['models'])}, "
+               f"{num(trained['delta_cross_entropy'])} {rep['unit']}/row above "
+               f"{rep['best']}'s cross-entropy")
+        parts.append(_indent(Text(f"trained with {rep['input']['trained_with']} "
+                                  f"({trained['family']}): {how}"), 2))
     if rep.get("skipped"):
         names = ", ".join(s["family"] for s in rep["skipped"])
         parts.append(_indent(Text(f"not fitted: {names} (reasons in --format json)",
@@ -626,6 +635,44 @@ def families_tables(rows: list[dict]) -> Group:
 def print_families(rows: list[dict], file: Any = None, color: bool | None = None,
                    width: int | None = None) -> None:
     renderable = families_tables(rows)
+    make_console(file, color, width, renderable).print(renderable)
+
+
+def losses_tables(rows: list[dict]) -> Group:
+    """The loss catalogue, one table per framework: each loss with its family and what
+    the model outputs (with the parameters mapped and their defaults), or why it is not
+    a likelihood; the losses losscli cannot audit say why in the same column."""
+    parts: list[Any] = []
+    for fw, label in zip(FRAMEWORKS, FRAMEWORK_LABELS, strict=True):
+        mine = [r for r in rows if r["framework"] == fw]
+        if not mine:
+            continue
+
+        def what(r: dict) -> str:
+            if r["family"] is None:
+                return r["reason"]
+            maps = ", ".join(f"{k} → {v}" + (f" (default {r['default'][k]:g})"
+                                             if isinstance(r["default"].get(k), float)
+                                             else "")
+                             for k, v in r["params"].items())
+            return r["prediction"] + (f"; {maps}" if maps else "")
+
+        key = Col("loss", [r["loss"] for r in mine], justify="left", breaks="(:")
+        grid = Grid(key, [
+            Col("family", [r["family"] or NULL for r in mine], justify="left"),
+            Col("the model outputs, or why it is not audited",
+                [what(r) for r in mine], justify="left", wrap=True),
+        ], title=f"{label}: {sum(r['likelihood'] for r in mine)} likelihood losses of "
+                 f"{len(mine)}", gap=2)
+        parts += [grid, Text("")]
+    parts.append(Text("audit a model trained with one of them: --trained-with "
+                      "FRAMEWORK:LOSS[@VALUE], e.g. xgboost:reg:tweedie@1.5"))
+    return Group(*parts)
+
+
+def print_losses(rows: list[dict], file: Any = None, color: bool | None = None,
+                 width: int | None = None) -> None:
+    renderable = losses_tables(rows)
     make_console(file, color, width, renderable).print(renderable)
 
 

@@ -94,6 +94,7 @@ ONLY_IN = {
     "quantiles": ("evaluate",),
     "hac_lag": ("evaluate", "compare-noise-models"),
     "quantile_levels": ("evaluate",),
+    "trained_with": ("evaluate", "compare-noise-models"),
 }
 OPTION_NAMES = {"families": "family"}
 DEFAULT_FIT_ROWS = 1_000_000
@@ -181,6 +182,13 @@ class Request:
         "normal, nb, t): " + ", ".join(FAMILY_NAMES) + "; 'all': every family that applies "
         "to the target.", short="-f", metavar="FAMILY",
         parse=family_names)] = ()
+    # SPEC §9.5: the family, prediction scale and held parameter of a framework's loss
+    trained_with: Annotated[str | None, Opt(
+        "The framework loss the model was trained with, e.g. xgboost:reg:tweedie@1.5, "
+        "torch:HuberLoss, lightgbm:quantile@0.9: sets its family (joining the candidates "
+        "in compare-noise-models), the prediction's scale and the parameter trained with "
+        "(the framework's default without @VALUE); `losscli losses` lists them.",
+        metavar="FRAMEWORK:LOSS[@VALUE]")] = None
     target_kind: Annotated[TargetKind | None, Opt(
         "Override the detected target kind: " + ", ".join(TARGET_KINDS) + ".",
         metavar="KIND")] = None
@@ -274,6 +282,22 @@ class Request:
     @property
     def paths(self) -> tuple[str, ...]:
         return tuple(self.path) if isinstance(self.path, (tuple, list)) else (self.path,)
+
+    @functools.cached_property
+    def trained(self):
+        """`--trained-with`, resolved (catalogue.Trained), or None."""
+        if self.trained_with is None:
+            return None
+        from losscli.catalogue import trained_with
+
+        return trained_with(self.trained_with)
+
+    @property
+    def class_weight(self) -> float | None:
+        """The positive-class weight the model was trained with (--trained-with), whose
+        effect on the predicted probability is undone before scoring; None: none."""
+        t = self.trained
+        return None if t is None else t.class_weight
 
     @property
     def gate(self) -> tuple:
@@ -589,6 +613,8 @@ def check(req: Request) -> None:
     _check_model_inputs(req)
     if req.fail_if:
         req.gate  # noqa: B018 -- parsed and checked here, before any data is read
+    if req.trained_with is not None:
+        _ = req.trained  # a loss that is unknown or not a likelihood: a usage error now
 
 
 def _many(columns: tuple[str, ...]) -> bool:

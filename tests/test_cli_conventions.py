@@ -154,7 +154,8 @@ def test_help_names_file_plainly_and_describes_commands_in_whole_sentences():
             described[name] = rest.strip()
         elif line.strip():
             described[name] += " " + line.strip()
-    assert set(described) == {"evaluate", "compare-noise-models", "diagnose", "families"}
+    assert set(described) == {"evaluate", "compare-noise-models", "diagnose", "families",
+                              "losses"}
     for name, sentence in described.items():
         assert sentence[-1] in ".?" and "..." not in sentence, (name, sentence)
         assert sentence[0].isupper(), (name, sentence)

@@ -29,9 +29,9 @@ COMMON = ("--target", "--pred", "--probs", "--logits", "--soft-target", "--weigh
 # each command's options, written out here (not read from the code under test)
 OPTIONS = {
     "evaluate": COMMON + ("--diagnostics", "--scores", "--quantiles", "--quantile-levels",
-                          "--hac-lag"),
+                          "--hac-lag", "--trained-with"),
     "compare-noise-models": COMMON + ("--criterion", "--alpha", "--diagnostics",
-                                      "--scores", "--hac-lag"),
+                                      "--scores", "--hac-lag", "--trained-with"),
     "diagnose": COMMON + ("--best", "--criterion", "--alpha"),
 }
 SHORT = {"--target": "-t", "--pred": "-p", "--weight": "-w", "--family": "-f",

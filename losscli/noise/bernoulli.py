@@ -58,6 +58,8 @@ class Bernoulli(Family):
         sklearn="HistGradientBoostingClassifier(loss='log_loss')",
         xgboost="binary:logistic",
         lightgbm="binary",
+        catboost="Logloss",
+        keras="keras.losses.BinaryCrossentropy",
     )
 
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:

@@ -40,6 +40,8 @@ class Categorical(Family):
         sklearn="HistGradientBoostingClassifier(loss='log_loss')",
         xgboost="multi:softprob",
         lightgbm="multiclass",
+        catboost="MultiClass",
+        keras="keras.losses.CategoricalCrossentropy",
     )
 
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:

@@ -52,6 +52,8 @@ class Gaussian(ContinuousFamily):
         sklearn="HistGradientBoostingRegressor(loss='squared_error')",
         xgboost="reg:squarederror",
         lightgbm="regression",
+        catboost="RMSE",
+        keras="keras.losses.MeanSquaredError",
     )
 
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:

@@ -101,6 +101,8 @@ class Laplace(ContinuousFamily):
         sklearn="HistGradientBoostingRegressor(loss='absolute_error')",
         xgboost="reg:absoluteerror",
         lightgbm="regression_l1",
+        catboost="MAE",
+        keras="keras.losses.MeanAbsoluteError",
     )
 
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:

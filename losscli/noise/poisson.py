@@ -41,6 +41,8 @@ class Poisson(Family):
         sklearn="HistGradientBoostingRegressor(loss='poisson')",
         xgboost="count:poisson",
         lightgbm="poisson",
+        catboost="Poisson",
+        keras="keras.losses.Poisson",
     )
 
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:

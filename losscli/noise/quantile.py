@@ -104,6 +104,7 @@ class Quantile(ContinuousFamily):
         sklearn="HistGradientBoostingRegressor(loss='quantile',quantile=τ)",
         xgboost="reg:quantileerror(quantile_alpha=τ)",
         lightgbm="quantile(alpha=τ)",
+        catboost="Quantile:alpha=τ",
     )
 
     spread = ("scale", "scale")
