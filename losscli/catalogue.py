@@ -145,7 +145,7 @@ LOSSES: tuple[Loss, ...] = (
     _no("pytorch", "CTCLoss", _NOT_PER_ROW.format("a sequence likelihood summed over "
                                                   "alignments")),
     _no("pytorch", "HingeEmbeddingLoss", _EMBED, "pytorch:BCEWithLogitsLoss"),
-    _no("pytorch", "MultiLabelMarginLoss", _MARGIN, "pytorch:MultiLabelSoftMarginLoss"),
+    _no("pytorch", "MultiLabelMarginLoss", _MARGIN, "pytorch:BCEWithLogitsLoss"),
     _no("pytorch", "CosineEmbeddingLoss", _EMBED),
     _no("pytorch", "MarginRankingLoss", _NOT_PER_ROW.format("a pairwise ranking loss")),
     _no("pytorch", "MultiMarginLoss", _MARGIN, "pytorch:CrossEntropyLoss"),

@@ -52,8 +52,8 @@ def gamma_mean(y, out, a):  # half gamma deviance up to terms in y
     return np.log(out) + y / out
 
 
-def tweedie_mean(y, out, a, power=None):
-    p = a.get("power", power)
+def tweedie_mean(y, out, a):
+    p = a.get("tweedie_variance_power", a.get("variance_power"))
     return -y * out ** (1 - p) / (1 - p) + out ** (2 - p) / (2 - p)
 
 
