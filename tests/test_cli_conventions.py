@@ -112,8 +112,8 @@ USAGE_ERRORS = [
      "error: --unit: unknown value 'bit' (did you mean 'bits'?); choose from nats, bits"),
     (("--target-kind", "counts"),
      "error: --target-kind: unknown value 'counts' (did you mean 'count'?); choose from "
-     "binary, categorical, count, integer, proportion, positive, real, soft_binary, "
-     "soft_categorical"),
+     "binary, categorical, count, integer, proportion, positive, semicontinuous, real, "
+     "soft_binary, soft_categorical"),
     (("--format", "jsn"), "error: --format: unknown value 'jsn' (did you mean 'json'?); "
      "choose from table, json"),
     (("--eps", "3"), "error: --eps 3: must be at most 0.5"),

@@ -456,8 +456,10 @@ def test_no_calibration_test_in_marginal_mode_and_plots_always_a_list(write_csv)
     data = {
         "binary": ({"y": (rng.uniform(size=n) < 0.3).astype(float)}, ("bernoulli",)),
         "counts": ({"y": rng.poisson(3.0, n).astype(float)},
-                   ("poisson", "negative_binomial", "gaussian")),
-        "positive": ({"y": rng.gamma(2.0, 1.5, n)}, ("gamma", "lognormal")),
+                   ("poisson", "negative_binomial", "gaussian", "zero_inflated_poisson",
+                    "zero_inflated_negative_binomial")),
+        "positive": ({"y": rng.gamma(2.0, 1.5, n)}, ("gamma", "lognormal", "inverse_gaussian",
+                                                     "log1p_normal", "tweedie")),
         "proportion": ({"y": rng.beta(2.0, 3.0, n)}, ("beta",)),
         "labels": ({"label": rng.choice(["a", "b", "c"], n)}, ("categorical",)),
     }

@@ -275,7 +275,7 @@ def test_positive_label_reads_a_text_binary_target(runs):
     # yes (p=.5), no (1−.2), yes (.9)
     assert m["nll"] == pytest.approx(-(math.log(0.5) + math.log(0.8) + math.log(0.9)),
                                      rel=1e-12)
-    assert m["metrics"]["accuracy"] == pytest.approx(2 / 3)
+    assert m["metrics"]["accuracy"] == 1.0  # p ≥ ½ predicts 1 (SPEC §10.1): all three right
 
 
 def test_positive_label_errors(runs):

@@ -119,7 +119,8 @@ FRAME = pd.DataFrame({"y": np.arange(40.0) % 7, "y_pred": np.full(40, 3.0)})
     ({"engine": "spark"}, "--engine: unknown value 'spark'; choose from local, dask"),
     ({"target_kind": "counts"}, "--target-kind: unknown value 'counts' (did you mean "
                                 "'count'?); choose from binary, categorical, count, integer, "
-                                "proportion, positive, real, soft_binary, soft_categorical"),
+                                "proportion, positive, semicontinuous, real, soft_binary, "
+                                "soft_categorical"),
     ({"input_format": "xls"}, "--input-format: unknown value 'xls'; "
                               "choose from csv, tsv, parquet"),
     ({"fit_rows": -5}, "--fit-rows -5: must be at least 100"),
@@ -280,7 +281,7 @@ def test_print_gives_the_plain_table_and_repr_a_summary(notebook, capsys):
     print(rep)
     assert capsys.readouterr().out == text + "\n"
     assert repr(rep) == ("<losscli.Report compare-noise-models, best='negative_binomial', "
-                         "7 models>")
+                         "11 models>")
 
 
 def test_print_shows_the_warnings():

@@ -226,6 +226,10 @@ SPREADS = {
     "epsilon_insensitive": ("scale", "scale"),
     "zero_inflated_poisson": None, "zero_inflated_negative_binomial": None,
     "inverse_gaussian": None,
+    "hurdle_gamma": ("shape", "inverse"), "hurdle_lognormal": ("sigma", "scale"),
+    "log1p_normal": ("sigma", "scale"), "tweedie": ("dispersion", "scale"),
+    "expectile": ("sigma", "scale"), "logcosh": ("scale", "scale"),
+    "generalized_normal": ("scale", "scale"),
 }
 
 
