@@ -204,6 +204,15 @@ def minimize_params(
     return from_x(x, start, names, domains)
 
 
+def nelder_mead(f, x0: np.ndarray, xatol: float, fatol: float) -> tuple[np.ndarray, float]:
+    """Nelder–Mead from x0 to these tolerances, for a caller that reads the edge of the
+    search itself: (x, f(x))."""
+    res = optimize.minimize(f, x0, method="Nelder-Mead",
+                            options={"xatol": xatol, "fatol": fatol, "maxiter": 4000,
+                                     "maxfev": 8000})
+    return res.x, float(res.fun)
+
+
 # ------------------------------------------------------------------ one dimension
 
 

@@ -8,7 +8,6 @@ import math
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import optimize as sp_optimize
 
 from losscli import optimize
 from losscli.errors import FitError
@@ -155,14 +154,12 @@ class GibbsLocation(ContinuousFamily):
             v = -total(optimize.from_x(x, start, names, domains)) / W
             return v if math.isfinite(v) else 1e300
 
-        res = sp_optimize.minimize(f, x0, method="Nelder-Mead",
-                                   options={"xatol": 1e-7, "fatol": 1e-12, "maxiter": 4000,
-                                            "maxfev": 8000})
-        if not res.fun < 1e300 or np.any(np.abs(res.x - x0) > optimize.MAX_LOG_STEP - 1.0):
+        x, fun = optimize.nelder_mead(f, x0, xatol=1e-7, fatol=1e-12)
+        if not fun < 1e300 or np.any(np.abs(x - x0) > optimize.MAX_LOG_STEP - 1.0):
             raise FitError(f"the {self.name} likelihood has no maximum inside the "
                            "parameter space (on these data the fit runs to a zero or "
                            f"infinite scale){self.limit_note}")
-        return optimize.from_x(res.x, start, names, domains)
+        return optimize.from_x(x, start, names, domains)
 
     def fit_counting(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         """The MLE on the unit intervals (SPEC §1.6), started from the density's."""
