@@ -288,23 +288,29 @@ def families(format: OutFormatOpt = "table", output: OutputOpt = None,
 
         page = html_report.families_html(rows, html_report.command_line(sys.argv))
         _write_atomically(html, lambda fh: fh.write(page))
+    from losscli.render import print_families
+
+    _list_out("families", rows, print_families, format, output, color)
+
+
+def _list_out(command: str, rows: list[dict], printer, format: str, output: str | None,
+              color: str) -> None:
+    """A listing command's rows: JSON {command, version, COMMAND: rows}, or the tables
+    `printer` draws; on stdout, or written atomically to `output` (plain, no colour)."""
     if format == "json":
         import json
 
-        text = json.dumps({"command": "families", "version": __version__, "families": rows},
+        text = json.dumps({"command": command, "version": __version__, command: rows},
                           indent=2, ensure_ascii=False) + "\n"
         if output is None:
             sys.stdout.write(text)
         else:
             _write_atomically(output, lambda fh: fh.write(text))
         return
-    from losscli.render import print_families
-
-    use_color = {"always": True, "never": False}.get(color)
     if output is None:
-        print_families(rows, color=use_color)
+        printer(rows, color={"always": True, "never": False}.get(color))
     else:
-        _write_atomically(output, lambda fh: print_families(rows, file=fh, color=False))
+        _write_atomically(output, lambda fh: printer(rows, file=fh, color=False))
 
 
 @app.command(short_help="List every built-in loss of six frameworks and its noise model.")
@@ -322,25 +328,10 @@ def losses(framework: Annotated[str | None, typer.Option(
     Example: losscli losses --framework xgboost
     """
     from losscli.catalogue import catalogue
-
-    rows = [entry.as_dict() for entry in catalogue(framework)]
-    if format == "json":
-        import json
-
-        text = json.dumps({"command": "losses", "version": __version__, "losses": rows},
-                          indent=2, ensure_ascii=False) + "\n"
-        if output is None:
-            sys.stdout.write(text)
-        else:
-            _write_atomically(output, lambda fh: fh.write(text))
-        return
     from losscli.render import print_losses
 
-    use_color = {"always": True, "never": False}.get(color)
-    if output is None:
-        print_losses(rows, color=use_color)
-    else:
-        _write_atomically(output, lambda fh: print_losses(rows, file=fh, color=False))
+    _list_out("losses", [entry.as_dict() for entry in catalogue(framework)], print_losses,
+              format, output, color)
 
 
 # Click's exception classes, from wherever this Typer takes Click
