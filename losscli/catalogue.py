@@ -445,7 +445,7 @@ def _find(fw: str, text: str) -> tuple[Loss, dict[str, str]]:
             return entry, _arguments(key[len(name) + 1:-1])
         elif fw == "catboost" and key.startswith(name + ":"):
             return entry, _arguments(key[len(name) + 1:])
-    from losscli.request import did_you_mean
+    from losscli.errors import did_you_mean
 
     raise UsageError(f"--trained-with: {fw} has no built-in loss {text!r}"
                      + did_you_mean(text, [e.loss for e in entries])

@@ -118,3 +118,16 @@ def numeric_reason(exc: BaseException) -> str:
     return ("values too extreme for float64 in this family's likelihood (a formula was "
             "evaluated outside its domain, e.g. the log of 0 after an underflow): rescale "
             "the target and predictions")
+
+
+def did_you_mean(word: str, known, aliases: dict | None = None, cutoff: float = 0.6) -> str:
+    """ " (did you mean 'x'?)" for the closest known words (aliases shown as what they
+    stand for), or nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(known), n=3, cutoff=cutoff)
+    if not close:
+        return ""
+    aliases = aliases or {}
+    names = " or ".join(repr(c) for c in dict.fromkeys(aliases.get(c, c) for c in close))
+    return f" (did you mean {names}?)"

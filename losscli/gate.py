@@ -179,7 +179,7 @@ def conditions(exprs: tuple[str, ...], command: str, several_models: bool
     ("evaluate" or "compare-noise-models": the shape of the report); `several_models`:
     an evaluate that reports more than one model, where a model field needs `models[...]`.
     A UsageError for the first that is not valid."""
-    from losscli.request import did_you_mean
+    from losscli.errors import did_you_mean
 
     schema = COMPARE if command == "compare-noise-models" else EVALUATE
     out = []

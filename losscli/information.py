@@ -193,15 +193,3 @@ def _room(domain: str, v: float) -> float:
     return math.inf
 
 
-def boundary(domains: dict[str, str], params: Params) -> tuple[str, ...]:
-    """The parameters whose estimate lies on the boundary of the domain declared for it
-    (not finite; 0 for a non-negative one; 0 or 1 for a probability)."""
-    out = []
-    for k, v in params.items():
-        if np.ndim(v):
-            continue
-        d = domains.get(k, "real")
-        if not math.isfinite(v) or (d in ("nonnegative", "positive") and v <= 0.0) or (
-                d in ("unit", "probability") and not 0.0 < v < 1.0):
-            out.append(k)
-    return tuple(out)

@@ -14,6 +14,7 @@ from losscli.inputs import NONE, Inputs
 from losscli.noise import FAMILIES
 from losscli.noise.base import Params
 from losscli.noise.measures import BaseMeasure
+from losscli.noise.on_measure import family_on
 
 if TYPE_CHECKING:
     from losscli.run import Run
@@ -91,7 +92,7 @@ def make_family(run: Run, name: str, measure: BaseMeasure | None = None):
     on unit intervals on the counting measure (SPEC §1.6), censored at 0 on the atom at
     zero (SPEC §9.1)."""
     fam = FAMILIES[name](run.classes)
-    return fam if measure is None else measure.family_on(fam)
+    return fam if measure is None else family_on(measure, fam)
 
 
 def marginal_pred(model: Model) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal, Union, get_args, get_origin, get_type_hints
 
-from losscli.errors import UsageError
+from losscli.errors import UsageError, did_you_mean
 
 FAMILY_NAMES = (
     "gaussian", "laplace", "student_t", "bernoulli", "categorical",
@@ -376,17 +376,6 @@ def family_names(values: list[str] | tuple[str, ...], option: str = "--family"
     return tuple(out)
 
 
-def did_you_mean(word: str, known, aliases: dict | None = None, cutoff: float = 0.6) -> str:
-    """ " (did you mean 'x'?)" for the closest known words (aliases shown as what they
-    stand for), or nothing."""
-    import difflib
-
-    close = difflib.get_close_matches(word, list(known), n=3, cutoff=cutoff)
-    if not close:
-        return ""
-    aliases = aliases or {}
-    names = " or ".join(repr(c) for c in dict.fromkeys(aliases.get(c, c) for c in close))
-    return f" (did you mean {names}?)"
 
 
 # the protocols of a Dask scheduler address (a plain HOST:PORT is tcp)

@@ -22,6 +22,7 @@ from losscli.noise.discretised import Discretised
 from losscli.noise.hurdle import HurdleGamma, HurdleLogNormal
 from losscli.noise.log1p_normal import Log1pNormal
 from losscli.noise.measures import ATOM_AT_ZERO, COUNTING, LEBESGUE
+from losscli.noise.on_measure import family_on
 from tests.conftest import SAMPLES, model, run_api, run_cli
 from tests.oracles import interval_logprob
 from tests.test_streaming import assert_same
@@ -84,14 +85,14 @@ def test_the_measure_censors_densities_and_keeps_point_masses():
     assert ATOM_AT_ZERO.entropy_method(False, False) == "atom-spacing"
     assert LEBESGUE.entropy_method(False, False) == "spacing"
     for name in ("gaussian", "laplace", "student_t", "log1p_normal", "quantile"):
-        fam = ATOM_AT_ZERO.family_on(FAMILIES[name]())
+        fam = family_on(ATOM_AT_ZERO, FAMILIES[name]())
         assert isinstance(fam, Censored) and fam.censors, name
         assert fam.measure is ATOM_AT_ZERO and "censored at 0" in fam.loss
     # gamma's density has no mass below 0 to censor: left as it is (its support skips it)
-    assert not isinstance(ATOM_AT_ZERO.family_on(FAMILIES["gamma"]()), Censored)
+    assert not isinstance(family_on(ATOM_AT_ZERO, FAMILIES["gamma"]()), Censored)
     # the hurdles are declared on the measure
-    assert ATOM_AT_ZERO.family_on(HurdleGamma()).__class__ is HurdleGamma
-    assert isinstance(COUNTING.family_on(Log1pNormal()), Discretised)
+    assert family_on(ATOM_AT_ZERO, HurdleGamma()).__class__ is HurdleGamma
+    assert isinstance(family_on(COUNTING, Log1pNormal()), Discretised)
 
     class MassAtZero(HurdleGamma):
         """A family with a point mass at 0 declared on the Lebesgue measure (as a family
@@ -99,7 +100,7 @@ def test_the_measure_censors_densities_and_keeps_point_masses():
 
         measure = LEBESGUE
 
-    fam = ATOM_AT_ZERO.family_on(MassAtZero())
+    fam = family_on(ATOM_AT_ZERO, MassAtZero())
     assert isinstance(fam, Censored) and not fam.censors and fam.measure is ATOM_AT_ZERO
     y, m, _ = _claims(np.random.default_rng(0), 50)
     params = HURDLES["hurdle_gamma"]
@@ -311,7 +312,7 @@ def test_log1p_normal_fits_in_closed_form(rng):
 @pytest.mark.parametrize("name", [*HURDLES, "gaussian", "student_t"])
 def test_weights_equal_repetition(name, rng):
     y, m, w = _claims(rng, 120)
-    fam = ATOM_AT_ZERO.family_on(FAMILIES[name]())
+    fam = family_on(ATOM_AT_ZERO, FAMILIES[name]())
     reps = w.astype(int)
     for pred in (m, None):
         a = fam.fit(y, w, pred)

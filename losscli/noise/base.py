@@ -91,6 +91,20 @@ def log_param(v: Any) -> Any:
     return np.log(v) if np.ndim(v) else math.log(v)
 
 
+def boundary(domains: dict[str, str], params: Params) -> tuple[str, ...]:
+    """The parameters whose estimate lies on the boundary of the domain declared for it
+    (not finite; 0 for a non-negative one; 0 or 1 for a probability)."""
+    out = []
+    for k, v in params.items():
+        if np.ndim(v):
+            continue
+        d = domains.get(k, "real")
+        if not math.isfinite(v) or (d in ("nonnegative", "positive") and v <= 0.0) or (
+                d in ("unit", "probability") and not 0.0 < v < 1.0):
+            out.append(k)
+    return tuple(out)
+
+
 # ------------------------------------------------------------------ the interface
 
 
@@ -305,8 +319,6 @@ class Family:
     def boundary(self, params: Params) -> tuple[str, ...]:
         """The fitted parameters on the boundary of their space (no se; the others'
         Hessian holds them there): by default those at an edge of `param_domains`."""
-        from losscli.information import boundary
-
         return boundary(self.param_domains, params)
 
     # -- diagnostics (SPEC §7): what the family declares, read by losscli.diagnostics

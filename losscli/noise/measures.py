@@ -28,23 +28,6 @@ class BaseMeasure:
     in_evaluate: bool = True
     zero_atom: bool = False  # counting at 0, Lebesgue on y > 0
 
-    def family_on(self, fam):
-        """`fam` as scored on this measure (SPEC §1.6, §9.1): itself when it is declared
-        on it or the measure scores densities; on the counting measure a density's unit
-        intervals; on the atom at zero a density censored at 0 (a family with a point
-        mass at 0, `Family.zero_mass`, keeps its own log P(0))."""
-        if fam.measure == self or self.scoring == "density":
-            return fam
-        if self.scoring == "intervals":
-            if fam.measure.discrete:
-                return fam
-            from losscli.noise.discretised import Discretised
-
-            return Discretised(fam)
-        from losscli.noise.censored import Censored
-
-        return Censored(fam) if Censored.applies(fam) else fam
-
     def entropy_method(self, conditional: bool, soft: bool) -> str:
         """How H(P) is estimated on this measure (SPEC §1.5): soft labels by their mean
         entropy; on points, 0 for hard labels given a prediction, else the plug-in
