@@ -43,7 +43,8 @@ class Loss:
     the framework's default values (a parameter without a default must be given);
     `scale`: the --pred-scale of the model's raw output; `class_weight`: the framework
     parameter that weights the positive class (the trained probability is then mapped
-    back, SPEC §9.5); `by_value`: the family a value of the first parameter selects (a
+    back, SPEC §9.5); `by_power`: the first parameter is a Tweedie power that selects
+    the family declaring it (`Family.tweedie_power`), tweedie between 1 and 2 (a
     loss that is several families); `nearest`: for a loss that is not a likelihood, the
     nearest likelihood loss of the same framework (its `--trained-with` string)."""
 
@@ -57,7 +58,7 @@ class Loss:
     reason: str | None = None
     scale: str = "identity"
     class_weight: str | None = None
-    by_value: dict[float, str] = field(default_factory=dict)
+    by_power: bool = False
     nearest: str | None = None
     # arguments of the loss that change how its output is read: {arg: {value: scale}}
     scales: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -100,7 +101,6 @@ LOGIT = "logit of P(y = 1)"
 CLASS_PROBS = "class probabilities"
 CLASS_LOGITS = "class logits (softmax gives the probabilities)"
 HUBER_LOC = "Huber M-location"
-TWEEDIE_FAMILIES = {0.0: "gaussian", 1.0: "poisson", 2.0: "gamma", 3.0: "inverse_gaussian"}
 
 _NOT_PROPER = ("not a likelihood: {} is classification-calibrated but not strictly proper, "
                "its scores are not class probabilities")
@@ -208,7 +208,7 @@ LOSSES: tuple[Loss, ...] = (
     _nll("sklearn", "TweedieRegressor", "tweedie",
          "mean; power 0 is gaussian, 1 poisson, (1, 2) tweedie, 2 gamma, 3 "
          "inverse_gaussian (no distribution for 0 < power < 1)",
-         params={"power": "power"}, default={"power": 0.0}, by_value=TWEEDIE_FAMILIES),
+         params={"power": "power"}, default={"power": 0.0}, by_power=True),
     _nll("sklearn", "LogisticRegression", "categorical",
          "class probabilities (predict_proba); P(y = 1) for two classes"),
     _nll("sklearn", "SVR", "epsilon_insensitive", "midpoint of the flat top",
@@ -498,14 +498,19 @@ def trained_with(spec: str) -> Trained:
     for k, v in values.items():
         if k in entry.params:
             fixed[entry.params[k]] = v
-    if entry.by_value:
+    if entry.by_power:
         p = fixed.get(next(iter(entry.params.values())))
-        if p in entry.by_value:
-            family, fixed = entry.by_value[p], {}
-        elif p is not None and not 1.0 < p < 2.0:
-            raise UsageError(f"--trained-with {spec}: power {p:g} has no noise family here "
-                             "(0 is gaussian, 1 poisson, between 1 and 2 tweedie, 2 gamma, "
-                             "3 inverse_gaussian; none exists for 0 < power < 1)")
+        if p is not None and not 1.0 < p < 2.0:
+            from losscli.noise import FAMILIES
+
+            named = {cls.tweedie_power: name for name, cls in FAMILIES.items()
+                     if cls.tweedie_power is not None}
+            if p not in named:
+                powers = ", ".join(f"{v:g} is {k}" for v, k in sorted(named.items()))
+                raise UsageError(f"--trained-with {spec}: power {p:g} has no noise family "
+                                 f"here ({powers}, between 1 and 2 tweedie; none exists "
+                                 "for 0 < power < 1)")
+            family, fixed = named[p], {}
     w = values.get(entry.class_weight) if entry.class_weight else None
     if w is not None and w <= 0:
         raise UsageError(f"--trained-with {spec}: {entry.class_weight} must be > 0")

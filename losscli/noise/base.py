@@ -143,6 +143,10 @@ class Family:
     # the density families there (SPEC §1.6), so compare-noise-models skips it, saying so
     soft_label_kinds: ClassVar[tuple[str, ...]] = ()
     nests: ClassVar[tuple[Nesting, ...]] = ()  # the simpler families it contains
+    # the power p of the Tweedie variance function Var = φμᵖ that makes this family (0
+    # gaussian, 1 poisson, 2 gamma, 3 inverse Gaussian): what scikit-learn's
+    # TweedieRegressor(power=p) trains; None: no such power
+    tweedie_power: ClassVar[float | None] = None
     # the unit deviance d(y, ŷ) whose mean and D² are reported, and where it is defined
     deviance: ClassVar[Any] = None
     deviance_support: ClassVar[Support | None] = None

@@ -57,6 +57,7 @@ class Gamma(ContinuousFamily):
     spread = ("shape", "inverse")  # Var y = μ²/k: widening divides the shape
     applies_to = ("count", "positive")
     deviance_support = POSITIVE  # the deviance needs y > 0 (and ŷ > 0)
+    tweedie_power = 2.0  # TweedieRegressor(power=2)
     frameworks = Frameworks(
         pytorch=None,
         sklearn="HistGradientBoostingRegressor(loss='gamma')",

@@ -47,6 +47,7 @@ class Gaussian(ContinuousFamily):
     applies_to = ("binary", "count", "integer", "proportion", "positive", "real",
                   "semicontinuous")
     default_for = ("integer", "proportion", "positive", "semicontinuous", "real")
+    tweedie_power = 0.0  # TweedieRegressor(power=0)
     frameworks = Frameworks(
         pytorch="torch.nn.MSELoss",
         sklearn="HistGradientBoostingRegressor(loss='squared_error')",

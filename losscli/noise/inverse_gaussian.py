@@ -48,6 +48,7 @@ class InverseGaussian(ContinuousFamily):
     param_domains = {"mean": "positive", "dispersion": "positive"}
     closed_form = ("marginal", "conditional")
     applies_to = ("count", "positive")
+    tweedie_power = 3.0  # TweedieRegressor(power=3)
     frameworks = Frameworks(pytorch=None, sklearn="TweedieRegressor(power=3)",
                             xgboost=None, lightgbm=None)
 

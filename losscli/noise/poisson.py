@@ -36,6 +36,7 @@ class Poisson(Family):
     closed_form = ("marginal",)
     applies_to = ("binary", "count")
     default_for = ("count",)
+    tweedie_power = 1.0  # TweedieRegressor(power=1)
     frameworks = Frameworks(
         pytorch="torch.nn.PoissonNLLLoss(log_input=False)",
         sklearn="HistGradientBoostingRegressor(loss='poisson')",
