@@ -69,8 +69,10 @@ Remainder = Callable[[float, "slice | np.ndarray"], np.ndarray]
 
 
 
+@cache
 def gauss_legendre(n: int = NODES) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights of the n-point Gauss–Legendre rule on [−1, 1]."""
+    """Nodes and weights of the n-point Gauss–Legendre rule on [−1, 1] (read-only; computed
+    once per n: numpy finds them as eigenvalues, O(n³) per call)."""
     s, w = np.polynomial.legendre.leggauss(n)
     s.setflags(write=False)
     w.setflags(write=False)
