@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 
 from losscli import api
 from losscli.request import Request
+from tests import forked
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_data"
@@ -29,8 +29,8 @@ def run_api(command: str, path, **kw) -> dict:
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "losscli", *map(str, args)],
-                          input=stdin, capture_output=True, timeout=120)
+    """`python -m losscli ARGS` as its own process (forked: see tests/forked.py)."""
+    return forked.run(args, stdin=stdin, timeout=120)
 
 
 def model(rep: dict, family: str) -> dict:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import forked
+
 BOX = "╭╮╰╯│─━┃"  # rich panel characters: usage errors are plain text
 
 
@@ -142,10 +144,13 @@ def _run(root: Path, name: str, case: Case) -> Run:
     before = {fname: _sha(d / fname) for fname in case.files}
     env = {k: v for k, v in os.environ.items() if k != "LOSSCLI_DEBUG"}
     env["COLUMNS"] = "120"
-    proc = subprocess.run(
-        [sys.executable, *case.pyflags, "-m", "losscli", *case.args], cwd=d, env=env,
-        input=case.stdin if case.stdin is not None else b"", capture_output=True,
-        timeout=120)
+    if case.pyflags:  # interpreter flags: a new interpreter
+        proc = subprocess.run(
+            [sys.executable, *case.pyflags, "-m", "losscli", *case.args], cwd=d, env=env,
+            input=case.stdin if case.stdin is not None else b"", capture_output=True,
+            timeout=120)
+    else:
+        proc = forked.run(case.args, cwd=d, env=env, stdin=case.stdin, timeout=120)
     return Run(d, proc.returncode, proc.stdout.decode("utf-8", "replace"),
                proc.stderr.decode("utf-8", "replace"), before)
 

@@ -13,13 +13,13 @@ import sys
 import pytest
 
 from losscli.request import FAMILY_NAMES
+from tests import forked
 from tests.conftest import SAMPLES, run_cli
 
 
 def _run(*args, env=None, stdin=None):
     full = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "losscli", *map(str, args)], input=stdin,
-                          capture_output=True, timeout=120, env=full)
+    return forked.run(args, stdin=stdin, timeout=120, env=full)
 
 
 def test_warnings_go_to_stderr_in_table_mode_and_json(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 import losscli
 from losscli import gate
 from losscli.errors import UsageError
+from tests import forked
 from tests.conftest import model, run_api, run_cli
 
 MISSING = "no-such-file.csv"  # a usage error must come before the data is read (exit 1)
@@ -245,11 +246,7 @@ def test_the_readme_examples_run_and_exit_as_they_say(monkeypatch, tmp_path):
     line = " ".join(x.rstrip("\\").strip() for x in sh.splitlines()[1:4])
     args = shlex.split(line)[1:]
     args[args.index("-o") + 1] = str(tmp_path / "report.json")
-    import subprocess
-    import sys
-
-    proc = subprocess.run([sys.executable, "-m", "losscli", *args], capture_output=True,
-                          cwd=ROOT, timeout=120)
+    proc = forked.run(args, cwd=ROOT, timeout=120)
     assert proc.returncode == 3, proc.stderr
     assert json.loads((tmp_path / "report.json").read_text())["command"] == \
         "compare-noise-models"

@@ -13,7 +13,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 from rich.text import Text
 
 import losscli
+from tests import forked
 from tests.conftest import SAMPLES
 
 COUNTS = SAMPLES / "counts.csv"
@@ -83,8 +83,7 @@ def collapse(line: str) -> str:
 
 def cli(*args) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
-    return subprocess.run([sys.executable, "-m", "losscli", *map(str, args)],
-                          capture_output=True, timeout=180, env=env, stdin=subprocess.DEVNULL)
+    return forked.run(args, timeout=180, env=env)
 
 
 def prose_and_rows(table_text: str) -> tuple[list[str], list[str]]:

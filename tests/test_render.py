@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from losscli import render, render_grid
+from tests import forked
 from tests.conftest import SAMPLES, run_api
 
 SAMPLE_ARGS = {
@@ -46,8 +47,7 @@ def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items()
             if k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "TTY_COMPATIBLE")}
     full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "losscli", *map(str, args)],
-                          capture_output=True, timeout=180, env=full, stdin=subprocess.DEVNULL)
+    return forked.run(args, timeout=180, env=full)
 
 
 def cli_tty(*args: str, columns: int = 80, env: dict | None = None) -> str:
