@@ -76,9 +76,9 @@ def _baselines(models: list[Model]) -> list[Model]:
 
 
 def _predictions(run: Run, req: Request) -> list[str | None]:
-    """The point predictions each family is fitted on (SPEC §10.2): every column given,
-    in order; [None] (the run's one prediction, or none) otherwise."""
-    preds = run.cols.preds
+    """The predictions each family is fitted on (SPEC §10.2): every column or group of
+    class columns given, in order; [None] (the run's one prediction, or none) otherwise."""
+    preds = run.cols.predictions
     if not (run.conditional and len(preds) > 1):
         return [None]
     if req.diagnosing:
@@ -90,7 +90,7 @@ def _predictions(run: Run, req: Request) -> list[str | None]:
 def _for_prediction(run: Run, given: Inputs, col: str | None) -> tuple[Run, Inputs]:
     """The run as prediction `col`'s fits see it, and the inputs of a model of it (the
     first prediction is the run's own: its models' inputs name none)."""
-    if col is None or col == run.cols.pred:
+    if col is None or col == run.cols.predictions[0]:
         return run, given
     return run.for_prediction(col), replace(given, prediction=col)
 
@@ -109,7 +109,9 @@ def _input(run: Run, extra_clipped: int) -> dict:
         "path": run.inp.display, "format": run.inp.format, "rows_read": scan.rows_read,
         "rows_used": scan.n, "rows_dropped": scan.dropped + scan.zero_weight,
         "clipped": scan.clipped + extra_clipped, "target": cols.target or ",".join(cols.soft),
-        "prediction": ",".join(prediction) if prediction else None, "weight": cols.weight,
+        "prediction": ("; ".join(cols.predictions) if len(cols.groups) > 1
+                       else ",".join(prediction) if prediction else None),
+        "weight": cols.weight,
         "param_columns": list(cols.params), "passes": run.passes, "batches": run.batches,
         "bytes_read": run.bytes_read,
         "engine": run.engine.name,
@@ -525,9 +527,9 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
         req.unit, out, warnings,
         criterion=req.criterion, best=best.result.family, skipped=skipped,
         tests=tests, recommendation=compare.recommendation(ranked, run, tests, req.alpha),
-        best_by_prediction={col or run.cols.pred: group[0].result.family
+        best_by_prediction={col or run.cols.predictions[0]: group[0].result.family
                             for col, group in by_pred.items()}
-        if run.conditional and run.cols.pred else None,
+        if run.conditional and run.cols.predictions else None,
         prediction_tests=prediction_tests.results(ptests, scores, prediction_tests.level(req),
                                                   report.unit_scale(req.unit)),
         **({} if found_slices is None else {"slices": compare.best_by_slice(ranked)}))

@@ -84,7 +84,9 @@ class Batch:
     negatives: dict = field(default_factory=dict)
     first_clipped: tuple[int, str, float] | None = None  # (1-based row, column, value)
     rows_known: bool = True  # False for value counts: a "row" is a distinct value
-    # per-row model inputs by column name (--param columns), aligned with y
+    # per-row model inputs by column name (--param columns, further point predictions),
+    # aligned with y; a further class-probability group's (K, n) log-probabilities by its
+    # prediction's name (Columns.other_groups)
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     # --by: (codes (n,) int64, values) with values[codes[i]] row i's value (None: null)
     by: tuple[np.ndarray, list] | None = None
@@ -113,7 +115,7 @@ class Batch:
                      logq=None if self.logq is None else self.logq[:, lo:hi],
                      w=None if self.w is None else self.w[lo:hi], keep=keep,
                      rows_known=self.rows_known,
-                     columns={k: v[lo:hi] for k, v in self.columns.items()},
+                     columns={k: v[..., lo:hi] for k, v in self.columns.items()},
                      by=None if self.by is None else (self.by[0][lo:hi], self.by[1]))
 
 
@@ -434,6 +436,9 @@ class Converter:
             self._probs(batch, [arrays[c] for c in cols.probs], cols.probs)
         elif cols.logits:
             self._logits(batch, [arrays[c] for c in cols.logits])
+        for name, group in cols.other_groups.items():  # the further predictions (§10.2)
+            batch.columns[name] = (self._probs if cols.probs else self._logits)(
+                batch, [arrays[c] for c in group], group, own=False)
         others = cols.other_preds
         for c in cols.inputs:
             batch.columns[c] = self._scaled(arrays[c], batch, c) if c in others else arrays[c]
@@ -521,34 +526,45 @@ class Converter:
         block[:, off] /= sums[off]
         return block
 
-    def _probs(self, batch: Batch, arrays: list[np.ndarray], names: list[str]) -> None:
-        """Probabilities → clipped to [ε, 1 − ε] (counted) → class-major log-probabilities."""
+    def _probs(self, batch: Batch, arrays: list[np.ndarray], names: list[str],
+               own: bool = True) -> np.ndarray:
+        """Probabilities → clipped to [ε, 1 − ε] (counted) → class-major log-probabilities:
+        the batch's `logq` (`own`), else returned (a further prediction's)."""
         block = self._check_sums(np.stack(arrays), names, batch, "probabilities")
         eps = self.req.eps
         if eps > 0:
             clip = (block < eps) | (block > 1.0 - eps)
-            batch.clipped = int(clip.sum())
-            if batch.clipped:
+            clipped = int(clip.sum())
+            if clipped:
+                batch.clipped += clipped
                 i = int(np.argmax(clip.any(axis=0)))  # the first row, then its first column
                 k = int(np.argmax(clip[:, i]))
-                batch.first_clipped = (batch.row(i), names[k], float(block[k, i]))
+                if batch.first_clipped is None or batch.row(i) < batch.first_clipped[0]:
+                    batch.first_clipped = (batch.row(i), names[k], float(block[k, i]))
                 np.clip(block, eps, 1.0 - eps, out=block)
         with np.errstate(divide="ignore"):
             if block.shape[0] == 1:  # one column, P(y = 1): log1p keeps log(1 − p) exact
                 p = block[0]
                 batch.pred = p
-                batch.logq = np.stack([np.log1p(-p), np.log(p)])
+                logq = np.stack([np.log1p(-p), np.log(p)])
             else:
-                batch.logq = np.log(block, out=block)
+                logq = np.log(block, out=block)
+        if own:
+            batch.logq = logq
+        return logq
 
-    def _logits(self, batch: Batch, arrays: list[np.ndarray]) -> None:
+    def _logits(self, batch: Batch, arrays: list[np.ndarray], names: list[str] = (),
+                own: bool = True) -> np.ndarray:
         from scipy import special
 
         if len(arrays) == 1:  # a binary logit z: log σ(−z), log σ(z)
             z = arrays[0]
-            batch.logq = np.stack([special.log_expit(-z), special.log_expit(z)])
+            logq = np.stack([special.log_expit(-z), special.log_expit(z)])
         else:
-            batch.logq = special.log_softmax(np.stack(arrays), axis=0)
+            logq = special.log_softmax(np.stack(arrays), axis=0)
+        if own:
+            batch.logq = logq
+        return logq
 
 
 def probability_block(batch: Batch, column: str, eps: float) -> tuple[np.ndarray, int]:

@@ -38,6 +38,38 @@ def _match(patterns: tuple[str, ...], names: list[str], path: str, option: str) 
     return out
 
 
+def _groups(values: tuple[str, ...], names: list[str], path: str, option: str
+            ) -> list[list[str]]:
+    """The class-column groups of repeated --probs/--logits values (SPEC §10.2): a value
+    naming two or more columns (a glob or a comma list) is one group, one prediction;
+    values naming one column each are joined into one group. Groups hold the same
+    classes in the same order, so they have as many columns each."""
+    if len(values) < 2:
+        return [_match(values, names, path, option)] if values else []
+    found = [(v.strip(), _match((v,), names, path, option)) for v in values]
+    single = [(v, g) for v, g in found if len(g) == 1]
+    if len(single) == len(found):
+        return [list(dict.fromkeys(g[0] for _, g in found))]
+    if single:
+        many = next((v, g) for v, g in found if len(g) > 1)
+        raise UsageError(
+            f"{option} {many[0]!r} names {len(many[1])} columns (a group: one prediction) "
+            f"but {option} {single[0][0]!r} names one: give one group of class columns "
+            f"per {option}, or one column per {option} for a single prediction")
+    (v0, g0), seen = found[0], {}
+    for v, g in found:
+        if len(g) != len(g0):
+            raise UsageError(
+                f"{option} groups hold the same classes, so as many columns each: {v0!r} "
+                f"names {len(g0)} ({', '.join(g0)}), {v!r} names {len(g)} ({', '.join(g)})")
+        for c in g:
+            if c in seen and seen[c] != v:
+                raise UsageError(f"{option} {seen[c]!r} and {v!r} both name column {c!r}: "
+                                 "each column belongs to one group")
+            seen.setdefault(c, v)
+    return [list(g) for g in dict.fromkeys(tuple(g) for _, g in found)]
+
+
 def delimiter_hint(names: list[str]) -> str:
     if len(names) == 1:
         if "\t" in names[0]:
@@ -73,6 +105,21 @@ class Columns:
     # every point prediction in the order given (SPEC §10.2); `pred` is the first
     preds: list[str] = field(default_factory=list)
     by: str | None = None  # --by: read by the scoring pass only, never a model input
+    # every group of class columns (--probs or --logits) in the order given, each one
+    # prediction (SPEC §10.2); `probs` or `logits` is the first
+    groups: list[list[str]] = field(default_factory=list)
+
+    @property
+    def predictions(self) -> list[str]:
+        """Every prediction's name in order: its column, or a group's columns joined by
+        "," (the models' `prediction`)."""
+        return list(self.preds) if self.preds else [",".join(g) for g in self.groups]
+
+    @property
+    def other_groups(self) -> dict[str, list[str]]:
+        """The class-column groups after the first, by name: each a batch's column
+        holding its class-major log-probabilities."""
+        return {",".join(g): g for g in self.groups[1:]}
 
     @property
     def other_preds(self) -> list[str]:
@@ -89,6 +136,7 @@ class Columns:
         cols += [self.pred] if self.pred else []
         cols += self.other_preds
         cols += self.probs + self.logits + self.soft
+        cols += [c for g in self.groups[1:] for c in g]
         cols += [self.weight] if self.weight else []
         cols += self.params + self.quantiles
         return list(dict.fromkeys(cols))
@@ -107,8 +155,12 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
         if values and not any(v.strip(" ,") for v in values):
             raise UsageError(f"{option} needs column names or a glob, not an empty string")
     soft = _match(req.soft_target, names, path, "--soft-target")
-    probs = _match(req.probs, names, path, "--probs")
-    logits = _match(req.logits, names, path, "--logits")
+    groups = _groups(req.probs, names, path, "--probs") or \
+        _groups(req.logits, names, path, "--logits")
+    probs = groups[0] if req.probs else []
+    logits = groups[0] if req.logits and not req.probs else []
+    if req.probs and req.logits:  # the error below names both
+        logits = _match(req.logits, names, path, "--logits")
     weight = _match((req.weight,), names, path, "--weight")[0] if req.weight else None
     preds = _match(req.pred, names, path, "--pred") if req.pred else []
     pred = preds[0] if preds else None
@@ -118,7 +170,8 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
     params = list(dict.fromkeys(params))
     quantiles = _match(req.quantiles, names, path, "--quantiles") if req.quantiles else []
     by = _match((req.by,), names, path, "--by")[0] if req.by else None
-    taken = set(soft + probs + logits + ([weight] if weight else []))
+    taken = set(soft + [c for g in groups for c in g] + logits
+                + ([weight] if weight else []))
     if target is None and not soft:
         target = _auto(names, TARGET_NAMES, "target", "--target/-t", path, taken)
         if target is None:
@@ -149,6 +202,7 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
                     f"ambiguous probability columns {', '.join(auto_probs)}; "
                     "choose with --probs", file=path)
             probs = auto_probs
+            groups = [probs]
     if sum(bool(x) for x in (pred, probs, logits)) > 1:
         raise UsageError("give one kind of prediction: --pred, --probs or --logits")
     if req.pred_scale != "identity" and not pred:
@@ -167,7 +221,7 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
     if target in preds:
         raise UsageError(f"--pred {target}: {target!r} is the target column")
     return Columns(target or "", pred, probs, logits, soft, weight, params, quantiles, preds,
-                   by)
+                   by, groups)
 
 
 MAX_LISTED = 5  # unused columns a note names

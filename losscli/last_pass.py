@@ -175,7 +175,10 @@ class Scores:
             return marginal_pred(model)
         if fam.input == "point":
             return model.inputs.pred(b.pred, b.columns)
-        if b.logq is not None:
+        prediction = self.plan.groups.get(model.inputs.prediction)
+        if prediction is not None:  # a further class-probability group (SPEC §10.2)
+            logq = b.columns[model.inputs.prediction]
+        elif b.logq is not None:
             logq = b.logq
         else:
             from losscli.batches import probability_block
@@ -187,7 +190,7 @@ class Scores:
                 eps = self.plan.eps
                 j = int(np.argmax((b.pred < eps) | (b.pred > 1.0 - eps)))
                 self.first_clipped.offer(b.row(j), float(b.pred[j]), column)
-        hit = zero_probability(b, logq, self.plan.prediction)
+        hit = zero_probability(b, logq, prediction or self.plan.prediction)
         if hit is not None:  # --eps 0 and a probability of 0 on an observed class
             self.zero[i] += hit[0]
             self.zero_first[i].offer(hit[1], hit[3], hit[2])
@@ -254,6 +257,8 @@ class ScorePlan:
     baseline_table: list = ()
     soft: bool = False  # soft labels: a row's label entropy is known (kl's terms)
     by: tuple[str, int, str] | None = None  # --by: (column, --max-slices, file)
+    # the class-probability groups after the first: prediction name → its columns
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
 
 def score(run: Run, models: list[Model], pairs: bool, also=None,
@@ -299,7 +304,8 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
         baseline_table=[_baseline_table(run, m) for m in models],
         soft=run.layout.soft,
         by=None if run.cols.by is None else (run.cols.by, run.req.max_slices,
-                                             rows_file(run)))
+                                             rows_file(run)),
+        groups=cols.other_groups)
 
     def make():
         return Scores(plan) if also is None else Joint(Scores(plan), also())

@@ -121,9 +121,12 @@ class Request:
         short="-p", metavar="COLUMN")] = ()
     probs: Annotated[tuple[str, ...], Opt(
         "Class-probability columns: comma list or glob such as 'p_*' (default: columns "
-        "named p_*, prob_* or proba_*).", metavar="COLUMNS")] = ()
+        "named p_*, prob_* or proba_*). Repeated with a group each ('a_p_*' then 'b_p_*', "
+        "the same classes in the same order): each group is a prediction, scored and "
+        "compared pairwise as with several -p.", metavar="COLUMNS")] = ()
     logits: Annotated[tuple[str, ...], Opt(
-        "Logit columns (comma list or glob); one column is a binary logit.",
+        "Logit columns (comma list or glob); one column is a binary logit. Repeatable "
+        "with a group each, as --probs.",
         metavar="COLUMNS")] = ()
     soft_target: Annotated[tuple[str, ...], Opt(
         "Soft-label columns, in the same class order as the probabilities; one column is "
@@ -307,7 +310,8 @@ class Request:
         compare = self.command == "compare-noise-models" or (
             self.command == "diagnose" and self.best)
         several = not compare and (len(self.families) > 1 or _many(self.quantiles) or (
-            bool(self.quantiles) and bool(self.families)) or _many(self.pred))
+            bool(self.quantiles) and bool(self.families)) or _many(self.pred)
+            or _groups(self.probs) or _groups(self.logits))
         return gate.conditions(self.fail_if, "compare-noise-models" if compare
                                else "evaluate", several)
 
@@ -611,6 +615,12 @@ def _many(columns: tuple[str, ...]) -> bool:
     return len(columns) > 1 or any(ch in c for c in columns for ch in ",*?[")
 
 
+def _groups(values: tuple[str, ...]) -> bool:
+    """Several groups of class columns (SPEC §10.2): two or more values, each a comma list
+    or a glob (a glob matching one column is known only from the header)."""
+    return len(values) > 1 and all(any(ch in v for ch in ",*?[") for v in values)
+
+
 def _checked(opt: str, value, spec: Spec):
     kind = spec.kind
     if kind is Literal:
@@ -634,6 +644,9 @@ def _checked(opt: str, value, spec: Spec):
         if value is None or isinstance(value, (str, list)):
             value = () if value is None else (value,) if isinstance(value, str) else \
                 tuple(value)
+        if isinstance(value, tuple):  # probs=[["a_p0", "a_p1"], ["b_p0", "b_p1"]]: groups
+            value = tuple(",".join(v) if isinstance(v, (list, tuple)) and v
+                          and all(isinstance(c, str) for c in v) else v for v in value)
         if not (isinstance(value, tuple) and all(isinstance(v, str) for v in value)):
             raise UsageError(f"{opt} {value!r}: must be a string or a list of strings")
         return value

@@ -261,7 +261,8 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
     spec = ScanSpec(labels=lay.labels, supports=tuple(run.supports),
                     prototypes=prototypes, fit_modes=run.fit_modes, fit_rows=run.fit_rows,
                     cutoff=_cutoff(run.fit_rows, inp), seed=SAMPLE_SEED + req.seed,
-                    other_preds=tuple(cols.other_preds))
+                    other_preds=tuple(cols.other_preds),
+                    other_groups=tuple(cols.other_groups))
     if not conditional and not req.no_pred:
         unused = _unused_numeric(inp, cols)
         if unused:

@@ -34,6 +34,9 @@ class ScanSpec:
     cutoff: int | None = None  # the sample's key cutoff (Sample.cutoff_for)
     seed: int = SAMPLE_SEED  # the sample's (shifted by --seed)
     other_preds: tuple[str, ...] = ()  # point predictions after the first (a batch's columns)
+    # the class-probability groups after the first (a batch's columns, never sampled:
+    # a categorical model fits nothing on its prediction)
+    other_groups: tuple[str, ...] = ()
 
 
 class PredictionFacts:
@@ -170,6 +173,8 @@ class Scan:
         if w is not None:
             columns["w"] = w
         for c, x in b.columns.items():
+            if c in run.other_groups:
+                continue
             columns[SAMPLE_COLUMN + c] = x
             if c not in self.others:
                 self._signs(c, x, rows)
