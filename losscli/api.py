@@ -83,7 +83,7 @@ def _predictions(run: Run, req: Request) -> list[str | None]:
         return [None]
     if req.diagnosing:
         raise UsageError(f"--diagnostics diagnoses one prediction; {len(preds)} are given "
-                         f"({', '.join(preds)}): diagnose them one at a time")
+                         f"({'; '.join(preds)}): diagnose them one at a time")
     return list(preds)
 
 
