@@ -90,7 +90,8 @@ def results(p: Plan, scores, at: float, scale: float = 1.0) -> list[dict]:
             zip(p.pairs, moments, strict=True)):
         d = -mean
         se = newey_west_se(W, m2, None if lagged is None else lagged[k], p.lag)
-        if se is None:
+        if se is None or not (math.isfinite(se) and math.isfinite(d)):
+            # a probability 0 on an observed class (--eps 0): no test, not z = 0
             z = pv = lower = upper = None
         else:
             z, pv = (d / se, 2.0 * float(special.ndtr(-abs(d / se)))) if se > 0 else \

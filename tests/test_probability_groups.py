@@ -253,3 +253,15 @@ def test_group_errors_are_one_line(groups, args, words):
     for w in words:
         assert w in err[0]
     assert groups.read_bytes() == before
+
+
+def test_a_zero_probability_in_a_further_group_is_named_and_untested(write_csv):
+    path = write_csv("z.csv", y=["x", "y", "x"], a_p_x=[0.6, 0.3, 0.5],
+                     a_p_y=[0.4, 0.7, 0.5], b_p_x=[0.0, 0.2, 0.7], b_p_y=[1.0, 0.8, 0.3])
+    rep = run_api("evaluate", path, target="y", probs=["a_p_*", "b_p_*"], eps=0.0)
+    a, b = rep["models"]
+    assert a["cross_entropy"] == pytest.approx(-np.mean(np.log([0.6, 0.7, 0.5])), rel=1e-12)
+    assert b["cross_entropy"] is None
+    assert any("column 'b_p_x'" in w and "row 1" in w for w in rep["warnings"])
+    t = rep["prediction_tests"][0]
+    assert t["statistic"] is None and t["p_value"] is None and t["se"] is None
