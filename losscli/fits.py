@@ -177,7 +177,7 @@ def fit(run: Run, name: str, fam, conditional: bool, inputs: Inputs = NONE) -> M
             params = fam.fit_from_stats(run.scan.stats[(name, True)], True)
             return Model(name, fam, params, True, n)
         s = sample_inputs(run, fam)
-        model = Model(name, fam, fam.fit(s["y"], s.get("w"), s["pred"]), True, s["rows"],
+        model = Model(name, fam, fam.fit(s["y"], s.get("w"), s["pred"]), True, _kept(fam, s),
                       from_sample=True)
         return _polished(model, s["y"], s.get("w"), s["pred"])
     if run.value_counts is not None:
@@ -197,7 +197,8 @@ def fit(run: Run, name: str, fam, conditional: bool, inputs: Inputs = NONE) -> M
         return Model(name, fam, fam.fit_from_stats(run.scan.stats[(name, False)], False),
                      False, n)
     s = sample_inputs(run, fam)
-    model = Model(name, fam, fam.fit(s["y"], s.get("w")), False, s["rows"], from_sample=True)
+    model = Model(name, fam, fam.fit(s["y"], s.get("w")), False, _kept(fam, s),
+                  from_sample=True)
     return _polished(model, s["y"], s.get("w"), None)
 
 
@@ -219,7 +220,7 @@ def _fit_held(run: Run, model: Model) -> Model:
         s = sample_inputs(run, fam)
         y, w, columns = s["y"], s.get("w"), s["columns"]
         pred = model.inputs.pred(s["pred"], columns)
-        model.fit_rows, model.from_sample = s["rows"], True
+        model.fit_rows, model.from_sample = _kept(fam, s), True
     given = model.all_params(columns)
     model.params = fam.fit_given(y, w, pred if model.conditional else None, given, free)
     return model
@@ -250,6 +251,13 @@ def _polished(model: Model, y: np.ndarray, w: np.ndarray | None, pred) -> Model:
     if status == optimize.CONVERGED:
         model.params = params
     return model
+
+
+def _kept(fam, s: dict) -> int:
+    """How many rows of the sample `s` a family's fit uses: all of them, or its own
+    seeded subsample of them (`Family.fit_subsample`)."""
+    cap = fam.fit_subsample
+    return cap[0] if cap is not None and s["y"].shape[-1] > cap[0] else s["rows"]
 
 
 def sample_inputs(run: Run, fam) -> dict:

@@ -32,6 +32,7 @@ import numpy as np
 from losscli.inputs import NONE
 from losscli.noise.base import Params
 from losscli.noise.sums import total_weight, wsum
+from losscli.reduce import seeded_rows
 
 # the pilot step, relative to the parameter (or to 1 for a real one near 0), and the
 # final step: a fraction of the pilot's se (and at most RELATIVE of a bounded parameter's
@@ -130,7 +131,8 @@ def _fit_rows(run, model) -> tuple[np.ndarray, np.ndarray | None, Any, Params] |
 
     if not model.conditional and run.value_counts is not None:
         y, w = run.value_counts
-        return y, w, None, model.all_params({}) if model.inputs is not NONE else {}
+        return _subsample(model.family, y, w, None,
+                          model.all_params({}) if model.inputs is not NONE else {})
     complete = run.scan.sample.complete
     if not run.sample or not (complete or (model.from_sample and model.fit_rows < run.n)):
         return None
@@ -138,7 +140,23 @@ def _fit_rows(run, model) -> tuple[np.ndarray, np.ndarray | None, Any, Params] |
     columns = s["columns"]
     pred = model.inputs.pred(s["pred"], columns) if model.conditional else None
     given = model.all_params(columns) if model.inputs is not NONE else {}
-    return s["y"], s.get("w"), pred, given
+    return _subsample(model.family, s["y"], s.get("w"), pred, given)
+
+
+def _subsample(fam, y: np.ndarray, w: np.ndarray | None, pred: Any, given: Params
+               ) -> tuple[np.ndarray, np.ndarray | None, Any, Params]:
+    """The rows a family's fit keeps of these (`Family.fit_subsample`): all of them
+    unless it declares a subsample and there are more."""
+    cap = fam.fit_subsample
+    if cap is None or y.shape[-1] <= cap[0]:
+        return y, w, pred, given
+    rows = seeded_rows(y.shape[-1], *cap)
+
+    def take(v: Any) -> Any:
+        return v[..., rows] if np.ndim(v) else v
+
+    return take(y), take(w) if w is not None else None, take(pred), {
+        k: take(v) for k, v in given.items()}
 
 
 def observed_information(fam, y: np.ndarray, w: np.ndarray | None, pred: Any,

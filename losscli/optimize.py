@@ -160,13 +160,14 @@ def _parabola_refine(f, x0: float, h: float) -> float | None:
 
 def minimize_params(
     objective, start: Params, names: tuple[str, ...], domains: dict[str, str],
-    step: float = 0.05, refine: bool = False,
+    step: float = 0.05, refine: bool = False, xatol: float = 1e-10, fatol: float = 1e-14,
 ) -> Params:
     """Minimise `objective(params)` over `names`, positive parameters on the log scale.
 
     One parameter: with `refine` (a start from a pilot fit) two central-difference
     Newton steps, else Brent's method after a downhill bracket search from the start.
-    Several: Nelder–Mead with tight tolerances.
+    Several: Nelder–Mead, by default with tight tolerances (looser `xatol`, `fatol` for a
+    search that Newton steps finish).
     """
     def f(x: np.ndarray) -> float:
         if np.any(np.abs(x - x0) > MAX_LOG_STEP):  # far outside any sensible fit
@@ -194,7 +195,7 @@ def minimize_params(
     else:
         res = optimize.minimize(
             f, x0, method="Nelder-Mead",
-            options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000, "maxfev": 8000},
+            options={"xatol": xatol, "fatol": fatol, "maxiter": 4000, "maxfev": 8000},
         )
         x = res.x
     if np.any(np.abs(x - x0) > MAX_LOG_STEP - 1.0) or not f(x) < 1e300:

@@ -14,6 +14,7 @@ from scipy import integrate, optimize
 from sklearn.metrics import mean_tweedie_deviance
 from statsmodels.genmod import families as smf
 
+import losscli.noise.tweedie as tw
 from losscli.kinds import DESCRIPTIONS
 from losscli.noise.tweedie import Tweedie
 
@@ -369,3 +370,48 @@ def test_a_negative_target_is_one_error_line(write_csv):
     assert r.returncode == 1
     err = r.stderr.decode().strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "-0.5" in err[0]
+
+
+# ------------------------------------------------------------------ cost
+
+
+@pytest.mark.parametrize(("y", "mu", "phi", "p"), [(3.9, 3.8, 0.01, 1.99),
+                                                   (0.5, 0.4, 0.01, 1.99),
+                                                   (5.0, 4.0, 0.001, 1.5),
+                                                   (40.0, 30.0, 0.002, 1.2)])
+def test_a_wide_series_sums_every_sth_term_and_keeps_its_accuracy(y, mu, phi, p):
+    """Where the terms spread over hundreds of indices only every s-th is summed (times
+    s): the log-density still equals the 50-digit sum over every term."""
+    n0 = max(round(y ** (2 - p) / (phi * (2 - p))), 1)
+    assert tw.strides(np.array([float(n0)]), p)[0] >= 5
+    got = FAM.loglik(np.array([y]), np.array([mu]), {"dispersion": phi, "power": p})[0]
+    assert got == pytest.approx(mp_logpdf(y, mu, phi, p), rel=1e-9, abs=1e-11)
+
+
+def test_params_se_is_the_information_of_the_rows_the_fit_keeps(write_csv, monkeypatch):
+    """Beyond `fit_subsample` rows the fit keeps a seeded subsample of them: fit_rows
+    says how many, and params_se is the inverse Hessian of −Σ log q over those rows
+    (numdifftools on statsmodels' likelihood)."""
+    import numdifftools as nd
+
+    from losscli.reduce import seeded_rows
+
+    monkeypatch.setattr(Tweedie, "fit_subsample", (250, 5))
+    rng = np.random.default_rng(12)
+    mu = rng.uniform(0.5, 4.0, 700)
+    y = draw(rng, mu, 0.8, 1.5)
+    keep = y > 0
+    y, mu = y[keep], mu[keep]
+    path = write_csv("sub.csv", y=y, y_pred=mu)
+    m = model(run_api("evaluate", path, target="y", pred="y_pred", families=("tweedie",)),
+              "tweedie")
+    rows = seeded_rows(y.size, 250, 5)
+    assert m["fit_rows"] == 250
+    want = FAM.fit(y[rows], None, mu[rows])
+    for k in ("dispersion", "power"):
+        assert m["params"][k] == pytest.approx(want[k], rel=1e-9), k
+    theta = np.array([m["params"]["dispersion"], m["params"]["power"]])
+    hess = nd.Hessian(lambda t: -sm_loglik(y[rows], mu[rows], t[0], t[1]))(theta)
+    se = np.sqrt(np.diag(np.linalg.inv(hess)))
+    assert m["params_se"]["dispersion"] == pytest.approx(se[0], rel=1e-4)
+    assert m["params_se"]["power"] == pytest.approx(se[1], rel=1e-4)

@@ -283,6 +283,11 @@ class Family:
     # whether the family's own fit on rows in memory reaches 1e-8 (closed forms, and the
     # Newton fits that stop on a tiny step); those that do not are finished by Newton steps
     precise_fit: ClassVar[bool] = True
+    # (rows, seed) where the family's fit keeps only the seeded rows
+    # `reduce.seeded_rows(n, rows, seed)` of the n > rows it is given (a density too costly
+    # to evaluate on every row of the sample at every step); the information behind
+    # params_se is then that of these rows, and fit_rows says how many
+    fit_subsample: ClassVar[tuple[int, int] | None] = None
 
     def numeric_params(self, conditional: bool) -> tuple[str, ...]:
         """The parameters a Newton polish over every row refines (`--fit-rows all`)."""
