@@ -294,6 +294,13 @@ class Tweedie(ContinuousFamily):
                 found = minimize_params(lambda q: -total(q, search) / ws, found, names,
                                         self.param_domains)
         params, status = polish(total, found, names, self.param_domains)
+        if "power" in names and not POWER_MIN <= params["power"] <= POWER_MAX:
+            # the search stopped just inside a bound and Newton went past it: the bound
+            found, names = _clip(params), tuple(k for k in names if k != "power")
+            if names:
+                found = minimize_params(lambda q: -total(q, search) / ws, found, names,
+                                        self.param_domains)
+            params, status = polish(total, found, names, self.param_domains)
         if status != CONVERGED:
             # from the subsample's optimum Newton could not finish: search every row
             params = _clip(minimize_params(lambda q: -total(_clip(q)) / W, found, names,
@@ -447,4 +454,3 @@ def _clip(params: Params) -> Params:
         if p < POWER_MIN or p > POWER_MAX:
             return {**params, "power": min(max(p, POWER_MIN), POWER_MAX)}
     return params
-
