@@ -26,7 +26,6 @@ tweedie parameters where there are some. Cases (--cases, comma-separated):
   positive-default     positive, the default candidates
   positive-all         positive, -f all
   semi-tweedie         semicontinuous, -f tweedie
-  semi-tweedie-marginal  semicontinuous, -f tweedie without -p (the marginal fit alone)
   semi-default         semicontinuous, the default candidates
 
 --losscli is the command that runs losscli, shell-split (default: the losscli next to the
@@ -61,7 +60,6 @@ CASES = {
     "positive-default": ("positive", []),
     "positive-all": ("positive", ["-f", "all"]),
     "semi-tweedie": ("semicontinuous", ["-f", "tweedie"]),
-    "semi-tweedie-marginal": ("semicontinuous", ["-f", "tweedie", "--no-pred"]),
     "semi-default": ("semicontinuous", []),
 }
 
@@ -180,10 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     for case in a.cases.split(","):
         kind, extra = CASES[case]
         path = ensure(kind, rows, a.data_dir)
-        pred = [] if "--no-pred" in extra else ["-p", "y_pred"]
-        fams = [e for e in extra if e != "--no-pred"]
-        cmd = [*exe, "compare-noise-models", str(path), "-t", "y", *pred, "--format", "json",
-               *fams]
+        cmd = [*exe, "compare-noise-models", str(path), "-t", "y", "-p", "y_pred",
+               "--format", "json", *extra]
         walls, cpus, last = [], [], None
         for _ in range(a.n):
             before = children_cpu()
