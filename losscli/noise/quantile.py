@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from losscli.errors import FitError
+from losscli.noise import crps as crps_forms
 from losscli.noise.base import ContinuousFamily, Frameworks, Nesting, Params
 from losscli.noise.sums import total_weight, wsum
 from losscli.noise.support import REAL
@@ -348,6 +349,13 @@ class Quantile(ContinuousFamily):
         tau, s = params["tau"], params["scale"]
         v = np.square(s) * (1.0 - 2.0 * tau + 2.0 * tau * tau) / (tau * (1.0 - tau)) ** 2
         return np.broadcast_to(v, np.shape(f)).astype(np.float64)
+
+    def crps_lower(self, c: Any, pred: Any, params: Params) -> np.ndarray:
+        """σ·∫_{−∞}^{(c − ŷ)/σ} F² of the standard law (closed form:
+        `crps_forms.asymmetric_laplace_lower_square`)."""
+        s = crps_forms.arr(params["scale"])
+        z = (crps_forms.arr(c) - pred) / s
+        return s * crps_forms.asymmetric_laplace_lower_square(z, params["tau"])
 
     def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         """CRPS(F, y) = E|X − y| − ½E|X − X′| in closed form, z = (y − ŷ)/σ:
