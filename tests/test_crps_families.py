@@ -187,10 +187,51 @@ def test_hurdle_per_row():
         assert got[i] == pytest.approx(want, rel=REL)
 
 
+# ------------------------------------------------------------------ tweedie
+
+def tweedie_cdf_sf(mu, phi, p):
+    """F and 1 − F of the compound Poisson–gamma, summed here from scipy.stats."""
+    lam = mu ** (2 - p) / (phi * (2 - p))
+    al = (2 - p) / (p - 1)
+    gam = phi * (p - 1) * mu ** (p - 1)
+    n = np.arange(1, int(lam + 40 * math.sqrt(lam) + 60))
+    w = stats.poisson.pmf(n, lam)
+
+    def cdf(x):
+        return math.exp(-lam) + float(np.sum(w * stats.gamma.cdf(x, n * al, scale=gam)))
+
+    def sf(x):
+        return float(np.sum(w * stats.gamma.sf(x, n * al, scale=gam)))
+    return cdf, sf
+
+
+@pytest.mark.parametrize("mu,phi,p", [(1.0, 1.0, 1.5), (2.0, 0.5, 1.2), (0.3, 2.0, 1.8),
+                                      (0.05, 1.0, 1.3), (20.0, 0.3, 1.6)])
+def test_tweedie_against_its_poisson_gamma_mixture(mu, phi, p):
+    cdf, sf = tweedie_cdf_sf(mu, phi, p)
+    ys = np.array([0.0, 0.3 * mu, mu, 3.0 * mu])
+    got = fam("tweedie").crps(ys, mu, {"dispersion": phi, "power": p})
+    sd = math.sqrt(phi * mu ** p)
+    for y, g in zip(ys, got, strict=True):
+        want = crps_by_quad(cdf, float(y), 0.0, [mu, mu + 3 * sd, mu + 10 * sd + 10], sf)
+        assert g == pytest.approx(want, rel=REL)
+
+
+def test_tweedie_per_row_equals_row_by_row():
+    ys = np.array([0.0, 0.4, 2.5])
+    mu = np.array([0.5, 1.0, 3.0])
+    phi = np.array([0.7, 1.5, 0.2])
+    got = fam("tweedie").crps(ys, mu, {"dispersion": phi, "power": 1.4})
+    for i in range(3):
+        cdf, sf = tweedie_cdf_sf(mu[i], phi[i], 1.4)
+        want = crps_by_quad(cdf, ys[i], 0.0, [mu[i], 3 * mu[i] + 5], sf)
+        assert got[i] == pytest.approx(want, rel=REL)
+
+
 # ------------------------------------------------------------------ through the commands
 
 SEMI = ("gaussian", "laplace", "student_t", "quantile", "log1p_normal", "hurdle_gamma",
-        "hurdle_lognormal")
+        "hurdle_lognormal", "tweedie")
 
 
 @pytest.fixture
