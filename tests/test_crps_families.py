@@ -288,3 +288,135 @@ def test_bickley_function_against_its_integral():
     # Ki₁(0) = ∫₀^∞ K₀ = π/2
     assert float(scaled_bickley(0.0)) == pytest.approx(math.pi / 2, rel=1e-15)
     assert integrate.quad(special.k0, 0.0, math.inf)[0] == pytest.approx(math.pi / 2, rel=1e-9)
+
+
+# ------------------------------------------------------------------ pseudo_huber, fair
+
+def gibbs_oracle(expo, scale):
+    """F and 1 − F of the symmetric density ∝ exp(expo(r)), normalised and integrated
+    here by adaptive quadrature (split at `scale`)."""
+    def mass(a, b):
+        return integrate.quad(lambda r: math.exp(expo(r)), a, b, **KW)[0]
+
+    half = mass(0.0, scale) + mass(scale, math.inf)
+
+    def upper(t):  # P(R > t), t ≥ 0
+        return (mass(t, t + scale) + mass(t + scale, math.inf)) / (2.0 * half)
+
+    def cdf(x):
+        return 1.0 - upper(x) if x >= 0 else upper(-x)
+
+    def sf(x):
+        return upper(x) if x >= 0 else 1.0 - upper(-x)
+    return cdf, sf
+
+
+GIBBS = [
+    ("pseudo_huber", {"sigma": 1.0, "delta": 0.7}, 1.0),
+    ("pseudo_huber", {"sigma": 0.5, "delta": 3.0}, 0.5),
+    ("fair", {"c": 1.0, "tau": 1.0}, 1.0),
+    ("fair", {"c": 0.2, "tau": 2.0}, 10.0),
+]
+
+
+def gibbs_exponent(name, p):
+    if name == "pseudo_huber":
+        a = (p["delta"] / p["sigma"]) ** 2
+        return lambda r: -a * (math.sqrt(1.0 + (r / p["delta"]) ** 2) - 1.0)
+    a = p["c"] ** 2 / p["tau"]
+    return lambda r: -a * (abs(r) / p["c"] - math.log1p(abs(r) / p["c"]))
+
+
+@pytest.mark.parametrize("name,params,scale", GIBBS)
+def test_gibbs_location_crps_and_ppf(name, params, scale):
+    cdf, sf = gibbs_oracle(gibbs_exponent(name, params), scale)
+    f = fam(name)
+    ys = np.array([0.0, 1.0, -2.0, 8.0])
+    got = f.crps(ys + 0.3, 0.3, params)
+    for y, g in zip(ys, got, strict=True):
+        assert g == pytest.approx(crps_by_quad(cdf, float(y), -math.inf, [-scale, 0.0, scale], sf),
+                                  rel=REL)
+    for q in (0.025, 0.5, 0.9):
+        x = float(f.ppf(q, 0.3, params)) - 0.3
+        assert cdf(x) == pytest.approx(q, rel=1e-9)
+
+
+def test_gibbs_location_per_row_parameters():
+    f = fam("pseudo_huber")
+    sig = np.array([1.0, 0.5, 1.0])
+    dl = np.array([0.7, 3.0, 0.7])
+    y = np.array([1.3, -1.7, 8.3])
+    got = f.crps(y, 0.3, {"sigma": sig, "delta": dl})
+    for i in range(3):
+        want = f.crps(np.array([y[i]]), 0.3, {"sigma": float(sig[i]), "delta": float(dl[i])})
+        assert got[i] == pytest.approx(float(want[0]), rel=1e-14)
+    lo = f.ppf(0.05, np.array([0.0, 1.0, 2.0]), {"sigma": sig, "delta": dl})
+    assert lo[0] + 2.0 == pytest.approx(lo[2], rel=1e-14)
+
+
+def test_quantile_ppf_inverts_its_cdf():
+    for tau in (0.2, 0.7):
+        cdf, _ = asym_laplace(0.4, tau, 0.6)
+        for q in (0.05, tau, 0.5, 0.95):
+            x = float(fam("quantile").ppf(q, 0.4, {"tau": tau, "scale": 0.6}))
+            assert cdf(x) == pytest.approx(q, rel=1e-12)
+
+
+# ------------------------------------------------------------------ on the integers
+
+def counting_sum(cdf, sf, y, lo, hi):
+    k = np.arange(lo, hi, dtype=np.float64)
+    return math.fsum(sf(v + 0.5) ** 2 if v >= y else cdf(v + 0.5) ** 2 for v in k)
+
+
+@pytest.mark.parametrize("name,pred,params,lower", [
+    ("inverse_gaussian", 3.0, {"dispersion": 0.2}, 0),
+    ("pseudo_huber", 2.0, {"sigma": 1.5, "delta": 1.0}, None),
+    ("quantile", 2.0, {"tau": 0.3, "scale": 1.2}, None),
+])
+def test_discretised_families_now_with_a_crps(name, pred, params, lower):
+    from losscli.noise.discretised import Discretised
+
+    f = fam(name)
+    if name == "inverse_gaussian":
+        d = stats.invgauss(mu=0.2 * pred, scale=1 / 0.2)
+        cdf, sf = (lambda x: float(d.cdf(x))), (lambda x: float(d.sf(x)))
+    elif name == "quantile":
+        cdf, sf = asym_laplace(pred, params["tau"], params["scale"])
+    else:
+        c0, s0 = gibbs_oracle(gibbs_exponent(name, params), 1.5)
+        cdf, sf = (lambda x: c0(x - pred)), (lambda x: s0(x - pred))
+    ys = np.array([0.0, 2.0, 7.0])
+    got = Discretised(f).crps(ys, pred, params)
+    lo = 0 if lower == 0 else -40
+    for y, g in zip(ys, got, strict=True):
+        assert g == pytest.approx(counting_sum(cdf, sf, y, lo, 60), rel=1e-8)
+
+
+def test_every_family_has_a_crps_on_counts(rng, write_csv):
+    mu = np.exp(rng.normal(1.0, 0.4, 80))
+    y = rng.poisson(mu).astype(float)
+    rep = run_api("compare-noise-models", write_csv("c.csv", y=y, y_pred=mu), families=("all",),
+                  scores=True)
+    assert len(rep["models"]) > 10
+    for m in rep["models"]:
+        assert m["scores"]["crps"] is not None and math.isfinite(m["scores"]["crps"]), m["family"]
+    assert not any("scores.crps" in t for t in rep["warnings"])
+
+
+def test_pseudo_huber_and_fair_through_the_commands(rng, write_csv):
+    mu = rng.normal(0.0, 2.0, 80)
+    y = mu + rng.standard_t(5.0, 80)
+    w = rng.integers(1, 4, 80).astype(float)
+    fams = ("pseudo_huber", "fair")
+    a = run_api("evaluate", write_csv("w.csv", y=y, y_pred=mu, w=w), families=fams, weight="w",
+                scores=True)
+    k = w.astype(int)
+    b = run_api("evaluate", write_csv("x.csv", y=np.repeat(y, k), y_pred=np.repeat(mu, k)),
+                families=fams, scores=True, batch_rows=7)
+    for name in fams:
+        p = model(a, name)["params"]
+        want = np.average(fam(name).crps(y, mu, p), weights=w)
+        assert model(a, name)["scores"]["crps"] == pytest.approx(want, rel=1e-12)
+        assert model(b, name)["scores"]["crps"] == pytest.approx(want, rel=1e-6)
+        assert model(a, name)["scores"]["intervals"] is not None

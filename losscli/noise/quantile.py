@@ -370,6 +370,16 @@ class Quantile(ContinuousFamily):
         h += t * (2.0 - t) / (2.0 * (1.0 - t)) - (1.0 - t) * (3.0 - t) / (2.0 * t) - 1.0
         return h * s
 
+    def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
+        """F⁻¹(q) = ŷ + σ log(q/τ)/(1 − τ) for q ≤ τ (F = τe^((1 − τ)r/σ) below ŷ), else
+        ŷ − σ log((1 − q)/(1 − τ))/τ (1 − F = (1 − τ)e^(−τr/σ) above)."""
+        tau = np.asarray(params["tau"], dtype=np.float64)
+        s = np.asarray(params["scale"], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(q <= tau, s * np.log(q / tau) / (1.0 - tau),
+                         -s * np.log((1.0 - q) / (1.0 - tau)) / tau)
+        return np.asarray(pred, dtype=np.float64) + r
+
     # the marginal quantile: Σwρ_τ(y − q) has a kink at every target, no second derivative
     nonsmooth = ("quantile",)
 
