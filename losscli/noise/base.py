@@ -396,6 +396,8 @@ class Family:
     # F⁻¹(q) per row (min{k : F(k) ≥ q} when discrete); None where the family has none
     crps: ClassVar[Any] = None
     ppf: ClassVar[Any] = None
+    # why `crps` is None, said in the report's warning (None: "no CRPS is implemented")
+    crps_note: ClassVar[str | None] = None
 
 
 class ContinuousFamily(Family):
