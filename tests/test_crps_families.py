@@ -217,6 +217,42 @@ def test_tweedie_against_its_poisson_gamma_mixture(mu, phi, p):
         assert g == pytest.approx(want, rel=REL)
 
 
+@pytest.mark.parametrize("lam", [1e-3, 0.1, 10.0, 1e3])
+@pytest.mark.parametrize("p", [1.01, 1.05, 1.5, 1.99])
+def test_tweedie_half_gini_against_mpmath(lam, p):
+    """½E|X − X′| = (γ/π)∫₀^{π/2}(1 − e^(−2λh))/sin²θ dθ, h = 1 − cos^α θ cos αθ, in
+    mpmath (breakpoints every 0.01 where cos αθ oscillates, α = 99 at p = 1.01)."""
+    import mpmath as mp
+
+    from losscli.noise.crps import tweedie_half_gini
+
+    al = (2 - p) / (p - 1)
+    with mp.workdps(25):
+        L, A = mp.mpf(lam), mp.mpf(al)
+
+        def f(th):
+            h = 1 - abs(mp.cos(th)) ** A * mp.cos(A * th)
+            return (1 - mp.e ** (-2 * L * h)) / mp.sin(th) ** 2
+
+        th0 = 1 / mp.sqrt(L * A * (A + 1))
+        pts = sorted({mp.mpf(0), *(th0 * k for k in (0.25, 1, 4)),
+                      *mp.linspace(0.01, mp.pi / 2, 150 if al > 8 else 10)})
+        want = float(mp.quad(f, [v for v in pts if v <= mp.pi / 2]) / mp.pi)
+    got = float(tweedie_half_gini(np.array([lam]), np.array([al]), 2.0)[0])
+    assert got == pytest.approx(2.0 * want, rel=1e-9)
+
+
+@pytest.mark.parametrize("mu,phi,p", [(5.0, 0.1, 1.01), (1.0, 0.05, 1.99), (0.8, 0.5, 1.05)])
+def test_tweedie_at_the_power_bounds(mu, phi, p):
+    cdf, sf = tweedie_cdf_sf(mu, phi, p)
+    ys = np.array([0.0, mu])
+    got = fam("tweedie").crps(ys, mu, {"dispersion": phi, "power": p})
+    sd = math.sqrt(phi * mu ** p)
+    for y, g in zip(ys, got, strict=True):
+        want = crps_by_quad(cdf, float(y), 0.0, [mu, mu + 3 * sd, mu + 10 * sd + 10], sf)
+        assert g == pytest.approx(want, rel=REL)
+
+
 def test_tweedie_per_row_equals_row_by_row():
     ys = np.array([0.0, 0.4, 2.5])
     mu = np.array([0.5, 1.0, 3.0])

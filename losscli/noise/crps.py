@@ -292,7 +292,7 @@ def beta(y: np.ndarray, mu: Any, phi: Any) -> np.ndarray:
 
 # ------------------------------------------------------------------ compound Poisson–gamma
 
-TW_STEP = 0.1  # trapezoid step of `tweedie_half_gini` in x
+TW_STEP = 0.15  # trapezoid step of `tweedie_half_gini` in x
 TW_REACH = 36.0
 
 
@@ -306,7 +306,10 @@ def tweedie_half_gini(lam: Any, alpha: Any, gam: Any) -> np.ndarray:
     h as −expm1(α log cos θ) cos αθ + 2 sin²(αθ/2) (log cos θ = log1p(−2 sin²(θ/2)): no
     cancellation where θ is small). As `nb_half_gini`, by the trapezoid rule in x with
     θ = (π/2)/(1 + e^(−x)), x ∈ [min(x₀, 0) − 36, 36], x₀ = −log(π sd/γ) (sd² = λα(α + 1)γ²
-    the variance), step 0.1; the integrand decays like e^(−|x − x₀|) on both sides."""
+    the variance); the integrand decays like e^(−|x − x₀|) on both sides. The step is 0.15
+    up to α = 8 and 0.15·8/α beyond, where cos αθ oscillates within the integrand (p near
+    1: α = 99 at p = 1.01); against adaptive quadrature its relative error stays below
+    1e-9 over λ from 1e-3 to 1e5 and p from 1.01 to 1.99 (tested)."""
     lam, alpha, gam = np.broadcast_arrays(arr(lam), arr(alpha), arr(gam))
     shape = lam.shape
     lam, alpha, gam = lam.ravel(), alpha.ravel(), gam.ravel()
@@ -315,29 +318,41 @@ def tweedie_half_gini(lam: Any, alpha: Any, gam: Any) -> np.ndarray:
     with np.errstate(divide="ignore"):
         x0 = np.minimum(-np.log(math.pi * np.sqrt(lam * alpha * (alpha + 1.0))), 0.0)
     x0 = np.clip(np.where(np.isfinite(x0), x0, 0.0), -300.0, 0.0)
-    first = np.floor((x0 - TW_REACH) / TW_STEP).astype(np.int64)
-    lo, hi = (int(first.min()), int(math.ceil(TW_REACH / TW_STEP))) if n else (0, 0)
-    x = np.arange(lo, hi + 1, dtype=np.float64) * TW_STEP
+    # cos αθ turns α/8 times faster than θ does in x (dθ/dx ≤ π/8): the step shrinks with it
+    step = TW_STEP / max(1.0, float(alpha.max()) / 8.0) if n else TW_STEP
+    first = np.floor((x0 - TW_REACH) / step).astype(np.int64)
+    lo, hi = (int(first.min()), int(math.ceil(TW_REACH / step))) if n else (0, 0)
+    x = np.arange(lo, hi + 1, dtype=np.float64) * step
     sig = special.expit(x)
     theta = (0.5 * math.pi) * sig
     half = np.sin(0.5 * theta)
     log_cos = np.log1p(-2.0 * half * half)
     s2 = np.square(np.sin(theta))
     weight = (0.5 * math.pi) * sig * special.expit(-x) / s2
+    one_alpha = (_tweedie_h(alpha[0], theta, log_cos)
+                 if n and np.all(alpha == alpha[0]) else None)
     rows = max(1, BLOCK_CELLS // max(x.size, 1))
     order = np.argsort(first, kind="stable")
     for s in range(0, n, rows):
         idx = order[s:s + rows]
         j0 = int(first[idx].min()) - lo
-        a, lm = alpha[idx, None], lam[idx, None]
-        b = a * theta[None, j0:]
+        lm = lam[idx, None]
+        if one_alpha is not None:  # h(θ) is the same for every row: computed once
+            h = one_alpha[None, j0:]
+        else:
+            h = _tweedie_h(alpha[idx, None], theta[None, j0:], log_cos[None, j0:])
         with np.errstate(over="ignore", invalid="ignore"):
-            h = -np.expm1(a * log_cos[None, j0:]) * np.cos(b) + 2.0 * np.square(np.sin(0.5 * b))
             g = -np.expm1(-2.0 * lm * h)
         g *= weight[None, j0:]
         g[np.arange(j0 + lo, hi + 1)[None, :] < first[idx, None]] = 0.0
-        out[idx] = g.sum(axis=1) * (TW_STEP / math.pi) * gam[idx]
+        out[idx] = g.sum(axis=1) * (step / math.pi) * gam[idx]
     return out.reshape(shape)
+
+
+def _tweedie_h(alpha: Any, theta: np.ndarray, log_cos: np.ndarray) -> np.ndarray:
+    """h = 1 − cos^α θ cos αθ = −expm1(α log cos θ) cos αθ + 2 sin²(αθ/2)."""
+    b = alpha * theta
+    return -np.expm1(alpha * log_cos) * np.cos(b) + 2.0 * np.square(np.sin(0.5 * b))
 
 
 def tweedie(y: np.ndarray, mu: Any, phi: Any, p: Any) -> np.ndarray:
@@ -378,16 +393,16 @@ def tweedie(y: np.ndarray, mu: Any, phi: Any, p: Any) -> np.ndarray:
 
 # ------------------------------------------------------------------ censored laws
 
-LOWER_STEP = 0.1  # trapezoid step in v = log t of `lower_square`
-LOWER_BELOW = 32.0  # the window starts e^32 below the row's scale
+LOWER_STEP = 0.15  # trapezoid step of `lower_square` in v = log t
+LOWER_BELOW = 28.0  # the window starts e^28 below the row's scale
 LOWER_TAIL = 1e-13  # … and ends beyond the quantile of this level
 
 
 def lower_square(family: Any, c: Any, pred: Any, params: dict) -> np.ndarray:
     """∫_{−∞}^c F(x)² dx per row, from the family's `logcdf` and `ppf`: with x = c − t,
-    t = eᵛ, it is ∫ F(c − eᵛ)² eᵛ dv, taken by the trapezoid rule (step 0.1) in v. The
+    t = eᵛ, it is ∫ F(c − eᵛ)² eᵛ dv, taken by the trapezoid rule (step 0.15) in v. The
     integrand is F(c)² eᵛ (1 + O(eᵛ/s)) for eᵛ ≪ s, s the interquartile range, so the
-    window starts at log s − 32 (leaving out e^(−32) of the integral); it ends one unit
+    window starts at log s − 28 (leaving out about e^(−28) of the integral); it ends one unit
     of v beyond log(c − F⁻¹(1e-13) + s), past which F² < 1e-26. For a c.d.f. analytic
     near the real axis below c (the Student t, the log-normal of log(1 + y)) the
     rule's error falls like e^(−2πd/h), d the half-width of the strip; a family whose
