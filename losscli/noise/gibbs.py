@@ -227,7 +227,7 @@ class GibbsLocation(ContinuousFamily):
         z = np.asarray(z, dtype=np.float64)
         lz = self.log_density(z, params)
         ell = 1.0 / (self.log_slope(z, params) + 1.0 / self.tail_length(params))
-        s, wts = np.polynomial.legendre.leggauss(TAIL_NODES)
+        s, wts = gauss_legendre(TAIL_NODES)
         total = np.zeros(z.shape)
         col = {k: np.asarray(v)[None, :] if np.ndim(v) else v for k, v in params.items()}
         for a, b in zip(TAIL_PANELS[:-1], TAIL_PANELS[1:], strict=False):
@@ -328,7 +328,7 @@ def weighted_residual_scale(r: np.ndarray, w: np.ndarray | None) -> tuple[float,
 def _half_gini(fam: GibbsLocation, key: tuple) -> float:
     params = dict(key)
     ell = float(fam.tail_length(params))
-    s, wts = np.polynomial.legendre.leggauss(TAIL_NODES)
+    s, wts = gauss_legendre(TAIL_NODES)
     total = 0.0
     for a, b in zip(TAIL_PANELS[:-1], TAIL_PANELS[1:], strict=False):
         u = 0.5 * (b - a) * s + 0.5 * (a + b)
