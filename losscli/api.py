@@ -315,9 +315,10 @@ def _score(run: Run, models: list[Model], pairs, also, measure,
             else:
                 found = found.finalize(run.W)
                 fam = models[i].family
-                if found["crps"] is None and fam.measure.zero_atom and fam.crps is None:
-                    res.warnings.append(f"{models[i].name}: scores.crps is null: no CRPS is "
-                                        "implemented for it on the atom_at_zero base measure")
+                if found["crps"] is None and fam.crps is None:
+                    why = getattr(fam, "crps_note", None) or (
+                        f"no CRPS is implemented for it on the {fam.measure.name} base measure")
+                    res.warnings.append(f"{models[i].name}: scores.crps is null: {why}")
             res.scores = {"log_score": res.cross_entropy, **found}
 
     return scores, splan, carried, extras

@@ -104,3 +104,5 @@ def test_scores_are_null_without_the_flag_and_for_categorical(write_csv, rng):
     rep = run_api("evaluate", labels, scores=True)
     sc = model(rep, "categorical")["scores"]
     assert sc["crps"] is None and sc["log_score"] == model(rep, "categorical")["cross_entropy"]
+    assert "categorical: scores.crps is null: the classes have no order" in "\n".join(
+        rep["warnings"])

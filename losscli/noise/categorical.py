@@ -117,5 +117,6 @@ class Categorical(Family):
     # and no CRPS or central interval
     crps = None
     ppf = None
+    crps_note = "the classes have no order, so there is no c.d.f. to score"
 
 

@@ -132,10 +132,23 @@ class Censored:
         self.loss_support = family.loss_support or family.support
         if self.censors and family.ppf is not None:
             self.ppf = self._censored_ppf
+        # the CRPS: the family's own where it keeps its likelihood, else the censored law's
+        if not self.censors:
+            self.crps = family.crps
+        elif family.crps is not None:
+            self.crps = self._censored_crps
 
     def _censored_ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
         """F⁻¹(q) of the censored law: max(F⁻¹(q), 0) (0 for q ≤ F(0))."""
         return np.maximum(self.family.ppf(q, pred, params), 0.0)
+
+    def _censored_crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """CRPS of the law censored at 0, G(x) = F(x) for x ≥ 0 and 0 below, at y ≥ 0:
+        ∫₀^∞(F(x) − 1{y ≤ x})² dx = CRPS(F, y) − ∫_{−∞}^0 F(x)² dx (the family's `crps`
+        less its `crps_lower` at 0; the integrand below 0 is F² for every y ≥ 0)."""
+        y = np.maximum(np.asarray(y, dtype=np.float64), 0.0)
+        with np.errstate(all="ignore"):
+            return self.family.crps(y, pred, params) - self.family.crps_lower(0.0, pred, params)
 
     def __getattr__(self, name: str) -> Any:
         # only for names not set here; never while unpickling, before `family` exists
@@ -236,7 +249,7 @@ class Censored:
     calibration = False
     zero_test = False
     rootogram = False
-    crps = None  # SPEC §8.3's CRPS of a censored law: not implemented (a warning says so)
+    crps = None  # set per instance: the censored law's, or the family's own
     ppf = None  # a censored density's: set per instance
 
     def standardised(self, y: np.ndarray, pred: Any, params: Params) -> None:

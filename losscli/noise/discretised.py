@@ -41,6 +41,10 @@ class Discretised:
         self.precise_fit = family.counting_fit_precise
         # the family's own loss (gamma deviance, …) still needs its open support
         self.loss_support = family.loss_support or family.support
+        # the sum over the integers needs the family's quantiles (its window) and its
+        # continuous CRPS (rows whose window is too wide)
+        if family.crps is None or family.ppf is None:
+            self.crps = None
 
     def __getattr__(self, name: str) -> Any:
         # only for names not set here; never while unpickling, before `family` exists

@@ -227,6 +227,11 @@ class Gaussian(ContinuousFamily):
         return stats.norm(loc=pred, scale=params["sigma"])
 
     # -- proper scores (SPEC §8.3)
+    def crps_lower(self, c: Any, pred: Any, params: Params) -> np.ndarray:
+        """σ·∫_{−∞}^{(c − μ)/σ} Φ² (`crps_forms.normal_lower_square`)."""
+        sigma = crps_forms.arr(params["sigma"])
+        return sigma * crps_forms.normal_lower_square((crps_forms.arr(c) - pred) / sigma)
+
     def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         """σ·CRPS_N(0,1)((y − μ)/σ), in y's units (`crps_forms.normal`)."""
         sigma = crps_forms.arr(params["sigma"])

@@ -146,7 +146,25 @@ class Hurdle(Family):
         r = np.exp(self.logcdf(y, pred, params))
         return np.where(np.asarray(y) <= 0.0, 0.0, r), r
 
-    crps = None  # not implemented (a warning says so)
+    def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """CRPS of F = π·δ₀ + (1 − π)G, G the positive part at location ŷ/(1 − π):
+        with E|X − y| = πy + (1 − π)E_G|X − y| and ½E|X − X′| = π(1 − π)E_G X
+        + (1 − π)²·½E_G|X − X′|, and CRPS(G, 0) = E_G X − ½E_G|X − X′| (X ≥ 0),
+
+            CRPS(F, y) = πy + (1 − π)CRPS(G, y) − π(1 − π)CRPS(G, 0)   (y > 0),
+
+        and at y = 0 its value (1 − π)²CRPS(G, 0) = ∫₀^∞(1 − F)² directly (no cancellation
+        when π is near 1). CRPS(G, ·) is the positive family's closed form."""
+        pi = np.asarray(params["pi"], dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        loc = np.asarray(pred, dtype=np.float64) / (1.0 - pi)
+        pp = self._positive_params(params)
+        pos = y > 0.0
+        at_y = self.positive.crps(np.where(pos, y, 0.0), loc, pp)
+        at_0 = self.positive.crps(np.zeros(np.shape(at_y)), loc, pp)
+        rest = 1.0 - pi
+        return np.where(pos, pi * y + rest * at_y - pi * rest * at_0, rest * rest * at_0)
+
 
     def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
         """F⁻¹(q): 0 for q ≤ π, else the positive part's quantile at (q − π)/(1 − π)."""

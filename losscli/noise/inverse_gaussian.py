@@ -9,6 +9,7 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import FitError
+from losscli.noise import crps as crps_forms
 from losscli.noise.base import ContinuousFamily, Frameworks, Params, log_param
 from losscli.noise.logspace import HALF_LOG_2PI, log1mexp
 from losscli.noise.sums import total_weight, wmean, wsum
@@ -154,6 +155,20 @@ class InverseGaussian(ContinuousFamily):
     def variance(self, f: np.ndarray, params: Params) -> np.ndarray:
         phi = params["dispersion"]
         return np.multiply(phi, np.power(f, 3.0))
+
+    # -- proper scores (SPEC §8.3)
+    def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """The closed form of `crps_forms.inverse_gaussian` (mean μ = ŷ, dispersion φ)."""
+        return crps_forms.inverse_gaussian(y, pred, params["dispersion"])
+
+    def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
+        """F⁻¹(q) by scipy's invgauss (shape λ = 1/φ)."""
+        from scipy import stats
+
+        phi = np.asarray(params["dispersion"], dtype=np.float64)
+        mu = np.asarray(pred, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            return np.asarray(stats.invgauss.ppf(q, phi * mu, scale=1.0 / phi), dtype=np.float64)
 
     def to_scipy(self, pred: Any, params: Params) -> Any:
         from scipy import stats

@@ -253,6 +253,13 @@ class Laplace(ContinuousFamily):
         return stats.laplace(loc=pred, scale=params["scale"])
 
     # -- proper scores (SPEC §8.3)
+    def crps_lower(self, c: Any, pred: Any, params: Params) -> np.ndarray:
+        """(b/2)·∫_{−∞}^{2z} F² of the standard asymmetric Laplace law at τ = ½, z =
+        (c − m)/b (the Laplace law of scale b is that law of scale b/2; closed form)."""
+        b = crps_forms.arr(params["scale"])
+        z = (crps_forms.arr(c) - pred) / b
+        return 0.5 * b * crps_forms.asymmetric_laplace_lower_square(2.0 * z, 0.5)
+
     def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         """b·(|z| + e^(−|z|) − ¾), z = (y − m)/b (`crps_forms.laplace`)."""
         b = crps_forms.arr(params["scale"])

@@ -10,6 +10,7 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import FitError
+from losscli.noise import crps as crps_forms
 from losscli.noise.base import ContinuousFamily, Frameworks, Params, log_param
 from losscli.noise.gaussian import Gaussian, normal_score
 from losscli.noise.sums import total_weight, wmean, wsum
@@ -164,7 +165,29 @@ class Log1pNormal(ContinuousFamily):
 
         return stats.lognorm(s=params["sigma"], scale=1.0 + np.asarray(pred), loc=-1.0)
 
+    def crps_lower(self, c: Any, pred: Any, params: Params) -> np.ndarray:
+        """∫_{−1}^c F(x)² dx = ∫_{−∞}^{log(1 + c)} Φ((w − log(1 + m))/σ)² eʷ dw (1 + x = eʷ):
+        the shared quadrature (`crps_forms.lower_square`) of that integrand, analytic in
+        w, where in x it has an essential singularity at −1."""
+        return crps_forms.lower_square(_LogScale(), np.log1p(c), np.log1p(pred), params)
+
+    def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """1 + Y is log-normal with median 1 + m and the CRPS is unchanged by a shift:
+        the log-normal's closed form at 1 + y (`crps_forms.lognormal`)."""
+        return crps_forms.lognormal(np.add(1.0, y), np.add(1.0, pred), params["sigma"])
+
     def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
         """F⁻¹(q) = (1 + m) e^(σ Φ⁻¹(q)) − 1."""
         return np.expm1(np.log1p(np.asarray(pred, dtype=np.float64))
                         + np.asarray(params["sigma"]) * special.ndtri(q))
+
+
+class _LogScale:
+    """w = log(1 + y) ~ N(log(1 + m), σ²) with logcdf(w) = log Φ(z) + w/2, so that
+    exp(2 logcdf) = Φ(z)² eʷ is the integrand of `Log1pNormal.crps_lower`."""
+
+    def logcdf(self, w: np.ndarray, centre: Any, params: Params) -> np.ndarray:
+        return special.log_ndtr((w - centre) / params["sigma"]) + 0.5 * w
+
+    def ppf(self, q: float, centre: Any, params: Params) -> np.ndarray:
+        return np.asarray(centre, dtype=np.float64) + np.asarray(params["sigma"]) * special.ndtri(q)

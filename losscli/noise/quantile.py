@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from losscli.errors import FitError
+from losscli.noise import crps as crps_forms
 from losscli.noise.base import ContinuousFamily, Frameworks, Nesting, Params
 from losscli.noise.sums import total_weight, wsum
 from losscli.noise.support import REAL
@@ -349,6 +350,13 @@ class Quantile(ContinuousFamily):
         v = np.square(s) * (1.0 - 2.0 * tau + 2.0 * tau * tau) / (tau * (1.0 - tau)) ** 2
         return np.broadcast_to(v, np.shape(f)).astype(np.float64)
 
+    def crps_lower(self, c: Any, pred: Any, params: Params) -> np.ndarray:
+        """σ·∫_{−∞}^{(c − ŷ)/σ} F² of the standard law (closed form:
+        `crps_forms.asymmetric_laplace_lower_square`)."""
+        s = crps_forms.arr(params["scale"])
+        z = (crps_forms.arr(c) - pred) / s
+        return s * crps_forms.asymmetric_laplace_lower_square(z, params["tau"])
+
     def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         """CRPS(F, y) = E|X − y| − ½E|X − X′| in closed form, z = (y − ŷ)/σ:
         for z ≥ 0, σ[z + 2(1 − τ)e^{−τz}/τ + τ(2 − τ)/(2(1 − τ)) − (1 − τ)(3 − τ)/(2τ) − 1];
@@ -361,6 +369,16 @@ class Quantile(ContinuousFamily):
         h = a + 2.0 * (1.0 - t) * np.exp(-t * a) / t
         h += t * (2.0 - t) / (2.0 * (1.0 - t)) - (1.0 - t) * (3.0 - t) / (2.0 * t) - 1.0
         return h * s
+
+    def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
+        """F⁻¹(q) = ŷ + σ log(q/τ)/(1 − τ) for q ≤ τ (F = τe^((1 − τ)r/σ) below ŷ), else
+        ŷ − σ log((1 − q)/(1 − τ))/τ (1 − F = (1 − τ)e^(−τr/σ) above)."""
+        tau = np.asarray(params["tau"], dtype=np.float64)
+        s = np.asarray(params["scale"], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(q <= tau, s * np.log(q / tau) / (1.0 - tau),
+                         -s * np.log((1.0 - q) / (1.0 - tau)) / tau)
+        return np.asarray(pred, dtype=np.float64) + r
 
     # the marginal quantile: Σwρ_τ(y − q) has a kink at every target, no second derivative
     nonsmooth = ("quantile",)

@@ -10,6 +10,7 @@ import numpy as np
 from scipy import special
 
 from losscli.errors import FitError
+from losscli.noise import crps as crps_forms
 from losscli.noise.base import ContinuousFamily, Frameworks, Params
 from losscli.noise.sums import total_weight, wmean, wsum
 from losscli.noise.support import NONNEGATIVE, POSITIVE
@@ -387,6 +388,11 @@ class Tweedie(ContinuousFamily):
             return np.log(self._cdf_sf(x, pred, params)[1])
 
     # -- proper scores (SPEC §8.3)
+    def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """E|X − y| − ½E|X − X′| over the Poisson mixture of gammas
+        (`crps_forms.tweedie`); its atom at 0 is the mixture's n = 0 term."""
+        return crps_forms.tweedie(y, pred, params["dispersion"], params["power"])
+
     def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
         """F⁻¹(q) by bisection on log y between bounds that bracket it (0 where the atom
         P(Y = 0) ≥ q), to 1e-12 relative."""
