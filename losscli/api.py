@@ -24,7 +24,7 @@ from losscli.fits import check_family, check_inputs, fit, near_miss, polish
 from losscli.inputs import NONE, Inputs
 from losscli.last_pass import score
 from losscli.model import Model, make_family
-from losscli.noise import FAMILIES
+from losscli.noise import BLOCK_INPUTS, FAMILIES
 from losscli.reduce import First
 from losscli.request import ALL_FAMILIES, Request
 from losscli.run import Run, open_engine, open_run
@@ -108,7 +108,8 @@ def _input(run: Run, extra_clipped: int) -> dict:
     return {
         "path": run.inp.display, "format": run.inp.format, "rows_read": scan.rows_read,
         "rows_used": scan.n, "rows_dropped": scan.dropped + scan.zero_weight,
-        "clipped": scan.clipped + extra_clipped, "target": cols.target or ",".join(cols.soft),
+        "clipped": scan.clipped + extra_clipped,
+        "target": cols.target or ",".join(cols.labels or cols.soft),
         "prediction": ("; ".join(cols.predictions) if len(cols.groups) > 1
                        else ",".join(prediction) if prediction else None),
         "weight": cols.weight,
@@ -160,7 +161,7 @@ def with_trained(req: Request) -> Request:
     fix = tuple(f"{t.family}.{k}={v!r}" for k, v in t.fixed.items())
     scale = req.pred_scale
     if t.pred_scale != "identity" and not (req.logits or req.probs) \
-            and FAMILIES[t.family].input != "classes":
+            and FAMILIES[t.family].input not in BLOCK_INPUTS:
         if scale not in ("identity", t.pred_scale):
             raise UsageError(f"--trained-with {t.spec} reads the prediction on the "
                              f"{t.pred_scale} scale; --pred-scale {scale} contradicts it")

@@ -60,9 +60,12 @@ class Batch:
     """Targets, predictions and weights of the kept rows of one piece.
 
     y       (n,) float64 numeric targets; (n,) int64 class codes for hard class labels
-            (text labels before the classes are known); (K, n) float64 soft labels.
+            (text labels before the classes are known); (K, n) float64 soft labels;
+            (2L, n) float64 label pairs [1 − y_1 … 1 − y_L; y_1 … y_L] of a target of L
+            label columns (each label a two-class soft label).
     pred    (n,) float64 point predictions (a mean, median, location or P(y = 1)).
-    logq    (K, n) float64 class-major log-probabilities (K = 2 for a binary model).
+    logq    (K, n) float64 class-major log-probabilities (K = 2 for a binary model;
+            [log(1 − q_l); log q_l] (2L, n) for L labels).
     w       (n,) float64 frequency weights, or None for 1 each.
     """
 
@@ -129,6 +132,9 @@ class Layout:
     soft_order: list[int] | None = None  # soft columns permuted into the classes' order
     label_index: dict[str, int] | None = None  # label → class code, once known
     positive: str | None = None  # a text binary target: this label is 1, the other 0
+    # a target of several label columns: the labels' names (the columns' suffixes); each
+    # prediction column is then one label's P(y = 1) (or its logit)
+    multilabel: list[str] = field(default_factory=list)
 
 
 def grouped(sep: str) -> str:
@@ -278,6 +284,13 @@ def layout(req: Request, cols: Columns, schema, path: str) -> Layout:
     prob_cols = cols.probs or cols.logits
     target_text = bool(cols.target) and is_text(schema.field(cols.target).type)
     out = Layout()
+    if cols.labels:
+        if req.positive_label is not None:
+            raise UsageError("--positive-label names the positive class of one target "
+                             "column; label columns hold 0/1 or soft labels")
+        out.multilabel = class_names(cols.labels)
+        out.classes = list(out.multilabel)
+        return out
     if req.positive_label is not None:
         if cols.soft or not cols.target:
             raise UsageError("--positive-label names the positive class of a target "
@@ -420,6 +433,10 @@ class Converter:
             if lay.soft_order is not None:
                 block = block[lay.soft_order]
             batch.y = block[0] if block.shape[0] == 1 else block
+        elif lay.multilabel:
+            block = np.stack([arrays[c] for c in cols.labels])
+            self._check_range(block, cols.labels, batch, "a label")
+            batch.y = np.concatenate([1.0 - block, block])
         elif lay.labels:
             text = arrays[cols.target]
             if lay.label_index is None:
@@ -485,16 +502,22 @@ class Converter:
         with np.errstate(divide="ignore", invalid="ignore"):
             return x / (w * (1.0 - x) + x)
 
+    @staticmethod
+    def _check_range(block: np.ndarray, names: list[str], batch: Batch, what: str) -> None:
+        """Every value of a (K, n) block lies in [0, 1]: else an error naming the first
+        row's first column outside."""
+        bad = (block < 0.0) | (block > 1.0)
+        if bad.any():
+            i = int(np.argmax(bad.any(axis=0)))
+            k = int(np.argmax(bad[:, i]))
+            raise InputError(f"{what} outside [0, 1]", file=batch.file, column=names[k],
+                             row=batch.row(i), value=float(block[k, i]))
+
     def _check_sums(self, block: np.ndarray, names: list[str], batch: Batch,
                     what: str) -> np.ndarray:
         """Rows of a class-major block must lie in [0, 1] and sum to 1 within 1e-6."""
         file = batch.file
-        low = block < 0.0
-        high = block > 1.0
-        if low.any() or high.any():
-            k, i = np.unravel_index(int(np.argmax(low | high)), block.shape)
-            raise InputError(f"{what} outside [0, 1]", file=file, column=names[k],
-                             row=batch.row(int(i)), value=float(block[k, i]))
+        self._check_range(block, names, batch, what)
         if block.shape[0] == 1:
             return block
         sums = block.sum(axis=0)
@@ -529,8 +552,15 @@ class Converter:
     def _probs(self, batch: Batch, arrays: list[np.ndarray], names: list[str],
                own: bool = True) -> np.ndarray:
         """Probabilities → clipped to [ε, 1 − ε] (counted) → class-major log-probabilities:
-        the batch's `logq` (`own`), else returned (a further prediction's)."""
-        block = self._check_sums(np.stack(arrays), names, batch, "probabilities")
+        the batch's `logq` (`own`), else returned (a further prediction's). One column, or
+        one per label of several label columns: each is a P(y = 1) of its own (in [0, 1],
+        no sum), held as [log(1 − p); log p]."""
+        independent = len(arrays) == 1 or bool(self.layout.multilabel)
+        block = np.stack(arrays)
+        if independent:
+            self._check_range(block, names, batch, "a probability")
+        else:
+            block = self._check_sums(block, names, batch, "probabilities")
         eps = self.req.eps
         if eps > 0:
             clip = (block < eps) | (block > 1.0 - eps)
@@ -543,10 +573,10 @@ class Converter:
                     batch.first_clipped = (batch.row(i), names[k], float(block[k, i]))
                 np.clip(block, eps, 1.0 - eps, out=block)
         with np.errstate(divide="ignore"):
-            if block.shape[0] == 1:  # one column, P(y = 1): log1p keeps log(1 − p) exact
-                p = block[0]
-                batch.pred = p
-                logq = np.stack([np.log1p(-p), np.log(p)])
+            if independent:  # P(y = 1) per column: log1p keeps log(1 − p) exact
+                if block.shape[0] == 1:
+                    batch.pred = block[0]
+                logq = np.concatenate([np.log1p(-block), np.log(block)])
             else:
                 logq = np.log(block, out=block)
         if own:
@@ -557,9 +587,10 @@ class Converter:
                 own: bool = True) -> np.ndarray:
         from scipy import special
 
-        if len(arrays) == 1:  # a binary logit z: log σ(−z), log σ(z)
-            z = arrays[0]
-            logq = np.stack([special.log_expit(-z), special.log_expit(z)])
+        if len(arrays) == 1 or self.layout.multilabel:
+            # binary logits z (one per label): log σ(−z), log σ(z)
+            z = np.stack(arrays)
+            logq = np.concatenate([special.log_expit(-z), special.log_expit(z)])
         else:
             logq = special.log_softmax(np.stack(arrays), axis=0)
         if own:
@@ -612,9 +643,12 @@ def zero_probability(batch: Batch, logq: np.ndarray, prediction: list[str]
             return None
         i = int(np.argmax(rows))
         k = int(codes[i])
-    per_class = len(prediction) == logq.shape[0]  # else one column holding P(y = 1)
-    column = prediction[k] if per_class else prediction[0]
-    value = float(np.exp(logq[k, i] if per_class else logq[1, i]))
+    per_class = len(prediction) == logq.shape[0]
+    if per_class:
+        column, value = prediction[k], float(np.exp(logq[k, i]))
+    else:  # a column per label (or one) holding P(y = 1): logq is [log(1 − q); log q]
+        L = len(prediction)
+        column, value = prediction[k % L], float(np.exp(logq[L + k % L, i]))
     return int(rows.sum()), batch.row(i) if batch.rows_known else 0, column, value
 
 

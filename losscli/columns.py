@@ -120,6 +120,9 @@ class Columns:
         """The class-column groups after the first, by name: each a batch's column
         holding its class-major log-probabilities."""
         return {",".join(g): g for g in self.groups[1:]}
+    # a target of several label columns (--target naming two or more; SPEC §9.4), in the
+    # order given; `target` is then empty and `probs`/`logits` follow the labels' order
+    labels: list[str] = field(default_factory=list)
 
     @property
     def other_preds(self) -> list[str]:
@@ -131,8 +134,14 @@ class Columns:
         """The per-row model inputs beside the prediction (a batch's `columns`)."""
         return list(dict.fromkeys(self.other_preds + self.params + self.quantiles))
 
+    @property
+    def targets(self) -> list[str]:
+        """The target's columns: the label columns, or the one target."""
+        return list(self.labels) if self.labels else [self.target] if self.target else []
+
     def all(self) -> list[str]:
         cols = [self.target] if self.target else []
+        cols += self.labels
         cols += [self.pred] if self.pred else []
         cols += self.other_preds
         cols += self.probs + self.logits + self.soft
@@ -164,7 +173,9 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
     weight = _match((req.weight,), names, path, "--weight")[0] if req.weight else None
     preds = _match(req.pred, names, path, "--pred") if req.pred else []
     pred = preds[0] if preds else None
-    target = _match((req.target,), names, path, "--target")[0] if req.target else None
+    targets = _match((req.target,), names, path, "--target") if req.target else []
+    labels = targets if len(targets) >= 2 else []
+    target = targets[0] if len(targets) == 1 else None
     params = [_match((p.column,), names, path, "--param")[0]
               for p in req.param_specs]
     params = list(dict.fromkeys(params))
@@ -172,7 +183,11 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
     by = _match((req.by,), names, path, "--by")[0] if req.by else None
     taken = set(soft + [c for g in groups for c in g] + logits
                 + ([weight] if weight else []))
-    if target is None and not soft:
+    if labels and soft:
+        raise UsageError(f"--target names {len(labels)} label columns and --soft-target "
+                         "gives soft labels: give soft labels of several labels as the "
+                         "label columns themselves (values in [0, 1])")
+    if target is None and not soft and not labels:
         target = _auto(names, TARGET_NAMES, "target", "--target/-t", path, taken)
         if target is None:
             raise InputError(
@@ -181,6 +196,7 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
                 f"{delimiter_hint(names)}", file=path)
     if target:
         taken.add(target)
+    taken.update(labels)
     taken.update(params + quantiles)  # never read as the prediction
     explicit_pred = bool(req.pred or req.probs or req.logits)
     if req.no_pred and explicit_pred:
@@ -220,8 +236,38 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
             raise UsageError(f"--param {p}={p.column}: {p.column!r} is the {what} column")
     if target in preds:
         raise UsageError(f"--pred {target}: {target!r} is the target column")
+    if labels:
+        if pred:
+            raise UsageError(f"--target names {len(labels)} label columns: their "
+                             "predictions are one probability or logit column per label "
+                             f"(--probs or --logits), not the point prediction {pred!r}")
+        option = "--probs" if probs else "--logits"
+        groups = [match_labels(labels, g, path, option) for g in groups]
+        probs = groups[0] if probs else probs
+        logits = groups[0] if logits else logits
     return Columns(target or "", pred, probs, logits, soft, weight, params, quantiles, preds,
-                   by, groups)
+                   by, groups, labels)
+
+
+def match_labels(labels: list[str], given: list[str], path: str, option: str) -> list[str]:
+    """The prediction columns in the labels' order, each matched to its label by the name
+    after the shared prefix (`y_cat` ↔ `p_cat`, as classes match probability columns); a
+    label without a column, or a column without a label, is an error naming it."""
+    names = class_names(labels)
+    found = dict(zip(class_names(given), given, strict=True)) if len(given) >= 2 else {}
+    for name, column in zip(names, labels, strict=True):
+        if name not in found:
+            raise InputError(
+                f"label {name!r} has no prediction column: {option} gives "
+                f"{', '.join(given)} (a prediction column matches a label column by the "
+                f"name after their shared prefix: {column} ↔ p_{name})", file=path,
+                column=column)
+    extra = [c for n, c in found.items() if n not in names]
+    if extra:
+        raise InputError(
+            f"prediction column {extra[0]!r} matches no label column (labels: "
+            f"{', '.join(labels)})", file=path, column=extra[0])
+    return [found[n] for n in names]
 
 
 MAX_LISTED = 5  # unused columns a note names

@@ -122,6 +122,8 @@ class Entropies:
         if method == "hard-labels":
             return 0.0, "hard-labels", None
         if method == "plug-in":
+            if run.layout.multilabel:  # independent labels: the sum of their entropies
+                return float(special.entr(scan.block.mean).sum()), "plug-in", None
             if run.value_counts is None:
                 return None, "plug-in", "the target has too many distinct values"
             f = run.value_counts[1] / run.value_counts[1].sum()

@@ -19,7 +19,7 @@ from losscli.inputs import NONE, Inputs
 from losscli.kinds import detect_kind, numeric_kind
 from losscli.model import Model
 from losscli.noise import blocks
-from losscli.noise.base import Params
+from losscli.noise.base import BLOCK_INPUTS, Params
 from losscli.noise.support import Support
 from losscli.reduce import Sum, wsum
 from losscli.rows import at_row, file_of
@@ -35,6 +35,18 @@ def check_family(run: Run, fam, name: str) -> None:
     support or its prediction's domain."""
     cols = run.cols
     path = file_of(run)
+    if fam.input == "labels" or run.layout.multilabel:
+        if fam.input != "labels":
+            raise InputError(f"{name} needs one target column; --target names "
+                             f"{len(cols.labels)} label columns (the multilabel family "
+                             "scores them)", file=path, column=",".join(cols.labels))
+        if not run.layout.multilabel:
+            raise InputError(f"{name} needs {fam.requirement}; the target is "
+                             f"{detect_kind(run)}", file=path, column=cols.target)
+        if run.conditional and not (cols.probs or cols.logits):
+            raise FitError("needs one probability or logit column per label (--probs or "
+                           "--logits)")
+        return
     if fam.input == "classes":
         if not (run.layout.labels or run.layout.soft):
             raise InputError(f"{name} needs {fam.requirement}; the target is "
@@ -99,7 +111,8 @@ def near_miss(run: Run, fam, name: str, kind: str) -> InputError | None:
     family applies to; else None. A few bad rows then explain the family's absence."""
     from losscli.kinds import COUNTING_KINDS
 
-    if fam.input == "classes" or run.layout.labels or run.layout.soft:
+    if fam.input in BLOCK_INPUTS or run.layout.labels or run.layout.soft \
+            or run.layout.multilabel:
         return None
     scan = run.scan
     n = run.n

@@ -7,7 +7,7 @@ from losscli.errors import InputError, UsageError
 from losscli.noise import FAMILIES
 from losscli.noise.measures import ATOM_AT_ZERO, COUNTING, LEBESGUE, BaseMeasure
 from losscli.noise.support import COUNTS, NONNEGATIVE, POSITIVE, REAL, UNIT_CLOSED, Support
-from losscli.request import LABEL_KIND, SOFT_LABEL_KINDS
+from losscli.request import LABEL_KIND, MULTILABEL_KIND, SOFT_LABEL_KINDS
 from losscli.rows import at_row
 
 DESCRIPTIONS = dict(
@@ -21,8 +21,10 @@ DESCRIPTIONS = dict(
     categorical="class labels",
     soft_binary="soft labels for P(y = 1)",
     soft_categorical="soft label vectors",
+    multilabel="several label columns, each 0/1 or a soft label in [0, 1]",
 )
-LABEL_KINDS = (LABEL_KIND, *SOFT_LABEL_KINDS)  # targets that are not numbers
+# targets that are not numbers, or not one number per row
+LABEL_KINDS = (LABEL_KIND, *SOFT_LABEL_KINDS, MULTILABEL_KIND)
 # target kinds on which a discrete family competes, so continuous ones are discretised
 COUNTING_KINDS = ("binary", "count", "integer")
 # target kinds with an atom at 0 beside a density (SPEC §9.1)
@@ -50,6 +52,8 @@ RULES: dict[str, tuple[Support, str]] = {
 def detect_kind(run) -> str:
     """The target kind from pass 1's reductions (SPEC §1.4)."""
     scan = run.scan
+    if run.layout.multilabel:
+        return MULTILABEL_KIND
     if run.layout.soft:
         return "soft_binary" if run.layout.classes == [] and len(run.cols.soft) == 1 \
             else "soft_categorical"
@@ -120,6 +124,8 @@ def skip_reason(cls, kind: str) -> str:
                 f"is not ranked against densities; score it with evaluate -f {cls.name}")
     if cls.requirement is not None:
         return f"needs {cls.requirement}; the target is {kind} ({what})"
+    if kind == MULTILABEL_KIND:
+        return f"needs one target column; the target is {kind} ({what})"
     if kind in LABEL_KINDS:
         return f"needs numeric targets; the target holds {what}"
     if kind == "proportion" and cls.support.upper > 1.0:

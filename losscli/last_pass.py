@@ -16,7 +16,7 @@ from losscli.errors import NUMERIC_ERRORS, InputError, numeric_reason
 from losscli.model import Model, marginal_pred
 from losscli.proper_scores import ProperScores
 from losscli.quantile_forecasts import QuantileForecasts
-from losscli.reduce import First, Joint
+from losscli.reduce import First, Joint, Sum, wsum
 from losscli.rows import file_of as rows_file
 from losscli.statistics import (
     Baseline,
@@ -54,6 +54,9 @@ class Scores:
         self.clipped = 0
         self.first_clipped = First()
         self.cls = [ClassifierMetrics() for _ in range(m)]
+        # per model whose family scores independent labels: Σ w log q of each label
+        self.labels = {i: Sum(len(model.family.classes)) for i, model in
+                       enumerate(plan.models) if model.family.independent_labels}
         self.point = [PointErrors() for _ in plan.point_keys]  # one per distinct ŷ
         self.dev = [Deviance() for _ in range(m)]
         self.pairs = [PairDifferences() for _ in plan.pairs]
@@ -116,6 +119,8 @@ class Scores:
                                   (float(yv) if np.ndim(yv) == 0 and not self.plan.labels
                                    else None, None if pv is None else float(pv)))
             lls.append(ll)
+            if i in self.labels:
+                self.labels[i].add(wsum(fam.label_loglik(y, pred, params), w))
             if self.proper.get(i) is not None:
                 try:
                     self.proper[i].update(fam, y, pred, params, w)
@@ -140,7 +145,8 @@ class Scores:
                 if base is not None:
                     np.subtract(ll, base, out=slice_rows[2 * i + 1])
             if fam.input != "point":
-                self.cls[i].update(y, pred, w, fam.input == "probability")
+                self.cls[i].update(y, pred, w, fam.input == "probability",
+                                   len(fam.classes) if fam.independent_labels else 0)
             elif fam.deviance is not None and plan.deviance_ok[i]:
                 yhat = fam.point_prediction(pred)
                 at = (params,) if fam.deviance_params else ()
@@ -213,6 +219,8 @@ class Scores:
                 a.merge(c)
         for a, c in zip(self.bad, other.bad, strict=True):
             a.merge(c)
+        for i, c in other.labels.items():
+            self.labels[i].merge(c)
         self.failed = [a or c for a, c in zip(self.failed, other.failed, strict=True)]
         self.zero = [a + c for a, c in zip(self.zero, other.zero, strict=True)]
         for a, c in zip(self.zero_first, other.zero_first, strict=True):
@@ -302,7 +310,7 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
         proper=tuple(proper), quantiles=quantiles, serial=list(serial), hac_lag=hac_lag,
         spread=[_spread_terms(run, m) for m in models],
         baseline_table=[_baseline_table(run, m) for m in models],
-        soft=run.layout.soft,
+        soft=run.soft_labels,
         by=None if run.cols.by is None else (run.cols.by, run.req.max_slices,
                                              rows_file(run)),
         groups=cols.other_groups)
@@ -343,7 +351,7 @@ def _spread_terms(run: Run, m: Model) -> tuple[str, ...]:
     names = ["cross_entropy"]
     if m.conditional and m.baseline is not None:
         names.append("information_gain")
-    if run.layout.soft:
+    if run.soft_labels:
         names.append("kl")
     return tuple(names)
 

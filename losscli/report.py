@@ -38,6 +38,8 @@ def model_dict(m: ModelResult, unit: str, extra: dict | None = None) -> dict:
     out = {k: d[k] for k in MODEL_FIELDS}
     if m.slices is not None:  # with --by
         out["slices"] = d["slices"]
+    if m.labels is not None:  # a family of independent labels (SPEC §9.4)
+        out["labels"] = d["labels"]
     out.update(extra or {})
     if m.infinite_explained:  # null, and the model's warning says why
         out = {k: None if isinstance(v, float) and not math.isfinite(v) else v
@@ -51,6 +53,9 @@ def model_dict(m: ModelResult, unit: str, extra: dict | None = None) -> dict:
             out["slices"] = {**out["slices"], "rows": [
                 {**r, **{k: r[k] / LN2 for k in ("cross_entropy", "se", "information_gain")
                          if r[k] is not None}} for r in out["slices"]["rows"]]}
+        if out.get("labels"):
+            out["labels"] = [{**r, "cross_entropy": r["cross_entropy"] / LN2}
+                             if r["cross_entropy"] is not None else r for r in out["labels"]]
         if out.get("scores") and out["scores"].get("log_score") is not None:
             out["scores"] = {**out["scores"], "log_score": out["scores"]["log_score"] / LN2}
     return out

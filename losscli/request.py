@@ -16,7 +16,7 @@ from typing import Annotated, Literal, Union, get_args, get_origin, get_type_hin
 from losscli.errors import UsageError, did_you_mean
 
 FAMILY_NAMES = (
-    "gaussian", "laplace", "student_t", "bernoulli", "categorical",
+    "gaussian", "laplace", "student_t", "bernoulli", "categorical", "multilabel",
     "poisson", "negative_binomial", "gamma", "lognormal", "beta",
     "zero_inflated_poisson", "zero_inflated_negative_binomial", "inverse_gaussian",
     "hurdle_gamma", "hurdle_lognormal", "log1p_normal", "tweedie",
@@ -27,9 +27,11 @@ FAMILY_NAMES = (
 ALL_FAMILIES = "all"
 # the target kinds whose values are not numbers: class labels, and soft labels
 LABEL_KIND, SOFT_LABEL_KINDS = "categorical", ("soft_categorical", "soft_binary")
+# a target of several label columns, each 0/1 or a soft label (SPEC §9.4)
+MULTILABEL_KIND = "multilabel"
 TARGET_KINDS = (
     "binary", "categorical", "count", "integer", "proportion", "positive", "semicontinuous",
-    "real", "soft_binary", "soft_categorical",
+    "real", "soft_binary", "soft_categorical", MULTILABEL_KIND,
 )
 # what users write for a family: case, hyphens and spaces do not matter
 FAMILY_ALIASES = {

@@ -169,6 +169,12 @@ class Run:
                     or self.cols.quantiles)
 
     @property
+    def soft_labels(self) -> bool:
+        """The target holds soft labels: given as such, or label columns not all 0/1 (each
+        row's label entropy is then known, SPEC §1.5)."""
+        return self.layout.soft or bool(self.layout.multilabel and not self.scan.integral)
+
+    @property
     def sample_rows(self) -> int:
         return int(self.sample["y"].shape[-1]) if self.sample else 0
 
@@ -386,7 +392,7 @@ def _finish_scan(run: Run) -> None:
         run.value_counts = codes[order], weights[order]
     else:
         run.classes = list(lay.classes)
-        if scan.integral and not lay.soft:
+        if scan.integral and not (lay.soft or lay.multilabel):
             run.value_counts = scan.counts.result()
     for fam in run.prototypes.values():
         fam.classes = list(run.classes)

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import special
 
 from losscli.batches import OTHER_LABELS, Batch
+from losscli.noise.base import BLOCK_INPUTS
 from losscli.noise.support import Support, integral
 from losscli.reduce import First, Moments, Sample, Sum, Traits, ValueCounts, wsum
 
@@ -88,6 +89,8 @@ class Scan:
         self.inside = {s: Traits() for s in run.supports}
         self.beyond_half = False  # some |y − ŷ| > ½
         self.soft_entropy = Sum()
+        # a block target's (K, n) weighted row means: a label's share of 1s (plug-in)
+        self.block: Moments | None = None
         self.stats: dict[tuple[str, bool], Moments] = {}
         self.sample = Sample(run.fit_rows, run.seed, run.cutoff)
         # per --param column: the first row ≤ 0 and the first < 0, and how many rows
@@ -126,8 +129,12 @@ class Scan:
             for u, f, wt in zip(uniq.tolist(), first.tolist(), weights.tolist(), strict=True):
                 self._label(u, wt, b.row(f))
             return self
-        if y.ndim == 2:  # soft categorical labels (K, n)
+        if y.ndim == 2:  # soft categorical labels, or label pairs (K, n)
             self.soft_entropy.add(wsum(special.entr(y).sum(axis=0), w))
+            self.integral &= bool(np.all(integral(y)))  # hard labels, all 0/1
+            if self.block is None:
+                self.block = Moments(y.shape[0])
+            self.block.update(y, w)
             self._stats(b, y, None)
             return self
         rows = b.rows()
@@ -217,8 +224,8 @@ class Scan:
                 pred = (b.pred if given is None else given) if conditional else None
                 if conditional and (pred is None or fam.input != "point"):
                     continue
-                if masks is None and fam.input != "classes":
-                    continue  # soft label vectors: only a class-probability family
+                if masks is None and fam.input not in BLOCK_INPUTS:
+                    continue  # a block target: only a family of class or label blocks
                 if masks is not None and not masks[fam.support].all():
                     continue
                 if conditional and not fam.pred_domain.contains(pred).all():
@@ -276,6 +283,8 @@ class Scan:
         for c, facts in self.others.items():
             facts.merge(other.others[c])
         self.soft_entropy.merge(other.soft_entropy)
+        if other.block is not None:
+            self.block = other.block if self.block is None else self.block.merge(other.block)
         self.sample.merge(other.sample)
         for mine, theirs in ((self.nonpositive, other.nonpositive),
                              (self.negative, other.negative)):

@@ -60,6 +60,9 @@ class ModelResult:
     uncertainty: dict | None = None  # SPEC §10.1 (values in nats)
     metrics_se: dict | None = None  # SPEC §10.1
     slices: dict | None = None  # SPEC §10.3, with --by (values in nats)
+    # SPEC §9.4: per label of a family of independent labels, {label, column,
+    # cross_entropy} (nats); None for the other families
+    labels: list[dict] | None = None
 
 
 def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
@@ -109,7 +112,13 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
     unc = uncertainty(run, scores.spread[i], ce, kl, gain, method, name, warnings,
                       finite=not zero)
     found = metrics(run, i, scores, plan)
+    per_label = None
+    if i in scores.labels:
+        totals = scores.labels[i].value
+        per_label = [{"label": c, "column": col, "cross_entropy": -float(t) / W}
+                     for c, col, t in zip(fam.classes, run.cols.targets, totals, strict=True)]
     return ModelResult(
+        labels=per_label,
         uncertainty=unc, metrics_se=metrics_se(run, i, scores, plan, found),
         family=name, loss=fam.loss, prediction=_prediction(run, model),
         params=json_params(model.params),

@@ -72,9 +72,43 @@ class ClassifierMetrics:
         self.spread = Spread(("accuracy", "brier"))  # the per-row terms' moments (se)
 
     def update(self, y: np.ndarray, logq: np.ndarray, w: np.ndarray | None,
-               binary: bool) -> None:
+               binary: bool, labels: int = 0) -> None:
         """Add a block: labels y (class indices, soft labels (K, n), or binary targets
-        with `binary`), log-probabilities logq (K, n) or (K, 1)."""
+        with `binary`), log-probabilities logq (K, n) or (K, 1). `labels` = L > 0: y and
+        logq are the label pairs (2L, n) of L independent labels; each row is then scored
+        as the mean of its L binary rows (accuracy = 1 − the Hamming loss, Brier the mean
+        of the labels' binary Brier scores, ECE over every label's probability)."""
+        if labels:
+            self._update_labels(y, logq, w, labels)
+            return
+        self._update(y, logq, w, binary)
+
+    def _update_labels(self, y: np.ndarray, logq: np.ndarray, w: np.ndarray | None,
+                       L: int) -> None:
+        n = y.shape[-1]
+        logq = np.broadcast_to(logq, (2 * L, n))
+        yb = y[L:].reshape(-1)  # label-major: label l's rows are l·n … (l + 1)·n − 1
+        lq = np.stack([logq[:L].reshape(-1), logq[L:].reshape(-1)])
+        wb = np.tile(np.ones(n) if w is None else w, L) / L
+        correct, brier_rows, out = self._terms(yb, lq, wb, True)
+        # the L binary rows of a row, averaged: its share of labels right, its mean Brier
+        correct = correct.reshape(L, n).mean(axis=0)
+        brier_rows = brier_rows.reshape(L, n).mean(axis=0)
+        out[0] = wsum(correct, w)
+        out[1] = wsum(brier_rows, w)
+        self.sums.add(out)
+        self.spread.update(np.stack([correct, brier_rows]), w)
+
+    def _update(self, y: np.ndarray, logq: np.ndarray, w: np.ndarray | None,
+                binary: bool) -> None:
+        correct, brier_rows, out = self._terms(y, logq, w, binary)
+        self.sums.add(out)
+        self.spread.update(np.stack([correct, brier_rows]), w)
+
+    def _terms(self, y: np.ndarray, logq: np.ndarray, w: np.ndarray | None,
+               binary: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: correct and Brier terms; and the block's sums (Σw correct, Σw Brier,
+        the ECE bins)."""
         n = y.shape[-1]
         q = np.exp(np.broadcast_to(logq, (logq.shape[0], n)))
         if binary:
@@ -102,8 +136,7 @@ class ClassifierMetrics:
         out[2 + ECE_BINS:2 + 2 * ECE_BINS] = np.bincount(bins, weights=wts * correct,
                                                          minlength=ECE_BINS)
         out[2 + 2 * ECE_BINS:] = np.bincount(bins, weights=wts * conf, minlength=ECE_BINS)
-        self.sums.add(out)
-        self.spread.update(np.stack([correct, brier_rows]), w)
+        return correct, brier_rows, out
 
     def merge(self, other: ClassifierMetrics) -> ClassifierMetrics:
         self.sums.merge(other.sums)

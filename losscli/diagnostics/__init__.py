@@ -443,7 +443,7 @@ def _decomposition(run, spec, g, s: dict, terms, res, unit: str, note, rows: lis
     scoring = fam.decomposition
     W = float(g.sw.sum())
     rc = None
-    if scoring == "top_label_log_loss" and soft_labels(run, fam):
+    if scoring is None or scoring == "top_label_log_loss" and soft_labels(run, fam):
         return None, None
     why = left_out(model).get("decomposition")
     if why is not None:

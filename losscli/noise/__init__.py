@@ -3,7 +3,7 @@ a module and a line here."""
 
 from __future__ import annotations
 
-from losscli.noise.base import ContinuousFamily, Family
+from losscli.noise.base import BLOCK_INPUTS, ContinuousFamily, Family
 from losscli.noise.bernoulli import Bernoulli
 from losscli.noise.beta import Beta
 from losscli.noise.categorical import Categorical
@@ -20,6 +20,7 @@ from losscli.noise.laplace import Laplace
 from losscli.noise.log1p_normal import Log1pNormal
 from losscli.noise.logcosh import LogCosh
 from losscli.noise.lognormal import LogNormal
+from losscli.noise.multilabel import Multilabel
 from losscli.noise.negative_binomial import NegativeBinomial
 from losscli.noise.poisson import Poisson
 from losscli.noise.pseudo_huber import PseudoHuber
@@ -35,6 +36,7 @@ FAMILIES: dict[str, type[Family]] = {
     "student_t": StudentT,
     "bernoulli": Bernoulli,
     "categorical": Categorical,
+    "multilabel": Multilabel,
     "poisson": Poisson,
     "negative_binomial": NegativeBinomial,
     "gamma": Gamma,
@@ -57,7 +59,7 @@ FAMILIES: dict[str, type[Family]] = {
     "epsilon_insensitive": EpsilonInsensitive,
 }
 
-__all__ = ["FAMILIES", "ContinuousFamily", "Family", "Support"]
+__all__ = ["BLOCK_INPUTS", "FAMILIES", "ContinuousFamily", "Family", "Support"]
 
 
 def describe() -> list[dict]:
@@ -67,7 +69,7 @@ def describe() -> list[dict]:
         fw = cls.frameworks
         rows.append({
             "family": name,
-            "support": cls.requirement if cls.input == "classes" else cls.support.description,
+            "support": cls.requirement if cls.input in BLOCK_INPUTS else cls.support.description,
             "discrete": cls.discrete,
             "prediction": cls.prediction,
             "nuisance": list(cls.nuisance),

@@ -68,6 +68,10 @@ class Frameworks:
         return {k: getattr(self, k) for k in FRAMEWORKS}
 
 
+# the `Family.input`s whose target is a class-major block (K, n) and whose prediction is
+# a block of log-probabilities: class probabilities, and label pairs
+BLOCK_INPUTS = ("classes", "labels")
+
 # the frameworks whose built-in losses families name, in display order
 FRAMEWORKS = ("pytorch", "sklearn", "xgboost", "lightgbm", "catboost", "keras")
 
@@ -126,9 +130,13 @@ class Family:
     # domains of the parameters fitted numerically: "positive" fits on the log scale
     param_domains: ClassVar[dict[str, str]] = {}
     # what the prediction columns must hold: "point" (ŷ, one column), "probability"
-    # (P(y = 1): one probability, a two-class block or a logit) or "classes" (one
-    # probability or logit per class)
+    # (P(y = 1): one probability, a two-class block or a logit), "classes" (one
+    # probability or logit per class) or "labels" (one probability or logit per label of
+    # a target of several label columns)
     input: ClassVar[str] = "point"
+    # the target is several labels scored independently: the log-likelihood is the sum
+    # of per-label terms (`label_loglik`), each reported (JSON `labels`)
+    independent_labels: ClassVar[bool] = False
     # the target kinds it applies to (SPEC §1.4), and those where evaluate picks it
     # by default ("KIND with prediction": only when predictions are given)
     applies_to: ClassVar[tuple[str, ...]] = ()
@@ -202,6 +210,10 @@ class Family:
 
     def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         """Weighted MLE: the nuisance given `pred` (conditional), else every parameter."""
+        raise NotImplementedError
+
+    def label_loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """(L, n): each label's log-likelihood, summing to `loglik` (`independent_labels`)."""
         raise NotImplementedError
 
     # -- parameters given per row or held fixed (SPEC §8)
