@@ -180,7 +180,8 @@ def evaluate(req: Request, progress: Progress = _noop) -> dict:
 
 def _evaluate(req: Request, run: Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
-    trained = [req.trained.family] if req.trained_with else []
+    trained = [req.trained.family_for(bool(run.layout.multilabel))] if req.trained_with \
+        else []
     names = list(dict.fromkeys([*req.families, *trained])) or (
         [] if run.cols.quantiles else [kinds.default_family(kind, run.conditional)])
     if ALL_FAMILIES in names:  # every family that applies, the named ones first
@@ -373,7 +374,8 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
     kind = kinds.resolve(run, req.target_kind)
     named = list(dict.fromkeys(req.families))
     # the family trained with joins the candidates (asked for by name)
-    trained = req.trained.family if req.trained_with else None
+    trained = req.trained.family_for(bool(run.layout.multilabel)) if req.trained_with \
+        else None
     if ALL_FAMILIES in named:
         # every family is a candidate; those that do not apply are skipped with the
         # reason, as unnamed candidates are (none of them was asked for by name)

@@ -65,6 +65,9 @@ class Loss:
     # the family's parameters the loss itself fixes (log-cosh is the hyperbolic secant
     # at scale 1): held whatever the framework's arguments
     holds: dict[str, float] = field(default_factory=dict)
+    # the family when the target is several label columns (the loss applied to a label
+    # vector: BCEWithLogitsLoss on multi-label targets, SPEC §9.4); None: `family` always
+    labels: str | None = None
 
     @property
     def trained_with(self) -> str | None:
@@ -109,8 +112,10 @@ _NOT_PER_ROW = "not a per-row noise model: {}"
 _MAPE = ("not a likelihood: exp(−|y − ŷ|/(b|y|)) tends to a constant as y grows, so it "
          "cannot be normalised over y (it is consistent for a weighted median)")
 _EMBED = "not a likelihood: a similarity or embedding loss between inputs, not of y"
-_NO_MULTILABEL = ("a likelihood (independent Bernoullis, one per label), but losscli scores "
-                  "one target column: it has no multi-label family")
+LABEL_PROBS = "one probability P(y_l = 1) per label (--target 'y_*' --probs 'p_*')"
+LABEL_LOGITS = "one logit per label (--target 'y_*' --logits 'z_*')"
+ONE_VS_ALL = ("one probability per class, each its own binary problem (not normalised): "
+              "the one-hot class columns are the labels (--target 'y_*' --probs 'p_*')")
 _NO_AFT = ("a likelihood (censored accelerated failure time: normal, logistic or extreme "
            "value on log t), but losscli has no censored survival family")
 
@@ -133,11 +138,11 @@ LOSSES: tuple[Loss, ...] = (
          "targets' entropy)", scale="logit"),
     _nll("pytorch", "BCELoss", "bernoulli", PROB),
     _nll("pytorch", "BCEWithLogitsLoss", "bernoulli", LOGIT, scale="logit",
-         class_weight="pos_weight", default={"pos_weight": 1.0}),
+         class_weight="pos_weight", default={"pos_weight": 1.0}, labels="multilabel"),
     _nll("pytorch", "SoftMarginLoss", "bernoulli", "logit of P(y = 1), labels ±1",
          scale="logit"),
-    _unsupported("pytorch", "MultiLabelSoftMarginLoss", "one logit per label",
-                 _NO_MULTILABEL),
+    _nll("pytorch", "MultiLabelSoftMarginLoss", "multilabel",
+         LABEL_LOGITS + " (the loss is the labels' mean)", scale="logit"),
     _nll("pytorch", "HuberLoss", "huber", HUBER_LOC, params={"delta": "delta"},
          default={"delta": 1.0}),
     _nll("pytorch", "SmoothL1Loss", "huber", HUBER_LOC + " (SmoothL1 = Huber/β)",
@@ -272,9 +277,7 @@ LOSSES: tuple[Loss, ...] = (
     _nll("lightgbm", "binary", "bernoulli", PROB, class_weight="scale_pos_weight",
          default={"scale_pos_weight": 1.0}),
     _nll("lightgbm", "multiclass", "categorical", CLASS_PROBS),
-    _unsupported("lightgbm", "multiclassova",
-                 "one probability per class, each its own binary problem (not normalised)",
-                 _NO_MULTILABEL),
+    _nll("lightgbm", "multiclassova", "multilabel", ONE_VS_ALL),
     _nll("lightgbm", "cross_entropy", "bernoulli", PROB + " (labels in [0, 1])"),
     _unsupported("lightgbm", "cross_entropy_lambda", "λ, with p = 1 − exp(−λw)",
                  "a likelihood (Bernoulli with p = 1 − exp(−λ·weight)), but the model "
@@ -307,12 +310,9 @@ LOSSES: tuple[Loss, ...] = (
          default={"scale_pos_weight": 1.0}),
     _nll("catboost", "CrossEntropy", "bernoulli", PROB + " (labels in [0, 1])"),
     _nll("catboost", "MultiClass", "categorical", CLASS_PROBS),
-    _unsupported("catboost", "MultiClassOneVsAll",
-                 "one probability per class, each its own binary problem (not normalised)",
-                 _NO_MULTILABEL),
-    _unsupported("catboost", "MultiLogloss", "one probability per label", _NO_MULTILABEL),
-    _unsupported("catboost", "MultiCrossEntropy",
-                 "one probability per label (labels in [0, 1])", _NO_MULTILABEL),
+    _nll("catboost", "MultiClassOneVsAll", "multilabel", ONE_VS_ALL),
+    _nll("catboost", "MultiLogloss", "multilabel", LABEL_PROBS),
+    _nll("catboost", "MultiCrossEntropy", "multilabel", LABEL_PROBS + " (labels in [0, 1])"),
     _unsupported("catboost", "MultiRMSE", "mean vector",
                  "a likelihood (a multivariate Gaussian with identity covariance), but "
                  "losscli scores one target column"),
@@ -396,6 +396,11 @@ class Trained:
     pred_scale: str
     fixed: dict[str, float]
     class_weight: float | None
+
+    def family_for(self, labels: bool) -> str:
+        """The family audited: on a target of several label columns (`labels`) the
+        loss's multi-label family where it has one."""
+        return self.entry.labels if labels and self.entry.labels else self.family
 
 
 def _canon(text: str) -> str:

@@ -85,6 +85,23 @@ def bce_logit(y, out, a):  # torch BCEWithLogitsLoss / xgboost binary:logitraw
     return np.logaddexp(0, out) - y * out
 
 
+def labels_bce_logit_mean(y, out, a):
+    """torch MultiLabelSoftMarginLoss, and BCEWithLogitsLoss on a label vector (reduction
+    'mean'): each row's mean over the labels (axis 0) of the logit BCE."""
+    return (np.logaddexp(0, out) - y * out).mean(axis=0)
+
+
+def labels_bce_prob_mean(y, out, a):
+    """CatBoost MultiLogloss, MultiCrossEntropy and MultiClassOneVsAll: −(1/M) Σ_j
+    [c_j log p_j + (1 − c_j) log(1 − p_j)] per row, M the labels."""
+    return bce_prob(y, out, a).mean(axis=0)
+
+
+def labels_bce_prob_sum(y, out, a):
+    """LightGBM multiclassova: one binary log loss per class column, summed."""
+    return bce_prob(y, out, a).sum(axis=0)
+
+
 def soft_margin(y, out, a):  # torch SoftMarginLoss with labels ±1
     return np.log1p(np.exp(-(2 * y - 1) * out))
 
@@ -185,6 +202,7 @@ FORMULAS = {
     ("pytorch", "BCELoss"): bce_prob,
     ("pytorch", "BCEWithLogitsLoss"): bce_logit,
     ("pytorch", "SoftMarginLoss"): soft_margin,
+    ("pytorch", "MultiLabelSoftMarginLoss"): labels_bce_logit_mean,
     ("pytorch", "HuberLoss"): huber("delta"),
     ("pytorch", "SmoothL1Loss"): smooth_l1,
     ("sklearn", "HistGradientBoostingRegressor(loss='squared_error')"): half_squared,
@@ -241,6 +259,7 @@ FORMULAS = {
     ("lightgbm", "binary"): bce_prob,
     ("lightgbm", "multiclass"): ce_probs,
     ("lightgbm", "cross_entropy"): bce_prob,
+    ("lightgbm", "multiclassova"): labels_bce_prob_sum,
     ("catboost", "RMSE"): squared,
     ("catboost", "RMSEWithUncertainty"): rmse_uncertainty,
     ("catboost", "MAE"): absolute,
@@ -256,6 +275,9 @@ FORMULAS = {
     ("catboost", "Logloss"): bce_prob,
     ("catboost", "CrossEntropy"): bce_prob,
     ("catboost", "MultiClass"): ce_probs,
+    ("catboost", "MultiClassOneVsAll"): labels_bce_prob_mean,
+    ("catboost", "MultiLogloss"): labels_bce_prob_mean,
+    ("catboost", "MultiCrossEntropy"): labels_bce_prob_mean,
     ("keras", "MeanSquaredError"): squared,
     ("keras", "MeanAbsoluteError"): absolute,
     ("keras", "MeanSquaredLogarithmicError"): squared_log,
@@ -292,6 +314,9 @@ def _data(family: str, rng, n: int = 400, scale: str = "identity"):
     if family in ("bernoulli",):
         y = rng.integers(0, 2, n).astype(float)
         return y, rng.uniform(0.05, 0.95, n), rng.uniform(0.05, 0.95, n)
+    if family == "multilabel":  # 3 labels (L, n); the family scores [1 − y; y]
+        y = rng.integers(0, 2, (3, n)).astype(float)
+        return y, rng.uniform(0.05, 0.95, (3, n)), rng.uniform(0.05, 0.95, (3, n))
     if family == "categorical":
         y = rng.integers(0, 3, n)
         a = rng.dirichlet(np.ones(3), n).T
@@ -325,6 +350,9 @@ def _pred(raw, scale: str, family: str):
     if family == "bernoulli":
         p = special.expit(raw) if scale == "logit" else raw
         return np.log(np.stack([1 - p, p]))
+    if family == "multilabel":  # [log(1 − p_l); log p_l]
+        p = special.expit(raw) if scale == "logit" else raw
+        return np.log(np.concatenate([1 - p, p]))
     return np.exp(raw) if scale == "log" else raw
 
 
@@ -380,10 +408,10 @@ def test_each_framework_loss_is_an_affine_map_of_its_familys_nll(entry):
     if key == ("sklearn", "HuberRegressor"):
         params["delta"] = 1.35
     raw1, raw2 = (_raw(o, t.pred_scale, t.family) for o in (out1, out2))
-    nll1 = -family.loglik(y.astype(np.int64) if t.family == "categorical" else y,
-                          _pred(raw1, t.pred_scale, t.family), params)
-    nll2 = -family.loglik(y.astype(np.int64) if t.family == "categorical" else y,
-                          _pred(raw2, t.pred_scale, t.family), params)
+    scored = y.astype(np.int64) if t.family == "categorical" else (
+        np.concatenate([1 - y, y]) if t.family == "multilabel" else y)
+    nll1 = -family.loglik(scored, _pred(raw1, t.pred_scale, t.family), params)
+    nll2 = -family.loglik(scored, _pred(raw2, t.pred_scale, t.family), params)
     yy = y.astype(np.int64) if t.family == "categorical" else y
     d_loss = formula(yy, raw1, args) - formula(yy, raw2, args)
     d_nll = nll1 - nll2
@@ -391,6 +419,24 @@ def test_each_framework_loss_is_an_affine_map_of_its_familys_nll(entry):
     assert a > 0
     np.testing.assert_allclose(d_nll, a * d_loss, rtol=1e-9,
                                atol=1e-9 * float(np.max(np.abs(d_nll))))
+
+
+def test_bce_with_logits_on_a_label_vector_is_the_multilabel_nll():
+    """torch BCEWithLogitsLoss on several label columns: the multilabel family, whose
+    nll is L times the loss's mean over the labels (a positive affine map)."""
+    t = trained_with("torch:BCEWithLogitsLoss")
+    assert t.family_for(False) == "bernoulli"
+    assert t.family_for(True) == "multilabel"
+    assert trained_with("catboost:MultiLogloss").family_for(False) == "multilabel"
+    rng = np.random.default_rng(RNG_SEED)
+    y, p1, p2 = _data("multilabel", rng)
+    z1, z2 = special.logit(p1), special.logit(p2)
+    fam = FAMILIES["multilabel"]()
+    scored = np.concatenate([1 - y, y])
+    d_nll = (-fam.loglik(scored, _pred(z1, "logit", "multilabel"), {})
+             + fam.loglik(scored, _pred(z2, "logit", "multilabel"), {}))
+    d_loss = labels_bce_logit_mean(y, z1, {}) - labels_bce_logit_mean(y, z2, {})
+    np.testing.assert_allclose(d_nll, 3.0 * d_loss, rtol=1e-9, atol=1e-12)
 
 
 def _framework_values(entry, t) -> dict:

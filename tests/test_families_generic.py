@@ -26,6 +26,11 @@ def _log_probs(r, n: int, k: int) -> np.ndarray:
     return np.log(r.dirichlet(np.ones(k), n).T)
 
 
+def _label_pairs(q: np.ndarray) -> np.ndarray:
+    """The label-pair block [log(1 − q); log q] (2L, n) of label probabilities q (L, n)."""
+    return np.concatenate([np.log1p(-q), np.log(q)])
+
+
 def _tweedie_draw(r, mu, phi: float, p: float) -> np.ndarray:
     """Tweedie draws: λ = μ^{2−p}/(φ(2 − p)), α = (2 − p)/(p − 1), γ = φ(p − 1)μ^{p−1}."""
     lam = mu ** (2 - p) / (phi * (2 - p))
@@ -117,6 +122,11 @@ CASES = {
     "bernoulli": (lambda r, q, n: (r.uniform(size=n) < np.exp(q[1])).astype(float),
                   lambda r, n: _log_probs(r, n, 2), {}, [0.0, 0.3, 1.0],
                   [-0.1, 1.5, np.nan]),
+    # independent labels: target and prediction are label-pair blocks (2L, n)
+    "multilabel": (lambda r, q, n: (lambda y: np.concatenate([1.0 - y, y]))(
+        (r.uniform(size=(q.shape[0] // 2, n)) < np.exp(q[q.shape[0] // 2:])).astype(float)),
+        lambda r, n: _label_pairs(r.uniform(0.05, 0.95, (K_CLASSES, n))), {}, [0.0, 0.3, 1.0],
+        [-0.1, 1.5, np.nan]),
     "categorical": (lambda r, q, n: np.array([r.choice(q.shape[0], p=np.exp(q[:, i]))
                                               for i in range(n)]),
                     lambda r, n: _log_probs(r, n, K_CLASSES), {}, [0.0, 0.25, 1.0],
@@ -139,6 +149,8 @@ def oracle_logpmf(fam, y, pred, params) -> np.ndarray:
         return np.array([fam.to_scipy(pred[:, [i]], params).logpmf(eye[int(y[i])])
                          for i in range(y.size)])
     dist = fam.to_scipy(pred, params)
+    if fam.input == "labels":  # one Bernoulli per label: the rows' sums
+        return dist.logpmf(y[y.shape[0] // 2:]).sum(axis=0)
     return dist.logpmf(y) if fam.discrete else dist.logpdf(y)
 
 
@@ -175,6 +187,10 @@ def test_mass_or_density_is_normalised(name):
     mu = mu if np.ndim(mu) == 2 else float(mu[0])
     if fam.input == "classes":
         total = np.exp(fam.loglik(np.arange(K_CLASSES), mu, params)).sum()
+    elif fam.input == "labels":  # every 0/1 vector of the labels
+        L = mu.shape[0] // 2
+        y = np.array(np.meshgrid(*[[0.0, 1.0]] * L)).reshape(L, -1)
+        total = np.exp(fam.loglik(np.concatenate([1.0 - y, y]), mu, params)).sum()
     elif fam.discrete:
         top = fam.support.upper if math.isfinite(fam.support.upper) else 400.0
         total = np.exp(fam.loglik(np.arange(0.0, top + 1.0), mu, params)).sum()
@@ -210,7 +226,7 @@ def test_weights_equal_repetition_in_the_fit(name, conditional):
     w = rng.integers(1, 4, 60).astype(float)
     reps = w.astype(int)
     a = fam.fit(y, w, pred if conditional else None)
-    b = fam.fit(np.repeat(y, reps), None,
+    b = fam.fit(np.repeat(y, reps, axis=-1), None,
                 np.repeat(pred, reps, axis=-1) if conditional else None)
     assert a.keys() == b.keys()
     assert set(a) == set(fam.nuisance if conditional else a)
@@ -268,7 +284,7 @@ def test_weights_equal_repetition_in_the_discretised_fit(name):
     w = rng.integers(1, 4, 80).astype(float)
     reps = w.astype(int)
     a = fam.fit(y, w, pred)
-    b = fam.fit(np.repeat(y, reps), None, np.repeat(pred, reps))
+    b = fam.fit(np.repeat(y, reps, axis=-1), None, np.repeat(pred, reps))
     for k in fam.nuisance:
         assert a[k] == pytest.approx(b[k], rel=1e-6), k
 
@@ -281,7 +297,7 @@ def test_families_declare_their_facts():
         assert cls.loss and cls.prediction and cls.__doc__
         assert cls.marginal_params
         assert cls.applies_to, name  # every family applies to some target kind
-        assert cls.input in ("point", "probability", "classes")
+        assert cls.input in ("point", "probability", "classes", "labels")
         if cls.location is not None:
             assert cls.location in cls.marginal_params
         for k in cls.param_domains:
