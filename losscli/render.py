@@ -271,10 +271,18 @@ def _params_lines(rep: dict) -> list[Any]:
         line.append(inputs_text(m, nan) + f"  (k = {m['n_params']}")
         line.append(f", fit on {m['fit_rows']:,} rows)" if m["fit_rows"] < m["n"] else ")")
         out.append(line)
-        out += [_indent(Text(x), 4) for x in distributional_lines(m)
-                + scores_lines(m, rep["unit"])]
+        out += [_indent(Text(x), 4) for x in labels_lines(m, rep["unit"])
+                + distributional_lines(m) + scores_lines(m, rep["unit"])]
     out.append(Text(""))
     return out
+
+
+def labels_lines(m: dict, unit: str) -> list[str]:
+    """A model of several labels (SPEC §9.4): each label's cross-entropy."""
+    if not m.get("labels"):
+        return []
+    return [f"cross-entropy per label ({unit}/row): " + ", ".join(
+        f"{r['label']} {num(r['cross_entropy'])}" for r in m["labels"])]
 
 
 def inputs_text(m: dict, not_finite: frozenset[str] = frozenset()) -> str:

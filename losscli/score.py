@@ -115,7 +115,9 @@ def result(run: Run, i: int, scores: Scores, plan: ScorePlan,
     per_label = None
     if i in scores.labels:
         totals = scores.labels[i].value
-        per_label = [{"label": c, "column": col, "cross_entropy": -float(t) / W}
+        # a label given probability 0 (--eps 0) is infinite: null, the warning above says why
+        per_label = [{"label": c, "column": col, "cross_entropy": -float(t) / W
+                      if math.isfinite(t) or not zero else None}
                      for c, col, t in zip(fam.classes, run.cols.targets, totals, strict=True)]
     return ModelResult(
         labels=per_label,

@@ -72,6 +72,13 @@ claims.csv  (3000 rows; drawn after distributional.csv, so the others are unchan
     ``x1 ~ Normal(0, 1)``; ``mu = exp(log(500) + 0.5 * x1)``; ``pi = 0.6`` (the share of
     zeros); ``y = 0`` with probability ``pi``, else ``Gamma(shape=1.5, mean=mu / (1 - pi))``
     (a hurdle gamma with E[y] = ``mu``); ``y_pred = mu * exp(Normal(0, 0.1))``.
+
+multilabel.csv  (2000 rows; drawn after claims.csv, so the others are unchanged)
+    Several labels per row (tags): ``y_sport``, ``y_music``, ``y_film`` (int 0/1), the
+    model's logits ``z_sport``, ``z_music``, ``z_film``, and ``x1``.
+    ``x1 ~ Normal(0, 1)``; true logits ``z = (0.4, -0.3, -1.0) + x1 * (1.0, -0.8, 0.5)
+    + Normal(0, 0.8)`` per label; ``y ~ Bernoulli(sigmoid(z))`` independently;
+    predicted logits ``1.3 * z + Normal(0, 0.5)`` (over-confident).
 """
 
 from __future__ import annotations
@@ -86,6 +93,7 @@ OUT_DIR = Path(__file__).resolve().parent
 
 MULTI_CLASSES = ["cat", "dog", "bird", "fish"]
 DISTILL_CLASSES = ["cat", "dog", "bird"]
+MULTILABEL_TAGS = ["sport", "music", "film"]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -199,6 +207,20 @@ def make_claims(rng: np.random.Generator, n: int = 3000, pi: float = 0.6,
     return round_sig(pd.DataFrame({"y": y, "y_pred": y_pred, "x1": x1}))
 
 
+def make_multilabel(rng: np.random.Generator, n: int = 2000) -> pd.DataFrame:
+    x1 = rng.normal(0.0, 1.0, n)
+    k = len(MULTILABEL_TAGS)
+    z = np.array([0.4, -0.3, -1.0]) + np.outer(x1, [1.0, -0.8, 0.5]) \
+        + rng.normal(0.0, 0.8, (n, k))
+    y = (rng.random((n, k)) < sigmoid(z)).astype(np.int64)
+    logit = 1.3 * z + rng.normal(0.0, 0.5, (n, k))
+    df = pd.DataFrame({f"y_{tag}": y[:, j] for j, tag in enumerate(MULTILABEL_TAGS)})
+    for j, tag in enumerate(MULTILABEL_TAGS):
+        df[f"z_{tag}"] = logit[:, j]
+    df["x1"] = x1
+    return round_sig(df)
+
+
 def write_csv(df: pd.DataFrame, name: str, float_format: str = "%.10g") -> None:
     path = OUT_DIR / name
     df.to_csv(path, index=False, float_format=float_format, lineterminator="\n")
@@ -229,6 +251,7 @@ def main() -> None:
     write_parquet(make_positive(rng), "positive.parquet")
     write_csv(make_distributional(rng), "distributional.csv")
     write_csv(make_claims(rng), "claims.csv")
+    write_csv(make_multilabel(rng), "multilabel.csv")
 
 
 if __name__ == "__main__":

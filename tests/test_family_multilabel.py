@@ -193,6 +193,10 @@ def test_evaluate_and_compare_end_to_end(tmp_path):
     ev = run_cli("evaluate", path, "-t", "y_*")  # p_* found by their prefix
     assert ev.returncode == 0, ev.stderr
     assert "multilabel" in ev.stdout.decode()
+    assert "cross-entropy per label (nats/row): cat " in ev.stdout.decode()
+    fams = json.loads(run_cli("families", "--format", "json").stdout)
+    row = next(r for r in fams["families"] if r["family"] == "multilabel")
+    assert row["catboost"] == "MultiLogloss" and row["support"].startswith("several label")
     proc = run_cli("compare-noise-models", path, "-t", "y_*", "--format", "json")
     assert proc.returncode == 0, proc.stderr
     rep = json.loads(proc.stdout)
@@ -280,3 +284,43 @@ def test_another_family_on_label_columns_is_an_error(tmp_path):
     proc = run_cli("evaluate", _csv(tmp_path, df), "-t", "y_*", "-f", "bernoulli")
     assert proc.returncode == 1
     assert "needs one target column" in _error(proc)
+
+
+def test_a_prediction_column_without_a_label_is_an_error(tmp_path):
+    df, _, _ = _frame(17, n=20)
+    df["p_bird"] = 0.5
+    proc = run_cli("evaluate", _csv(tmp_path, df), "-t", "y_*", "--probs", "p_*")
+    assert proc.returncode == 1
+    line = _error(proc)
+    assert "'p_bird' matches no label column" in line
+
+
+def test_a_probability_of_zero_on_an_observed_label_is_null_with_eps_zero(tmp_path):
+    df, y, q = _frame(18, n=30)
+    i = int(np.argmax(y[1] == 1.0))
+    df.loc[i, "p_dog"] = 0.0
+    path = _csv(tmp_path, df)
+    m = model(run_api("evaluate", path, target="y_*", probs=("p_*",), eps=0.0), "multilabel")
+    assert m["nll"] is None and m["cross_entropy"] is None
+    assert m["labels"][1]["cross_entropy"] is None
+    assert m["labels"][0]["cross_entropy"] == pytest.approx(log_loss(y[0], q[0]), rel=1e-9)
+    rep = run_api("evaluate", path, target="y_*", probs=("p_*",))  # default ε clips it
+    assert rep["input"]["clipped"] == 1
+    eps = np.finfo(np.float64).eps
+    q[1, i] = eps
+    assert model(rep, "multilabel")["labels"][1]["cross_entropy"] == pytest.approx(
+        log_loss(y[1], q[1]), rel=1e-9)
+
+
+def test_the_sample_file_and_its_generator():
+    from tests.conftest import SAMPLES
+
+    rep = run_api("compare-noise-models", SAMPLES / "multilabel.csv", target="y_*",
+                  logits=("z_*",))
+    assert rep["best"] == "multilabel" and rep["target_kind"] == "multilabel"
+    df = pd.read_csv(SAMPLES / "multilabel.csv")
+    y = df[["y_sport", "y_music", "y_film"]].to_numpy()
+    z = df[["z_sport", "z_music", "z_film"]].to_numpy()
+    want = -stats.bernoulli(special.expit(z)).logpmf(y).sum() / len(df)
+    assert rep["models"][0]["cross_entropy"] == pytest.approx(want, rel=1e-9)
+    assert "make_multilabel" in (SAMPLES / "make_samples.py").read_text()
