@@ -559,6 +559,8 @@ class Converter:
         block = np.stack(arrays)
         if independent:
             self._check_range(block, names, batch, "a probability")
+            if self.req.class_weight is not None and self.layout.multilabel:
+                block = self._unweighted(block, "identity", self.req.class_weight)
         else:
             block = self._check_sums(block, names, batch, "probabilities")
         eps = self.req.eps
@@ -590,6 +592,8 @@ class Converter:
         if len(arrays) == 1 or self.layout.multilabel:
             # binary logits z (one per label): log σ(−z), log σ(z)
             z = np.stack(arrays)
+            if self.req.class_weight is not None and self.layout.multilabel:
+                z = z - np.log(self.req.class_weight)  # each label's weighted odds undone
             logq = np.concatenate([special.log_expit(-z), special.log_expit(z)])
         else:
             logq = special.log_softmax(np.stack(arrays), axis=0)

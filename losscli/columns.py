@@ -224,9 +224,10 @@ def resolve_columns(req: Request, names: list[str], path: str) -> Columns:
     if req.pred_scale != "identity" and not pred:
         raise UsageError(f"--pred-scale {req.pred_scale} applies to a point prediction "
                          "(--pred); class probabilities given as logits take --logits")
-    if req.class_weight is not None and not pred:
+    if req.class_weight is not None and not pred and not (targets[1:] and (probs or logits)):
         raise UsageError(f"--trained-with {req.trained_with}: the class weight is undone on "
-                         "one probability or logit column; give it with --pred/-p")
+                         "one probability or logit column (give it with --pred/-p), or on "
+                         "one per label of several label columns")
     if pred and not preds:
         preds = [pred]
     for p in req.param_specs:

@@ -324,3 +324,20 @@ def test_the_sample_file_and_its_generator():
     want = -stats.bernoulli(special.expit(z)).logpmf(y).sum() / len(df)
     assert rep["models"][0]["cross_entropy"] == pytest.approx(want, rel=1e-9)
     assert "make_multilabel" in (SAMPLES / "make_samples.py").read_text()
+
+
+def test_pos_weight_is_undone_on_each_label(tmp_path):
+    """BCEWithLogitsLoss(pos_weight=w) trains each label's odds to w·p/(1 − p): the
+    probability scored is σ(z − ln w)."""
+    df, y, _ = _frame(19, n=60, logits=True)
+    path = _csv(tmp_path, df)
+    m = model(run_api("evaluate", path, target="y_*", logits=("z_*",),
+                      trained_with="torch:BCEWithLogitsLoss(pos_weight=3)"), "multilabel")
+    z = df[[f"z_{c}" for c in LABELS]].to_numpy().T
+    want = -stats.bernoulli(special.expit(z - math.log(3.0))).logpmf(y).sum()
+    assert m["nll"] == pytest.approx(want, rel=1e-9)
+    probs = df.assign(**{f"z_{c}": special.expit(df[f"z_{c}"]) for c in LABELS})
+    m2 = model(run_api("evaluate", _csv(tmp_path, probs, "p.csv"), target="y_*",
+                       probs=("z_*",), trained_with="torch:BCEWithLogitsLoss(pos_weight=3)"),
+               "multilabel")
+    assert m2["nll"] == pytest.approx(want, rel=1e-9)
