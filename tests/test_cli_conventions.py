@@ -113,7 +113,7 @@ USAGE_ERRORS = [
     (("--target-kind", "counts"),
      "error: --target-kind: unknown value 'counts' (did you mean 'count'?); choose from "
      "binary, categorical, count, integer, proportion, positive, semicontinuous, real, "
-     "soft_binary, soft_categorical"),
+     "soft_binary, soft_categorical, multilabel"),
     (("--format", "jsn"), "error: --format: unknown value 'jsn' (did you mean 'json'?); "
      "choose from table, json"),
     (("--eps", "3"), "error: --eps 3: must be at most 0.5"),

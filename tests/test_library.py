@@ -120,7 +120,7 @@ FRAME = pd.DataFrame({"y": np.arange(40.0) % 7, "y_pred": np.full(40, 3.0)})
     ({"target_kind": "counts"}, "--target-kind: unknown value 'counts' (did you mean "
                                 "'count'?); choose from binary, categorical, count, integer, "
                                 "proportion, positive, semicontinuous, real, soft_binary, "
-                                "soft_categorical"),
+                                "soft_categorical, multilabel"),
     ({"input_format": "xls"}, "--input-format: unknown value 'xls'; "
                               "choose from csv, tsv, parquet"),
     ({"fit_rows": -5}, "--fit-rows -5: must be at least 100"),
