@@ -122,7 +122,8 @@ def test_gzip_and_tsv_agree_with_csv(tmp_path):
 def test_sample_files_run_and_give_strict_json():
     for path in sorted(SAMPLES.glob("*.csv")) + sorted(SAMPLES.glob("*.parquet")):
         extra = (["--soft-target", "t_*", "--probs", "p_*"] if path.stem == "distill"
-                 else ["-w", "w"] if path.stem == "positive" else [])
+                 else ["-w", "w"] if path.stem == "positive"
+                 else ["-t", "y_*", "--logits", "z_*"] if path.stem == "multilabel" else [])
         proc = run_cli("compare-noise-models", path, "--format", "json", *extra)
         assert proc.returncode == 0, proc.stderr
         rep = json.loads(proc.stdout, parse_constant=lambda c: pytest.fail(c))
