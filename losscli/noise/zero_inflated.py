@@ -486,6 +486,27 @@ class ZeroInflatedNegativeBinomial(ZeroInflatedPoisson):
         _, alpha, u = best
         return {"pi": _pi_of(u), "alpha": alpha}
 
+    def information(self, y: np.ndarray, w: np.ndarray | None, pred: Any, params: Params,
+                    names: tuple[str, ...]) -> np.ndarray | None:
+        """Conditional, α > 0: the observed information in (π, α) from the analytic
+        derivatives in (u, s = log α) (`_Rows.derivatives`), with du/dπ = e^u,
+        d²u/dπ² = e^(2u), ds/dα = 1/α, d²s/dα² = −1/α². Otherwise None."""
+        if (pred is None or not set(names) <= {"pi", "alpha"}
+                or any(np.ndim(params[k]) for k in ("pi", "alpha"))
+                or not params["alpha"] > 0.0):
+            return None
+        rows = _Rows(y, w, pred)
+        u, alpha = -math.log1p(-float(params["pi"])), float(params["alpha"])
+        with np.errstate(all="ignore"):
+            _, g, h = rows.derivatives(u, math.log(alpha))
+        e = math.exp(u)
+        own = np.array([
+            [(h[0, 0] + g[0]) * e * e, h[0, 1] * e / alpha],
+            [h[0, 1] * e / alpha, (h[1, 1] - g[1]) / alpha ** 2]])
+        idx = [("pi", "alpha").index(k) for k in names]
+        info = -own[np.ix_(idx, idx)]
+        return info if np.all(np.isfinite(info)) else None
+
     def fit_warnings(self, params: Params) -> list[str]:
         alpha = params.get("alpha")
         if np.ndim(alpha) == 0 and alpha == 0.0:
