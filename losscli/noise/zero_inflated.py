@@ -521,7 +521,8 @@ class ZeroInflatedNegativeBinomial(ZeroInflatedPoisson):
                         p=2, w=pi)
 
 
-NEWTON_TOL = 1e-9  # the last Newton step in (u, log α): the error left is about its square
+NEWTON_TOL = 1e-6  # the last Newton step in (u, log α): the error left is about its square
+# (a smaller one would ask the line search for rises below the rounding of Σ w log q)
 NEWTON_ALPHA_MIN = 1e-6  # below it the profile search (near the Poisson limit)
 NEWTON_U_MIN = 1e-6  # below it π̂ is on its boundary 0
 MAX_LOG_ALPHA = 20.0
