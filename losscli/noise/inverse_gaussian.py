@@ -158,10 +158,14 @@ class InverseGaussian(ContinuousFamily):
 
         def parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             za, zb, c = self._ab(x, pred, params)
-            ra = np.exp(-0.5 * za * za - HALF_LOG_2PI - ll)
+            za2 = za * za
+            ra = np.exp(-0.5 * za2 - HALF_LOG_2PI - ll)
             re = np.exp(c + special.log_ndtr(-zb) - ll)
-            d1 = ra * (zb - za) * 0.5 - c * re
-            d2 = ra * (0.25 * (za - za ** 3 - zb + zb ** 3) - zb * c) + (c + c * c) * re
+            half = 0.5 * (zb - za)  # 1/√(φx)
+            d1 = ra * half - c * re
+            # (a − a³ − b + b³)/4 = ((b − a)/2)(a² + ab + b² − 1)/2
+            d2 = ra * (0.5 * half * (za2 + za * zb + zb * zb - 1.0) - zb * c) \
+                + (c + c * c) * re
             inside = x > 0.0
             return np.where(inside, d1, 0.0), np.where(inside, d2, 0.0)
 
