@@ -499,7 +499,7 @@ class ContinuousFamily(Family):
         """MLE on the discretised likelihood, started from the density's MLE."""
         names = self.nuisance if pred is not None else self.marginal_params
         if pred is not None and self.interval_spread_derivatives is not None:
-            fit = self._fit_counting_newton(y, w, pred)
+            fit = self._fit_counting_score_root(y, w, pred)
             if fit is not None:
                 return fit
         step = 0.05
@@ -565,7 +565,7 @@ class ContinuousFamily(Family):
         parts = blocks.map_blocks(block, y.size, size)
         return tuple(math.fsum(p[i] for p in parts) for i in range(3))
 
-    def _fit_counting_newton(self, y: np.ndarray, w: np.ndarray | None, pred: Any
+    def _fit_counting_score_root(self, y: np.ndarray, w: np.ndarray | None, pred: Any
                              ) -> Params | None:
         """The conditional discretised MLE of the one nuisance θ by Newton's method on the
         score in s = log θ (`interval_spread_sums`: one pass a step), from a pilot fit on
