@@ -246,7 +246,8 @@ def _polished(model: Model, y: np.ndarray, w: np.ndarray | None, pred) -> Model:
 
     fam = model.family
     names = fam.numeric_params(model.conditional)
-    if fam.precise_fit or not names or fam.fit_warnings(model.params):
+    if (fam.precise_fit or (model.conditional and fam.precise_conditional_fit) or not names
+            or fam.fit_warnings(model.params)):
         return model
     n = y.shape[-1]
     size = blocks.split_size(n, 1 << 17)

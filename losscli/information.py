@@ -162,8 +162,12 @@ def _subsample(fam, y: np.ndarray, w: np.ndarray | None, pred: Any, given: Param
 def observed_information(fam, y: np.ndarray, w: np.ndarray | None, pred: Any,
                          params: Params, names: tuple[str, ...]) -> np.ndarray | None:
     """−∂²/∂θ∂θ′ Σ w log q(y | ŷ, θ) over `names` at `params` (the others held), by
-    central differences in each parameter's own scale; `pred` None: marginal (ŷ is the
-    family's location, moved with it). None where a value is not finite."""
+    central differences in each parameter's own scale (or the family's own second
+    derivatives, `Family.information`); `pred` None: marginal (ŷ is the family's
+    location, moved with it). None where a value is not finite."""
+    own = fam.information(y, w, pred, params, names)
+    if own is not None:
+        return own
 
     def nll(p: Params) -> float:
         loc = pred if pred is not None else fam.marginal_pred(p)

@@ -215,6 +215,9 @@ class Deviance:
         return {"mean_deviance": dev / W, "d2": 1.0 - dev / null if null > 0 else None}
 
 
+PAIR_CHUNK = 4096  # rows of a pair block reduced at a time
+
+
 class PairDifferences:
     """The per-row log-likelihood differences d = log q_a(y) − log q_b(y) of one pair of
     models: their weighted moments (W, d̄, M2 = Σ w (d − d̄)²) and the rows of largest and
@@ -246,9 +249,13 @@ class PairDifferences:
         """Add a block to several pairs at once: d (k, n) the differences of pairs[k],
         w the rows' weights; `label_w` the weight kept with an extreme (None: 1)."""
         part = Moments(len(pairs))
-        part.update(d, w)
         ext = Extremes(len(pairs))
-        ext.update(d, labels, label_w)
+        # in column chunks whose k rows stay in cache across the passes of the moments
+        # and extremes (a whole block of many pairs does not)
+        for s in range(0, d.shape[-1], PAIR_CHUNK):
+            sl = slice(s, s + PAIR_CHUNK)
+            part.update(d[:, sl], None if w is None else w[sl])
+            ext.update(d[:, sl], labels[sl], None if label_w is None else label_w[sl])
         W = part.W
         for pair, mean, m2, hi, lo in zip(pairs, part.mean.tolist(), part.m2.tolist(),
                                           ext.hi.tolist(), ext.lo.tolist(), strict=True):

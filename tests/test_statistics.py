@@ -14,6 +14,7 @@ from sklearn.metrics import (
 
 from losscli.reduce import Extremes, Moments
 from losscli.statistics import (
+    PAIR_CHUNK,
     Baseline,
     ClassifierMetrics,
     Deviance,
@@ -149,3 +150,27 @@ def test_pair_differences_merge_in_any_grouping_and_ties_keep_the_earlier_row():
     assert m2 == pytest.approx(((d - d.mean()) ** 2).sum(), rel=1e-14)
     empty = PairDifferences().merge(PairDifferences())
     assert empty.finalize() == (0.0, 0.0, 0.0)
+
+
+def test_pair_differences_over_a_block_of_several_chunks():
+    """A block longer than PAIR_CHUNK (reduced chunk by chunk) gives the direct moments
+    and extremes; a tie across chunks keeps the earlier row."""
+    n = 3 * PAIR_CHUNK + 17
+    d = rng.normal(loc=-1.0, size=(4, n))
+    d[2, 5] = d[2, PAIR_CHUNK + 9] = 50.0  # the largest, twice: row 6 is kept
+    w = rng.uniform(0.5, 2.0, size=n)
+    rows = np.arange(n) + 1.0
+    pairs = [PairDifferences() for _ in range(4)]
+    PairDifferences.update_all(pairs, d, rows, w, w)
+    W = float(w.sum())
+    for k in range(4):
+        mean = float(np.dot(w, d[k]) / W)
+        got_W, got_mean, got_m2 = pairs[k].finalize()
+        assert got_W == pytest.approx(W, rel=1e-13)
+        assert got_mean == pytest.approx(mean, rel=1e-12)
+        assert got_m2 == pytest.approx(float(np.dot(w, (d[k] - mean) ** 2)), rel=1e-12)
+        hi, lo = pairs[k].extreme_rows()
+        j, i = int(np.argmax(d[k])), int(np.argmin(d[k]))
+        assert hi == (d[k, j], j + 1.0, w[j])
+        assert lo == (d[k, i], i + 1.0, w[i])
+    assert pairs[2].extreme_rows()[0][1] == 6.0

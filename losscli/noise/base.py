@@ -23,7 +23,7 @@ from losscli.noise.logspace import log1mexp
 from losscli.noise.measures import LEBESGUE, BaseMeasure
 from losscli.noise.sums import total_weight, wsum
 from losscli.noise.support import Support
-from losscli.optimize import CONVERGED, minimize_params, polish
+from losscli.optimize import CONVERGED, MAX_LOG_STEP, ROOT, minimize_params, newton_root, polish
 from losscli.reduce import seeded_rows
 
 Params = dict[str, Any]
@@ -38,6 +38,7 @@ FORMS: dict[str, Any] = {
 
 PILOT_ROWS = 50_000  # rows of the pilot fit that starts a discretised fit on many rows
 PILOT_SEED = 7
+SPREAD_NEWTON_TOL = 1e-7  # the last Newton step in log θ: the error left is about its square
 
 
 @dataclass(frozen=True)
@@ -300,6 +301,16 @@ class Family:
     # to evaluate on every row of the sample at every step); the information behind
     # params_se is then that of these rows, and fit_rows says how many
     fit_subsample: ClassVar[tuple[int, int] | None] = None
+    # the same for the conditional fit alone (a discretised family's Newton fit of its
+    # one nuisance, its marginal fit by the shared optimiser)
+    precise_conditional_fit: ClassVar[bool] = False
+
+    def information(self, y: np.ndarray, w: np.ndarray | None, pred: Any, params: Params,
+                    names: tuple[str, ...]) -> np.ndarray | None:
+        """−∂²/∂θ∂θ′ Σ w log q over `names` at `params` from the family's own second
+        derivatives (pred None: marginal); None where it has none (central differences
+        then, `information.observed_information`)."""
+        return None
 
     def numeric_params(self, conditional: bool) -> tuple[str, ...]:
         """The parameters a Newton polish over every row refines (`--fit-rows all`)."""
@@ -428,6 +439,11 @@ class ContinuousFamily(Family):
     # the discretised fit by Newton steps from its start (the interval likelihood is
     # costly per row, so a simplex search on every row is slow)
     counting_newton_from_pilot: ClassVar[bool] = False
+    # `interval_spread_derivatives(a, b, pred, params)`: the first and second derivatives
+    # in s = log θ of the one conditional nuisance θ, of the interval's probability
+    # divided by it, per row (None where the family has none): the conditional
+    # discretised fit is then Newton's method on the score, one pass a step
+    interval_spread_derivatives: ClassVar[Any] = None
 
     pit_method = "exact"
 
@@ -509,6 +525,10 @@ class ContinuousFamily(Family):
     def fit_counting(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         """MLE on the discretised likelihood, started from the density's MLE."""
         names = self.nuisance if pred is not None else self.marginal_params
+        if pred is not None and self.interval_spread_derivatives is not None:
+            fit = self._fit_counting_score_root(y, w, pred)
+            if fit is not None:
+                return fit
         step = 0.05
         if pred is not None and y.size > 4 * PILOT_ROWS:
             # a pilot fit on a seeded sample lands within sampling error of the optimum,
@@ -539,12 +559,62 @@ class ContinuousFamily(Family):
                                       self.param_domains)
             if status == CONVERGED:
                 return polished
-        return minimize_params(mean_nll, start, names, self.param_domains, step,
-                               refine=step < 0.05)
+        fit = minimize_params(mean_nll, start, names, self.param_domains, step,
+                              refine=step < 0.05)
+        if pred is not None and self.interval_spread_derivatives is not None:
+            # the Newton fit did not converge, and the fit is taken as precise: polish it
+            fit, _ = polish(lambda p: -W * mean_nll(p), fit, names, self.param_domains)
+        return fit
 
     def fit_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         """Starting point of the discretised fit: the density's MLE, kept off zero scale."""
         return self.fit(y, w, pred)
+
+    def interval_spread_sums(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                             params: Params) -> tuple[float, float, float]:
+        """(Σ w ℓ, Σ w ∂ₛℓ, Σ w ∂ₛₛℓ) of the interval log-likelihood ℓ = log P in
+        s = log θ (θ the one nuisance), in blocks: ∂ₛℓ = P′/P, ∂ₛₛℓ = P″/P − (P′/P)²."""
+        size = blocks.split_size(y.size)
+
+        def block(sl: slice) -> np.ndarray:
+            yb = y[sl]
+            pb = pred[sl] if np.ndim(pred) else pred
+            with np.errstate(all="ignore"):
+                ll = self.interval_loglik(yb, pb, params)
+                a = yb - 0.5
+                if self.support.lower > -math.inf:
+                    np.maximum(a, self.support.lower, out=a)
+                d1, d2 = self.interval_spread_derivatives(a, yb + 0.5, pb, params, ll)
+                d2 -= d1 * d1
+            wb = None if w is None else w[sl]
+            return np.array([wsum(ll, wb), wsum(d1, wb), wsum(d2, wb)])
+
+        parts = blocks.map_blocks(block, y.size, size)
+        return tuple(math.fsum(p[i] for p in parts) for i in range(3))
+
+    def _fit_counting_score_root(self, y: np.ndarray, w: np.ndarray | None, pred: Any
+                             ) -> Params | None:
+        """The conditional discretised MLE of the one nuisance θ by Newton's method on the
+        score in s = log θ (`interval_spread_sums`: one pass a step), from a pilot fit on
+        a seeded sample (many rows) or the density's MLE; None where it does not
+        converge (the shared optimiser then)."""
+        (name,) = self.nuisance
+        if y.size > 4 * PILOT_ROWS:
+            idx = seeded_rows(y.size, PILOT_ROWS, PILOT_SEED)
+            start = self.fit_counting(y[idx], None if w is None else w[idx], pred[idx])
+        else:
+            start = self.fit_start(y, w, pred)
+        s0 = math.log(start[name]) if start.get(name, 0.0) > 0.0 else math.nan
+        if not math.isfinite(s0):
+            return None
+
+        def score(s: float) -> tuple[float, float]:
+            _, g, h = self.interval_spread_sums(y, w, pred, {name: math.exp(s)})
+            return g, h
+
+        s, status = newton_root(score, s0, s0 - MAX_LOG_STEP, s0 + MAX_LOG_STEP,
+                                tol=SPREAD_NEWTON_TOL, max_step=1.0, max_iter=60)
+        return {name: math.exp(s)} if status == ROOT else None
 
 
 def _take(pred: Any, mask: np.ndarray) -> Any:

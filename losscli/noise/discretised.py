@@ -8,6 +8,7 @@ it reads every declaration of the family it wraps and replaces only what changes
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -39,6 +40,8 @@ class Discretised:
         self.family = family
         self.support = replace(family.support, lower_open=False)
         self.precise_fit = family.counting_fit_precise
+        # a Newton fit of the one nuisance on the score's own derivatives
+        self.precise_conditional_fit = family.interval_spread_derivatives is not None
         # the family's own loss (gamma deviance, …) still needs its open support
         self.loss_support = family.loss_support or family.support
         # the sum over the integers needs the family's quantiles (its window) and its
@@ -59,6 +62,19 @@ class Discretised:
     def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         """The MLE on the discretised likelihood, started from the density's MLE."""
         return self.family.fit_counting(y, w, pred)
+
+    def information(self, y: np.ndarray, w: np.ndarray | None, pred: Any, params: Params,
+                    names: tuple[str, ...]) -> np.ndarray | None:
+        """Conditional, the one nuisance θ = e^s: −Σ w ∂²ℓ/∂θ² = −(Σw∂ₛₛℓ − Σw∂ₛℓ)/θ²
+        from the family's interval derivatives; otherwise None (central differences)."""
+        fam = self.family
+        if (pred is None or fam.interval_spread_derivatives is None
+                or names != fam.nuisance or np.ndim(params[names[0]])):
+            return None
+        theta = float(params[names[0]])
+        _, g, h = fam.interval_spread_sums(y, w, pred, {names[0]: theta})
+        info = -(h - g) / theta ** 2
+        return np.array([[info]]) if math.isfinite(info) else None
 
     def fit_given(self, y: np.ndarray, w: np.ndarray | None, pred: Any, given: Params,
                   free: tuple[str, ...]) -> Params:

@@ -149,6 +149,31 @@ class InverseGaussian(ContinuousFamily):
             d = np.where(np.isnan(d), -np.inf, np.minimum(d, 0.0))  # x = 0: d = −∞ − 0
             return la + log1mexp(d)
 
+    def interval_spread_derivatives(self, a: np.ndarray, b: np.ndarray, pred: Any,
+                                    params: Params, ll: np.ndarray
+                                    ) -> tuple[np.ndarray, np.ndarray]:
+        """(P′/P, P″/P) in s = log φ of P = F(b) − F(a). With F = Φ(a) + E,
+        E = e^c Φ(−b), da/ds = −a/2, db/ds = −b/2, dc/ds = −c and e^c φ(b) = φ(a):
+        ∂ₛF = φ(a)/√(φx) − cE, ∂ₛₛF = φ(a)((a − a³ − b + b³)/4 − bc) + (c + c²)E;
+        every term over P as exp(its log − log P) (log P = ll); 0 at x = 0."""
+
+        def parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            za, zb, c = self._ab(x, pred, params)
+            za2 = za * za
+            ra = np.exp(-0.5 * za2 - HALF_LOG_2PI - ll)
+            re = np.exp(c + special.log_ndtr(-zb) - ll)
+            half = 0.5 * (zb - za)  # 1/√(φx)
+            d1 = ra * half - c * re
+            # (a − a³ − b + b³)/4 = ((b − a)/2)(a² + ab + b² − 1)/2
+            d2 = ra * (0.5 * half * (za2 + za * zb + zb * zb - 1.0) - zb * c) \
+                + (c + c * c) * re
+            inside = x > 0.0
+            return np.where(inside, d1, 0.0), np.where(inside, d2, 0.0)
+
+        d1a, d2a = parts(a)
+        d1b, d2b = parts(b)
+        return d1b - d1a, d2b - d2a
+
     # diagnostics
     calibration = True
 

@@ -77,6 +77,7 @@ class _Rows:
         self.s_const = float(np.dot(self.w1, special.xlogy(self.y1, self.mu1)
                                     - gammaln_int(self.y1)))
         self.values, self.inverse = np.unique(self.y1, return_inverse=True)
+        self.w_values = np.bincount(self.inverse, weights=self.w1, minlength=self.values.size)
         self._alpha_table: tuple[float, float] | None = None
 
     def rising(self, alpha: float) -> float:
@@ -109,6 +110,92 @@ class _Rows:
             ll1 += self.rising(alpha)
             ll1 -= float(np.dot(self.w1 * (self.y1 + 1.0 / alpha), np.log1p(alpha * lam)))
         return ll0 + ll1
+
+    def derivatives(self, u: float, s: float) -> tuple[float, np.ndarray, np.ndarray]:
+        """(ℓ, ∇ℓ, ∇²ℓ) in x = (u, s = log α): one pass over the rows. With λ = μe^u,
+        x = αλ, h = λ/(1 + x), k = (log(1 + x) − x/(1 + x))/α² (= ∂ log g₀/∂α):
+
+            y ≥ 1:  ∂ᵤ = (y − λ)/(1 + x) − 1,  ∂ᵤᵤ = −λ(1 + αy)/(1 + x)²,
+                    ∂_α = A′(y) − yh + k,  ∂_αα = A″(y) + yh² + k′,
+                    ∂ᵤ_α = −(y − λ)λ/(1 + x)²,
+            y = 0:  ℓ = log P₀, P₀ = 1 − e^(−u)(1 − g₀), from P₀'s derivatives
+                    ∂ᵤP₀ = e^(−u)(1 − g₀(1 + h)), ∂_αP₀ = e^(−u)g₀k,
+                    ∂ᵤᵤP₀ = −∂ᵤP₀ + e^(−u)g₀h(1 + h − 1/(1 + x)),
+                    ∂ᵤ_αP₀ = −e^(−u)g₀(k(1 + h) − h²), ∂_ααP₀ = e^(−u)g₀(k² + k′),
+
+        k′ = ∂k/∂α = (2x/(1 + x) + x²/(1 + x)² − 2 log(1 + x))/α³, A′ = Σ_{j<y} j/(1 + jα),
+        A″ = −Σ_{j<y} j²/(1 + jα)² (tables over the distinct y); then ∂_s = α∂_α,
+        ∂_ss = α²∂_αα + α∂_α, ∂ᵤ_s = α∂ᵤ_α."""
+        alpha = math.exp(s)
+        e, em = math.exp(u), math.exp(-u)
+        grad = np.zeros(2)
+        hess = np.zeros((2, 2))
+        # y = 0
+        lam = self.mu0 * e
+        x = alpha * lam
+        den = 1.0 + x
+        h = lam / den
+        f1, f2 = _log1p_terms(x)
+        k = f1 / alpha ** 2
+        dk = f2 / alpha ** 3
+        lg0 = -np.log1p(x) / alpha
+        g0 = np.exp(lg0)
+        one_m_g0 = -np.expm1(lg0)
+        p0 = 1.0 - em * one_m_g0
+        pu = em * (one_m_g0 - g0 * h)
+        qg = em * g0
+        pa = qg * k
+        puu = -pu + qg * h * (h + x / den)
+        pua = -qg * (k * (1.0 + h) - h * h)
+        paa = qg * (k * k + dk)
+        gu, ga = pu / p0, pa / p0
+        w0 = self.w0
+        ll = float(np.dot(w0, np.log(p0)))
+        grad += (float(np.dot(w0, gu)), float(np.dot(w0, ga)))
+        hess[0, 0] += float(np.dot(w0, puu / p0 - gu * gu))
+        hess[0, 1] += float(np.dot(w0, pua / p0 - gu * ga))
+        hess[1, 1] += float(np.dot(w0, paa / p0 - ga * ga))
+        # y ≥ 1
+        y, w1 = self.y1, self.w1
+        lam = self.mu1 * e
+        x = alpha * lam
+        den = 1.0 + x
+        h = lam / den
+        f1, f2 = _log1p_terms(x)
+        k = f1 / alpha ** 2
+        dk = f2 / alpha ** 3
+        r = (y - lam) / den
+        ll += self.loglik_positive(u, alpha, lam)
+        grad[0] += float(np.dot(w1, r)) - self.s_w1
+        hess[0, 0] -= float(np.dot(w1, lam * (1.0 + alpha * y) / (den * den)))
+        hess[0, 1] -= float(np.dot(w1, r * lam / den))
+        d1, d2 = self.rising_derivatives(alpha)
+        grad[1] += d1 + float(np.dot(w1, k - y * h))
+        hess[1, 1] += d2 + float(np.dot(w1, dk + y * h * h))
+        # to s = log α
+        g_a = grad[1]
+        grad[1] *= alpha
+        hess[0, 1] *= alpha
+        hess[1, 1] = alpha * alpha * hess[1, 1] + alpha * g_a
+        hess[1, 0] = hess[0, 1]
+        return ll, grad, hess
+
+    def loglik_positive(self, u: float, alpha: float, lam: np.ndarray) -> float:
+        """Σ_{y≥1} w log q at u and α > 0 (λ = μe^u given)."""
+        return (-u * self.s_w1 + self.s_const + u * self.s_wy1 + self.rising(alpha)
+                - float(np.dot(self.w1 * (self.y1 + 1.0 / alpha), np.log1p(alpha * lam))))
+
+    def rising_derivatives(self, alpha: float) -> tuple[float, float]:
+        """(Σ w A′(y, α), Σ w A″(y, α)) over the rows y ≥ 1, by running sums over
+        j < max y."""
+        if not self.values.size:
+            return 0.0, 0.0
+        j = np.arange(int(self.values[-1]), dtype=np.float64)
+        t = j / (1.0 + alpha * j)
+        c1 = np.concatenate(([0.0], np.cumsum(t)))
+        c2 = np.concatenate(([0.0], np.cumsum(t * t)))
+        at = self.values.astype(np.int64)
+        return float(np.dot(self.w_values, c1[at])), -float(np.dot(self.w_values, c2[at]))
 
     def score(self, u: float, alpha: float) -> float:
         """dℓ/du (module docstring)."""
@@ -365,6 +452,12 @@ class ZeroInflatedNegativeBinomial(ZeroInflatedPoisson):
         zip_u = rows.fit_u(0.0, state["u"])
         zip_ll = rows.loglik(zip_u, 0.0)
         best = (zip_ll, 0.0, zip_u)
+        newton = _newton_fit(rows, state["u"] if pilot is not None else None, start,
+                             1e3 * floor)
+        if newton is not None:
+            ll, alpha, u = newton
+            return {"pi": _pi_of(u), "alpha": alpha} if ll > best[0] else \
+                {"pi": _pi_of(zip_u), "alpha": 0.0}
         start = min(max(start, 1e3 * floor), 1e6)
         near = pilot is not None and pilot["alpha"] > 0.0
 
@@ -393,6 +486,27 @@ class ZeroInflatedNegativeBinomial(ZeroInflatedPoisson):
         _, alpha, u = best
         return {"pi": _pi_of(u), "alpha": alpha}
 
+    def information(self, y: np.ndarray, w: np.ndarray | None, pred: Any, params: Params,
+                    names: tuple[str, ...]) -> np.ndarray | None:
+        """Conditional, α > 0: the observed information in (π, α) from the analytic
+        derivatives in (u, s = log α) (`_Rows.derivatives`), with du/dπ = e^u,
+        d²u/dπ² = e^(2u), ds/dα = 1/α, d²s/dα² = −1/α². Otherwise None."""
+        if (pred is None or not set(names) <= {"pi", "alpha"}
+                or any(np.ndim(params[k]) for k in ("pi", "alpha"))
+                or not params["alpha"] > 0.0):
+            return None
+        rows = _Rows(y, w, pred)
+        u, alpha = -math.log1p(-float(params["pi"])), float(params["alpha"])
+        with np.errstate(all="ignore"):
+            _, g, h = rows.derivatives(u, math.log(alpha))
+        e = math.exp(u)
+        own = np.array([
+            [(h[0, 0] + g[0]) * e * e, h[0, 1] * e / alpha],
+            [h[0, 1] * e / alpha, (h[1, 1] - g[1]) / alpha ** 2]])
+        idx = [("pi", "alpha").index(k) for k in names]
+        info = -own[np.ix_(idx, idx)]
+        return info if np.all(np.isfinite(info)) else None
+
     def fit_warnings(self, params: Params) -> list[str]:
         alpha = params.get("alpha")
         if np.ndim(alpha) == 0 and alpha == 0.0:
@@ -405,6 +519,93 @@ class ZeroInflatedNegativeBinomial(ZeroInflatedPoisson):
         pi = params["pi"]
         return zinegbin(mu=np.divide(pred, np.subtract(1.0, pi)), alpha=params["alpha"],
                         p=2, w=pi)
+
+
+NEWTON_TOL = 1e-6  # the last Newton step in (u, log α): the error left is about its square
+# (a smaller one would ask the line search for rises below the rounding of Σ w log q)
+NEWTON_ALPHA_MIN = 1e-6  # below it the profile search (near the Poisson limit)
+NEWTON_U_MIN = 1e-6  # below it π̂ is on its boundary 0
+MAX_LOG_ALPHA = 20.0
+
+
+def _newton_fit(rows: _Rows, u0: float | None, alpha0: float, floor: float
+                ) -> tuple[float, float, float] | None:
+    """(ℓ, α̂, û) by damped Newton in (u, log α) from (u0, α0), each step one pass with the
+    analytic gradient and Hessian (`_Rows.derivatives`); u0 None: û at α0 by the score
+    root. Where û comes out at 0 (π̂ on its boundary), Newton in log α alone at u = 0,
+    kept when the u-score there is ≤ 0. None where neither converges to α̂ well above
+    the Poisson limit: the profile search's case."""
+    if not rows.y1.size or rows.values[-1] > 1e6:
+        return None
+    s0 = math.log(max(alpha0, floor))
+    try:
+        if u0 is None:
+            u0 = rows.fit_u(alpha0, 0.0, PROFILE_TOL)
+    except FitError:
+        return None
+    alpha_min = max(NEWTON_ALPHA_MIN, floor)
+
+    def joint(x: np.ndarray, derivs: bool) -> tuple[float, Any, Any]:
+        if x[1] > MAX_LOG_ALPHA:
+            return -math.inf, None, None
+        with np.errstate(all="ignore"):
+            if derivs:
+                return rows.derivatives(float(x[0]), float(x[1]))
+            return rows.loglik(float(x[0]), math.exp(x[1])), None, None
+
+    def interior(u: float, s: float) -> tuple[float, float, float] | None:
+        x, status, ll = optimize.newton_ascent(joint, np.array([u, s]), tol=NEWTON_TOL,
+                                               max_step=1.0, max_iter=50)
+        u, alpha = float(x[0]), math.exp(float(x[1]))
+        if status == optimize.OK and math.isfinite(ll) and alpha > alpha_min:
+            return rows.loglik(u, alpha), alpha, u
+        return None
+
+    def boundary(x: np.ndarray, derivs: bool) -> tuple[float, Any, Any]:
+        ll, g, h = joint(np.array([0.0, x[0]]), derivs)
+        return (ll, g[1:], h[1:, 1:]) if derivs and g is not None else (ll, None, None)
+
+    joint_tried = u0 > 0.0
+    if joint_tried:
+        fit = interior(u0, s0)
+        if fit is not None and fit[2] > NEWTON_U_MIN:
+            return fit
+        if fit is not None:
+            s0 = math.log(fit[1])
+    x, status, ll = optimize.newton_ascent(boundary, np.array([s0]), tol=NEWTON_TOL,
+                                           max_step=1.0, max_iter=50)
+    alpha = math.exp(float(x[0]))
+    if not (status == optimize.OK and math.isfinite(ll) and alpha > alpha_min):
+        return None
+    if not rows.score(0.0, alpha) > 0.0:
+        return rows.loglik(0.0, alpha), alpha, 0.0
+    if joint_tried:
+        return None
+    # the u-score is positive at π = 0: the maximum is inside, near û given α̂ there
+    try:
+        fit = interior(rows.fit_u(alpha, 0.0, PROFILE_TOL), float(x[0]))
+    except FitError:
+        return None
+    return fit if fit is not None and fit[2] > NEWTON_U_MIN else None
+
+
+SERIES_X = 1e-3  # below it the two differences below by their series (no cancellation)
+
+
+def _log1p_terms(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log(1 + x) − x/(1 + x), x²/(1 + x)² + 2x/(1 + x) − 2 log(1 + x)), x ≥ 0: the
+    series Σ_{n≥2} (−1)ⁿ(n − 1)/n · xⁿ and Σ_{n≥3} (−1)ⁿ(n − 1)(n − 2)/n · xⁿ near 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        l1p = np.log1p(x)
+        t = x / (1.0 + x)
+        f1 = l1p - t
+        f2 = t * t + 2.0 * (t - l1p)
+    small = x < SERIES_X
+    if small.any():
+        xs = x[small]
+        f1[small] = xs * xs * (0.5 + xs * (-2.0 / 3.0 + xs * (0.75 - xs * 0.8)))
+        f2[small] = xs ** 3 * (-2.0 / 3.0 + xs * (1.5 + xs * (-2.4 + xs * (10.0 / 3.0))))
+    return f1, f2
 
 
 def _log_g0(lam: Any, alpha: Any) -> np.ndarray:
