@@ -131,13 +131,7 @@ class _Rows:
         grad = np.zeros(2)
         hess = np.zeros((2, 2))
         # y = 0
-        lam = self.mu0 * e
-        x = alpha * lam
-        den = 1.0 + x
-        h = lam / den
-        f1, f2 = _log1p_terms(x)
-        k = f1 / alpha ** 2
-        dk = f2 / alpha ** 3
+        lam, x, den, h, k, dk = _nb_terms(self.mu0 * e, alpha)
         lg0 = -np.log1p(x) / alpha
         g0 = np.exp(lg0)
         one_m_g0 = -np.expm1(lg0)
@@ -157,13 +151,7 @@ class _Rows:
         hess[1, 1] += float(np.dot(w0, paa / p0 - ga * ga))
         # y ≥ 1
         y, w1 = self.y1, self.w1
-        lam = self.mu1 * e
-        x = alpha * lam
-        den = 1.0 + x
-        h = lam / den
-        f1, f2 = _log1p_terms(x)
-        k = f1 / alpha ** 2
-        dk = f2 / alpha ** 3
+        lam, x, den, h, k, dk = _nb_terms(self.mu1 * e, alpha)
         r = (y - lam) / den
         ll += self.loglik_positive(u, alpha, lam)
         grad[0] += float(np.dot(w1, r)) - self.s_w1
@@ -590,6 +578,15 @@ def _newton_fit(rows: _Rows, u0: float | None, alpha0: float, floor: float
 
 
 SERIES_X = 1e-3  # below it the two differences below by their series (no cancellation)
+
+
+def _nb_terms(lam: np.ndarray, alpha: float) -> tuple[np.ndarray, ...]:
+    """(λ, x = αλ, 1 + x, h = λ/(1 + x), k, ∂k/∂α) of the NB2 log-likelihood's α
+    derivatives, with k = (ln(1 + x) − x/(1 + x))/α² from `_log1p_terms`."""
+    x = alpha * lam
+    den = 1.0 + x
+    f1, f2 = _log1p_terms(x)
+    return lam, x, den, lam / den, f1 / alpha ** 2, f2 / alpha ** 3
 
 
 def _log1p_terms(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
