@@ -8,18 +8,42 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from losscli.noise.base import Frameworks, Params
+from losscli.noise.base import Frameworks, Nesting, Params
 from losscli.noise.gibbs import GibbsLocation, weighted_residual_scale
 
 LOG_2 = math.log(2.0)
+LOG_2PI = math.log(2.0 * math.pi)
 
 
 def fair_log_norm(c: Any, tau: Any) -> Any:
-    """log Z, Z = 2c e^a a^(−a−1) Γ(a + 1, a), a = c²/τ: ∫exp(−a(u − ln(1 + u))) over
-    r = ±cu is 2c e^a ∫_1^∞ v^a e^{−av} dv. Γ(a + 1, a) = Q(a + 1, a)Γ(a + 1) in logs."""
-    a = np.square(c) / np.asarray(tau, dtype=np.float64)
-    return (LOG_2 + np.log(c) + a - (a + 1.0) * np.log(a)
-            + np.log(special.gammaincc(a + 1.0, a)) + special.gammaln(a + 1.0))
+    """log Z, Z = 2c e^a a^(−a−1) Γ(a + 1, a), a = c²/τ (∫exp(−a(u − ln(1 + u))) over
+    r = ±cu is 2c e^a ∫_1^∞ v^a e^{−av} dv), written without the cancelling terms as
+    log 2 + ½ log 2πτ + log Q(a + 1, a) + s(a), s(a) = log Γ(a + 1) − (a + ½) log a + a −
+    ½ log 2π (Stirling's remainder, by its series for a ≥ 50). At c = ∞ (Q → ½, s → 0)
+    it is the Gaussian's ½ log 2πτ."""
+    tau = np.asarray(tau, dtype=np.float64)
+    a = np.square(c) / tau
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        big = np.maximum(a, 50.0)
+        series = (1.0 / 12.0 - (1.0 / 360.0 - 1.0 / (1260.0 * big * big)) / (big * big)) / big
+        direct = (special.gammaln(a + 1.0) - (a + 0.5) * np.log(a) + a - 0.5 * LOG_2PI)
+        rest = np.where(a >= 50.0, series, direct) + np.log(special.gammaincc(a + 1.0, a))
+        rest = np.where(np.isinf(a), -LOG_2, rest)
+    return LOG_2 + 0.5 * (LOG_2PI + np.log(tau)) + rest
+
+
+def fair_g(u: np.ndarray) -> np.ndarray:
+    """(u − ln(1 + u))/u² for u ≥ 0 (½ at 0; the series ½ − u/3 + u²/4 − u³/5 below 1e-3,
+    where the difference would cancel)."""
+    u = np.asarray(u, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = u - np.log1p(u)
+        out /= u * u
+    small = u < 1e-3
+    if small.any():
+        v = u[small]
+        out[small] = 0.5 - v * (1.0 / 3.0 - v * (0.25 - 0.2 * v))
+    return out
 
 
 class Fair(GibbsLocation):
@@ -28,8 +52,9 @@ class Fair(GibbsLocation):
 
     The exponent is LightGBM's Fair loss c|r| − c² ln(1 + |r|/c) over τ: Gaussian with
     variance τ near 0, exponential with rate c/τ (times a power) far out; no named
-    distribution. ŷ is the location. Conditional: c, τ by numeric ML; marginal: `loc`
-    too. C.d.f. by quadrature.
+    distribution. c = ∞ is the Gaussian with variance τ, on the boundary of c's space
+    (the fit's limit; LR test ½χ²₀ + ½χ²₁). ŷ is the location. Conditional: c, τ by
+    numeric ML; marginal: `loc` too. C.d.f. by quadrature.
     """
 
     name = "fair"
@@ -37,6 +62,7 @@ class Fair(GibbsLocation):
     nuisance = ("c", "tau")
     marginal_params = ("loc", "c", "tau")
     param_domains = {"c": "positive", "tau": "positive", "loc": "real"}
+    nests = (Nesting("gaussian", "c", math.inf),)
     spread = None
     limit_note = ("; on tails heavier than the Fair density's, its likelihood rises "
                   "towards the Laplace limit c → 0 (c/τ fixed): the laplace family")
@@ -44,10 +70,11 @@ class Fair(GibbsLocation):
                             lightgbm="fair(fair_c=c)")
 
     def exponent(self, r: np.ndarray, params: Params) -> np.ndarray:
+        """−(c²/τ)(u − ln(1 + u)) = −(r²/τ) g(u), u = |r|/c (`fair_g`; −r²/2τ at c = ∞)."""
         c, tau = params["c"], params["tau"]
-        u = np.abs(np.divide(r, c))
-        ll = u - np.log1p(u)
-        ll *= -np.square(c) / np.asarray(tau, dtype=np.float64)
+        ll = fair_g(np.abs(np.divide(r, c)))
+        ll *= np.square(r)
+        ll /= -np.asarray(tau, dtype=np.float64)
         return ll
 
     def log_norm(self, params: Params) -> Any:
@@ -55,8 +82,13 @@ class Fair(GibbsLocation):
 
     def log_slope(self, z: np.ndarray, params: Params) -> np.ndarray:
         c, tau = params["c"], params["tau"]
-        u = np.divide(z, c)
-        return np.divide(c, tau) * u / (1.0 + u)
+        return np.divide(z, tau) / (1.0 + np.divide(z, c))
+
+    def limit_shape(self, params: Params) -> float:
+        return float(np.divide(params["c"], np.sqrt(params["tau"])))
+
+    def limit_params(self, nested: Params) -> Params:
+        return {"c": math.inf, "tau": nested["sigma"] ** 2}
 
     def tail_length(self, params: Params) -> Any:
         c, tau = params["c"], params["tau"]

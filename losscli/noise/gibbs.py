@@ -24,6 +24,18 @@ REAL_KINDS = ("binary", "count", "integer", "proportion", "positive", "real")
 TAIL_NODES = 96
 TAIL_PANELS = (0.0, 0.5, 0.8, 0.95, 1.0)
 TAIL_BLOCK = 1 << 12
+# where the numeric search stops short of a boundary limit (`GibbsLocation.limit_shape`):
+# past it the density is its Gaussian limit's, below its inverse its Laplace limit's
+LIMIT_SHAPE = 1e3
+LIMIT_TIE = 1e-10  # relative: an interior fit that gains less than this is the limit
+
+
+class _PastLimit(Exception):
+    """The numeric search passed LIMIT_SHAPE."""
+
+
+class AtLimit(FitError):
+    """The likelihood rises towards the family's boundary limit (`nests`)."""
 
 
 class GibbsLocation(ContinuousFamily):
@@ -98,11 +110,20 @@ class GibbsLocation(ContinuousFamily):
             return self.log_density(np.subtract(y, pred), params)
 
     # -- fits
+    def limit_shape(self, params: Params) -> float:
+        """A scale-free shape that tends to ∞ at the family's boundary nesting (`nests`:
+        the Gaussian at δ = ∞ or c = ∞); families without one return 0."""
+        return 0.0
+
+    def limit_params(self, nested: Params) -> Params:
+        """This family's nuisance parameters at that limit, from the nested family's."""
+        raise NotImplementedError
+
     def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         y = np.asarray(y, dtype=np.float64)
         names = self.nuisance if pred is not None else self.marginal_params
-        start = self.fit_start(y, w, pred)
-        return self.numeric_fit(self.loglik, y, w, pred, start, names)
+        return self._fit_or_limit(self.loglik, y, w, pred, names,
+                                  lambda: self.fit_start(y, w, pred), counting=False)
 
     def fit_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         """φ from `shape_start` on the residuals about ŷ (marginal: about the weighted
@@ -118,8 +139,57 @@ class GibbsLocation(ContinuousFamily):
             start["loc"] = loc
         return start
 
+    def _fit_or_limit(self, loglik: Any, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                      names: tuple[str, ...], start: Any, counting: bool) -> Params:
+        """The better of the interior maximum and the family's boundary limit (the nested
+        family's fit, `limit_params`): the search stops once `limit_shape` passes
+        LIMIT_SHAPE, where the density is its limit's to a few parts in 10⁸ within
+        three scales (a point on the way that beats the limit resumes the search), and a
+        run-off with no limit is a FitError."""
+        limit = self._limit_fit(y, w, pred, counting)
+        try:
+            inner = self.numeric_fit(loglik, y, w, pred, start(), names, limit)
+        except AtLimit:
+            return limit
+        if limit is None:
+            return inner
+        with np.errstate(all="ignore"):
+            ll = [wsum(loglik(y, pred if pred is not None else p[self.location], p), w)
+                  for p in (inner, limit)]
+        # a shape whose likelihood is the limit's to rounding is the limit (Huber with δ
+        # past every residual, say): the interior point must beat it by more than that
+        return inner if ll[0] > ll[1] + LIMIT_TIE * max(1.0, abs(ll[1])) else limit
+
+    def _limit_fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
+                   counting: bool) -> Params | None:
+        at = next((n for n in self.nests if n.boundary and math.isinf(n.value)), None)
+        if at is None:
+            return None
+        from losscli.noise import FAMILIES
+
+        nested = FAMILIES[at.family]()
+        try:
+            g = nested.fit_counting(y, w, pred) if counting else nested.fit(y, w, pred)
+        except FitError:
+            return None
+        out = self.limit_params(g)
+        if pred is None:
+            out = {"loc": float(nested.marginal_pred(g)), **out}
+        return out
+
+    def _near_limit(self, params: Params) -> Params:
+        """`params` with a shape at its limit (∞) brought to LIMIT_SHAPE/10 (the shape is
+        linear in that parameter): a search started there reaches the limit in a few
+        steps when the likelihood keeps rising towards it."""
+        for at in self.nests:
+            if at.boundary and math.isinf(at.value) and math.isinf(params.get(at.param, 0.0)):
+                unit = self.limit_shape({**params, at.param: 1.0})
+                params = {**params, at.param: 0.1 * LIMIT_SHAPE / unit}
+        return params
+
     def numeric_fit(self, loglik: Any, y: np.ndarray, w: np.ndarray | None, pred: Any,
-                    start: Params, names: tuple[str, ...]) -> Params:
+                    start: Params, names: tuple[str, ...], limit: Params | None = None
+                    ) -> Params:
         """The weighted MLE of `names` on Σ w `loglik` from `start` (see the class)."""
         if y.size > 4 * PILOT_ROWS:
             # a pilot on a seeded sample lands within sampling error of the optimum; the
@@ -127,9 +197,9 @@ class GibbsLocation(ContinuousFamily):
             idx = seeded_rows(y.size, PILOT_ROWS, PILOT_SEED)
             start = self._nelder_mead(loglik, y[idx], None if w is None else w[idx],
                                       None if pred is None else np.asarray(pred)[idx]
-                                      if np.ndim(pred) else pred, start, names)
+                                      if np.ndim(pred) else pred, start, names, limit)
         else:
-            start = self._nelder_mead(loglik, y, w, pred, start, names)
+            start = self._nelder_mead(loglik, y, w, pred, start, names, limit)
         params, _ = optimize.polish(self._total(loglik, y, w, pred), start, names,
                                     self.param_domains)
         return {k: float(params[k]) for k in names}
@@ -144,36 +214,76 @@ class GibbsLocation(ContinuousFamily):
         return total
 
     def _nelder_mead(self, loglik: Any, y: np.ndarray, w: np.ndarray | None, pred: Any,
-                     start: Params, names: tuple[str, ...]) -> Params:
+                     start: Params, names: tuple[str, ...], limit: Params | None) -> Params:
+        """Nelder–Mead in the log coordinates, stopped (FitError) when the search passes
+        LIMIT_SHAPE, unless a point on the way beat the `limit`: the search then runs
+        again from there with the limit as a wall."""
         total = self._total(loglik, y, w, pred)
         W = total_weight(y.size, w)
         domains = self.param_domains
         x0 = optimize.to_x(start, names, domains)
+        best = [math.inf, x0]
 
-        def f(x: np.ndarray) -> float:
+        def f(x: np.ndarray, wall: bool = False) -> float:
             if np.any(np.abs(x - x0) > optimize.MAX_LOG_STEP):
                 return 1e300
-            v = -total(optimize.from_x(x, start, names, domains)) / W
+            params = optimize.from_x(x, start, names, domains)
+            shape = self.limit_shape(params)
+            if shape > LIMIT_SHAPE:
+                if wall:
+                    return 1e300
+                raise _PastLimit
+            if 0.0 < shape < 1.0 / LIMIT_SHAPE:
+                return 1e300  # the other limit (a Laplace): a run-off, said below
+            v = -total(params) / W
+            if v < best[0]:
+                best[:] = [v, np.array(x)]
             return v if math.isfinite(v) else 1e300
 
-        x, fun = optimize.nelder_mead(f, x0, xatol=1e-7, fatol=1e-12)
-        if not fun < 1e300 or np.any(np.abs(x - x0) > optimize.MAX_LOG_STEP - 1.0):
+        try:
+            x, fun = optimize.nelder_mead(f, x0, xatol=1e-7, fatol=1e-12)
+        except _PastLimit:
+            if limit is None or not best[0] < -total(limit) / W:
+                raise AtLimit(f"the {self.name} likelihood rises towards its "
+                              "boundary limit") from None
+            x, fun = optimize.nelder_mead(lambda v: f(v, wall=True), best[1],
+                                          xatol=1e-7, fatol=1e-12)
+        if (not fun < 1e300 or np.any(np.abs(x - x0) > optimize.MAX_LOG_STEP - 1.0)
+                or 0.0 < self.limit_shape(optimize.from_x(x, start, names, domains))
+                < 2.0 / LIMIT_SHAPE):
             raise FitError(f"the {self.name} likelihood has no maximum inside the "
                            "parameter space (on these data the fit runs to a zero or "
                            f"infinite scale){self.limit_note}")
         return optimize.from_x(x, start, names, domains)
 
     def fit_counting(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
-        """The MLE on the unit intervals (SPEC §1.6), started from the density's."""
+        """The MLE on the unit intervals (SPEC §1.6), started from the density's. A
+        marginal fit sees each distinct target once, weighted by its total weight (the
+        same likelihood: weights are repetitions; a count column has few distinct values)."""
         y = np.asarray(y, dtype=np.float64)
         names = self.nuisance if pred is not None else self.marginal_params
-        try:
-            start = self.fit(y, w, pred)
-        except FitError:
-            start = self.fit_start(y, w, pred)
         if pred is None:
-            start = {**start, "loc": float(start["loc"])}
-        return self.numeric_fit(self.interval_loglik, y, w, pred, start, names)
+            y, w = distinct_rows(y, w)
+
+        def start() -> Params:
+            try:
+                out = self.fit(y, w, pred)
+            except FitError:
+                out = self.fit_start(y, w, pred)
+            return self._near_limit({k: float(out[k]) for k in names})
+
+        return self._fit_or_limit(self.interval_loglik, y, w, pred, names, start,
+                                  counting=True)
+
+    def fit_warnings(self, params: Params) -> list[str]:
+        """The boundary limit of a fitted shape (one given per row is not a fit: none)."""
+        for at in self.nests:
+            v = params.get(at.param)
+            if at.boundary and v is not None and np.ndim(v) == 0 and v == at.value:
+                value = "∞" if math.isinf(at.value) else f"{at.value:g}"
+                return [f"the fit reached the {at.family.capitalize()} limit "
+                        f"({at.param} = {value})"]
+        return []
 
     # -- c.d.f.s from the standardised one: F(x) = G(x − ŷ), symmetric about ŷ
     def log_tail(self, z: np.ndarray, params: Params) -> np.ndarray:
@@ -309,6 +419,16 @@ class GibbsLocation(ContinuousFamily):
     # diagnostics: ŷ is the centre of a symmetric density, its median
     decomposition = "squared_error"
     recalibration = "median"
+
+
+def distinct_rows(y: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(the distinct values of y, each one's total weight) when there are at most a
+    quarter as many as rows, else (y, w) unchanged."""
+    values, inverse = np.unique(y, return_inverse=True)
+    if 4 * values.size > y.size:
+        return y, w
+    counts = np.bincount(inverse.ravel(), weights=w, minlength=values.size)
+    return values, counts.astype(np.float64)
 
 
 def weighted_residual_scale(r: np.ndarray, w: np.ndarray | None) -> tuple[float, float]:

@@ -8,12 +8,10 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from losscli.errors import FitError
 from losscli.noise import crps as crps_forms
 from losscli.noise.base import Frameworks, Nesting, Params
 from losscli.noise.gaussian import Gaussian
 from losscli.noise.gibbs import GibbsLocation, weighted_residual_scale
-from losscli.noise.sums import wsum
 
 LOG_2 = math.log(2.0)
 SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -60,6 +58,8 @@ class Huber(GibbsLocation):
     marginal_params = ("loc", "sigma", "delta")
     param_domains = {"sigma": "positive", "delta": "positive", "loc": "real"}
     nests = (Nesting("gaussian", "delta", math.inf),)
+    limit_note = ("; on tails heavier than its density's, the likelihood rises towards "
+                  "the Laplace limit δ → 0 (δ/σ² fixed): the laplace family")
     spread = ("sigma", "scale")
     frameworks = Frameworks(
         # one word each (tables never break a name); δ is the fitted or held value
@@ -88,55 +88,16 @@ class Huber(GibbsLocation):
         sigma = b * math.sqrt(math.pi / 2.0)  # the Gaussian σ of a mean |r| b
         return {"sigma": sigma, "delta": 1.345 * sigma}
 
-    def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
-        """The interior maximum when one beats the Gaussian limit, else δ = ∞."""
-        y = np.asarray(y, dtype=np.float64)
-        gauss = self._gaussian(_GAUSS.fit(y, w, pred), pred)
-        try:
-            inner = super().fit(y, w, pred)
-        except FitError:
-            return gauss
-        return self._better(inner, gauss, self.loglik, y, w, pred)
-
-    def fit_counting(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
-        y = np.asarray(y, dtype=np.float64)
-        gauss = self._gaussian(_GAUSS.fit_counting(y, w, pred), pred)
-        try:
-            start = GibbsLocation.fit(self, y, w, pred)
-            names = self.nuisance if pred is not None else self.marginal_params
-            inner = self.numeric_fit(self.interval_loglik, y, w, pred, start, names)
-        except FitError:
-            return gauss
-        return self._better(inner, gauss, self.interval_loglik, y, w, pred)
-
     def fit_start(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         start = super().fit_start(y, w, pred)
         start["sigma"] = max(start["sigma"], 0.05)  # off a zero scale (unit intervals)
         return start
 
-    @staticmethod
-    def _gaussian(g: Params, pred: Any) -> Params:
-        out = {"sigma": g["sigma"], "delta": math.inf}
-        if pred is None:
-            out = {"loc": g["mean"], **out}
-        return out
+    def limit_shape(self, params: Params) -> float:
+        return float(np.divide(params["delta"], params["sigma"]))
 
-    def _better(self, inner: Params, gauss: Params, loglik: Any, y: np.ndarray,
-                w: np.ndarray | None, pred: Any) -> Params:
-        p_in = pred if pred is not None else inner["loc"]
-        p_g = pred if pred is not None else gauss["loc"]
-        if inner["delta"] >= float(np.max(np.abs(y - p_in))):
-            return gauss  # every residual in the centre: the likelihood rises to δ = ∞
-        with np.errstate(all="ignore"):
-            ll_in = wsum(loglik(y, p_in, inner), w)
-            ll_g = wsum(loglik(y, p_g, gauss), w)
-        return gauss if not ll_in > ll_g else inner
-
-    def fit_warnings(self, params: Params) -> list[str]:
-        d = params.get("delta", 0.0)
-        if np.ndim(d) == 0 and math.isinf(d):
-            return ["the fit reached the Gaussian limit (delta = ∞)"]
-        return []
+    def limit_params(self, nested: Params) -> Params:
+        return {"sigma": nested["sigma"], "delta": math.inf}
 
     # -- c.d.f.: Gaussian centre, exponential tails
     def log_tail(self, z: np.ndarray, params: Params) -> np.ndarray:
