@@ -90,6 +90,7 @@ class Scores:
         y, w = b.y, b.w
         lls = []
         baselines: dict[int, np.ndarray] = {}  # a baseline shared by models: scored once
+        where: dict[int, np.ndarray] = {}  # the rows' index into a shared baseline table
         label_h = None
         if plan.soft and any("kl" in names for names in plan.spread):
             label_h = _label_entropy(y)
@@ -136,7 +137,11 @@ class Scores:
                 self.baseline[i].update(base, w)
             elif plan.baseline_table[i] is not None:  # from the value counts' table
                 values, table = plan.baseline_table[i]
-                base = table[np.clip(np.searchsorted(values, y), 0, values.size - 1)]
+                at = where.get(id(values))
+                if at is None:  # the rows' places among the values, found once a block
+                    at = where[id(values)] = np.clip(np.searchsorted(values, y), 0,
+                                                     values.size - 1)
+                base = table[at]
             names = plan.spread[i]
             if names:
                 self.spread[i].update(_terms(names, ll, base, label_h), w)
@@ -309,7 +314,8 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
         labels=run.layout.labels, eps=run.req.eps, rows_known=not on_counts,
         proper=tuple(proper), quantiles=quantiles, serial=list(serial), hac_lag=hac_lag,
         spread=[_spread_terms(run, m) for m in models],
-        baseline_table=[_baseline_table(run, m) for m in models],
+        baseline_table=[_baseline_table(run, m, values) for m in models
+                        for values in [_distinct_targets(run)]],
         soft=run.soft_labels,
         by=None if run.cols.by is None else (run.cols.by, run.req.max_slices,
                                              rows_file(run)),
@@ -356,13 +362,20 @@ def _spread_terms(run: Run, m: Model) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _baseline_table(run: Run, m: Model):
-    """(values, the baseline log-likelihood of each value) of model m where the pass
-    scores the baseline on the value counts, not on the rows; else None."""
-    if m.baseline is None or run.value_counts is None or not m.conditional:
+def _distinct_targets(run: Run) -> np.ndarray | None:
+    """The value counts' targets, one array that every model's baseline table shares
+    (the pass looks each block's rows up in it once)."""
+    if run.value_counts is None:
         return None
     values = run.value_counts[0]
-    values = values.astype(np.int64) if run.layout.labels else np.asarray(values, np.float64)
+    return values.astype(np.int64) if run.layout.labels else np.asarray(values, np.float64)
+
+
+def _baseline_table(run: Run, m: Model, values: np.ndarray | None):
+    """(values, the baseline log-likelihood of each value) of model m where the pass
+    scores the baseline on the value counts, not on the rows; else None."""
+    if m.baseline is None or values is None or not m.conditional:
+        return None
     bm = m.baseline
     with np.errstate(all="ignore"):
         table = bm.family.loglik(values, marginal_pred(bm), bm.all_params())

@@ -13,6 +13,7 @@ from losscli.errors import FitError
 from losscli.noise import crps as crps_forms
 from losscli.noise.base import ContinuousFamily, Frameworks, Params, log_param
 from losscli.noise.gaussian import Gaussian, normal_score
+from losscli.noise.lognormal import LogNormal
 from losscli.noise.sums import total_weight, wmean, wsum
 from losscli.noise.support import Support
 
@@ -20,6 +21,9 @@ HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 ABOVE_MINUS_ONE = Support("reals > −1", lower=-1.0)
 _GAUSS = Gaussian()
 _FLAT = "every log(1 + y) equals its centre, so σ is 0 and the likelihood is unbounded"
+
+
+_LOGNORMAL = LogNormal()
 
 
 class Log1pNormal(ContinuousFamily):
@@ -135,6 +139,15 @@ class Log1pNormal(ContinuousFamily):
         np.subtract(np.log1p(pred), z, out=z)
         z /= params["sigma"]
         return special.log_ndtr(z)
+
+    def interval_loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """log P(y − ½ < Y ≤ y + ½) = log P(y + ½ < 1 + Y ≤ y + 3/2): 1 + Y is lognormal
+        with median 1 + ŷ and the same σ, so lognormal's interval likelihood (its proven
+        quadrature, else its tails) at y + 1 (counts: the interval never reaches below
+        1 + Y's lower end 0)."""
+        return _LOGNORMAL.interval_loglik(np.add(y, 1.0, dtype=np.float64),
+                                          np.add(pred, 1.0, dtype=np.float64),
+                                          {"sigma": params["sigma"]})
 
     def interval_spread_derivatives(self, a: np.ndarray, b: np.ndarray, pred: Any,
                                     params: Params, ll: np.ndarray
