@@ -224,3 +224,53 @@ def test_a_target_outside_the_support_is_one_error_line(write_csv):
     assert proc.returncode == 1 and len(err) == 1 and err[0].startswith("error:")
     assert "row" in err[0] and "-0.5" in err[0]
     assert path.read_bytes() == before
+
+
+def _mp_log_interval(y, mu, phi):
+    """log(F(b) − F(a)) by mpmath at 400 digits, F(x) = Φ(a(x)) + e^{2λ/μ} Φ(−b(x)),
+    λ = 1/φ, a(x) = √(λ/x)(x/μ − 1), b(x) = √(λ/x)(x/μ + 1) (the digits outlast the
+    cancellation down to P ~ 1e-350; None below that)."""
+    import mpmath as mp
+
+    with mp.workdps(400):
+        lam, m = 1 / mp.mpf(phi), mp.mpf(mu)
+
+        def cdf(x):
+            x = mp.mpf(x)
+            if x <= 0:
+                return mp.mpf(0)
+            r = mp.sqrt(lam / x)
+            return mp.ncdf(r * (x / m - 1)) + mp.exp(2 * lam / m) * mp.ncdf(-r * (x / m + 1))
+
+        p = cdf(y + 0.5) - cdf(max(y - 0.5, 0.0))
+        return float(mp.log(p)) if p > mp.mpf(10) ** -350 else None
+
+
+def test_interval_quadrature_in_log_y_against_mpmath(rng):
+    """The quadrature in log y (and the tails where its bound fails) against mpmath, over
+    counts 0–2000, means 0.05–300 and dispersions 1e-3–30; most rows take the quadrature."""
+    from losscli.noise import quadrature
+    from losscli.noise.inverse_gaussian import log_y_bound
+
+    n = 150
+    y = np.concatenate([np.arange(0.0, 12.0), np.round(np.exp(rng.uniform(0, 7.6, n - 12)))])
+    mu = np.exp(rng.uniform(math.log(0.05), math.log(300), n))
+    mu[::3] = np.maximum(y[::3], 0.3) * np.exp(rng.normal(0, 0.3, mu[::3].size))
+    phi = np.exp(rng.uniform(math.log(1e-3), math.log(30), n))
+
+    def check(got, want):
+        want = np.array([np.nan if v is None else v for v in want])
+        known = ~np.isnan(want)
+        assert known.mean() > 0.7
+        np.testing.assert_allclose(got[known], want[known], rtol=1e-9)
+
+    check(FAM.interval_loglik(y, mu, {"dispersion": phi}),
+          [_mp_log_interval(*t) for t in zip(y, mu, phi, strict=True)])
+    for one in (0.02, 0.7, 4.0):  # one dispersion for every row
+        check(FAM.interval_loglik(y[:30], mu[:30], {"dispersion": one}),
+              [_mp_log_interval(a, b, one) for a, b in zip(y[:30], mu[:30], strict=True)])
+    inside = y > 0.5
+    a = y[inside] - 0.5
+    gm = np.sqrt(a * (y[inside] + 0.5))
+    c, curv, rem, _, _ = log_y_bound(0.5 * np.log1p(1 / a), gm, mu[inside], 1 / phi[inside])
+    assert quadrature.proven(c, curv, rem).mean() > 0.5
