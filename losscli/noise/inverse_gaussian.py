@@ -161,8 +161,8 @@ class InverseGaussian(ContinuousFamily):
 
     def interval_loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         """log P(max(y − ½, 0) < Y ≤ y + ½): for y − ½ > 0 by Gauss–Legendre quadrature in
-        t = log y where `log_y_bound` proves it within quadrature.TOL, all other rows by
-        the generic difference of the smaller tails (on [0, y + ½] just log F(y + ½)).
+        t = log y where `log_y_bound` proves it within quadrature.TOL; on [0, y + ½] the
+        one c.d.f. log F(y + ½); all other rows by the generic difference of the tails.
 
         T = log Y has the log density ℓ(t) = ½ log(λ/2π) − t/2 − λ(eᵗ − μ)²/(2μ²eᵗ),
         λ = 1/φ. On [log a, log b], a = y − ½, b = y + ½, with t_m = ½ log(ab) and
@@ -188,9 +188,16 @@ class InverseGaussian(ContinuousFamily):
             yb, mb = y[sl], mu[sl]
             lam = lam_all[sl] if rows else lam_all
             done = yb > 0.5  # y − ½ > 0: log a is finite
-            if not done.any():
-                return done
+            zero = None
             if not done.all():
+                zero = ~done
+                zero &= yb > -0.5  # the intervals [0, y + ½]: log P = log F(y + ½)
+                if zero.any():
+                    out[zero] = self.logcdf(yb[zero] + 0.5, mb[zero],
+                                            {"dispersion": 1.0 / lam[zero]} if rows
+                                            else params)
+                if not done.any():
+                    return zero
                 yb, mb = yb[done], mb[done]
                 if rows:
                     lam = lam[done]
@@ -209,7 +216,7 @@ class InverseGaussian(ContinuousFamily):
                 if rows:
                     lam = lam[mask]
             if not mask.any():
-                return done
+                return done if zero is None else done | zero
 
             def exponent(sl2: slice, s: np.ndarray, g: np.ndarray, tmp: np.ndarray) -> None:
                 np.multiply(s, h[sl2], out=g)  # hs
@@ -229,7 +236,10 @@ class InverseGaussian(ContinuousFamily):
             vals += d
             vals -= 0.5 * np.log(gm)
             vals += 0.5 * np.log(lam) - HALF_LOG_2PI
-            return quadrature.store(out, done, vals)
+            quadrature.store(out, done, vals)
+            if zero is not None:
+                done |= zero
+            return done
 
         def fallback(rest: np.ndarray) -> np.ndarray:
             return super(InverseGaussian, self).interval_loglik(

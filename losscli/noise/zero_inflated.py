@@ -260,9 +260,13 @@ class ZeroInflatedPoisson(Family):
         return 0.0
 
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
+        """log q(y): at π = 0 (one π for every row) the nested count family's log q
+        exactly (log(0 + 1·g₀) = log g₀), in one pass."""
         pi = params["pi"]
         alpha = self._alpha(params)
         y = np.asarray(y, dtype=np.float64)
+        if np.ndim(pi) == 0 and pi == 0.0:
+            return _NB.loglik(y, pred, {"alpha": alpha})
         with np.errstate(divide="ignore", invalid="ignore"):
             lam = np.divide(pred, np.subtract(1.0, pi))
             ll = _NB.loglik(y, lam, {"alpha": alpha})
