@@ -281,8 +281,9 @@ def _quantile_models(run: Run, req: Request, models: list[Model]):
 def _score(run: Run, models: list[Model], pairs, also, measure,
            warnings: list[str], quantiles=None, tests=None):
     """The last pass over the models and their `distributional` companions (SPEC §8.2);
-    `pairs`: Vuong's sums for every pair of the models (True), or of every pair within
-    each group of model indices (a list of groups); `tests`: the pairs of predictions
+    `pairs`: Vuong's sums for every pair of the models (True), or per group of model
+    indices (a list of (group, hub)) of every pair within it (hub None) or of the hub
+    with each other member; `tests`: the pairs of predictions
     (SPEC §10.2). Returns the pass's states and a function giving model i's
     `distributional` block (None without per-row inputs)."""
     comps = [_companions(run, m, measure) for m in models]
@@ -293,8 +294,11 @@ def _score(run: Run, models: list[Model], pairs, also, measure,
     polish(run, extra)
     index = {id(m): len(models) + k for k, m in enumerate(extra)}
     n = len(models)
-    groups = [list(range(n))] if pairs is True else (pairs or [])
-    wanted = [(i, j) for g in groups for x, i in enumerate(g) for j in g[x + 1:]]
+    groups = [(list(range(n)), None)] if pairs is True else (pairs or [])
+    wanted = [(i, j) for g, hub in groups if hub is None for x, i in enumerate(g)
+              for j in g[x + 1:]]
+    wanted += [(min(hub, j), max(hub, j)) for g, hub in groups if hub is not None
+               for j in g if j != hub]
     serial = tests.indices if tests is not None else []
     wanted += serial
     wanted += [(i, index[id(comp.constant)]) for i, comp in enumerate(comps)
@@ -324,6 +328,20 @@ def _score(run: Run, models: list[Model], pairs, also, measure,
             res.scores = {"log_score": res.cross_entropy, **found}
 
     return scores, splan, carried, extras
+
+
+def _best_pairs(run: Run, models: list[Model], ranked_groups, scores, splan,
+                progress: Progress) -> None:
+    """The pairs of each group's best with its other models that the last pass did not
+    reduce (its best was not the guessed one), by one more pass over those pairs."""
+    have = set(splan.pairs)
+    missing = [p for group in ranked_groups for s in group[1:]
+               for p in [(min(group[0].index, s.index), max(group[0].index, s.index))]
+               if p not in have]
+    if missing:
+        progress("scoring the best model's pairs")
+        more, _, _ = score(run, models, False, None, missing)
+        scores.adopt_pairs(more)
 
 
 def _companions(run: Run, model: Model, measure):
@@ -450,8 +468,14 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
 
     groups = [[i for i, m in enumerate(models) if prediction(m) == col] for col in preds]
     ptests = _prediction_tests(req, models, preds)
-    scores, splan, carried, extras = _score(run, models, groups, also, measure, warnings,
-                                            tests=ptests)
+    # the tests and Δ uncertainties read the pairs of each group's best with the others:
+    # those of a guessed best (every pair where there is no guess; a wrong guess costs
+    # the pass below, never a different answer)
+    hubs = [compare.likely_best(run, [models[i] for i in g], req.criterion) for g in groups]
+    scores, splan, carried, extras = _score(
+        run, models, [(g, None if k is None else g[k]) for g, k in zip(groups, hubs,
+                                                                       strict=True)],
+        also, measure, warnings, tests=ptests)
     entropies = Entropies(run)
     found_slices = slice_moments(scores)
     scored: list[compare.Scored] = []
@@ -481,6 +505,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
         reasons = "; ".join(f"{s['family']}: {s['reason']}" for s in skipped)
         raise InputError(f"no family could be fitted on {first} ({reasons})",
                          file=rows.file_of(run))
+    _best_pairs(run, models, by_pred.values(), scores, splan, progress)
     ranked = by_pred[first]
     best = ranked[0]
     warnings.extend(best.result.warnings)

@@ -215,6 +215,14 @@ class Scores:
         """The differences log q_i − log q_j of models i < j (a pair of the plan)."""
         return self.pairs[self.plan.pairs.index((i, j))]
 
+    def adopt_pairs(self, other: Scores) -> None:
+        """Take over the pairs of another pass over the same models (pairs this one did
+        not reduce)."""
+        for pair, state in zip(other.plan.pairs, other.pairs, strict=True):
+            if pair not in self.plan.pairs:
+                self.plan.pairs.append(pair)
+                self.pairs.append(state)
+
     def merge(self, other: Scores) -> Scores:
         for mine, theirs in ((self.ll, other.ll), (self.baseline, other.baseline),
                              (self.cls, other.cls), (self.point, other.point),

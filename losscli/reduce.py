@@ -66,10 +66,16 @@ class Joint:
 
 
 def wsum(x: np.ndarray, w: np.ndarray | None, axis: int = -1):
-    """Σ w x over the last axis (Σ x without weights): one batch's partial sum."""
+    """Σ w x over the last axis (Σ x without weights): one batch's partial sum. Each row
+    of a 2-D x by its own dot product, so that a variable's sum does not depend on how
+    many others share its block (a matrix product rounds by its shape)."""
     if w is None:
         return np.sum(x, axis=axis)
-    return x @ w if x.ndim > 1 else float(np.dot(x, w))
+    if x.ndim == 1:
+        return float(np.dot(x, w))
+    rows = x.reshape(-1, x.shape[-1])
+    out = np.fromiter((np.dot(row, w) for row in rows), dtype=np.float64, count=rows.shape[0])
+    return out.reshape(x.shape[:-1])
 
 
 class Moments:
