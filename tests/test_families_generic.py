@@ -269,7 +269,8 @@ def test_closed_form_fits_from_batched_moments_equal_the_fit(name, conditional):
         fitted = fam.fit_from_stats(_moments(fam, y, w, given, parts), conditional)
         assert fitted.keys() == direct.keys()
         for k in direct:
-            assert fitted[k] == pytest.approx(direct[k], rel=1e-12), (k, parts)
+            # rounding only: beta's precision from moments is ill-conditioned (~1e-12)
+            assert fitted[k] == pytest.approx(direct[k], rel=1e-11), (k, parts)
 
 
 @pytest.mark.parametrize("name", DISCRETISED)
