@@ -302,6 +302,42 @@ def test_stress_negative_binomial(mu, alpha, ys, top):
     np.testing.assert_allclose(got, want, rtol=1e-11)
 
 
+def test_nb_half_gini_series_and_fourier_forms_agree_with_a_counting_sum():
+    """½E|X − X′| = Σ_k F(k)(1 − F(k)): the series (most rows) and the Fourier form
+    (long tails, f(0) underflowing) against that sum from scipy's c.d.f. and s.f., and
+    each form against the other where both apply."""
+    from scipy import stats
+
+    from losscli.noise.crps import nb_half_gini, nb_half_gini_fourier, nb_half_gini_series
+
+    cases = [(2.5, 0.8), (0.01, 3.0), (40.0, 0.05), (1e-5, 0.0), (7.0, 0.0), (30.0, 4.0),
+             (800.0, 0.0), (3.0, 40.0), (150.0, 0.02)]
+    mu = np.array([c[0] for c in cases])
+    alpha = np.array([c[1] for c in cases])
+    series, done = nb_half_gini_series(mu, alpha)
+    assert done.any() and not done.all()  # both forms are exercised
+    got = nb_half_gini(mu, alpha)
+    k = np.arange(0, 200_000)
+    for i, (m, a) in enumerate(cases):
+        if a > 0:
+            r = 1.0 / a
+            cdf, sf = stats.nbinom.cdf(k, r, r / (r + m)), stats.nbinom.sf(k, r, r / (r + m))
+        else:
+            cdf, sf = stats.poisson.cdf(k, m), stats.poisson.sf(k, m)
+        assert got[i] == pytest.approx(float(np.sum(cdf * sf)), rel=1e-11), (m, a)
+    with mp.workdps(40):  # a tiny mean, where scipy's F(1 − F) rounds: mpmath's sum
+        pmf = nb_pmf(1e-8, 1e-8, 40)
+        cdf = [mp.fsum(pmf[:j + 1]) for j in range(41)]
+        want = float(mp.fsum(c * (1 - c) for c in cdf))
+    assert nb_half_gini(np.array([1e-8]), np.array([1e-8]))[0] == pytest.approx(want, rel=1e-12)
+    rng = np.random.default_rng(4)
+    mu = np.exp(rng.uniform(math.log(1e-4), math.log(300), 4000))
+    alpha = np.exp(rng.uniform(math.log(1e-5), math.log(30), 4000))
+    series, done = nb_half_gini_series(mu, alpha)
+    np.testing.assert_allclose(series[done], nb_half_gini_fourier(mu[done], alpha[done]),
+                               rtol=1e-11)
+
+
 def test_negative_binomial_per_row_and_poisson_limit():
     f = fam("negative_binomial")
     y = np.array([0.0, 3.0, 12.0, 5.0])
