@@ -338,6 +338,26 @@ def test_nb_half_gini_series_and_fourier_forms_agree_with_a_counting_sum():
                                rtol=1e-11)
 
 
+def test_nb_quantiles_by_the_walk_match_scipy():
+    """min{k : F(k) ≥ q} by adding the p.m.f. (most rows) and by nbdtrik (the rest)
+    against scipy's nbinom.ppf and poisson.ppf, row by row."""
+    from scipy import stats
+
+    from losscli.noise.crps import nb_ppf, nb_ppf_walk
+
+    rng = np.random.default_rng(6)
+    mu = np.exp(rng.uniform(math.log(1e-4), math.log(2000), 3000))
+    alpha = np.exp(rng.uniform(math.log(1e-6), math.log(40), 3000))
+    alpha[::5] = 0.0
+    r = 1.0 / np.where(alpha > 0, alpha, 1.0)
+    for q in (0.025, 0.25, 0.5, 0.9, 0.975):
+        want = np.where(alpha > 0, stats.nbinom.ppf(q, r, r / (r + mu)),
+                        stats.poisson.ppf(q, mu))
+        _, walked = nb_ppf_walk(q, mu, alpha)
+        assert 0.5 < walked.mean() < 1.0  # both paths are exercised
+        np.testing.assert_array_equal(nb_ppf(q, mu, alpha), want)
+
+
 def test_negative_binomial_per_row_and_poisson_limit():
     f = fam("negative_binomial")
     y = np.array([0.0, 3.0, 12.0, 5.0])

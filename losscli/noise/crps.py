@@ -29,6 +29,7 @@ NB_STEP = 0.15
 NB_REACH = 36.0
 BLOCK_CELLS = 1 << 21  # rows × nodes per block of a per-row quadrature
 SERIES_TERMS = 400  # terms of the NB's ½E|X − X′| as a sum before the Fourier form
+WALK_TERMS = 400  # terms of the NB's p.m.f. added towards a quantile before nbdtrik
 
 
 def arr(x: Any) -> np.ndarray:
@@ -687,6 +688,56 @@ def poisson_ppf(q: float, mu: Any) -> np.ndarray:
 
 
 def nb_ppf(q: float, mu: Any, alpha: Any) -> np.ndarray:
+    """min{k : F(k) ≥ q} for NB2(μ, α) (Poisson's at α = 0): by `nb_ppf_walk` where it
+    decides, else ⌈nbdtrik(q, r, p)⌉ checked on F (`nb_ppf_inverse`)."""
+    mu, alpha = np.broadcast_arrays(arr(mu), arr(alpha))
+    out, done = nb_ppf_walk(q, mu.ravel(), alpha.ravel())
+    rest = np.flatnonzero(~done)
+    if rest.size:
+        out[rest] = nb_ppf_inverse(q, mu.ravel()[rest], alpha.ravel()[rest])
+    return out.reshape(mu.shape)
+
+
+def nb_ppf_walk(q: float, mu: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(min{k : F(k) ≥ q}, the rows where it is decided) on 1-D rows, by adding the
+    p.m.f. from f(0) = (1 + αμ)^(−r) with f(k + 1) = f(k)(μ + kαμ)/((1 + αμ)(k + 1)) (as
+    `nb_half_gini_series`) until F reaches q. F is a sum of positive terms, within ~k ulps
+    relatively, so a row is decided only where q lies clear of F(k − 1) and F(k) by 1e-12
+    (relative); the others, rows whose f(0) underflows and rows not decided within
+    WALK_TERMS terms are left to the caller."""
+    n = mu.size
+    out = np.zeros(n)
+    done = np.zeros(n, dtype=bool)
+    am = alpha * mu
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        log_f0 = np.where(alpha > 0.0, -np.log1p(am) / np.where(alpha > 0.0, alpha, 1.0),
+                          -mu)
+        scale = mu / (1.0 + am)
+    idx = np.flatnonzero((log_f0 > -600.0) & np.isfinite(log_f0) & (mu >= 0.0))
+    f = np.exp(log_f0[idx])
+    big_f = f.copy()
+    prev = np.zeros_like(f)
+    sc, asc = scale[idx], alpha[idx] * scale[idx]
+    tol = 1e-12 * q
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        for k in range(WALK_TERMS + 1):
+            reached = big_f >= q
+            if reached.any():
+                clear = reached & (big_f - q > tol) & (q - prev > tol)
+                out[idx[clear]] = float(k)
+                done[idx[clear]] = True
+                keep = ~reached
+                if not keep.any():
+                    break
+                idx, f, big_f, prev, sc, asc = (idx[keep], f[keep], big_f[keep],
+                                                prev[keep], sc[keep], asc[keep])
+            prev[:] = big_f
+            f *= (sc + k * asc) * (1.0 / (k + 1.0))
+            big_f += f
+    return out, done
+
+
+def nb_ppf_inverse(q: float, mu: Any, alpha: Any) -> np.ndarray:
     """min{k : F(k) ≥ q} for NB2(μ, α): ⌈nbdtrik(q, r, p)⌉ checked on F (Poisson's at
     α = 0)."""
     mu, alpha = np.broadcast_arrays(arr(mu), arr(alpha))
