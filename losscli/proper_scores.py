@@ -70,10 +70,14 @@ class ProperScores:
             self.no_intervals = True
             return self
         cover, width, score = [], [], []
-        for level in self.levels:
+        qs = [q for level in self.levels for q in (0.5 * (1.0 - level), 0.5 * (1.0 + level))]
+        many = getattr(family, "ppf_levels", None)
+        bounds = many(qs, pred, params) if many is not None else [
+            ppf(q, pred, params) for q in qs]
+        for i, level in enumerate(self.levels):
             alpha = 1.0 - level
-            lo = np.broadcast_to(ppf(0.5 * alpha, pred, params), y.shape)
-            hi = np.broadcast_to(ppf(1.0 - 0.5 * alpha, pred, params), y.shape)
+            lo = np.broadcast_to(bounds[2 * i], y.shape)
+            hi = np.broadcast_to(bounds[2 * i + 1], y.shape)
             inside = (lo <= y) & (y <= hi)
             span = hi - lo
             penalty = np.maximum(lo - y, 0.0) + np.maximum(y - hi, 0.0)

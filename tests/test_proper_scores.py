@@ -343,7 +343,7 @@ def test_nb_quantiles_by_the_walk_match_scipy():
     against scipy's nbinom.ppf and poisson.ppf, row by row."""
     from scipy import stats
 
-    from losscli.noise.crps import nb_ppf, nb_ppf_walk
+    from losscli.noise.crps import nb_ppf, nb_ppf_levels, nb_ppf_walk
 
     rng = np.random.default_rng(6)
     mu = np.exp(rng.uniform(math.log(1e-4), math.log(2000), 3000))
@@ -356,6 +356,9 @@ def test_nb_quantiles_by_the_walk_match_scipy():
         _, walked = nb_ppf_walk(q, mu, alpha)
         assert 0.5 < walked.mean() < 1.0  # both paths are exercised
         np.testing.assert_array_equal(nb_ppf(q, mu, alpha), want)
+    qs = [0.975, 0.025, 0.5, 0.9, 0.1, 0.25]  # several levels in one walk, any order
+    for q, got in zip(qs, nb_ppf_levels(qs, mu, alpha), strict=True):
+        np.testing.assert_array_equal(got, nb_ppf(q, mu, alpha))
 
 
 def test_negative_binomial_per_row_and_poisson_limit():

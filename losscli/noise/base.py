@@ -424,6 +424,9 @@ class Family:
     # F⁻¹(q) per row (min{k : F(k) ≥ q} when discrete); None where the family has none
     crps: ClassVar[Any] = None
     ppf: ClassVar[Any] = None
+    # `ppf_levels(qs, pred, params)`: [ppf(q) for q in qs] in one pass, where a family
+    # does better than level by level (None: `ppf` per level)
+    ppf_levels: ClassVar[Any] = None
     # why `crps` is None, said in the report's warning (None: "no CRPS is implemented")
     crps_note: ClassVar[str | None] = None
 

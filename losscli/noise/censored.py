@@ -106,6 +106,7 @@ class Censored:
     measure = ATOM_AT_ZERO
     support = NONNEGATIVE
     closed_form: tuple[str, ...] = ()  # the censored likelihood needs an optimiser
+    ppf_levels = None  # its own `ppf`, level by level (not the wrapped family's)
     unbounded_within_half = False
     precise_fit = True  # `fit` ends with Newton steps (optimize.polish)
 

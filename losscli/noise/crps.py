@@ -651,18 +651,63 @@ def negative_binomial(y: np.ndarray, mu: Any, alpha: Any) -> np.ndarray:
 
     from E[X 1{X ≤ y}] = μ F_{r+1}(y − 1) and I_p(r, y + 1) − I_p(r + 1, y) =
     f(y)(1 + y/r); F(y) = 1 − I_q(y + 1, r), q = αμ/(1 + αμ) (computed without 1 − p);
-    f(y) from `log_nb_pmf`; ½E|X − X′| by `nb_half_gini`. α = 0 is Poisson's."""
-    y, mu, alpha = np.broadcast_arrays(arr(y), arr(mu), arr(alpha))
-    pois = alpha == 0.0
-    am = alpha * mu
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a_safe = np.where(pois, 1.0, alpha)
-        F = np.where(pois, special.pdtr(y, mu),
-                     special.betaincc(y + 1.0, 1.0 / a_safe, am / (1.0 + am)))
-        log_f = np.where(pois, log_factorial_ratio(y, mu), log_nb_pmf(y, mu, a_safe))
-    out = ((y - mu) * (2.0 * F - 1.0) + 2.0 * mu * (1.0 + alpha * y) * np.exp(log_f)
+    f(y) from `log_nb_pmf`; F(y) and f(y) by `nb_cdf_walk` where it applies (most
+    rows: one pass over the p.m.f. up to y); ½E|X − X′| by `nb_half_gini`. α = 0 is
+    Poisson's."""
+    shape = np.broadcast_shapes(np.shape(y), np.shape(mu), np.shape(alpha))
+    y, mu, alpha = (np.ascontiguousarray(v, dtype=np.float64).ravel() for v in
+                    np.broadcast_arrays(arr(y), arr(mu), arr(alpha)))
+    F, f, done = nb_cdf_walk(y, mu, alpha)
+    rest = np.flatnonzero(~done)
+    if rest.size:
+        yr, mr, ar = y[rest], mu[rest], alpha[rest]
+        pois = ar == 0.0
+        am = ar * mr
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a_safe = np.where(pois, 1.0, ar)
+            F[rest] = np.where(pois, special.pdtr(yr, mr),
+                               special.betaincc(yr + 1.0, 1.0 / a_safe, am / (1.0 + am)))
+            f[rest] = np.exp(np.where(pois, log_factorial_ratio(yr, mr),
+                                      log_nb_pmf(yr, mr, a_safe)))
+    out = ((y - mu) * (2.0 * F - 1.0) + 2.0 * mu * (1.0 + alpha * y) * f
            - nb_half_gini(mu, alpha))
-    return _small_at_zero(out, y, mu, alpha, _nb_sf)
+    return _small_at_zero(out, y, mu, alpha, _nb_sf).reshape(shape)
+
+
+def nb_cdf_walk(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(F(y), f(y), the rows done) of NB2(μ, α) (Poisson at α = 0) at integers
+    0 ≤ y ≤ WALK_TERMS on 1-D rows, by adding the p.m.f. from f(0) with the recurrence
+    of `nb_half_gini_series`: F within ~y ulps relatively (a sum of positive terms), f
+    within ~2y. Rows whose f(0) underflows, or with y outside that range, are left."""
+    n = y.size
+    big_f_out, f_out = np.zeros(n), np.zeros(n)
+    done = np.zeros(n, dtype=bool)
+    am = alpha * mu
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        log_f0 = np.where(alpha > 0.0, -np.log1p(am) / np.where(alpha > 0.0, alpha, 1.0),
+                          -mu)
+        scale = mu / (1.0 + am)
+    idx = np.flatnonzero((log_f0 > -600.0) & (mu >= 0.0) & (y >= 0.0)
+                         & (y <= WALK_TERMS) & (y == np.floor(y)))
+    f = np.exp(log_f0[idx])
+    big_f = f.copy()
+    yy, sc, asc = y[idx], scale[idx], alpha[idx] * scale[idx]
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        for k in range(WALK_TERMS + 1):
+            hit = yy == k
+            if hit.any():
+                rows = idx[hit]
+                big_f_out[rows], f_out[rows] = big_f[hit], f[hit]
+                done[rows] = True
+                keep = ~hit
+                if not keep.any():
+                    break
+                idx, f, big_f, yy, sc, asc = (idx[keep], f[keep], big_f[keep], yy[keep],
+                                              sc[keep], asc[keep])
+            f *= (sc + k * asc) * (1.0 / (k + 1.0))
+            big_f += f
+    return big_f_out, f_out, done
 
 
 def _nb_sf(k: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -696,6 +741,63 @@ def nb_ppf(q: float, mu: Any, alpha: Any) -> np.ndarray:
     if rest.size:
         out[rest] = nb_ppf_inverse(q, mu.ravel()[rest], alpha.ravel()[rest])
     return out.reshape(mu.shape)
+
+
+def nb_ppf_levels(qs: Any, mu: Any, alpha: Any) -> list[np.ndarray]:
+    """[min{k : F(k) ≥ q} for q in qs] for NB2(μ, α): one walk over the p.m.f. for every
+    level (`nb_ppf_walk`'s, each level decided where q lies clear of F(k − 1) and F(k)),
+    `nb_ppf_inverse` for the rows a level leaves undecided."""
+    mu, alpha = np.broadcast_arrays(arr(mu), arr(alpha))
+    shape = mu.shape
+    mu, alpha = mu.ravel(), alpha.ravel()
+    qs = [float(q) for q in qs]
+    order = sorted(range(len(qs)), key=lambda j: qs[j])
+    levels = np.array([qs[j] for j in order])
+    n, m = mu.size, levels.size
+    out = np.zeros((m, n))
+    done = np.zeros((m, n), dtype=bool)
+    am = alpha * mu
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        log_f0 = np.where(alpha > 0.0, -np.log1p(am) / np.where(alpha > 0.0, alpha, 1.0),
+                          -mu)
+        scale = mu / (1.0 + am)
+    idx = np.flatnonzero((log_f0 > -600.0) & np.isfinite(log_f0) & (mu >= 0.0))
+    f = np.exp(log_f0[idx])
+    big_f = f.copy()
+    prev = np.zeros_like(f)
+    sc, asc = scale[idx], alpha[idx] * scale[idx]
+    nxt = np.zeros(idx.size, dtype=np.intp)  # each row's lowest level not reached yet
+    target = np.full(idx.size, levels[0])
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        for k in range(WALK_TERMS + 1):
+            reached = big_f >= target
+            while reached.any():
+                at = np.flatnonzero(reached)
+                lv = nxt[at]
+                tol = 1e-12 * levels[lv]
+                clear = (big_f[at] - levels[lv] > tol) & (levels[lv] - prev[at] > tol)
+                out[lv[clear], idx[at[clear]]] = float(k)
+                done[lv[clear], idx[at[clear]]] = True
+                nxt[at] += 1
+                target[at] = np.where(nxt[at] < m, levels[np.minimum(nxt[at], m - 1)],
+                                      np.inf)
+                reached = big_f >= target
+            keep = nxt < m
+            if not keep.all():
+                if not keep.any():
+                    break
+                idx, f, big_f, prev, sc, asc, nxt, target = (
+                    v[keep] for v in (idx, f, big_f, prev, sc, asc, nxt, target))
+            prev[:] = big_f
+            f *= (sc + k * asc) * (1.0 / (k + 1.0))
+            big_f += f
+    result: list[np.ndarray] = [np.empty(0)] * m
+    for i, j in enumerate(order):
+        rest = np.flatnonzero(~done[i])
+        if rest.size:
+            out[i, rest] = nb_ppf_inverse(levels[i], mu[rest], alpha[rest])
+        result[j] = out[i].reshape(shape)
+    return result
 
 
 def nb_ppf_walk(q: float, mu: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

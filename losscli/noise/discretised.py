@@ -29,6 +29,7 @@ class Discretised:
     # the spread goes to 0, so the likelihood has no maximum at a positive spread
     unbounded_within_half = True
     closed_form: tuple[str, ...] = ()  # the interval likelihood needs an optimiser
+    ppf_levels = None  # its own `ppf`, level by level (not the wrapped family's)
     # the interval likelihood is smooth in every parameter (a median too) and its
     # information has no closed form: the shared numerical Hessian reads it
     nonsmooth: tuple[str, ...] = ()

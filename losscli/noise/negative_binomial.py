@@ -224,6 +224,10 @@ class NegativeBinomial(Family):
         """min{k : F(k) ≥ q} (`crps_forms.nb_ppf`)."""
         return crps_forms.nb_ppf(q, pred, params["alpha"])
 
+    def ppf_levels(self, qs: Any, pred: Any, params: Params) -> list[np.ndarray]:
+        """`ppf` at every level of qs in one pass (`crps_forms.nb_ppf_levels`)."""
+        return crps_forms.nb_ppf_levels(qs, pred, params["alpha"])
+
 
 # ------------------------------------------------------------------ A(y, α) = Σ_{j<y} log(1 + αj)
 
