@@ -444,3 +444,29 @@ def test_diagnose_end_to_end(zinb_file):
     rep = json.loads(proc.stdout)
     m = model(rep, "zero_inflated_negative_binomial")
     assert m["diagnostics"]["rootogram"]
+
+
+def test_zip_information_in_pi_against_numdifftools():
+    """ZIP's closed-form information in π against numdifftools' second derivative of
+    Σ w log q written with scipy's Poisson p.m.f., at and away from the MLE."""
+    import numdifftools as nd
+    from scipy import stats
+
+    from losscli.noise.zero_inflated import ZeroInflatedPoisson
+
+    rng = np.random.default_rng(12)
+    mu = np.exp(rng.normal(0.8, 0.6, 2000))
+    y = np.where(rng.uniform(size=2000) < 0.2, 0, rng.poisson(mu / 0.8)).astype(float)
+    w = rng.integers(1, 4, 2000).astype(float)
+
+    def total(pi):
+        lam = mu / (1.0 - pi)
+        q = np.where(y == 0, pi + (1 - pi) * np.exp(-lam), (1 - pi) * stats.poisson.pmf(y, lam))
+        return float(np.dot(w, np.log(q)))
+
+    fam = ZeroInflatedPoisson()
+    fitted = fam.fit(y, w, mu)["pi"]
+    for pi in (fitted, 0.05, 0.4):
+        got = fam.information(y, w, mu, {"pi": pi}, ("pi",))[0, 0]
+        want = -nd.Derivative(total, n=2)(pi)
+        assert got == pytest.approx(float(want), rel=1e-7)

@@ -281,6 +281,31 @@ class ZeroInflatedPoisson(Family):
                 ll[zero] = np.logaddexp(lpi, l1p + lg0)
         return ll
 
+    def information(self, y: np.ndarray, w: np.ndarray | None, pred: Any, params: Params,
+                    names: tuple[str, ...]) -> np.ndarray | None:
+        """Conditional, π alone (one number): −d²/dπ² Σ w log q in closed form. In
+        u = −log(1 − π), λ = ŷe^u: y ≥ 1 gives ∂ᵤ = y − 1 − λ, ∂ᵤᵤ = −λ; y = 0 gives
+        log P₀, P₀ = 1 − e^(−u)(1 − e^(−λ)), ∂ᵤP₀ = e^(−u)(1 − e^(−λ)(1 + λ)),
+        ∂ᵤᵤP₀ = −∂ᵤP₀ + e^(−u)e^(−λ)λ²; then d²/dπ² = (∂ᵤᵤ + ∂ᵤ)e^(2u). Otherwise None
+        (the shared numerical Hessian)."""
+        if (type(self) is not ZeroInflatedPoisson or pred is None or names != ("pi",)
+                or np.ndim(params["pi"])):
+            return None
+        u = -math.log1p(-float(params["pi"]))
+        e, em = math.exp(u), math.exp(-u)
+        rows = _Rows(y, w, pred)
+        with np.errstate(all="ignore"):
+            lam0 = rows.mu0 * e
+            g0 = np.exp(-lam0)
+            p0 = 1.0 - em * -np.expm1(-lam0)
+            d1 = em * (1.0 - g0 * (1.0 + lam0))
+            d2 = -d1 + em * g0 * lam0 * lam0
+            r1 = d1 / p0
+            grad = float(np.dot(rows.w0, r1)) + (rows.s_wy1 - rows.s_w1 - e * rows.s_mu1)
+            hess = float(np.dot(rows.w0, d2 / p0 - r1 * r1)) - e * rows.s_mu1
+        info = -(hess + grad) * e * e
+        return np.array([[info]]) if math.isfinite(info) else None
+
     def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         out: Params = {}
         if pred is None:
