@@ -308,7 +308,7 @@ def test_nb_half_gini_series_and_fourier_forms_agree_with_a_counting_sum():
     each form against the other where both apply."""
     from scipy import stats
 
-    from losscli.noise.crps import nb_half_gini, nb_half_gini_fourier, nb_half_gini_series
+    from losscli.noise.nb_sums import nb_half_gini, nb_half_gini_fourier, nb_half_gini_series
 
     cases = [(2.5, 0.8), (0.01, 3.0), (40.0, 0.05), (1e-5, 0.0), (7.0, 0.0), (30.0, 4.0),
              (800.0, 0.0), (3.0, 40.0), (150.0, 0.02)]
@@ -343,7 +343,7 @@ def test_nb_quantiles_by_the_walk_match_scipy():
     against scipy's nbinom.ppf and poisson.ppf, row by row."""
     from scipy import stats
 
-    from losscli.noise.crps import nb_ppf, nb_ppf_levels, nb_ppf_walk
+    from losscli.noise.nb_sums import nb_ppf, nb_ppf_levels, nb_ppf_walk
 
     rng = np.random.default_rng(6)
     mu = np.exp(rng.uniform(math.log(1e-4), math.log(2000), 3000))

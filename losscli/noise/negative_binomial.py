@@ -20,7 +20,7 @@ from scipy import special
 
 from losscli import optimize
 from losscli.errors import FitError
-from losscli.noise import crps as crps_forms
+from losscli.noise import nb_sums
 from losscli.noise.base import Family, Frameworks, Nesting, Params
 from losscli.noise.logspace import STIRLING_FROM, gammaln_int, stirling_series
 from losscli.noise.measures import COUNTING
@@ -217,16 +217,16 @@ class NegativeBinomial(Family):
 
     # -- proper scores (SPEC §8.3): on the counting measure
     def crps(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
-        """Σ_k (F(k) − 1{y ≤ k})² (`crps_forms.negative_binomial`; Poisson's at α = 0)."""
-        return crps_forms.negative_binomial(y, pred, params["alpha"])
+        """Σ_k (F(k) − 1{y ≤ k})² (`nb_sums.negative_binomial`; Poisson's at α = 0)."""
+        return nb_sums.negative_binomial(y, pred, params["alpha"])
 
     def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
-        """min{k : F(k) ≥ q} (`crps_forms.nb_ppf`)."""
-        return crps_forms.nb_ppf(q, pred, params["alpha"])
+        """min{k : F(k) ≥ q} (`nb_sums.nb_ppf`)."""
+        return nb_sums.nb_ppf(q, pred, params["alpha"])
 
     def ppf_levels(self, qs: Any, pred: Any, params: Params) -> list[np.ndarray]:
-        """`ppf` at every level of qs in one pass (`crps_forms.nb_ppf_levels`)."""
-        return crps_forms.nb_ppf_levels(qs, pred, params["alpha"])
+        """`ppf` at every level of qs in one pass (`nb_sums.nb_ppf_levels`)."""
+        return nb_sums.nb_ppf_levels(qs, pred, params["alpha"])
 
 
 # ------------------------------------------------------------------ A(y, α) = Σ_{j<y} log(1 + αj)

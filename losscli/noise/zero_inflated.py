@@ -34,6 +34,7 @@ from scipy import special
 from losscli import optimize
 from losscli.errors import FitError
 from losscli.noise import crps as crps_forms
+from losscli.noise import nb_sums
 from losscli.noise.base import PILOT_ROWS, PILOT_SEED, Family, Frameworks, Nesting, Params
 from losscli.noise.logspace import gammaln_int
 from losscli.noise.measures import COUNTING
@@ -380,8 +381,8 @@ class ZeroInflatedPoisson(Family):
         pi, alpha = params["pi"], self._alpha(params)
         lam = np.divide(np.asarray(pred, dtype=np.float64), np.subtract(1.0, pi))
         q = np.subtract(1.0, pi)
-        base = crps_forms.negative_binomial(y, lam, alpha)
-        h = crps_forms.nb_half_gini(lam, np.broadcast_to(alpha, np.shape(lam)))
+        base = nb_sums.negative_binomial(y, lam, alpha)
+        h = nb_sums.nb_half_gini(lam, np.broadcast_to(alpha, np.shape(lam)))
         return np.multiply(pi, y) + q * base + np.multiply(pi, q) * (h - lam)
 
     def ppf(self, q: float, pred: Any, params: Params) -> np.ndarray:
