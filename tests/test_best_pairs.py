@@ -4,20 +4,12 @@ guess costs one more pass over the missing pairs and never changes the answer.""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from losscli import compare
 from tests.conftest import SAMPLES, run_api
-
-
-def _strip(rep: dict) -> dict:
-    rep = json.loads(json.dumps(rep))
-    for key in ("passes", "bytes_read"):
-        rep["input"].pop(key)
-    return rep
+from tests.test_diagnostics import _without_input_counts as _strip
 
 
 @pytest.mark.parametrize("name, kw", [

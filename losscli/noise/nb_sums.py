@@ -56,6 +56,22 @@ def nb_half_gini(mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return out.reshape(mu.shape)
 
 
+def walk_start(mu: np.ndarray, alpha: np.ndarray, rows: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What a walk over the p.m.f. starts from, on the rows (of `rows`, a mask) whose f(0)
+    does not underflow: (their indices, log f(0) = −r log1p(αμ) (−μ at α = 0), and the
+    recurrence's two factors per row, μ/(1 + αμ) and αμ/(1 + αμ), so that
+    f(k + 1) = f(k)(a + kb)/(k + 1))."""
+    am = alpha * mu
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        log_f0 = np.where(alpha > 0.0, -np.log1p(am) / np.where(alpha > 0.0, alpha, 1.0),
+                          -mu)
+        scale = mu / (1.0 + am)
+    ok = (log_f0 > -600.0) & np.isfinite(log_f0) & (mu >= 0.0)
+    idx = np.flatnonzero(ok if rows is None else ok & rows)
+    return idx, log_f0[idx], scale[idx], alpha[idx] * scale[idx]
+
+
 def nb_half_gini_series(mu: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(½E|X − X′|, the rows where it is final) of NB2(μ, α) on 1-D rows, by the sum over
     the integers ½E|X − X′| = Σ_k F(k) S(k), S = 1 − F (X ≤ k < X′ or X′ ≤ k < X).
@@ -74,25 +90,17 @@ def nb_half_gini_series(mu: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, 
     n = mu.size
     out = np.zeros(n)
     done = np.zeros(n, dtype=bool)
-    am = alpha * mu
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        log_f0 = np.where(alpha > 0.0, -np.log1p(am) / np.where(alpha > 0.0, alpha, 1.0),
-                          -mu)
-        q = am / (1.0 + am)
-        scale = mu / (1.0 + am)
-    idx = np.flatnonzero((log_f0 > -600.0) & np.isfinite(log_f0) & (mu >= 0.0))
-    f = np.exp(log_f0[idx])
-    s_tail = -np.expm1(log_f0[idx])
+    idx, log_f0, sc, qq = walk_start(mu, alpha)  # qq = αμ/(1 + αμ), the tail's ratio
+    f = np.exp(log_f0)
+    s_tail = -np.expm1(log_f0)
     big_f = f.copy()
     total = big_f * s_tail
-    sc, qq = scale[idx], q[idx]
-    asc = alpha[idx] * sc
     ratio = np.empty_like(f)
     term = np.empty_like(f)
     with np.errstate(invalid="ignore", over="ignore", under="ignore"):
         for k in range(SERIES_TERMS):
             # f(k + 1)/f(k) = (μ + kαμ)/((1 + αμ)(k + 1))
-            np.multiply(asc, float(k), out=ratio)
+            np.multiply(qq, float(k), out=ratio)
             ratio += sc
             ratio *= 1.0 / (k + 1.0)
             f *= ratio
@@ -113,7 +121,7 @@ def nb_half_gini_series(mu: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, 
                         break
                     idx, f, s_tail, big_f, total = (idx[keep], f[keep], s_tail[keep],
                                                     big_f[keep], total[keep])
-                    sc, qq, asc = sc[keep], qq[keep], asc[keep]
+                    sc, qq = sc[keep], qq[keep]
                     ratio, term = ratio[keep], term[keep]
     return out, done
 
@@ -207,16 +215,11 @@ def nb_cdf_walk(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray
     n = y.size
     big_f_out, f_out = np.zeros(n), np.zeros(n)
     done = np.zeros(n, dtype=bool)
-    am = alpha * mu
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        log_f0 = np.where(alpha > 0.0, -np.log1p(am) / np.where(alpha > 0.0, alpha, 1.0),
-                          -mu)
-        scale = mu / (1.0 + am)
-    idx = np.flatnonzero((log_f0 > -600.0) & (mu >= 0.0) & (y >= 0.0)
-                         & (y <= WALK_TERMS) & (y == np.floor(y)))
-    f = np.exp(log_f0[idx])
+    idx, log_f0, sc, asc = walk_start(mu, alpha, (y >= 0.0) & (y <= WALK_TERMS)
+                                      & (y == np.floor(y)))
+    f = np.exp(log_f0)
     big_f = f.copy()
-    yy, sc, asc = y[idx], scale[idx], alpha[idx] * scale[idx]
+    yy = y[idx]
     with np.errstate(invalid="ignore", over="ignore", under="ignore"):
         for k in range(WALK_TERMS + 1):
             hit = yy == k
@@ -243,20 +246,16 @@ def _nb_sf(k: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def nb_ppf(q: float, mu: Any, alpha: Any) -> np.ndarray:
-    """min{k : F(k) ≥ q} for NB2(μ, α) (Poisson's at α = 0): by `nb_ppf_walk` where it
-    decides, else ⌈nbdtrik(q, r, p)⌉ checked on F (`nb_ppf_inverse`)."""
-    mu, alpha = np.broadcast_arrays(arr(mu), arr(alpha))
-    out, done = nb_ppf_walk(q, mu.ravel(), alpha.ravel())
-    rest = np.flatnonzero(~done)
-    if rest.size:
-        out[rest] = nb_ppf_inverse(q, mu.ravel()[rest], alpha.ravel()[rest])
-    return out.reshape(mu.shape)
+    """min{k : F(k) ≥ q} for NB2(μ, α) (Poisson's at α = 0): `nb_ppf_levels` at q."""
+    return nb_ppf_levels([q], mu, alpha)[0]
 
 
 def nb_ppf_levels(qs: Any, mu: Any, alpha: Any) -> list[np.ndarray]:
     """[min{k : F(k) ≥ q} for q in qs] for NB2(μ, α): one walk over the p.m.f. for every
-    level (`nb_ppf_walk`'s, each level decided where q lies clear of F(k − 1) and F(k)),
-    `nb_ppf_inverse` for the rows a level leaves undecided."""
+    level, adding f(k) to F until it reaches each q in turn. F is a sum of positive terms,
+    within ~k ulps relatively, so a level is decided only where q lies clear of F(k − 1)
+    and F(k) by 1e-12 (relative); `nb_ppf_inverse` takes the rows a level leaves
+    undecided, whose f(0) underflows, or not reached within WALK_TERMS terms."""
     mu, alpha = np.broadcast_arrays(arr(mu), arr(alpha))
     shape = mu.shape
     mu, alpha = mu.ravel(), alpha.ravel()
@@ -266,16 +265,10 @@ def nb_ppf_levels(qs: Any, mu: Any, alpha: Any) -> list[np.ndarray]:
     n, m = mu.size, levels.size
     out = np.zeros((m, n))
     done = np.zeros((m, n), dtype=bool)
-    am = alpha * mu
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        log_f0 = np.where(alpha > 0.0, -np.log1p(am) / np.where(alpha > 0.0, alpha, 1.0),
-                          -mu)
-        scale = mu / (1.0 + am)
-    idx = np.flatnonzero((log_f0 > -600.0) & np.isfinite(log_f0) & (mu >= 0.0))
-    f = np.exp(log_f0[idx])
+    idx, log_f0, sc, asc = walk_start(mu, alpha)
+    f = np.exp(log_f0)
     big_f = f.copy()
     prev = np.zeros_like(f)
-    sc, asc = scale[idx], alpha[idx] * scale[idx]
     nxt = np.zeros(idx.size, dtype=np.intp)  # each row's lowest level not reached yet
     target = np.full(idx.size, levels[0])
     with np.errstate(invalid="ignore", over="ignore", under="ignore"):
@@ -308,45 +301,6 @@ def nb_ppf_levels(qs: Any, mu: Any, alpha: Any) -> list[np.ndarray]:
             out[i, rest] = nb_ppf_inverse(levels[i], mu[rest], alpha[rest])
         result[j] = out[i].reshape(shape)
     return result
-
-
-def nb_ppf_walk(q: float, mu: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(min{k : F(k) ≥ q}, the rows where it is decided) on 1-D rows, by adding the
-    p.m.f. from f(0) = (1 + αμ)^(−r) with f(k + 1) = f(k)(μ + kαμ)/((1 + αμ)(k + 1)) (as
-    `nb_half_gini_series`) until F reaches q. F is a sum of positive terms, within ~k ulps
-    relatively, so a row is decided only where q lies clear of F(k − 1) and F(k) by 1e-12
-    (relative); the others, rows whose f(0) underflows and rows not decided within
-    WALK_TERMS terms are left to the caller."""
-    n = mu.size
-    out = np.zeros(n)
-    done = np.zeros(n, dtype=bool)
-    am = alpha * mu
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        log_f0 = np.where(alpha > 0.0, -np.log1p(am) / np.where(alpha > 0.0, alpha, 1.0),
-                          -mu)
-        scale = mu / (1.0 + am)
-    idx = np.flatnonzero((log_f0 > -600.0) & np.isfinite(log_f0) & (mu >= 0.0))
-    f = np.exp(log_f0[idx])
-    big_f = f.copy()
-    prev = np.zeros_like(f)
-    sc, asc = scale[idx], alpha[idx] * scale[idx]
-    tol = 1e-12 * q
-    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
-        for k in range(WALK_TERMS + 1):
-            reached = big_f >= q
-            if reached.any():
-                clear = reached & (big_f - q > tol) & (q - prev > tol)
-                out[idx[clear]] = float(k)
-                done[idx[clear]] = True
-                keep = ~reached
-                if not keep.any():
-                    break
-                idx, f, big_f, prev, sc, asc = (idx[keep], f[keep], big_f[keep],
-                                                prev[keep], sc[keep], asc[keep])
-            prev[:] = big_f
-            f *= (sc + k * asc) * (1.0 / (k + 1.0))
-            big_f += f
-    return out, done
 
 
 def nb_ppf_inverse(q: float, mu: Any, alpha: Any) -> np.ndarray:
