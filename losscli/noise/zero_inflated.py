@@ -289,8 +289,7 @@ class ZeroInflatedPoisson(Family):
         log P₀, P₀ = 1 − e^(−u)(1 − e^(−λ)), ∂ᵤP₀ = e^(−u)(1 − e^(−λ)(1 + λ)),
         ∂ᵤᵤP₀ = −∂ᵤP₀ + e^(−u)e^(−λ)λ²; then d²/dπ² = (∂ᵤᵤ + ∂ᵤ)e^(2u). Otherwise None
         (the shared numerical Hessian)."""
-        if (type(self) is not ZeroInflatedPoisson or pred is None or names != ("pi",)
-                or np.ndim(params["pi"])):
+        if pred is None or names != ("pi",) or np.ndim(params["pi"]):
             return None
         u = -math.log1p(-float(params["pi"]))
         e, em = math.exp(u), math.exp(-u)
