@@ -21,7 +21,6 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import optimize
 
 from losscli.errors import FitError
 
@@ -32,6 +31,14 @@ MAX_LOG_STEP = 20.0
 # the stencil's step in the fitted coordinates: the central differences' error, O(h²),
 # leaves the polished optimum within ~1e-8 relative of the exact one
 STENCIL_STEP = 1e-5
+
+
+def _scipy():
+    """scipy.optimize, imported on first use: it loads much of scipy (≈0.2 s), and a run
+    whose fits are closed forms or Newton steps never needs it."""
+    from scipy import optimize
+
+    return optimize
 
 
 def to_x(params: Params, names: tuple[str, ...], domains: dict[str, str]) -> np.ndarray:
@@ -187,13 +194,13 @@ def minimize_params(
     elif len(names) == 1:
         # Brent's method from a downhill bracket search: no window for the optimum to
         # sit on the edge of, and ~10–15 evaluations from a start near the optimum
-        res = optimize.minimize_scalar(
+        res = _scipy().minimize_scalar(
             lambda v: f(np.array([v])), bracket=(x0[0], x0[0] + step), method="brent",
             options={"xtol": 1e-5},
         )
         x = np.array([res.x])
     else:
-        res = optimize.minimize(
+        res = _scipy().minimize(
             f, x0, method="Nelder-Mead",
             options={"xatol": xatol, "fatol": fatol, "maxiter": 4000, "maxfev": 8000},
         )
@@ -208,7 +215,7 @@ def minimize_params(
 def nelder_mead(f, x0: np.ndarray, xatol: float, fatol: float) -> tuple[np.ndarray, float]:
     """Nelder–Mead from x0 to these tolerances, for a caller that reads the edge of the
     search itself: (x, f(x))."""
-    res = optimize.minimize(f, x0, method="Nelder-Mead",
+    res = _scipy().minimize(f, x0, method="Nelder-Mead",
                             options={"xatol": xatol, "fatol": fatol, "maxiter": 4000,
                                      "maxfev": 8000})
     return res.x, float(res.fun)
@@ -220,7 +227,7 @@ def nelder_mead(f, x0: np.ndarray, xatol: float, fatol: float) -> tuple[np.ndarr
 def root(f, lo: float, hi: float, xtol: float, rtol: float) -> float:
     """The root of f in [lo, hi], where f changes sign, by Brent's method (brentq): within
     xtol + rtol·|x| of it."""
-    return float(optimize.brentq(f, lo, hi, xtol=xtol, rtol=rtol))
+    return float(_scipy().brentq(f, lo, hi, xtol=xtol, rtol=rtol))
 
 
 def root_decreasing(f, x0: float, below: str, above: str, xtol: float, rtol: float,
@@ -254,7 +261,7 @@ def minimize_bounded(f, lo: float, hi: float, xatol: float) -> tuple[float, floa
     """(x, f(x)) at the minimum of f on [lo, hi], by Brent's bounded method to within
     about xatol in x (the ends themselves are never evaluated: a minimum at an end is
     approached from inside)."""
-    res = optimize.minimize_scalar(f, bounds=(lo, hi), method="bounded",
+    res = _scipy().minimize_scalar(f, bounds=(lo, hi), method="bounded",
                                    options={"xatol": xatol})
     return float(res.x), float(res.fun)
 
