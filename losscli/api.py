@@ -305,7 +305,7 @@ def _score(run: Run, models: list[Model], pairs, also, measure,
                if comp is not None and comp.constant is not None]
     proper = tuple(range(n)) if run.req.scores else ()
     scores, splan, carried = score(run, models + extra, False, also, wanted, proper,
-                                   quantiles, serial, run.req.hac_lag)
+                                   quantiles, serial, run.req.hac_lag, reported=n)
 
     def extras(i: int, res) -> None:
         """Model i's `distributional` and `scores` blocks into its result."""

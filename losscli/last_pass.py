@@ -128,7 +128,7 @@ class Scores:
                 except NUMERIC_ERRORS:  # reported as null, with a note
                     self.proper[i] = None
             base = None
-            if model.baseline is not None and plan.baseline_on_rows:
+            if model.baseline is not None and plan.baseline_on_rows and plan.reported[i]:
                 bm = model.baseline
                 if id(bm) not in baselines:
                     baselines[id(bm)] = bm.family.loglik(y, marginal_pred(bm),
@@ -280,18 +280,24 @@ class ScorePlan:
     by: tuple[str, int, str] | None = None  # --by: (column, --max-slices, file)
     # the class-probability groups after the first: prediction name → its columns
     groups: dict[str, list[str]] = field(default_factory=dict)
+    # per model: whether it is reported (its baseline, deviance and spread reduced), or
+    # a companion read only through its log-likelihood sum and its pairs
+    reported: list[bool] = field(default_factory=list)
 
 
 def score(run: Run, models: list[Model], pairs: bool, also=None,
           extra_pairs: list[tuple[int, int]] = (), proper: tuple[int, ...] = (),
           quantiles: tuple[list[float], list[str]] | None = None,
-          serial: list[tuple[int, int]] = (), hac_lag: int = 0
+          serial: list[tuple[int, int]] = (), hac_lag: int = 0, reported: int | None = None
           ) -> tuple[Scores, ScorePlan, Any]:
     """The last pass: every model scored on every row (or on the value counts); `also`
     makes a further state reduced in the same pass (None without it). `pairs`: the
     moments of the per-row log-likelihood differences of every pair of models (Vuong),
     and of `extra_pairs` (indices (i, j), i < j) in any case; with `hac_lag` > 0 the
-    lagged sums of the `serial` pairs (each also among the pairs) in row order."""
+    lagged sums of the `serial` pairs (each also among the pairs) in row order. Models
+    from index `reported` on are companions: only their log-likelihood sums and pairs
+    are reduced."""
+    full = [reported is None or i < reported for i in range(len(models))]
     on_counts = (not run.conditional and run.value_counts is not None
                  and run.cols.by is None)  # slices need the rows
     point_keys: dict[str, Any] = {}
@@ -301,7 +307,7 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
         if fam.input == "point":
             point_keys.setdefault(_point_key(m), m.inputs.prediction if m.conditional
                                   else fam.point_prediction(marginal_pred(m)))
-        ok = fam.deviance is not None
+        ok = fam.deviance is not None and full[len(deviance_ok)]
         if ok and fam.deviance_support is not None:
             ok = run.scan.outside[fam.deviance_support].row is None and (
                 not m.conditional
@@ -321,13 +327,14 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
         prediction=[cols.pred] if cols.pred else list(cols.probs or cols.logits),
         labels=run.layout.labels, eps=run.req.eps, rows_known=not on_counts,
         proper=tuple(proper), quantiles=quantiles, serial=list(serial), hac_lag=hac_lag,
-        spread=[_spread_terms(run, m) for m in models],
-        baseline_table=[_baseline_table(run, m, values) for m in models
+        spread=[_spread_terms(run, m) if f else () for m, f in zip(models, full, strict=True)],
+        baseline_table=[_baseline_table(run, m, values) if f else None
+                        for m, f in zip(models, full, strict=True)
                         for values in [_distinct_targets(run)]],
         soft=run.soft_labels,
         by=None if run.cols.by is None else (run.cols.by, run.req.max_slices,
                                              rows_file(run)),
-        groups=cols.other_groups)
+        groups=cols.other_groups, reported=full)
 
     def make():
         return Scores(plan) if also is None else Joint(Scores(plan), also())

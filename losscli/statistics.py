@@ -215,7 +215,7 @@ class Deviance:
         return {"mean_deviance": dev / W, "d2": 1.0 - dev / null if null > 0 else None}
 
 
-PAIR_CHUNK = 4096  # rows of a pair block reduced at a time
+PAIR_GROUP_VALUES = 1 << 17  # values of a pair block reduced at a time (pairs × rows)
 
 
 class PairDifferences:
@@ -223,11 +223,11 @@ class PairDifferences:
     models: their weighted moments (W, d̄, M2 = Σ w (d − d̄)²) and the rows of largest and
     smallest d, each as (d, label, weight), the label a row number or a value.
 
-    A block's moments and extremes are those of `reduce.Moments` and `reduce.Extremes`,
-    reduced over every pair at once (`update_all`); each pair merges its own as floats by
-    the same formulas (Chan et al.'s for the moments; for the extremes the larger, or
-    smaller, d wins and a tie keeps the smaller label), so the per-pair cost of a block
-    is a few float operations."""
+    A block's moments and extremes are those of `reduce.Moments` and `reduce.Extremes`
+    over the whole block, reduced over groups of pairs at once (`update_all`); each pair
+    merges its own as floats by the same formulas (Chan et al.'s for the moments; for
+    the extremes the larger, or smaller, d wins and a tie keeps the smaller label), so
+    the per-pair cost of a block is a few float operations."""
 
     __slots__ = ("W", "mean", "m2", "hi", "lo")
 
@@ -248,18 +248,21 @@ class PairDifferences:
                    w: np.ndarray | None, label_w: np.ndarray | None) -> None:
         """Add a block to several pairs at once: d (k, n) the differences of pairs[k],
         w the rows' weights; `label_w` the weight kept with an extreme (None: 1)."""
-        part = Moments(len(pairs))
-        ext = Extremes(len(pairs))
-        # in column chunks whose k rows stay in cache across the passes of the moments
-        # and extremes (a whole block of many pairs does not)
-        for s in range(0, d.shape[-1], PAIR_CHUNK):
-            sl = slice(s, s + PAIR_CHUNK)
-            part.update(d[:, sl], None if w is None else w[sl])
-            ext.update(d[:, sl], labels[sl], None if label_w is None else label_w[sl])
-        W = part.W
-        for pair, mean, m2, hi, lo in zip(pairs, part.mean.tolist(), part.m2.tolist(),
-                                          ext.hi.tolist(), ext.lo.tolist(), strict=True):
-            pair._merge(W, mean, m2, hi, lo)
+        # in groups of pairs that stay in cache across the passes of the moments and
+        # extremes (a whole block of many pairs does not); each pair's sums run over the
+        # whole block, so a pair's figures do not depend on the pairs beside it
+        group = max(1, PAIR_GROUP_VALUES // max(d.shape[-1], 1))
+        for g in range(0, len(pairs), group):
+            rows = d[g:g + group]
+            part = Moments(rows.shape[0])
+            part.update(rows, w)
+            ext = Extremes(rows.shape[0])
+            ext.update(rows, labels, label_w)
+            W = part.W
+            for pair, mean, m2, hi, lo in zip(pairs[g:g + group], part.mean.tolist(),
+                                              part.m2.tolist(), ext.hi.tolist(),
+                                              ext.lo.tolist(), strict=True):
+                pair._merge(W, mean, m2, hi, lo)
 
     def _merge(self, W: float, mean: float, m2: float, hi, lo) -> None:
         if W != 0.0:  # as reduce.Moments.merge

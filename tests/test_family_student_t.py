@@ -369,9 +369,83 @@ def test_profile_density_nll_matches_scipy(weighted, per_row):
     w = rng.uniform(0.2, 3.0, n) if weighted else None
     ww = w if weighted else np.ones(n)
     W = float(ww.sum())
-    nll = student_t._density_nll(y, w, loc, scale, W)
+    nll = student_t._Density(y, w, loc, scale, W)
     for df in (0.7, 3.0, 40.0, 1e5):
         ref = -np.dot(ww, stats.t.logpdf(y, df, loc, scale)) / W
         assert nll(df) == pytest.approx(ref, rel=1e-12)
     ref = -np.dot(ww, stats.norm.logpdf(y, loc, scale)) / W
     assert nll(math.inf) == pytest.approx(ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("df", [0.05, 1.0, 7.5, 59.9, 60.0, 300.0, 1e4, 1e6])
+def test_log_norm_derivatives_match_mpmath(df):
+    """log_norm′ and log_norm″ (ψ forms below ν = 60, the series above) against mpmath's
+    numerical derivatives of lnΓ((ν+1)/2) − lnΓ(ν/2) − ½ ln(νπ) at 40 digits."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+
+    def L(v):
+        return mpmath.loggamma((v + 1) / 2) - mpmath.loggamma(v / 2) - mpmath.log(v * mpmath.pi) / 2
+
+    d1, d2 = tdist.log_norm_derivatives(df)
+    assert d1 == pytest.approx(float(mpmath.diff(L, mpmath.mpf(df))), rel=1e-11)
+    assert d2 == pytest.approx(float(mpmath.diff(L, mpmath.mpf(df), 2)), rel=1e-11)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("df", [0.8, 5.0, 2e3])
+def test_profile_density_slope_is_the_derivative(weighted, df):
+    """`slope` (−f′, −f″ in s = log ν, closed forms) against numdifftools' derivatives of
+    the profile's mean NLL, which is scipy's (the test above)."""
+    nd = pytest.importorskip("numdifftools")
+    rng = np.random.default_rng(42)
+    n = 3000
+    loc = rng.normal(0.0, 3.0, n)
+    scale = np.exp(rng.normal(0.0, 0.5, n))
+    y = loc + scale * rng.standard_t(4.0, n)
+    w = rng.uniform(0.2, 3.0, n) if weighted else None
+    W = float(n if w is None else w.sum())
+    dens = student_t._Density(y, w, loc, scale, W)
+
+    def f(s):
+        return dens(math.exp(float(s)))
+
+    s = math.log(df)
+    g, dg = dens.slope(s)
+    assert -g == pytest.approx(float(nd.Derivative(f, n=1)(s)), rel=1e-7, abs=1e-12)
+    assert -dg == pytest.approx(float(nd.Derivative(f, n=2)(s)), rel=1e-6, abs=1e-10)
+
+
+@pytest.mark.parametrize("true_df", [2.5, 30.0])
+def test_df_profile_by_newton_on_a_strided_sample_then_all_rows(monkeypatch, true_df):
+    """ν alone by Newton (the strided start on a shrunk SUBSAMPLE_ROWS, then every row):
+    the root of the score derived here (d/dν of log t_ν(z) = ½ψ((ν+1)/2) − ½ψ(ν/2) −
+    1/(2ν) − ½ log(1 + z²/ν) + (ν+1)z²/(2ν(ν + z²)), by brentq) is the same ν, scipy's
+    bounded Brent on scipy's log-density agrees to its flat optimum's precision, and the
+    Brent fallback is not used."""
+    monkeypatch.setattr(student_t, "SUBSAMPLE_ROWS", 500)
+    rng = np.random.default_rng(43)
+    n = 20_000
+    loc = rng.normal(0.0, 3.0, n)
+    scale = np.exp(rng.normal(0.0, 0.5, n))
+    y = loc + scale * rng.standard_t(true_df, n)
+
+    def no_brent(*args, **kwargs):
+        raise AssertionError("the Brent fallback ran")
+
+    monkeypatch.setattr(student_t.optimize, "minimize_bounded", no_brent)
+    got = FAM.fit_given(y, None, loc, {"scale": scale}, ("df",))["df"]
+    z2 = ((y - loc) / scale) ** 2
+
+    def score(v):
+        return float(np.sum(0.5 * special.digamma((v + 1) / 2) - 0.5 * special.digamma(v / 2)
+                            - 0.5 / v - 0.5 * np.log1p(z2 / v)
+                            + (v + 1) * z2 / (2 * v * (v + z2))))
+
+    root = optimize.brentq(score, 0.5, 1e4, xtol=1e-14, rtol=1e-15)
+    assert got == pytest.approx(root, rel=1e-9)
+    brent = optimize.minimize_scalar(
+        lambda s: -stats.t.logpdf(y, math.exp(s), loc, scale).sum() / n,
+        bounds=(math.log(0.1), math.log(1e5)), method="bounded",
+        options={"xatol": 1e-12})
+    assert got == pytest.approx(math.exp(brent.x), rel=1e-5)

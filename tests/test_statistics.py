@@ -14,7 +14,7 @@ from sklearn.metrics import (
 
 from losscli.reduce import Extremes, Moments
 from losscli.statistics import (
-    PAIR_CHUNK,
+    PAIR_GROUP_VALUES,
     Baseline,
     ClassifierMetrics,
     Deviance,
@@ -152,12 +152,13 @@ def test_pair_differences_merge_in_any_grouping_and_ties_keep_the_earlier_row():
     assert empty.finalize() == (0.0, 0.0, 0.0)
 
 
-def test_pair_differences_over_a_block_of_several_chunks():
-    """A block longer than PAIR_CHUNK (reduced chunk by chunk) gives the direct moments
-    and extremes; a tie across chunks keeps the earlier row."""
-    n = 3 * PAIR_CHUNK + 17
+@pytest.mark.parametrize("n", [PAIR_GROUP_VALUES // 3 + 17, 2 * PAIR_GROUP_VALUES + 5])
+def test_pair_differences_over_a_block_of_several_groups(n):
+    """A block of pairs reduced in groups of pairs (several per group, or one pair a
+    group on a long block) gives the direct moments and extremes, a tie keeps the
+    earlier row, and a pair's figures are the same bits whatever pairs share its block."""
     d = rng.normal(loc=-1.0, size=(4, n))
-    d[2, 5] = d[2, PAIR_CHUNK + 9] = 50.0  # the largest, twice: row 6 is kept
+    d[2, 5] = d[2, n // 2 + 9] = 50.0  # the largest, twice: row 6 is kept
     w = rng.uniform(0.5, 2.0, size=n)
     rows = np.arange(n) + 1.0
     pairs = [PairDifferences() for _ in range(4)]
@@ -173,4 +174,7 @@ def test_pair_differences_over_a_block_of_several_chunks():
         j, i = int(np.argmax(d[k])), int(np.argmin(d[k]))
         assert hi == (d[k, j], j + 1.0, w[j])
         assert lo == (d[k, i], i + 1.0, w[i])
+        alone = PairDifferences()
+        PairDifferences.update_all([alone], d[k:k + 1], rows, w, w)
+        assert alone.finalize() == pairs[k].finalize()
     assert pairs[2].extreme_rows()[0][1] == 6.0

@@ -36,28 +36,85 @@ SUBSAMPLE_ROWS = 100_000
 _GAUSS = Gaussian()
 
 
-def _density_nll(y: np.ndarray, w: np.ndarray | None, loc: Any, scale: Any,
-                 W: float) -> Callable[[float], float]:
-    """ν ↦ the mean NLL of the t density at location `loc` and scale σ (each a float or
-    per row): −Σw[−(ν+1)/2 log(1 + z²/ν) + log_norm(ν) − log σ]/W, z = (y − loc)/σ; at
-    ν = ∞ the Gaussian's. z² and Σw log σ do not depend on ν and are computed once."""
-    with np.errstate(all="ignore"):
-        z2 = np.subtract(y, loc)
-        z2 /= scale
-        z2 *= z2
-        log_scale = np.log(scale) if np.ndim(scale) else math.log(scale)
-    total_log_scale = (float(np.sum(log_scale) if w is None else np.dot(w, log_scale))
-                       if np.ndim(log_scale) else W * log_scale)
-    quad = float(z2.sum() if w is None else np.dot(w, z2))
+class _Density:
+    """The mean NLL of the t density at location `loc` and scale σ (each a float or per
+    row) as a function of ν alone: f(ν) = [½(ν+1) Σw log(1 + z²/ν) + Σw log σ]/W −
+    log_norm(ν), z = (y − loc)/σ; at ν = ∞ the Gaussian's. z² and Σw log σ do not
+    depend on ν and are computed once."""
 
-    def nll(df: float) -> float:
+    def __init__(self, y: np.ndarray, w: np.ndarray | None, loc: Any, scale: Any,
+                 W: float) -> None:
+        with np.errstate(all="ignore"):
+            z2 = np.subtract(y, loc)
+            z2 /= scale
+            z2 *= z2
+            log_scale = np.log(scale) if np.ndim(scale) else math.log(scale)
+        self.z2, self.w, self.W = z2, w, W
+        self.log_scale = (float(np.sum(log_scale) if w is None else np.dot(w, log_scale))
+                          if np.ndim(log_scale) else W * log_scale)
+        self.quad = self._sum(z2)
+
+    def _sum(self, x: np.ndarray) -> float:
+        return float(x.sum() if self.w is None else np.dot(self.w, x))
+
+    def __call__(self, df: float) -> float:
         if math.isinf(df):
-            return (0.5 * quad + total_log_scale) / W + HALF_LOG_2PI
-        t = np.log1p(z2 / df)
-        s = float(t.sum() if w is None else np.dot(w, t))
-        return (0.5 * (df + 1.0) * s + total_log_scale) / W - tdist.log_norm(df)
+            return (0.5 * self.quad + self.log_scale) / self.W + HALF_LOG_2PI
+        t = np.log1p(self.z2 / df)
+        return (0.5 * (df + 1.0) * self._sum(t) + self.log_scale) / self.W - tdist.log_norm(df)
 
-    return nll
+    def slope(self, s: float) -> tuple[float, float]:
+        """(−f′, −f″) in s = log ν: with u = z²/ν, A = Σw log1p u, B = Σw u/(1+u),
+        C = Σw u(2+u)/(1+u)², νf′ = [½νA − ½(ν+1)B]/W − ν log_norm′ and ν²f″ =
+        [½(ν+1)C − νB]/W − ν² log_norm″; d f/ds = νf′, d²f/ds² = νf′ + ν²f″."""
+        df = math.exp(s)
+        u = self.z2 / df
+        r = 1.0 + u
+        A = self._sum(np.log(r))
+        r = np.reciprocal(r, out=r)
+        u *= r  # u/(1+u)
+        B = self._sum(u)
+        np.subtract(2.0, u, out=r)  # with v = u/(1+u): u(2+u)/(1+u)² = v(2 − v)
+        np.multiply(u, r, out=r)
+        C = self._sum(r)
+        d1, d2 = tdist.log_norm_derivatives(df)
+        first = (0.5 * df * A - 0.5 * (df + 1.0) * B) / self.W - df * d1
+        second = (0.5 * (df + 1.0) * C - df * B) / self.W - df * df * d2
+        return -first, -(first + second)
+
+    def strided(self, rows: int) -> _Density | None:
+        """The same function of ν on every k-th row (about `rows` of them, for `slope`:
+        its Σw log σ is left out); None if there are not twice as many."""
+        k = self.z2.size // rows
+        if k < 2:
+            return None
+        sub = object.__new__(_Density)
+        sub.z2 = self.z2[::k]
+        sub.w = None if self.w is None else self.w[::k]
+        sub.W = float(sub.z2.size) if sub.w is None else float(np.sum(sub.w))
+        sub.log_scale = 0.0
+        sub.quad = sub._sum(sub.z2)
+        return sub
+
+
+def _newton_df(density: _Density, lo: float, hi: float) -> float | None:
+    """The minimum of the density's mean NLL over s = log ν in [lo, hi] by safeguarded
+    Newton steps on its closed-form derivatives: from the moment estimate ν = 2m/(m − 1)
+    (m the mean z², E z² = ν/(ν − 2)), first on a strided sample of SUBSAMPLE_ROWS rows,
+    then on all rows to a step below 1e-10. lo or hi where the minimum is at an end;
+    None where Newton does not converge (the caller falls back to Brent)."""
+    m = density.quad / density.W
+    start = math.log(2.0 * m / (m - 1.0)) if m > 1.0 else hi - 1.0
+    start = min(max(start, lo + 1.0), hi - 1.0)
+    sub = density.strided(SUBSAMPLE_ROWS)
+    with np.errstate(all="ignore"):
+        if sub is not None:
+            x, status = optimize.newton_root(sub.slope, start, lo, hi, tol=1e-4, max_step=2.0)
+            if status == optimize.ROOT:
+                start = x
+        x, status = optimize.newton_root(density.slope, start, lo, hi, tol=1e-10,
+                                         max_step=2.0)
+    return {optimize.ROOT: x, optimize.ABOVE: hi, optimize.BELOW: lo}.get(status)
 
 
 class StudentT(ContinuousFamily):
@@ -172,16 +229,17 @@ class StudentT(ContinuousFamily):
     def fit_given_profile(self, loglik: Any, y: np.ndarray, w: np.ndarray | None,
                           pred: Any, given: Params, free: tuple[str, ...]) -> Params | None:
         """ν alone free (the scale given, a float or per row; marginal: the location too):
-        the 1-D maximum of `loglik` over log ν in [log DF_MIN, log DF_CAP] (bounded
-        Brent), and the Gaussian limit ν = ∞ where that is at least as likely or the
-        maximum is at the upper end (the `tail` test of SPEC §8.2). Other cases: None
-        (the shared optimiser)."""
+        the 1-D maximum of `loglik` over log ν in [log DF_MIN, log DF_CAP], and the
+        Gaussian limit ν = ∞ where that is at least as likely or the maximum is at the
+        upper end (the `tail` test of SPEC §8.2). On the density, by Newton's method on
+        the derivatives in closed form (`_newton_df`); on intervals, or where Newton
+        fails, by bounded Brent. Other cases: None (the shared optimiser)."""
         if free != ("df",):
             return None
         p = pred if pred is not None else given["loc"]
         W = total_weight(y.size, w)
         scale = given["scale"]
-        density = _density_nll(y, w, p, scale, W) if loglik == self.loglik else None
+        density = _Density(y, w, p, scale, W) if loglik == self.loglik else None
 
         def nll(df: float) -> float:
             with np.errstate(all="ignore"):
@@ -193,8 +251,12 @@ class StudentT(ContinuousFamily):
             return v if math.isfinite(v) else 1e300
 
         lo, hi = math.log(DF_MIN), math.log(DF_CAP)
-        s_hat, f_hat = optimize.minimize_bounded(lambda s: nll(math.exp(s)), lo, hi,
-                                                 xatol=1e-10)
+        s_hat = None if density is None else _newton_df(density, lo, hi)
+        if s_hat is None:
+            s_hat, f_hat = optimize.minimize_bounded(lambda s: nll(math.exp(s)), lo, hi,
+                                                     xatol=1e-10)
+        else:
+            f_hat = nll(math.exp(s_hat))
         if nll(math.inf) <= f_hat or s_hat > hi - 1e-3:
             return {"df": math.inf}
         if s_hat < lo + 1e-3:
