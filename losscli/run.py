@@ -26,18 +26,21 @@ from losscli.errors import InputError, plural
 from losscli.noise import FAMILIES, blocks
 from losscli.noise.support import Support
 from losscli.reduce import Sample
-from losscli.request import DEFAULT_FIT_ROWS, Request
+from losscli.request import ALL_FAMILIES, DEFAULT_FIT_ROWS, Request
 from losscli.rows import at_row, file_of, row_text
 from losscli.scan import SAMPLE_COLUMN, SAMPLE_SEED, Scan, ScanSpec
 
 
-def supports() -> list[Support]:
-    """Every support and prediction domain the registry declares, and their versions
-    closed at the lower bound (the counting base measure scores y = 0 on [0, ½])."""
+def supports(families=None) -> list[Support]:
+    """The target kinds' supports, every support and prediction domain the registry
+    declares (of the `families` named, where given), and their versions closed at the
+    lower bound (the counting base measure scores y = 0 on [0, ½])."""
     from losscli.kinds import RULES
 
     out: list[Support] = [s for s, _ in RULES.values()]
-    for cls in FAMILIES.values():
+    for name, cls in FAMILIES.items():
+        if families is not None and name not in families:
+            continue
         for s in (cls.support, cls.pred_domain, cls.deviance_support, cls.loss_support):
             if s is None:
                 continue
@@ -257,10 +260,12 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
                              "has it): one data set has the same columns", file=f.path)
     schema = _schema(inp, cols)
     lay = layout(req, cols, schema, first.path)
-    prototypes = {name: cls(lay.classes) for name, cls in FAMILIES.items()}
+    wanted = _named_families(req)
+    prototypes = {name: cls(lay.classes) for name, cls in FAMILIES.items()
+                  if wanted is None or name in wanted}
     conditional = bool(cols.pred or cols.probs or cols.logits or cols.quantiles)
     run = Run(req=req, inp=inp, cols=cols, layout=lay, converter=Converter(req, cols, lay),
-              fit_rows=req.fit_rows or DEFAULT_FIT_ROWS, supports=supports(),
+              fit_rows=req.fit_rows or DEFAULT_FIT_ROWS, supports=supports(wanted),
               prototypes=prototypes,
               fit_modes=(True, False) if conditional else (False,), progress=progress,
               engine=engine or local.ENGINE, warnings=list(inp.warnings))
@@ -282,6 +287,18 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
     run.scan = scan
     _finish_scan(run)
     return run
+
+
+def _named_families(req: Request) -> set[str] | None:
+    """The families a run can fit when they are named (--family, and the family of
+    --trained-with), whose closed-form statistics pass 1 gathers; None where the
+    candidates depend on the target kind, which pass 1 finds (every family's then)."""
+    if not req.families or ALL_FAMILIES in req.families:
+        return None
+    named = set(req.families)
+    if req.trained_with:
+        named |= {req.trained.family, req.trained.entry.labels} - {None}
+    return named
 
 
 def _plain_pages() -> None:
