@@ -29,9 +29,11 @@ from losscli.errors import NUMERIC_ERRORS, FitError
 from losscli.fits import fit, sample_inputs
 from losscli.inputs import NONE, Inputs, ParamColumn
 from losscli.model import Model, make_family
+from losscli.noise.base import take_params
 from losscli.noise.sums import wsum
 
 FACTOR_BOUND = 30.0  # |log c| beyond this: no finite maximum (the spread runs away)
+PILOT_ROWS = 100_000  # the factor's first Newton steps run on about this many rows
 
 
 @dataclass
@@ -74,36 +76,73 @@ def _attempt(out: Companions, what: str, make):
 
 def _recalibrated(run, model: Model) -> Model:
     """The model with its given spread widened by the ML factor ĉ (the other fitted
-    constants refitted at each c)."""
+    constants refitted at each c): in closed form where the family has one, else by
+    Newton steps on log c (`optimize.polish`), first on every k-th row of the sample
+    (about PILOT_ROWS of them) from c = 1, then on the whole sample from there; Brent's
+    method where a Newton step is refused."""
     fam, free = model.family, model.free
     s = sample_inputs(run, fam)
     y, w, pred, columns = s["y"], s.get("w"), s["pred"], s["columns"]
     given = model.all_params(columns)
     given = {k: v for k, v in given.items() if k not in free}
-    W = float(np.sum(w)) if w is not None else float(y.size)
-
-    def refit(c: float) -> dict:
-        wide = fam.widen(given, c)
-        return {**wide, **fam.fit_given(y, w, pred, wide, free)} if free else wide
-
-    def mean_nll(p: dict) -> float:
-        params = refit(p["factor"])
-        with np.errstate(all="ignore"):
-            return -wsum(fam.loglik(y, pred, params), w) / W
-
     closed = fam.recalibration_closed(y, w, pred, given, free)
     if closed is not None:
         c = closed
     else:
-        domains = {"factor": "positive"}
-        found = optimize.minimize_params(mean_nll, {"factor": 1.0}, ("factor",), domains)
-        found, _ = optimize.polish(lambda p: -W * mean_nll(p), found, ("factor",), domains)
-        c = float(found["factor"])
+        c = 1.0
+        step = y.size // PILOT_ROWS
+        if step >= 2:
+            rows = slice(None, None, step)
+            pilot = _factor_nll(fam, free, y[rows], None if w is None else w[rows],
+                                _take(pred, rows), take_params(given, rows))
+            c = _ml_factor(pilot, c, precise=False)
+        c = _ml_factor(_factor_nll(fam, free, y, w, pred, given), c, precise=True)
     if not abs(math.log(c)) < FACTOR_BOUND:
         raise FitError("the likelihood keeps rising as the spread factor runs to 0 or ∞")
-    fitted = {k: v for k, v in refit(c).items() if k in free}
+    fitted = {k: v for k, v in _refit(fam, free, y, w, pred, given, c).items() if k in free}
     return replace(model, params=fitted, factor=c, fit_rows=s["rows"], from_sample=True,
                    warnings=[], baseline=None)
+
+
+def _take(pred, rows):
+    return pred[rows] if np.ndim(pred) else pred
+
+
+def _refit(fam, free, y, w, pred, given, c: float) -> dict:
+    """The parameters at spread factor c: the given spread widened, `free` refitted."""
+    wide = fam.widen(given, c)
+    return {**wide, **fam.fit_given(y, w, pred, wide, free)} if free else wide
+
+
+def _factor_nll(fam, free, y, w, pred, given):
+    """({"factor": c} ↦ the mean NLL at spread factor c (the profile over `free`), the
+    rows' total weight W)."""
+    W = float(np.sum(w)) if w is not None else float(y.size)
+
+    def mean_nll(p: dict) -> float:
+        params = _refit(fam, free, y, w, pred, given, p["factor"])
+        with np.errstate(all="ignore"):
+            return -wsum(fam.loglik(y, pred, params), w) / W
+
+    return mean_nll, W
+
+
+def _ml_factor(objective, start: float, precise: bool) -> float:
+    """The ML factor from `start` on `objective` = (mean NLL, W): Newton steps (to 1e-8
+    in log c) where they are taken, Brent's method (then, if `precise`, Newton steps)
+    where one is refused."""
+    domains = {"factor": "positive"}
+    mean_nll, W = objective
+
+    def total(p: dict) -> float:
+        return -W * mean_nll(p)
+
+    found, status = optimize.polish(total, {"factor": start}, ("factor",), domains)
+    if status == optimize.REFUSED:
+        found = optimize.minimize_params(mean_nll, {"factor": start}, ("factor",), domains)
+        if precise:
+            found, _ = optimize.polish(total, found, ("factor",), domains)
+    return float(found["factor"])
 
 
 def _tail(run, model: Model, measure) -> Model:

@@ -176,6 +176,35 @@ def test_log_rising_per_row_alpha_is_the_sum(ks, alphas):
     assert np.all(err <= 1e-13 * np.abs(ref) + 4 * np.finfo(float).eps * k)
 
 
+def test_log_rising_product_in_any_row_order_is_the_sum(rng):
+    """The product form (rows ordered by k inside, every 2 ≤ k ≤ PRODUCT_MAX, in a
+    shuffled order with ties) equals the exactly summed Σ_{j<k} log(1 + αj) row by row."""
+    k = rng.integers(2, nbm.PRODUCT_MAX + 1, 5000).astype(np.float64)
+    alpha = np.exp(rng.normal(-1.0, 2.0, k.size))
+    ref = np.array([math.fsum(math.log1p(a * j) for j in range(int(n)))
+                    for n, a in zip(k, alpha, strict=True)])
+    err = np.abs(nbm.log_rising_product(k, alpha) - ref)
+    assert np.all(err <= 1e-13 * np.abs(ref) + 4 * np.finfo(float).eps * k)
+
+
+def test_xlogy_is_scipys():
+    """logspace.xlogy: numpy's log where every y is positive and finite, scipy's xlogy
+    elsewhere (0 · log 0 = 0, infinities, scalars), equal to it within an ulp or two."""
+    from scipy import special
+
+    from losscli.noise.logspace import xlogy
+
+    rng = np.random.default_rng(5)
+    x = rng.poisson(3.0, 1000).astype(np.float64)
+    y = np.exp(rng.normal(0.0, 3.0, 1000))
+    np.testing.assert_allclose(xlogy(x, y), special.xlogy(x, y), rtol=4e-16, atol=1e-300)
+    for yy in (np.where(x == 0.0, 0.0, y), np.where(x == 0.0, np.inf, y)):
+        np.testing.assert_array_equal(xlogy(x, yy), special.xlogy(x, yy))
+    assert xlogy(0.0, 0.0) == 0.0
+    assert xlogy(2.0, 3.0) == pytest.approx(2.0 * math.log(3.0), rel=1e-15)
+    np.testing.assert_allclose(xlogy(2.0, y), special.xlogy(2.0, y), rtol=4e-16)
+
+
 def test_per_row_alpha_without_zeros_matches_scipy(rng):
     """α per row, all positive (no Poisson rows): the log-pmf of scipy's nbinom row by row."""
     mu = np.exp(rng.normal(1.0, 0.8, 3000))

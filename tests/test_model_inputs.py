@@ -263,6 +263,34 @@ def test_recalibration_of_an_inverse_spread(write_csv, rng):
     assert model(rep, "gamma")["distributional"]["tail"] is None
 
 
+def test_recalibration_of_alpha_from_a_pilot_on_every_kth_row(write_csv, rng, monkeypatch):
+    """negative_binomial's α per row (spread "scale": cαᵢ), the factor found by Newton
+    steps first on every k-th row (PILOT_ROWS shrunk so that the pilot runs), then on
+    every row: scipy's nbinom likelihood maximised by bounded Brent gives the same ĉ."""
+    from scipy import optimize
+
+    from losscli import distributional
+
+    monkeypatch.setattr(distributional, "PILOT_ROWS", 300)
+    n = 3000
+    mu = np.exp(rng.normal(1.0, 0.7, n))
+    a = np.exp(rng.normal(-0.5, 0.4, n))
+    y = rng.poisson(rng.gamma(1.0 / (1.6 * a), 1.6 * a * mu))  # α 1.6 times the given
+    path = write_csv("nb.csv", y=y, y_pred=mu, a=a)
+    rep = run_api("evaluate", path, families=("negative_binomial",), param=("alpha=a",))
+    r = model(rep, "negative_binomial")["distributional"]["recalibration"]
+
+    def nll(logc):
+        rr = 1.0 / (a * np.exp(logc))
+        return -stats.nbinom.logpmf(y, rr, rr / (rr + mu)).sum()
+
+    best = optimize.minimize_scalar(nll, bounds=(-3, 3), method="bounded",
+                                    options={"xatol": 1e-11})
+    assert r["param"] == "alpha"
+    assert r["factor"] == pytest.approx(np.exp(best.x), rel=1e-6)
+    assert r["lr_statistic"] == pytest.approx(2 * (nll(0.0) - best.fun), rel=1e-6)
+
+
 @pytest.mark.parametrize("args, code, needle", [
     (("-f", "negative_binomial", "--param", "alpha=a"), 1, "must be ≥ 0"),
     (("-f", "negative_binomial", "--fix", "alpha=-0.5"), 2, "alpha must be ≥ 0"),

@@ -22,7 +22,7 @@ from losscli import optimize
 from losscli.errors import FitError
 from losscli.noise import nb_sums
 from losscli.noise.base import Family, Frameworks, Nesting, Params
-from losscli.noise.logspace import STIRLING_FROM, gammaln_int, stirling_series
+from losscli.noise.logspace import STIRLING_FROM, gammaln_int, stirling_series, xlogy
 from losscli.noise.measures import COUNTING
 from losscli.noise.sums import total_weight, value_counts, wmean
 from losscli.noise.support import COUNTS, NONNEGATIVE
@@ -86,12 +86,12 @@ class NegativeBinomial(Family):
             return _loglik_rows(y, pred, params["alpha"])
         alpha = float(params["alpha"])
         if alpha == 0.0:
-            ll = special.xlogy(y, pred)
+            ll = xlogy(y, pred)
             ll -= pred
             ll -= gammaln_int(y)
             return ll
         ll = _rising_minus_factorial(y, alpha)
-        ll += special.xlogy(y, pred)
+        ll += xlogy(y, pred)
         # (y + r) log(1 + αμ); log1p keeps r·log(1 + αμ) → μ accurate as α → 0
         ll -= (y + 1.0 / alpha) * np.log1p(alpha * np.asarray(pred, dtype=np.float64))
         return ll
@@ -246,6 +246,8 @@ def log_rising(k: np.ndarray, alpha: float) -> np.ndarray:
             out[some] = log_rising(k[some], alpha[some])
             return out
         short = (k <= PRODUCT_MAX) & (alpha < 1e20)
+        if short.all():
+            return log_rising_product(k, alpha)
         if short.any():  # most counts are small: one log of at most 11 factors
             out = np.empty(k.shape)
             out[short] = log_rising_product(k[short], alpha[short])
@@ -275,17 +277,25 @@ def log_rising(k: np.ndarray, alpha: float) -> np.ndarray:
 def log_rising_product(k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """A(k, α) = log Π_{1≤j<k}(1 + αj) per row, for 2 ≤ k ≤ PRODUCT_MAX and α < 1e20 (no
     overflow): at most 2(k − 1) roundings of the product, so A is within ~2.5e-15 of the
-    exact sum (absolute), where log Γ(k + r) − log Γ(r) loses the digits of log Γ(r)."""
-    prod = alpha + 1.0
+    exact sum (absolute), where log Γ(k + r) − log Γ(r) loses the digits of log Γ(r).
+    The rows are ordered by k, largest first (a radix sort of small integers), so that
+    the factor 1 + αj multiplies a leading slice: Σ(k − 1) products in all."""
+    kk = k.astype(np.int8)
+    order = np.argsort(-kk, kind="stable")
+    at_least = np.bincount(kk, minlength=PRODUCT_MAX + 2)[::-1].cumsum()[::-1]  # k ≥ j
+    a = alpha[order]
+    prod = a + 1.0
     factor = np.empty_like(prod)
     for j in range(2, PRODUCT_MAX):
-        more = k > j
-        if not more.any():
+        m = int(at_least[j + 1])  # the rows with k > j
+        if m == 0:
             break
-        np.multiply(alpha, float(j), out=factor)
-        factor += 1.0
-        np.multiply(prod, factor, out=prod, where=more)
-    return np.log(prod)
+        np.multiply(a[:m], float(j), out=factor[:m])
+        factor[:m] += 1.0
+        prod[:m] *= factor[:m]
+    out = np.empty_like(prod)
+    out[order] = np.log(prod)
+    return out
 
 
 def _log_rising_gammaln(k: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -300,7 +310,7 @@ def _loglik_rows(y: np.ndarray, pred: Any, alpha: np.ndarray) -> np.ndarray:
     y = np.asarray(y, dtype=np.float64)
     mu = np.broadcast_to(np.asarray(pred, dtype=np.float64), y.shape)
     alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), y.shape)
-    ll = special.xlogy(y, mu)
+    ll = xlogy(y, mu)
     ll -= gammaln_int(y)
     zero = alpha == 0.0
     if not zero.any():  # the usual case: no row subsets to copy

@@ -9,7 +9,7 @@ from scipy import special
 
 from losscli.noise import crps as crps_forms
 from losscli.noise.base import Family, Frameworks, Params
-from losscli.noise.logspace import gammaln_int
+from losscli.noise.logspace import gammaln_int, xlogy
 from losscli.noise.measures import COUNTING
 from losscli.noise.sums import wmean
 from losscli.noise.support import COUNTS, NONNEGATIVE
@@ -47,7 +47,7 @@ class Poisson(Family):
     )
 
     def loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
-        ll = special.xlogy(y, pred)
+        ll = xlogy(y, pred)
         ll -= pred
         ll -= gammaln_int(y)
         return ll
