@@ -162,6 +162,7 @@ def main() -> int:
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     losscli = a.losscli or str(Path(sys.executable).parent / "losscli")
+    bench.compile_bytecode(losscli)
     if not Path(losscli).is_file():
         losscli = shutil.which("losscli") or ""
     if not losscli:

@@ -38,6 +38,10 @@ skipped with a message when the installed losscli has no --scores; the compare c
 limit.py is not in --yardstick-dir (default: ../shared/bench next to the repository). The
 help case also fails when `losscli --help` imports numpy, scipy or pyarrow.
 
+Before the first run the losscli package's bytecode is written (bench.compile_bytecode),
+as an installed copy has it: an editable install under PYTHONDONTWRITEBYTECODE would
+otherwise compile every module at each start.
+
 The driver imports only the standard library (a child's ru_maxrss starts from its parent's
 RSS); data are written by child processes (`params.py --generate KIND ROWS OUT`).
 Exit status: 1 if a run failed, else 0 (a FAIL verdict does not change it).
@@ -305,6 +309,10 @@ def main() -> int:
     paths = ensure_data(a.data_dir, rows, a.rows, Path(a.yardstick_dir), kinds)
     if a.data_only:
         return 0
+    sys.path.insert(0, str(HERE))
+    import bench  # the standard library only
+
+    bench.compile_bytecode(a.losscli)
     print(f"cpus: {os.cpu_count()}  rows: {rows:,}  pairs: {a.n} (+1 warm-up)  "
           f"losscli: {a.losscli}")
     failed = 0

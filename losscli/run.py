@@ -260,7 +260,7 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
                              "has it): one data set has the same columns", file=f.path)
     schema = _schema(inp, cols)
     lay = layout(req, cols, schema, first.path)
-    wanted = _named_families(req)
+    wanted = _fitted_families(req)
     prototypes = {name: cls(lay.classes) for name, cls in FAMILIES.items()
                   if wanted is None or name in wanted}
     conditional = bool(cols.pred or cols.probs or cols.logits or cols.quantiles)
@@ -289,13 +289,17 @@ def open_run(req: Request, progress=None, engine=None) -> Run:
     return run
 
 
-def _named_families(req: Request) -> set[str] | None:
-    """The families a run can fit when they are named (--family, and the family of
-    --trained-with), whose closed-form statistics pass 1 gathers; None where the
-    candidates depend on the target kind, which pass 1 finds (every family's then)."""
-    if not req.families or ALL_FAMILIES in req.families:
+def _fitted_families(req: Request) -> set[str] | None:
+    """The families a run can fit, whose closed-form statistics and support checks pass 1
+    gathers: those named (--family, and the family of --trained-with); with none named,
+    every default candidate of some target kind (pass 1 finds the kind); None (every
+    family) with --family all."""
+    if ALL_FAMILIES in req.families:
         return None
-    named = set(req.families)
+    if req.families:
+        named = set(req.families)
+    else:
+        named = {name for name, cls in FAMILIES.items() if cls.candidate or cls.default_for}
     if req.trained_with:
         named |= {req.trained.family, req.trained.entry.labels} - {None}
     return named
