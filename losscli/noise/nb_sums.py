@@ -22,8 +22,11 @@ from losscli.noise.logspace import stirling_delta
 # the trapezoid rule for the NB's E|X − X′| (see `nb_half_gini_fourier`)
 NB_STEP = 0.15
 NB_REACH = 36.0
-SERIES_TERMS = 400  # terms of the NB's ½E|X − X′| as a sum before the Fourier form
+SERIES_TERMS = 800  # terms of the NB's ½E|X − X′| as a sum before the Fourier form
 WALK_TERMS = 400  # terms of the NB's p.m.f. added towards a quantile before nbdtrik
+# a walk drops its finished rows once fewer than this share of those it carries walk on
+# (finishing rows go on being updated, never read, until then: cheaper than a copy a step)
+COMPACT = 0.75
 
 
 def log_nb_pmf(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -97,6 +100,7 @@ def nb_half_gini_series(mu: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, 
     total = big_f * s_tail
     ratio = np.empty_like(f)
     term = np.empty_like(f)
+    live = np.ones(idx.size, dtype=bool)
     with np.errstate(invalid="ignore", over="ignore", under="ignore"):
         for k in range(SERIES_TERMS):
             # f(k + 1)/f(k) = (μ + kαμ)/((1 + αμ)(k + 1))
@@ -113,16 +117,20 @@ def nb_half_gini_series(mu: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, 
                 left = f * rho / np.square(1.0 - rho)
                 final = (ratio < 1.0) & (rho < 1.0) & (left <= 1e-17 * total)
                 final |= s_tail <= 0.0
+                final &= live
                 if final.any():
                     out[idx[final]] = total[final]
                     done[idx[final]] = True
-                    keep = ~final
-                    if not keep.any():
-                        break
-                    idx, f, s_tail, big_f, total = (idx[keep], f[keep], s_tail[keep],
-                                                    big_f[keep], total[keep])
-                    sc, qq = sc[keep], qq[keep]
-                    ratio, term = ratio[keep], term[keep]
+                    live &= ~final
+                    n_live = int(np.count_nonzero(live))
+                    if n_live < COMPACT * live.size:  # finished rows dropped in bulk
+                        if not n_live:
+                            break
+                        idx, f, s_tail, big_f, total = (idx[live], f[live], s_tail[live],
+                                                        big_f[live], total[live])
+                        sc, qq = sc[live], qq[live]
+                        ratio, term = ratio[live], term[live]
+                        live = np.ones(idx.size, dtype=bool)
     return out, done
 
 
@@ -227,11 +235,13 @@ def nb_cdf_walk(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray
                 rows = idx[hit]
                 big_f_out[rows], f_out[rows] = big_f[hit], f[hit]
                 done[rows] = True
-                keep = ~hit
-                if not keep.any():
-                    break
-                idx, f, big_f, yy, sc, asc = (idx[keep], f[keep], big_f[keep], yy[keep],
-                                              sc[keep], asc[keep])
+                keep = yy > k  # the rows still walking (a finished one never hits again)
+                live = int(np.count_nonzero(keep))
+                if live < COMPACT * keep.size:
+                    if not live:
+                        break
+                    idx, f, big_f, yy, sc, asc = (idx[keep], f[keep], big_f[keep],
+                                                  yy[keep], sc[keep], asc[keep])
             f *= (sc + k * asc) * (1.0 / (k + 1.0))
             big_f += f
     return big_f_out, f_out, done
@@ -274,26 +284,28 @@ def nb_ppf_levels(qs: Any, mu: Any, alpha: Any) -> list[np.ndarray]:
     with np.errstate(invalid="ignore", over="ignore", under="ignore"):
         for k in range(WALK_TERMS + 1):
             reached = big_f >= target
-            while reached.any():
-                at = np.flatnonzero(reached)
-                lv = nxt[at]
-                tol = 1e-12 * levels[lv]
-                clear = (big_f[at] - levels[lv] > tol) & (levels[lv] - prev[at] > tol)
-                out[lv[clear], idx[at[clear]]] = float(k)
-                done[lv[clear], idx[at[clear]]] = True
-                nxt[at] += 1
-                target[at] = np.where(nxt[at] < m, levels[np.minimum(nxt[at], m - 1)],
-                                      np.inf)
-                reached = big_f >= target
-            keep = nxt < m
-            if not keep.all():
-                if not keep.any():
-                    break
-                idx, f, big_f, prev, sc, asc, nxt, target = (
-                    v[keep] for v in (idx, f, big_f, prev, sc, asc, nxt, target))
-            prev[:] = big_f
+            if reached.any():
+                while reached.any():
+                    at = np.flatnonzero(reached)
+                    lv = nxt[at]
+                    tol = 1e-12 * levels[lv]
+                    clear = (big_f[at] - levels[lv] > tol) & (levels[lv] - prev[at] > tol)
+                    out[lv[clear], idx[at[clear]]] = float(k)
+                    done[lv[clear], idx[at[clear]]] = True
+                    nxt[at] += 1
+                    target[at] = np.where(nxt[at] < m, levels[np.minimum(nxt[at], m - 1)],
+                                          np.inf)
+                    reached = big_f >= target
+                keep = nxt < m
+                live = int(np.count_nonzero(keep))
+                if live < COMPACT * keep.size:  # finished rows (target ∞) dropped in bulk
+                    if not live:
+                        break
+                    idx, f, big_f, prev, sc, asc, nxt, target = (
+                        v[keep] for v in (idx, f, big_f, prev, sc, asc, nxt, target))
             f *= (sc + k * asc) * (1.0 / (k + 1.0))
-            big_f += f
+            prev, big_f = big_f, prev  # F(k) becomes the previous; F(k + 1) = F(k) + f
+            np.add(prev, f, out=big_f)
     result: list[np.ndarray] = [np.empty(0)] * m
     for i, j in enumerate(order):
         rest = np.flatnonzero(~done[i])
