@@ -21,8 +21,10 @@ from statsmodels.distributions.discrete import zinegbin
 
 from losscli.noise import zero_inflated
 from losscli.noise.discretised import Discretised
+from losscli.noise.gaussian import Gaussian
 from losscli.noise.inverse_gaussian import InverseGaussian
 from losscli.noise.log1p_normal import Log1pNormal
+from losscli.noise.lognormal import LogNormal
 from losscli.noise.zero_inflated import ZeroInflatedNegativeBinomial, _Rows
 
 ZINB = ZeroInflatedNegativeBinomial()
@@ -160,8 +162,24 @@ def l1p_interval(y, m, sigma):
     return np.log(d.cdf(y + 0.5) - d.cdf(y - 0.5))
 
 
+def gauss_interval(y, mu, sigma):
+    """From the nearer tail on each side of the mean (1 − Φ would round to 0)."""
+    d = stats.norm(loc=mu, scale=sigma)
+    upper = y > mu
+    return np.log(np.where(upper, d.sf(y - 0.5) - d.sf(y + 0.5),
+                           d.cdf(y + 0.5) - d.cdf(y - 0.5)))
+
+
+def lognormal_interval(y, m, sigma):
+    """lognormal on the counts: y = 0 is [0, ½] (its lower end, where z = −∞)."""
+    d = stats.lognorm(s=sigma, scale=m)
+    return np.log(d.cdf(y + 0.5) - d.cdf(np.maximum(y - 0.5, 0.0)))
+
+
 CASES = [(InverseGaussian(), "dispersion", ig_interval, 0.6),
-         (Log1pNormal(), "sigma", l1p_interval, 0.7)]
+         (Log1pNormal(), "sigma", l1p_interval, 0.7),
+         (Gaussian(), "sigma", gauss_interval, 2.5),
+         (LogNormal(), "sigma", lognormal_interval, 0.9)]
 
 
 def count_data(rng, n):

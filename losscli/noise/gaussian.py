@@ -65,6 +65,15 @@ class Gaussian(ContinuousFamily):
         z -= log_param(sigma) + HALF_LOG_2PI
         return z
 
+    def interval_spread_derivatives(self, a: np.ndarray, b: np.ndarray, pred: Any,
+                                    params: Params, ll: np.ndarray
+                                    ) -> tuple[np.ndarray, np.ndarray]:
+        """(P′/P, P″/P) in s = log σ of P(a < Y ≤ b), z = (x − ŷ)/σ
+        (`normal_spread_derivatives`)."""
+        sigma = params["sigma"]
+        return normal_spread_derivatives(np.subtract(a, pred) / sigma,
+                                         np.subtract(b, pred) / sigma, ll)
+
     def recalibration_closed(self, y: np.ndarray, w: np.ndarray | None, pred: Any,
                              given: Params, free: tuple[str, ...]) -> float | None:
         """Conditional, nothing else fitted: ĉ² = Σw((y − ŷ)/σᵢ)² / W, the root of
@@ -243,6 +252,23 @@ class Gaussian(ContinuousFamily):
 
 
 # ------------------------------------------------------- quadrature of normal intervals
+
+
+def normal_spread_derivatives(za: np.ndarray, zb: np.ndarray, ll: np.ndarray
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """(P′/P, P″/P) in s = log σ of P = Φ(z_b) − Φ(z_a), z = (x − c)/σ at the interval's
+    ends (dz/ds = −z): P′ = −[zφ(z)]ᵃᵇ, P″ = [zφ(z)(1 − z²)]ᵃᵇ, each φ(z)/P as
+    exp(log φ(z) − log P) (log P = ll); an infinite end adds 0 (zφ(z) → 0)."""
+
+    def parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        end = ~np.isfinite(z)
+        z = np.where(end, 0.0, z)  # zφ(z) and z³φ(z) are 0 there
+        zr = z * np.exp(-0.5 * z * z - HALF_LOG_2PI - ll)
+        return zr, zr * (1.0 - z * z)
+
+    ra, qa = parts(za)
+    rb, qb = parts(zb)
+    return ra - rb, qb - qa
 
 
 def normal_bound(z: np.ndarray, delta: float | np.ndarray) -> tuple:

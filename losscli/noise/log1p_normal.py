@@ -152,21 +152,9 @@ class Log1pNormal(ContinuousFamily):
     def interval_spread_derivatives(self, a: np.ndarray, b: np.ndarray, pred: Any,
                                     params: Params, ll: np.ndarray
                                     ) -> tuple[np.ndarray, np.ndarray]:
-        """(P′/P, P″/P) in s = log σ of P = Φ(z_b) − Φ(z_a), z = (log(1 + x) −
-        log(1 + m))/σ (dz/ds = −z): P′ = −[zφ(z)]ᵃᵇ, P″ = [zφ(z)(1 − z²)]ᵃᵇ, each φ(z)/P
-        as exp(log φ(z) − log P) (log P = ll)."""
-        sigma = params["sigma"]
-        centre = np.log1p(pred)
-
-        def parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            z = (np.log1p(np.maximum(x, -1.0)) - centre) / sigma
-            zr = z * np.exp(-0.5 * z * z - HALF_LOG_2PI - ll)
-            zr = np.where(np.isfinite(z), zr, 0.0)  # zφ(z) → 0 at the support's end
-            return zr, zr * (1.0 - z * z)
-
-        ra, qa = parts(a)
-        rb, qb = parts(b)
-        return ra - rb, qb - qa
+        """(P′/P, P″/P) in s = log σ: lognormal's at 1 + a, 1 + b (as `interval_loglik`)."""
+        return _LOGNORMAL.interval_spread_derivatives(np.add(a, 1.0), np.add(b, 1.0),
+                                                      np.add(pred, 1.0), params, ll)
 
     # diagnostics: on the scale of log(1 + y)
     decomposition = "nll"

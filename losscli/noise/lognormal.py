@@ -12,7 +12,13 @@ from losscli.errors import FitError
 from losscli.noise import crps as crps_forms
 from losscli.noise import quadrature
 from losscli.noise.base import ContinuousFamily, Params, log_param, take_params
-from losscli.noise.gaussian import Gaussian, normal_bound, normal_log_interval, normal_score
+from losscli.noise.gaussian import (
+    Gaussian,
+    normal_bound,
+    normal_log_interval,
+    normal_score,
+    normal_spread_derivatives,
+)
 from losscli.noise.sums import total_weight, wmean, wsum
 from losscli.noise.support import POSITIVE
 
@@ -131,6 +137,17 @@ class LogNormal(ContinuousFamily):
         np.subtract(np.log(pred), z, out=z)
         z /= params["sigma"]
         return special.log_ndtr(z)
+
+    def interval_spread_derivatives(self, a: np.ndarray, b: np.ndarray, pred: Any,
+                                    params: Params, ll: np.ndarray
+                                    ) -> tuple[np.ndarray, np.ndarray]:
+        """(P′/P, P″/P) in s = log σ of P(a < Y ≤ b), z = log(x/m)/σ, m = ŷ
+        (`normal_spread_derivatives`; a = 0 is z = −∞)."""
+        sigma = params["sigma"]
+        with np.errstate(divide="ignore"):
+            za = np.log(np.maximum(a, 0.0) / pred) / sigma
+            zb = np.log(np.divide(b, pred)) / sigma
+        return normal_spread_derivatives(za, zb, ll)
 
     def interval_loglik(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         """log P(max(y − ½, 0) < Y ≤ y + ½): for y − ½ > 0 by Gauss–Legendre quadrature in
