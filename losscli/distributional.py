@@ -93,7 +93,7 @@ def _recalibrated(run, model: Model) -> Model:
         step = y.size // PILOT_ROWS
         if step >= 2:
             rows = slice(None, None, step)
-            pilot = _factor_nll(fam, free, y[rows], None if w is None else w[rows],
+            pilot = _factor_nll(fam, free, y[..., rows], None if w is None else w[rows],
                                 _take(pred, rows), take_params(given, rows))
             c = _ml_factor(pilot, c, precise=False)
         c = _ml_factor(_factor_nll(fam, free, y, w, pred, given), c, precise=True)
@@ -105,7 +105,8 @@ def _recalibrated(run, model: Model) -> Model:
 
 
 def _take(pred, rows):
-    return pred[rows] if np.ndim(pred) else pred
+    """The rows of a prediction (per row along its last axis; a constant as it is)."""
+    return pred[..., rows] if np.ndim(pred) else pred
 
 
 def _refit(fam, free, y, w, pred, given, c: float) -> dict:

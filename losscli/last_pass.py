@@ -303,12 +303,12 @@ def score(run: Run, models: list[Model], pairs: bool, also=None,
                  and run.cols.by is None)  # slices need the rows
     point_keys: dict[str, Any] = {}
     deviance_ok = []
-    for m in models:
+    for m, reported_m in zip(models, full, strict=True):
         fam = m.family
         if fam.input == "point":
             point_keys.setdefault(_point_key(m), m.inputs.prediction if m.conditional
                                   else fam.point_prediction(marginal_pred(m)))
-        ok = fam.deviance is not None and full[len(deviance_ok)]
+        ok = fam.deviance is not None and reported_m
         if ok and fam.deviance_support is not None:
             ok = run.scan.outside[fam.deviance_support].row is None and (
                 not m.conditional
