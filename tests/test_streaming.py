@@ -504,3 +504,36 @@ def test_an_error_names_the_file_that_holds_the_row(write_csv):
     with pytest.raises(InputError) as err:
         run_api("evaluate", (str(a), str(b)), families=("poisson",))
     assert err.value.file == str(b) and err.value.row == 5 and err.value.value == -4.0
+
+
+def test_pass_one_gathers_the_statistics_of_the_families_the_run_can_fit(write_csv, rng):
+    """Pass 1's closed-form statistics: of the named families (and --trained-with's)
+    with --family, of every default candidate without it (quantile and expectile, never
+    candidates, are left out), of every family with --family all; and the named family's
+    fit from them is the fit of a run that gathered every family's."""
+    from losscli.fits import fit
+    from losscli.model import make_family
+    from losscli.noise import FAMILIES
+    from losscli.request import Request
+    from losscli.run import open_run
+
+    mu = rng.uniform(-2.0, 2.0, 3000)
+    path = write_csv("r.csv", y=mu + rng.normal(0.0, 1.5, mu.size), y_pred=mu)
+
+    def opened(**kw):
+        return open_run(Request(command="evaluate", path=str(path), **kw))
+
+    named = opened(families=("gaussian",))
+    assert set(named.prototypes) == {"gaussian"}
+    assert {k[0] for k in named.scan.stats} == {"gaussian"}
+    trained = opened(families=("laplace",), trained_with="pytorch:MSELoss")
+    assert set(trained.prototypes) == {"laplace", "gaussian"}
+    default = opened()
+    assert {"gaussian", "laplace", "poisson"} <= set(default.prototypes)
+    assert not {"quantile", "expectile"} & set(default.prototypes)
+    every = opened(families=("all",))
+    assert set(every.prototypes) == set(FAMILIES)
+    assert {("quantile", True), ("expectile", True)} <= set(every.scan.stats)
+    one = fit(named, "gaussian", make_family(named, "gaussian"), True)
+    all_ = fit(every, "gaussian", make_family(every, "gaussian"), True)
+    assert one.params == all_.params
