@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from losscli.inputs import NONE
-from losscli.noise.base import Params
+from losscli.noise import blocks
+from losscli.noise.base import Params, take_params
 from losscli.noise.sums import total_weight, wsum
 from losscli.reduce import seeded_rows
 
@@ -164,15 +165,23 @@ def observed_information(fam, y: np.ndarray, w: np.ndarray | None, pred: Any,
     """−∂²/∂θ∂θ′ Σ w log q(y | ŷ, θ) over `names` at `params` (the others held), by
     central differences in each parameter's own scale (or the family's own second
     derivatives, `Family.information`); `pred` None: marginal (ŷ is the family's
-    location, moved with it). None where a value is not finite."""
+    location, moved with it). None where a value is not finite. Each Σ w log q is summed
+    over row blocks on the run's threads (`blocks.map_blocks`)."""
     own = fam.information(y, w, pred, params, names)
     if own is not None:
         return own
+    n = np.shape(y)[-1]
+    size = blocks.split_size(n)
 
     def nll(p: Params) -> float:
         loc = pred if pred is not None else fam.marginal_pred(p)
-        with np.errstate(all="ignore"):
-            return -float(wsum(fam.loglik(y, loc, p), w))
+
+        def block(sl: slice) -> float:
+            rows = take_params(p, sl) if any(np.ndim(v) for v in p.values()) else p
+            return float(wsum(fam.loglik(y[..., sl], loc[..., sl] if np.ndim(loc) else loc,
+                                         rows), None if w is None else w[sl]))
+
+        return -math.fsum(blocks.map_blocks(block, n, size))
 
     domains = fam.param_domains
     x = np.array([float(params[k]) for k in names])
