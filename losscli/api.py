@@ -279,12 +279,13 @@ def _quantile_models(run: Run, req: Request, models: list[Model]):
 
 
 def _score(run: Run, models: list[Model], pairs, also, measure,
-           warnings: list[str], quantiles=None, tests=None):
+           warnings: list[str], quantiles=None, tests=None, nested=()):
     """The last pass over the models and their `distributional` companions (SPEC §8.2);
     `pairs`: Vuong's sums for every pair of the models (True), or per group of model
     indices (a list of (group, hub)) of every pair within it (hub None) or of the hub
     with each other member; `tests`: the pairs of predictions
-    (SPEC §10.2). Returns the pass's states and a function giving model i's
+    (SPEC §10.2); `nested`: the pairs of nested models, whose LR statistic reads them.
+    Returns the pass's states and a function giving model i's
     `distributional` block (None without per-row inputs)."""
     comps = [_companions(run, m, measure) for m in models]
     extra = [c for comp in comps if comp is not None for c in comp.models()]
@@ -301,6 +302,7 @@ def _score(run: Run, models: list[Model], pairs, also, measure,
                for j in g if j != hub]
     serial = tests.indices if tests is not None else []
     wanted += serial
+    wanted += list(nested)
     wanted += [(i, index[id(comp.constant)]) for i, comp in enumerate(comps)
                if comp is not None and comp.constant is not None]
     proper = tuple(range(n)) if run.req.scores else ()
@@ -475,7 +477,7 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
     scores, splan, carried, extras = _score(
         run, models, [(g, None if k is None else g[k]) for g, k in zip(groups, hubs,
                                                                        strict=True)],
-        also, measure, warnings, tests=ptests)
+        also, measure, warnings, tests=ptests, nested=compare.nested_indices(models, groups))
     entropies = Entropies(run)
     found_slices = slice_moments(scores)
     scored: list[compare.Scored] = []

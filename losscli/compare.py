@@ -125,18 +125,38 @@ def akaike_weights(aics: list[float]) -> list[float]:
     return list(rel / rel.sum())
 
 
-def likelihood_ratio(null: Scored, alt: Scored, at: Nesting) -> dict:
+def likelihood_ratio(null: Scored, alt: Scored, at: Nesting,
+                     scores: Scores | None = None) -> dict:
     """LR = 2(nll_null − nll_alt), floored at 0, for the nesting `at` of null in alt.
     Where the null sits on the boundary of the parameter's space, p = ½ P(χ²₁ > LR) for
     LR > 0 and 1 at LR = 0 (the ½χ²₀ + ½χ²₁ mixture); where it is inside
     (`Nesting.boundary` false), p = P(χ²₁ > LR)."""
-    lr = max(2.0 * (null.result.nll - alt.result.nll), 0.0)
+    lr = max(2.0 * _nll_gap(null, alt, scores), 0.0)
     if alt.model.params.get(at.param) == at.value:
         lr = 0.0  # the alternative's fit is the null model: only optimiser noise differs
     tail = float(special.chdtrc(1, lr))
     p = (0.5 * tail if lr > 0 else 1.0) if at.boundary else tail
     return {"kind": "likelihood_ratio", "null": null.result.family,
             "alternative": alt.result.family, "statistic": lr, "p_value": p}
+
+
+def _nll_gap(null: Scored, alt: Scored, scores: Scores | None) -> float:
+    """nll_null − nll_alt. Where the last pass reduced the pair's per-row differences,
+    their weighted sum W·d̄: a small gap between two large totals then keeps its digits
+    (the difference of the totals carries an ulp of each, ~1e-13 at a thousand rows, and
+    that rounding depends on how the rows were batched). Else the totals' difference."""
+    gap = null.result.nll - alt.result.nll
+    if scores is None or not math.isfinite(gap):
+        return gap
+    i, j = alt.index, null.index
+    key = (min(i, j), max(i, j))
+    if key not in scores.plan.pairs:
+        return gap
+    W, mean, _ = scores.pair(*key).finalize()
+    total = W * mean  # Σ w (log q_i − log q_j), i < j
+    if not math.isfinite(total):
+        return gap
+    return total if i < j else -total
 
 
 def nested_pairs(ranked: list[Scored]) -> list[tuple[Scored, Scored, Nesting]]:
@@ -150,6 +170,21 @@ def nested_pairs(ranked: list[Scored]) -> list[tuple[Scored, Scored, Nesting]]:
                   key=lambda s: order.index(s.result.family))
     return [(by_name[at.family], s, at) for s in alts for at in s.family.nests
             if at.family in by_name and not by_name[at.family].model.inputs.held]
+
+
+def nested_indices(models: list, groups: list[list[int]]) -> list[tuple[int, int]]:
+    """(i, j), i < j, of the models of each group (one prediction column) that
+    `nested_pairs` will pair: the last pass reduces their per-row differences, from which
+    the LR statistic is read (`_nll_gap`), whatever model it guessed best."""
+    out = []
+    for g in groups:
+        by_name = {models[i].name: i for i in g if not models[i].inputs.held}
+        for j in by_name.values():
+            for at in models[j].family.nests:
+                i = by_name.get(at.family)
+                if i is not None:
+                    out.append((min(i, j), max(i, j)))
+    return out
 
 
 def contained(fam) -> set[str]:
@@ -270,7 +305,7 @@ def tests(ranked: list[Scored], scores: Scores, plan: ScorePlan,
     distribution is not normal there: SPEC §9.2); a warning in `warnings` where one row
     decides one at `alpha`."""
     pairs = nested_pairs(ranked)
-    out = [likelihood_ratio(null, alt, at) for null, alt, at in pairs]
+    out = [likelihood_ratio(null, alt, at, scores) for null, alt, at in pairs]
     best = ranked[0]
     nested = {a.result.family for n, a, _ in pairs if n is best} | {
         n.result.family for n, a, _ in pairs if a is best}

@@ -190,8 +190,9 @@ def fit(run: Run, name: str, fam, conditional: bool, inputs: Inputs = NONE) -> M
             params = fam.fit_from_stats(run.scan.stats[(name, True)], True)
             return Model(name, fam, params, True, n)
         s = sample_inputs(run, fam)
-        model = Model(name, fam, fam.fit(s["y"], s.get("w"), s["pred"]), True, _kept(fam, s),
-                      from_sample=True)
+        params, info = fam.fit_with_information(s["y"], s.get("w"), s["pred"])
+        model = Model(name, fam, params, True, _kept(fam, s), from_sample=True,
+                      information=info)
         return _polished(model, s["y"], s.get("w"), s["pred"])
     if run.value_counts is not None:
         values, weights = run.value_counts

@@ -13,8 +13,9 @@ One mechanism reads what a family declares:
   for a plain fit (nothing given per row or held);
 - otherwise a central-difference Hessian of Σ w `loglik` over the fit's rows, each step
   a small fraction of the parameter's own se (from a pilot difference), kept inside the
-  parameter's domain (`Family.param_domains`); a fit polished over every row by Newton
-  passes (--fit-rows all) brings the Hessian of its last pass;
+  parameter's domain (`Family.param_domains`); a fit that ends on a Newton step
+  (`Family.fit_with_information`, or the polish over every row of --fit-rows all)
+  brings the Hessian of its last step over its own rows;
 - `Family.boundary(params)`: the parameters on the boundary of their space (α = 0,
   ν = ∞, p ∈ {0, 1}): their se is null and the others' Hessian holds them there;
 - `Family.nonsmooth`: the parameters the likelihood is not differentiable in (a
@@ -76,8 +77,7 @@ def _params_se(run, model) -> tuple[dict[str, float | None], list[str]]:
     out = {k: None for k in names}
     if not free:
         return out, notes
-    if rows is None and model.information is not None and set(free) <= set(
-            model.information[0]):
+    if model.information is not None and set(free) <= set(model.information[0]):
         hess = _own_scale(*model.information, params, fam.param_domains, free)
     elif rows is None:
         notes.append(f"{model.name}: params_se is null: the fit used every row, which are "

@@ -36,7 +36,9 @@ class Model:
     inputs: Inputs = NONE  # parameters given per row or held (--param, --fix)
     factor: float | None = None  # the spread widened by this factor (Family.widen)
     # (parameters, −Hessian of Σ w log q in the fitted coordinates, log of a positive
-    # parameter) from the last Newton pass over every row (--fit-rows all)
+    # parameter) over the fit's rows: from the fit's last Newton step
+    # (`Family.fit_with_information`), or from the last Newton pass over every row
+    # (--fit-rows all)
     information: tuple[tuple[str, ...], Any] | None = None
 
     @property

@@ -273,3 +273,73 @@ def test_a_fit_polished_on_every_row_has_the_information_of_every_row(monkeypatc
                       [m["params"]["df"], m["params"]["scale"]])
     np.testing.assert_allclose([m["params_se"]["df"], m["params_se"]["scale"]], want,
                                rtol=1e-4)
+
+
+def _interval(dist):
+    """log P of the unit interval around y (its lower end clipped at 0 for y = 0)."""
+    def logq(y, p, theta):
+        d = dist(p, theta)
+        return np.log(d.cdf(y + 0.5) - d.cdf(np.maximum(y - 0.5, 0.0)))
+
+    return logq
+
+
+# the discretised fits by Newton's method on the interval score hand their last step's
+# information to params_se: it must be the oracle's Hessian at the fit, on the fit's rows
+NEWTON_COUNTING = [
+    ("gamma", "shape", _interval(lambda p, k: stats.gamma(a=k, scale=p / k))),
+    ("inverse_gaussian", "dispersion",
+     _interval(lambda p, f: stats.invgauss(mu=f * p, scale=1.0 / f))),
+    ("lognormal", "sigma", _interval(lambda p, s: stats.lognorm(s=s, scale=p))),
+]
+
+
+@pytest.mark.parametrize(("family", "name", "logq"), NEWTON_COUNTING,
+                         ids=[c[0] for c in NEWTON_COUNTING])
+@pytest.mark.parametrize("fit_rows", [None, 250])
+def test_a_newton_counting_fit_brings_its_information(family, name, logq, fit_rows,
+                                                      monkeypatch):
+    from losscli import information
+    from losscli.reduce import seeded_rows
+    from losscli.scan import SAMPLE_SEED
+
+    def no_differences(*a, **k):
+        raise AssertionError("the se took a Hessian of its own")
+
+    monkeypatch.setattr(information, "observed_information", no_differences)
+    c = _counts()
+    rep = losscli.compare_noise_models(c, family=[family, "poisson"], fit_rows=fit_rows)
+    m = next(m for m in rep.to_dict()["models"] if m["family"] == family)
+    assert m["base_measure"] == "counting"
+    rows = np.arange(N) if fit_rows is None else seeded_rows(N, fit_rows, SAMPLE_SEED)
+    assert m["fit_rows"] == rows.size
+    want = _oracle_se(logq, c["y"][rows], c["pred"][rows], [m["params"][name]])
+    assert m["params_se"][name] == pytest.approx(want[0], rel=1e-5)
+
+
+@pytest.mark.parametrize("fit_rows", [None, 250])
+def test_the_discretised_t_fit_brings_its_information(fit_rows, monkeypatch):
+    """ν and σ on the unit intervals: the Hessian of the fit's last Newton point (σ's
+    derivatives analytic, ν's central differences), against numdifftools of scipy's t."""
+    from losscli import information
+    from losscli.reduce import seeded_rows
+    from losscli.scan import SAMPLE_SEED
+
+    def no_differences(*a, **k):
+        raise AssertionError("the se took a Hessian of its own")
+
+    monkeypatch.setattr(information, "observed_information", no_differences)
+    c = _counts()
+    rep = losscli.compare_noise_models(c, family=["student_t", "poisson"], fit_rows=fit_rows)
+    m = next(m for m in rep.to_dict()["models"] if m["family"] == "student_t")
+    rows = np.arange(N) if fit_rows is None else seeded_rows(N, fit_rows, SAMPLE_SEED)
+    assert m["fit_rows"] == rows.size and math.isfinite(m["params"]["df"])
+
+    def logq(y, p, d, s):
+        t = stats.t(d, p, s)
+        return np.log(t.cdf(y + 0.5) - t.cdf(y - 0.5))
+
+    want = _oracle_se(logq, c["y"][rows], c["pred"][rows],
+                      [m["params"]["df"], m["params"]["scale"]])
+    np.testing.assert_allclose([m["params_se"]["df"], m["params_se"]["scale"]], want,
+                               rtol=1e-5)

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from losscli import sources
@@ -139,7 +139,7 @@ def test_the_pilot_of_a_discretised_fit_is_the_seeded_sample(monkeypatch, rng):
     y = np.round(rng.normal(3.0, 2.0, 2_000))
     pred = np.full(y.size, 3.0)
     seen = []
-    real = type(fam).fit_counting
+    real = type(fam).fit_counting_with_information
 
     def spy(self, yy, w=None, p=None):
         seen.append(yy.size)
@@ -148,7 +148,7 @@ def test_the_pilot_of_a_discretised_fit_is_the_seeded_sample(monkeypatch, rng):
             np.testing.assert_array_equal(yy, y[pick])
         return real(self, yy, w, p)
 
-    monkeypatch.setattr(type(fam), "fit_counting", spy)
+    monkeypatch.setattr(type(fam), "fit_counting_with_information", spy)
     fam.fit_counting(y, None, pred)
     assert seen == [2_000, 300]
 
@@ -213,6 +213,9 @@ def _write_csv(tmp, data: dict) -> str:
 @given(kind=st.sampled_from(["counts", "regression", "binary", "multiclass"]),
        seed=st.integers(0, 10_000), parts=st.integers(1, 4), group=st.integers(7, 90),
        batch=st.integers(5, 120), fit_rows=st.sampled_from([None, 150]))
+# an LR statistic of 0.17 between two totals of 1640: their difference carried an ulp of
+# each, which depended on the batching (the statistic now sums the per-row differences)
+@example(kind="counts", seed=41, parts=1, group=7, batch=5, fit_rows=None)
 def test_results_do_not_depend_on_batches_files_or_format(tmp_path_factory, kind, seed, parts,
                                                           group, batch, fit_rows):
     """CSV in one batch, and Parquet split over files, row groups and batches of any size,

@@ -27,6 +27,8 @@ from losscli.optimize import CONVERGED, MAX_LOG_STEP, ROOT, minimize_params, new
 from losscli.reduce import seeded_rows
 
 Params = dict[str, Any]
+# (fitted parameter names, −Hessian of Σ w log q in the fitted coordinates)
+Information = tuple[tuple[str, ...], np.ndarray]
 
 # the functions from a `--param` column's values to the parameter's (`Family.param_form`)
 FORMS: dict[str, Any] = {
@@ -305,6 +307,13 @@ class Family:
     # one nuisance, its marginal fit by the shared optimiser)
     precise_conditional_fit: ClassVar[bool] = False
 
+    def fit_with_information(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None
+                             ) -> tuple[Params, Information | None]:
+        """`fit`, and the information its last Newton step read at the fit (the names,
+        −Hessian of Σ w log q in the fitted coordinates: log θ for a positive θ), or None
+        where the fit does not end on one (`information.params_se` then takes its own)."""
+        return self.fit(y, w, pred), None
+
     def information(self, y: np.ndarray, w: np.ndarray | None, pred: Any, params: Params,
                     names: tuple[str, ...]) -> np.ndarray | None:
         """−∂²/∂θ∂θ′ Σ w log q over `names` at `params` from the family's own second
@@ -526,12 +535,29 @@ class ContinuousFamily(Family):
         return out
 
     def fit_counting(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
-        """MLE on the discretised likelihood, started from the density's MLE."""
-        names = self.nuisance if pred is not None else self.marginal_params
+        """MLE on the discretised likelihood, started from the density's MLE (a family
+        with its own discretised fit overrides this, or `fit_counting_with_information`
+        where its fit ends on a Newton step whose information it can hand on)."""
+        if pred is not None and self.interval_spread_derivatives is not None:
+            return self.fit_counting_with_information(y, w, pred)[0]
+        return self._fit_counting_search(y, w, pred)
+
+    def fit_counting_with_information(self, y: np.ndarray, w: np.ndarray | None,
+                                      pred: Any = None) -> tuple[Params, Information | None]:
+        """`fit_counting`, and the information of its last Newton step where it ends on
+        one (`Family.fit_with_information`): the conditional Newton fit on the interval
+        score of a family with `interval_spread_derivatives`."""
         if pred is not None and self.interval_spread_derivatives is not None:
             fit = self._fit_counting_score_root(y, w, pred)
             if fit is not None:
                 return fit
+            return self._fit_counting_search(y, w, pred), None
+        return self.fit_counting(y, w, pred), None
+
+    def _fit_counting_search(self, y: np.ndarray, w: np.ndarray | None, pred: Any) -> Params:
+        """The discretised MLE by the shared optimiser (Newton stencils from a pilot fit,
+        else a search), for families without the score's derivatives."""
+        names = self.nuisance if pred is not None else self.marginal_params
         step = 0.05
         if pred is not None and y.size > 4 * PILOT_ROWS:
             # a pilot fit on a seeded sample lands within sampling error of the optimum,
@@ -596,28 +622,35 @@ class ContinuousFamily(Family):
         return tuple(math.fsum(p[i] for p in parts) for i in range(3))
 
     def _fit_counting_score_root(self, y: np.ndarray, w: np.ndarray | None, pred: Any
-                             ) -> Params | None:
+                             ) -> tuple[Params, Information] | None:
         """The conditional discretised MLE of the one nuisance θ by Newton's method on the
         score in s = log θ (`interval_spread_sums`: one pass a step), from a pilot fit on
-        a seeded sample (many rows) or the density's MLE; None where it does not
-        converge (the shared optimiser then)."""
+        a seeded sample (many rows) or the density's MLE, with −Σ w ∂ₛₛℓ of the last
+        step (within SPREAD_NEWTON_TOL of the root: the information there to ~1e-7); None
+        where it does not converge (the shared optimiser then)."""
         (name,) = self.nuisance
         if y.size > 4 * PILOT_ROWS:
             idx = seeded_rows(y.size, PILOT_ROWS, PILOT_SEED)
-            start = self.fit_counting(y[idx], None if w is None else w[idx], pred[idx])
+            start = self.fit_counting_with_information(
+                y[idx], None if w is None else w[idx], pred[idx])[0]
         else:
             start = self.fit_start(y, w, pred)
         s0 = math.log(start[name]) if start.get(name, 0.0) > 0.0 else math.nan
         if not math.isfinite(s0):
             return None
 
+        last = [math.nan]
+
         def score(s: float) -> tuple[float, float]:
             _, g, h = self.interval_spread_sums(y, w, pred, {name: math.exp(s)})
+            last[0] = h
             return g, h
 
         s, status = newton_root(score, s0, s0 - MAX_LOG_STEP, s0 + MAX_LOG_STEP,
                                 tol=SPREAD_NEWTON_TOL, max_step=1.0, max_iter=60)
-        return {name: math.exp(s)} if status == ROOT else None
+        if status != ROOT:
+            return None
+        return {name: math.exp(s)}, ((name,), np.array([[-last[0]]]))
 
 
 def _take(pred: Any, mask: np.ndarray) -> Any:

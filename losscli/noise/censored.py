@@ -184,6 +184,11 @@ class Censored:
         return numeric_fit(self.family, self._total_of, self._start, y, w, pred,
                            mode_params(self.family, pred))
 
+    def fit_with_information(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None
+                             ) -> tuple[Params, None]:
+        """`fit` (the wrapped family's own information is not this likelihood's)."""
+        return self.fit(y, w, pred), None
+
     def _total_of(self, y: np.ndarray, w: np.ndarray | None, pred: Any):
         """Σ w log q as a function of the (scalar) parameters, the rows split at 0 once:
         Σ_{y=0} w log F(0 | ŷ) + Σ_{y>0} w log f(y | ŷ); one F(0) for a marginal fit."""

@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from losscli.noise import crps as crps_forms
-from losscli.noise.base import ContinuousFamily, Params, fit_given_numeric, mode_params
+from losscli.noise.base import (
+    ContinuousFamily,
+    Information,
+    Params,
+    fit_given_numeric,
+    mode_params,
+)
 from losscli.noise.measures import COUNTING
 
 
@@ -62,7 +68,13 @@ class Discretised:
 
     def fit(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
         """The MLE on the discretised likelihood, started from the density's MLE."""
-        return self.family.fit_counting(y, w, pred)
+        return self.fit_with_information(y, w, pred)[0]
+
+    def fit_with_information(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None
+                             ) -> tuple[Params, Information | None]:
+        """`fit`, with the information of its last Newton step where the family's
+        discretised fit ends on one (no pass more for params_se)."""
+        return self.family.fit_counting_with_information(y, w, pred)
 
     def information(self, y: np.ndarray, w: np.ndarray | None, pred: Any, params: Params,
                     names: tuple[str, ...]) -> np.ndarray | None:

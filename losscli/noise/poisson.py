@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -63,7 +64,25 @@ class Poisson(Family):
 
     @staticmethod
     def deviance(y: np.ndarray, mu: Any) -> np.ndarray:
-        """The Poisson unit deviance 2 [y log(y/μ) − y + μ]."""
+        """The Poisson unit deviance 2 [y log(y/μ) − y + μ], 0 · log 0 = 0: one log of
+        the ratio per row where y > 0 and every y/μ is positive and finite (μ > 0 finite),
+        else scipy's xlogy(y, y) − xlogy(y, μ)."""
+        y = np.asarray(y, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            ratio = np.divide(y, mu)
+        if y.ndim == 1 and ratio.shape == y.shape and y.size:
+            lo = float(np.min(mu)) if np.ndim(mu) else float(mu)
+            hi = float(np.max(ratio))
+            if lo > 0.0 and math.isfinite(hi) and math.isfinite(
+                    float(np.max(mu)) if np.ndim(mu) else lo):
+                pos = y > 0.0
+                np.log(ratio, out=ratio, where=pos)
+                ratio[~pos] = 0.0
+                ratio *= y
+                ratio -= y
+                ratio += mu
+                ratio *= 2.0
+                return ratio
         return 2.0 * (special.xlogy(y, y) - special.xlogy(y, mu) - y + mu)
 
     # diagnostics

@@ -16,6 +16,7 @@ from losscli.noise import crps as crps_forms
 from losscli.noise.base import (
     ContinuousFamily,
     Frameworks,
+    Information,
     Nesting,
     Params,
     log_param,
@@ -276,6 +277,10 @@ class StudentT(ContinuousFamily):
         return start
 
     def fit_counting(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
+        return self.fit_counting_with_information(y, w, pred)[0]
+
+    def fit_counting_with_information(self, y: np.ndarray, w: np.ndarray | None,
+                                      pred: Any = None) -> tuple[Params, Information | None]:
         """MLE on the discretised likelihood (SPEC §1.6), by damped Newton from the
         density's MLE, first on strided samples of SUBSAMPLE_ROWS, 10·SUBSAMPLE_ROWS, …
         rows (each at least 4 times smaller than the data), then on all rows.
@@ -283,7 +288,8 @@ class StudentT(ContinuousFamily):
         Derivatives in loc and log σ are analytic (from the t density at the interval
         ends); those in log ν are central differences. The Gaussian limit (ν = ∞) is fitted
         too when the search heads there or ends above ν = 100, and kept when it is at
-        least as likely.
+        least as likely. Conditional with ν finite, the Hessian in (log σ, log ν) at the fit
+        (one more evaluation of the objective with its derivatives) is the information.
         """
         start = self.fit_start(y, w, pred)
         fit_loc = pred is None
@@ -326,7 +332,13 @@ class StudentT(ContinuousFamily):
             out["loc"] = c0 + s0 * float(theta[0])
         out["df"] = df
         out["scale"] = s0 * math.exp(float(theta[1 if fit_loc else 0]))
-        return out
+        info = None
+        if not fit_loc and math.isfinite(df) and math.isfinite(f_t):
+            # θ = (log σ − log s0, log ν): the Hessian of the mean log P there, times W
+            _, _, hess = obj(theta, True)
+            if np.all(np.isfinite(hess)):
+                info = (("scale", "df"), -obj.W * hess)
+        return out, info
 
     def fit_warnings(self, params: Params) -> list[str]:
         """The Gaussian limit of a fitted df (a df given per row is not a fit: none)."""
