@@ -141,6 +141,32 @@ def _root(
     """Audit the choice of loss function as the choice of a noise model."""
 
 
+# glibc's mallopt parameters: blocks up to 32 MiB (the largest it allows) come from the heap
+# and freed memory stays mapped up to 1 GiB
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD, _TRIM_THRESHOLD = 32 << 20, 1 << 30
+
+
+def _keep_freed_memory() -> None:
+    """Keep the process's freed memory for reuse (glibc; elsewhere nothing). By default
+    every temporary of a block's arithmetic above 128 KiB is a fresh mapping, returned on
+    free, and each reuse faults its pages in again: ~100,000 page faults and a fifth of a
+    second of system time on a 10M-row run. The peak is unchanged: what is kept is what
+    the run had in use. A run's own process only; the Python API leaves the caller's
+    allocator alone."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+
+
 def _run(command: str, options: dict) -> None:
     """Run a data command on its parsed options (keyed by parameter name)."""
     o = dict(options)
@@ -156,6 +182,7 @@ def _run(command: str, options: dict) -> None:
     if html is not None and output is not None and os.path.abspath(html) == os.path.abspath(
             output):
         raise UsageError(f"--html and --output name the same file {html}: choose two files")
+    _keep_freed_memory()
     from losscli import api, render
 
     show = fmt == "table" and sys.stderr.isatty()

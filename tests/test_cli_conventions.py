@@ -323,3 +323,39 @@ def test_bernoulli_on_proportions_is_skipped_with_the_way_to_score_it(tmp_path):
     assert reason.endswith("score it with evaluate -f bernoulli")
     scored = json.loads(_run("evaluate", path, "-f", "bernoulli", "--format", "json").stdout)
     assert [m["family"] for m in scored["models"]] == ["bernoulli"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_a_data_command_keeps_freed_memory_and_help_does_not(monkeypatch):
+    """A data command sets glibc's mmap and trim thresholds for its own process (both
+    values accepted: mallopt returns 1); --help does not, nor does the Python API (which
+    never reaches the CLI)."""
+    import ctypes
+
+    from typer.testing import CliRunner
+
+    from losscli import cli
+
+    ran = []
+    monkeypatch.setattr(cli, "_keep_freed_memory", lambda: ran.append(True))
+    runner = CliRunner()
+    assert runner.invoke(cli.app, ["evaluate", "--help"]).exit_code == 0
+    assert ran == []
+    got = runner.invoke(cli.app, ["evaluate", str(SAMPLES / "counts.csv"), "--format", "json"])
+    assert got.exit_code == 0, got.output
+    assert ran == [True]
+    monkeypatch.undo()
+
+    calls = []
+    real = ctypes.CDLL(None).mallopt
+    real.argtypes = [ctypes.c_int, ctypes.c_int]
+
+    class Libc:
+        @staticmethod
+        def mallopt(param, value):
+            calls.append((param, value, real(param, value)))
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: Libc())
+    cli._keep_freed_memory()
+    monkeypatch.undo()
+    assert calls == [(cli._M_MMAP_THRESHOLD, 32 << 20, 1), (cli._M_TRIM_THRESHOLD, 1 << 30, 1)]
