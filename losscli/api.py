@@ -471,13 +471,18 @@ def _compare(req: Request, run: Run, progress: Progress) -> dict:
     groups = [[i for i, m in enumerate(models) if prediction(m) == col] for col in preds]
     ptests = _prediction_tests(req, models, preds)
     # the tests and Δ uncertainties read the pairs of each group's best with the others:
-    # those of a guessed best (every pair where there is no guess; a wrong guess costs
-    # the pass below, never a different answer)
-    hubs = [compare.likely_best(run, [models[i] for i in g], req.criterion) for g in groups]
+    # those of a guessed best and of the models its rows cannot tell from it (every pair
+    # where there is no guess; a wrong guess costs the pass below, never a different
+    # answer)
+    hubs = []
+    for g in groups:
+        members = [models[i] for i in g]
+        k = compare.likely_best(run, members, req.criterion)
+        hubs.append((g, None if k is None else g[k]))
+        hubs += [(g, g[c]) for c in compare.contenders(run, members, req.criterion, k)]
     scores, splan, carried, extras = _score(
-        run, models, [(g, None if k is None else g[k]) for g, k in zip(groups, hubs,
-                                                                       strict=True)],
-        also, measure, warnings, tests=ptests, nested=compare.nested_indices(models, groups))
+        run, models, hubs, also, measure, warnings, tests=ptests,
+        nested=compare.nested_indices(models, groups))
     entropies = Entropies(run)
     found_slices = slice_moments(scores)
     scored: list[compare.Scored] = []

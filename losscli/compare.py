@@ -51,8 +51,52 @@ def likely_best(run, models: list[Model], criterion: str) -> int | None:
     integer targets): what the scoring pass can diagnose on its way. A wrong guess costs
     one more pass, never a different answer; None where the sample cannot score every
     model (class probabilities are not kept in it)."""
+    found = _guess_terms(run, models, criterion)
+    if found is None:
+        return None
+    values, _, _ = found
+    best = min(range(len(models)), key=lambda i: (values[i], models[i].n_params(), i))
+    return best if math.isfinite(values[best]) else None
+
+
+# how many of its standard errors a model's criterion may lie above the guess's, on the
+# guess's rows, and still be a contender for the best
+CONTENDER_Z = 5.0
+
+
+def contenders(run, models: list[Model], criterion: str, best: int | None) -> list[int]:
+    """The other models that the guess's rows cannot tell from model `best`: those whose
+    criterion lies above its by less than CONTENDER_Z standard errors of that difference
+    on those rows (the se of the scaled mean of their per-row differences). The last pass
+    reduces their pairs as well, so that a near tie (a zero-inflated fit at a tiny π, the
+    same family twice) ranked the other way needs no pass more."""
+    found = None if best is None else _guess_terms(run, models, criterion)
+    if found is None:
+        return []
+    values, lls, w = found
+    if lls[best] is None:
+        return []
+    scale, W = (2.0 if criterion in ("aic", "bic") else 1.0), float(run.W)
+    weights = np.ones(lls[best].size) if w is None else np.asarray(w, dtype=np.float64)
+    n_eff = weights.sum() ** 2 / float(np.dot(weights, weights))
+    out = []
+    for j, ll in enumerate(lls):
+        if j == best or ll is None or not math.isfinite(values[j]):
+            continue
+        with np.errstate(all="ignore"):
+            d = ll - lls[best]
+            mean = float(np.dot(weights, d)) / weights.sum()
+            sd = math.sqrt(float(np.dot(weights, (d - mean) ** 2)) / weights.sum())
+        if values[j] - values[best] < CONTENDER_Z * scale * W * sd / math.sqrt(n_eff):
+            out.append(j)
+    return out
+
+
+def _guess_terms(run, models: list[Model], criterion: str):
+    """(each model's criterion scaled to the run's weight, its per-row log-likelihoods,
+    the weights) on the guess's rows; None where the sample cannot score every model."""
     if len(models) == 1:
-        return 0
+        return [0.0], [None], None
     on_counts = not run.conditional and run.value_counts is not None
     if on_counts:
         y, w = run.value_counts
@@ -68,8 +112,8 @@ def likely_best(run, models: list[Model], criterion: str) -> int | None:
     else:
         return None
     W = float(run.W)
-    best, key = None, math.inf
-    for i, m in enumerate(models):
+    values, lls = [], []
+    for m in models:
         fam = m.family
         if m.conditional and (on_counts or fam.input != "point" or pred is None):
             return None
@@ -82,13 +126,15 @@ def likely_best(run, models: list[Model], criterion: str) -> int | None:
         except (InputError, *NUMERIC_ERRORS):
             return None
         if not math.isfinite(mean):
+            values.append(math.inf)
+            lls.append(None)
             continue
         k = m.n_params()
         nll = -mean * W
-        value = {"aic": 2 * k + 2 * nll, "bic": k * math.log(W) + 2 * nll}.get(criterion, nll)
-        if value < key:
-            best, key = i, value
-    return best
+        values.append({"aic": 2 * k + 2 * nll, "bic": k * math.log(W) + 2 * nll}.get(
+            criterion, nll))
+        lls.append(ll)
+    return values, lls, w
 
 
 def delta_uncertainty(ranked: list[Scored], scores: Scores, level: float) -> None:
