@@ -3,7 +3,7 @@
 not a test).
 
     .venv/bin/python benchmarks/params.py DATA_DIR [--rows 10M] [-n 3] [--cases LIST]
-        [--losscli PATH] [--yardstick-dir DIR] [--timeout S] [--data-only] [--list]
+        [--losscli PATH] [--yardstick-dir DIR] [--timeout S] [--load N] [--data-only]
 
 DATA_DIR receives the data files (nothing is written into the repository). Files already
 there with the right row count are reused; generation has a fixed seed:
@@ -17,7 +17,10 @@ there with the right row count are reused; generation has a fixed seed:
                                 (the shared gen_data.py when --yardstick-dir holds it)
 
 Each case runs A and B as whole processes in turn, one warm-up pair and then -n measured
-pairs (A B A B ...), so that a load on the machine weighs on both sides alike. A case's
+pairs (A B A B ...), so that a load on the machine weighs on both sides alike. --load N
+keeps N cores busy meanwhile (busy loops, each in its own session: with the kernel's
+session autogroups a busy program then takes its share of the cores, and A, with two
+threads, gets about one core, as B does). A case's
 figure is the median of the pair-by-pair values; the 1-minute load average is read before
 and after each case.
 
@@ -50,6 +53,7 @@ Exit status: 1 if a run failed, else 0 (a FAIL verdict does not change it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -159,6 +163,23 @@ def ensure_data(data_dir: Path, rows: int, label: str, yardstick_dir: Path,
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def busy(n: int):
+    """n processes of a busy loop, each in its own session (so the scheduler treats it as
+    another program, not as part of the benchmark's process group), stopped on exit."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                              start_new_session=True) for _ in range(n)]
+    if procs:
+        log(f"load: {n} busy process(es) for the whole run")
+        time.sleep(1.0)
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
 
 
 def load1() -> float:
@@ -296,6 +317,9 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
     ap.add_argument("--data-only", action="store_true", help="write the data, run nothing")
     ap.add_argument("--json", action="store_true", help="also print the results as JSON")
+    ap.add_argument("--load", type=int, default=0, metavar="N",
+                    help="keep N cores busy while the pairs run (N processes of a busy "
+                         "loop, each in its own session as another program would be)")
     a = ap.parse_args()
     cases = a.cases.split(",")
     if bad := [c for c in cases if c not in CASES]:
@@ -317,7 +341,7 @@ def main() -> int:
           f"losscli: {a.losscli}")
     failed = 0
     out = []
-    with tempfile.TemporaryDirectory() as plot_dir:
+    with tempfile.TemporaryDirectory() as plot_dir, busy(a.load):
         for case in plan(a, paths, plot_dir):
             if case["name"] not in cases:
                 continue

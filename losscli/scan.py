@@ -149,9 +149,10 @@ class Scan:
         masks = {}
         traits = None  # per row: y < 0, y ≤ 0, y > 1, not whole (bool masks: cheap)
         for s in run.supports:
-            ok = s.contains(y)
+            # None: every row inside, read off the batch's min, max and wholeness
+            ok = None if s.holds(lo, hi, whole) else s.contains(y)
             masks[s] = ok
-            if ok.all():
+            if ok is None or ok.all():
                 self.inside[s].add(True, lo < 0.0, lo <= 0.0, hi > 1.0, not whole)
                 continue
             i = int(np.argmax(~ok))
@@ -163,17 +164,18 @@ class Scan:
                     traits = (y < 0.0, y <= 0.0, y > 1.0, ~whole_rows)
                 self.inside[s].add(True, *(bool(np.any(t & ok)) for t in traits))
         pred = b.pred
+        ranges = {}
         if pred is not None:
-            _prediction_facts(self, run, pred, y, rows)
+            ranges[None] = _prediction_facts(self, run, pred, y, rows)
         for c, facts in self.others.items():
-            _prediction_facts(facts, run, b.columns[c], y, rows)
+            ranges[c] = _prediction_facts(facts, run, b.columns[c], y, rows)
         if lo >= 0.0 and hi <= 1.0:
             self.soft_entropy.add(wsum(special.entr(y) + special.entr(1.0 - y), w))
         else:
             self.inside_unit = False
-        self._stats(b, y, masks)
+        self._stats(b, y, masks, inside=ranges.get(None))
         for c, facts in self.others.items():
-            self._stats(b, y, masks, b.columns[c], facts.stats)
+            self._stats(b, y, masks, b.columns[c], facts.stats, ranges[c])
         columns = {"y": y}
         if pred is not None:
             columns["pred"] = pred
@@ -210,10 +212,11 @@ class Scan:
             cur[1] = min(cur[1], row)
 
     def _stats(self, b: Batch, y: np.ndarray, masks: dict | None, given=None,
-               into: dict | None = None) -> None:
+               into: dict | None = None, inside: _Range | None = None) -> None:
         """The closed-form fit statistics of every family whose support holds here (one
         that fails anywhere does not apply, so its statistics are never read); of the
-        prediction `given` into `into` (default: the batch's prediction, into `stats`)."""
+        prediction `given` into `into` (default: the batch's prediction, into `stats`),
+        whose domains `inside` answers."""
         run = self.run
         stats = self.stats if into is None else into
         for name, fam in run.prototypes.items():
@@ -226,9 +229,11 @@ class Scan:
                     continue
                 if masks is None and fam.input not in BLOCK_INPUTS:
                     continue  # a block target: only a family of class or label blocks
-                if masks is not None and not masks[fam.support].all():
+                if masks is not None and masks[fam.support] is not None and not masks[
+                        fam.support].all():
                     continue
-                if conditional and not fam.pred_domain.contains(pred).all():
+                if conditional and not (inside.all_in(fam.pred_domain) if inside is not None
+                                        else fam.pred_domain.contains(pred).all()):
                     continue
                 with np.errstate(all="ignore"):
                     x = fam.fit_stats(y, pred)
@@ -297,20 +302,49 @@ class Scan:
         return self
 
 
+class _Range:
+    """A batch's values with their minimum and maximum, and whether they are all whole
+    numbers (found when first asked): which supports hold every value, with a mask of the
+    rows only where those facts do not decide (`Support.holds`)."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = x
+        self.lo, self.hi = float(x.min()), float(x.max())
+        self._whole: bool | None = None
+        self._all: dict = {}
+
+    def mask(self, s) -> np.ndarray | None:
+        """None where every value lies in s, else the mask of those that do."""
+        if s.integer and self._whole is None:
+            self._whole = bool(np.all(integral(self.x)))
+        if s.holds(self.lo, self.hi, bool(self._whole)):
+            return None
+        return s.contains(self.x)
+
+    def all_in(self, s) -> bool:
+        if s not in self._all:
+            ok = self.mask(s)
+            self._all[s] = ok is None or bool(ok.all())
+        return self._all[s]
+
+
 def _prediction_facts(facts, run: ScanSpec, pred: np.ndarray, y: np.ndarray,
-                      rows: np.ndarray) -> None:
+                      rows: np.ndarray) -> _Range:
     """Add a batch to `facts` (a Scan or a PredictionFacts): the rows of `pred` outside
-    each domain, and whether some |y − ŷ| > ½."""
+    each domain, and whether some |y − ŷ| > ½. Returns the prediction's `_Range`."""
     n = pred.shape[-1]
+    found = _Range(pred)
     for s in run.supports:
-        ok = s.contains(pred)
-        if not ok.all():
+        ok = found.mask(s)
+        found._all[s] = ok is None or bool(ok.all())
+        if not found._all[s]:
             i = int(np.argmax(~ok))
             facts.pred_outside[s].offer(int(rows[i]) + 1, float(pred[i]))
             facts.pred_outside_n[s] += n - int(np.count_nonzero(ok))
     if not facts.beyond_half:
         with np.errstate(invalid="ignore", over="ignore"):
             facts.beyond_half = not bool(np.all(np.abs(y - pred) <= 0.5))
+    return found
 
 
 def _merge_facts(facts, other):

@@ -41,6 +41,20 @@ class Support:
             mask &= integral(x)
         return mask
 
+    def holds(self, lo: float, hi: float, whole: bool) -> bool:
+        """Whether every value of an array lies in the support, from its minimum lo, its
+        maximum hi and whether all its values are whole numbers: no mask of the rows. False
+        where lo or hi is not finite (a NaN or ±∞ among the values: the mask decides)."""
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return False
+        if self.lower > -math.inf and not (lo > self.lower if self.lower_open
+                                           else lo >= self.lower):
+            return False
+        if self.upper < math.inf and not (hi < self.upper if self.upper_open
+                                          else hi <= self.upper):
+            return False
+        return whole or not self.integer
+
     def first_outside(self, x: np.ndarray) -> int | None:
         """Index of the first value outside the support, or None."""
         bad = ~self.contains(x)
