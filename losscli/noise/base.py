@@ -535,24 +535,20 @@ class ContinuousFamily(Family):
         return out
 
     def fit_counting(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
-        """MLE on the discretised likelihood, started from the density's MLE (a family
-        with its own discretised fit overrides this, or `fit_counting_with_information`
-        where its fit ends on a Newton step whose information it can hand on)."""
-        if pred is not None and self.interval_spread_derivatives is not None:
-            return self.fit_counting_with_information(y, w, pred)[0]
-        return self._fit_counting_search(y, w, pred)
+        """MLE on the discretised likelihood, started from the density's MLE."""
+        return self.fit_counting_with_information(y, w, pred)[0]
 
     def fit_counting_with_information(self, y: np.ndarray, w: np.ndarray | None,
                                       pred: Any = None) -> tuple[Params, Information | None]:
         """`fit_counting`, and the information of its last Newton step where it ends on
-        one (`Family.fit_with_information`): the conditional Newton fit on the interval
-        score of a family with `interval_spread_derivatives`."""
+        one (`Family.fit_with_information`): conditional, Newton's method on the interval
+        score of a family with `interval_spread_derivatives`; otherwise the shared
+        optimiser, and None. A family with a discretised fit of its own overrides this."""
         if pred is not None and self.interval_spread_derivatives is not None:
             fit = self._fit_counting_score_root(y, w, pred)
             if fit is not None:
                 return fit
-            return self._fit_counting_search(y, w, pred), None
-        return self.fit_counting(y, w, pred), None
+        return self._fit_counting_search(y, w, pred), None
 
     def _fit_counting_search(self, y: np.ndarray, w: np.ndarray | None, pred: Any) -> Params:
         """The discretised MLE by the shared optimiser (Newton stencils from a pilot fit,

@@ -256,7 +256,8 @@ class GibbsLocation(ContinuousFamily):
                            f"infinite scale){self.limit_note}")
         return optimize.from_x(x, start, names, domains)
 
-    def fit_counting(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
+    def fit_counting_with_information(self, y: np.ndarray, w: np.ndarray | None,
+                                      pred: Any = None) -> tuple[Params, None]:
         """The MLE on the unit intervals (SPEC §1.6), started from the density's. A
         marginal fit sees each distinct target once, weighted by its total weight (the
         same likelihood: weights are repetitions; a count column has few distinct values)."""
@@ -273,7 +274,7 @@ class GibbsLocation(ContinuousFamily):
             return self._near_limit({k: float(out[k]) for k in names})
 
         return self._fit_or_limit(self.interval_loglik, y, w, pred, names, start,
-                                  counting=True)
+                                  counting=True), None
 
     def fit_warnings(self, params: Params) -> list[str]:
         """The boundary limit of a fitted shape (one given per row is not a fit: none)."""

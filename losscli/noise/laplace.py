@@ -172,7 +172,8 @@ class Laplace(ContinuousFamily):
         start["scale"] = max(start["scale"], 0.05)
         return start
 
-    def fit_counting(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
+    def fit_counting_with_information(self, y: np.ndarray, w: np.ndarray | None,
+                                      pred: Any = None) -> tuple[Params, None]:
         """MLE on the discretised likelihood; conditional: a 1-D search on sufficient stats.
 
         Rows with |r| ≥ ½ contribute −|r|/b + log sinh(1/(2b)) each, so they enter only
@@ -180,7 +181,7 @@ class Laplace(ContinuousFamily):
         per evaluation.
         """
         if pred is None:  # marginal: the value counts, small; the generic fit will do
-            return super().fit_counting(y, w)
+            return super().fit_counting_with_information(y, w)
         start = self.fit_start(y, w, pred)
         r = np.abs(np.subtract(y, pred))
         inside = r < 0.5
@@ -203,7 +204,7 @@ class Laplace(ContinuousFamily):
                 ll += wsum(_log_inside(r_in, b), w_in)
             return -ll / W
 
-        return minimize_params(mean_nll, start, self.nuisance, self.param_domains)
+        return minimize_params(mean_nll, start, self.nuisance, self.param_domains), None
 
     def standardised(self, y: np.ndarray, pred: Any, params: Params) -> np.ndarray:
         return np.subtract(y, pred) / params["scale"]

@@ -102,17 +102,25 @@ def log_integral(exponent: Callable[[slice, np.ndarray, np.ndarray, np.ndarray],
     into `out` (shape (n, rows in sl)); `tmp` is scratch of the same shape. Rows are taken
     BLOCK at a time so that the work stays in cache.
     """
-    s, w = gauss_legendre(n)
-    s = s[:, None]
+    w = gauss_legendre(n)[1]
     out = np.empty(rows)
-    for start in range(0, rows, BLOCK):
-        sl = slice(start, min(start + BLOCK, rows))
-        g, tmp = _work(n, sl.stop - start)
-        exponent(sl, s, g, tmp)
+    for sl, g, _ in _exponents(exponent, rows, n):
         np.exp(g, out=g)
         np.dot(w, g, out=out[sl])
     np.log(out, out=out)
     return out
+
+
+def _exponents(exponent: Callable[[slice, np.ndarray, np.ndarray, np.ndarray], None],
+               rows: int, n: int):
+    """(the rows sl, g at the nodes for them, scratch of the same shape) for each BLOCK of
+    rows, g written by `exponent`; the arrays are reused from one block to the next."""
+    s = gauss_legendre(n)[0][:, None]
+    for start in range(0, rows, BLOCK):
+        sl = slice(start, min(start + BLOCK, rows))
+        g, tmp = _work(n, sl.stop - start)
+        exponent(sl, s, g, tmp)
+        yield sl, g, tmp
 
 
 def moments(exponent: Callable[[slice, np.ndarray, np.ndarray, np.ndarray], None],
@@ -128,15 +136,10 @@ def moments(exponent: Callable[[slice, np.ndarray, np.ndarray, np.ndarray], None
     analytic where e^g is and the rule proven for P meets them to a like accuracy; they
     set a Newton step and an information, not a reported probability.
     """
-    s, w = gauss_legendre(n)
-    s = s[:, None]
-    w = w[:, None]
+    w = gauss_legendre(n)[1][:, None]
     m1 = np.empty(rows)
     m2 = np.empty(rows)
-    for start in range(0, rows, BLOCK):
-        sl = slice(start, min(start + BLOCK, rows))
-        g, e = _work(n, sl.stop - start)
-        exponent(sl, s, g, e)
+    for sl, g, e in _exponents(exponent, rows, n):
         np.exp(g, out=e)
         e *= w
         total = e.sum(axis=0)

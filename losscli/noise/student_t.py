@@ -276,9 +276,6 @@ class StudentT(ContinuousFamily):
         start["scale"] = max(start["scale"], 0.05)
         return start
 
-    def fit_counting(self, y: np.ndarray, w: np.ndarray | None, pred: Any = None) -> Params:
-        return self.fit_counting_with_information(y, w, pred)[0]
-
     def fit_counting_with_information(self, y: np.ndarray, w: np.ndarray | None,
                                       pred: Any = None) -> tuple[Params, Information | None]:
         """MLE on the discretised likelihood (SPEC §1.6), by damped Newton from the
